@@ -1,0 +1,3 @@
+from s3rb_stream.cli import main
+
+main()

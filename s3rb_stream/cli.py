@@ -1,0 +1,102 @@
+"""``s3rb-stream``: parse, build settings, call the pipeline. Errors become one line and exit 2."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from s3rb_stream import log as logging_setup
+from s3rb_stream.errors import S3rbError
+from s3rb_stream.settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_ERROR = 2
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    logging_setup.register_secrets(settings.secrets())
+    logging_setup.configure(settings.log_format, settings.log_level)
+    return settings
+
+
+def friendly_errors(func: F) -> F:
+    """Our errors print as ``error: <what> (<what to do>)`` on stderr, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except S3rbError as exc:
+            click.echo(f"error: {logging_setup._scrub(str(exc))}", err=True)
+            sys.exit(EXIT_ERROR)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+@click.version_option(package_name="s3rb-stream")
+def main() -> None:
+    """Stream MySQL changes through Parquet on S3 into Redshift or DuckDB."""
+
+
+@main.command()
+@click.option("--source-db", required=True, help="Source database (MySQL schema) to capture.")
+@click.option("--target-schema", required=True, help="Schema in the warehouse to load into.")
+@click.option("--until-caught-up", is_flag=True, help="Capture up to the binlog position at start, load, exit 0.")
+@click.option(
+    "--start-position",
+    type=click.Choice(["earliest", "current"]),
+    default="earliest",
+    show_default=True,
+    help="Where to start when there is no checkpoint yet: the oldest binlog on the server, or now.",
+)
+@friendly_errors
+def run(source_db: str, target_schema: str, until_caught_up: bool, start_position: str) -> None:
+    """Capture the binlog of one source schema and load it, as a daemon or until caught up."""
+    from s3rb_stream.pipeline.runner import StopFlag
+    from s3rb_stream.pipeline.runner import run as run_pipeline
+
+    settings = _settings()
+    stop = StopFlag()
+    stop.install()
+    run_pipeline(settings, source_db, target_schema, until_caught_up, start_position, stop)  # type: ignore[arg-type]
+
+
+@main.command()
+@click.option("--source-db", required=True)
+@click.option("--target-schema", required=True)
+@friendly_errors
+def check(source_db: str, target_schema: str) -> None:
+    """Preflight: settings, tables file, MySQL reachability and binlog settings, keys, store."""
+    from s3rb_stream.pipeline.runner import prepare
+
+    settings = _settings()
+    prepared = prepare(settings, source_db, target_schema, "earliest")
+    from s3rb_stream.targets import open_warehouse
+
+    open_warehouse(settings).close()
+    click.echo(f"ok: {len(prepared.tables)} table(s) of {source_db} ready to stream into {target_schema}")
+    for config, table in prepared.tables:
+        click.echo(f"  {table.name:30} mode={config.mode:7} key=({', '.join(table.key_columns) or '-'})")
+
+
+@main.command()
+@click.option("--seconds", default=20.0, show_default=True, help="How long the sample writes go on.")
+@click.option("--data-dir", default="data", show_default=True, help="Where the demo keeps MariaDB, objects and DuckDB.")
+@friendly_errors
+def demo(seconds: float, data_dir: str) -> None:
+    """Start a local MariaDB with binlog, write to a sample schema, mirror it into DuckDB."""
+    from s3rb_stream.demo import run_demo
+
+    logging_setup.configure("console" if sys.stderr.isatty() else "json", "info")
+    run_demo(seconds, data_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Pure core: no I/O, no database drivers. Everything here is unit-tested without servers."""

@@ -1,0 +1,62 @@
+"""The capture checkpoint: where to resume reading the binlog (invariant 3).
+
+It is written only after every change before it is in a completely written batch object.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.errors import CorruptStateError
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    position: BinlogPosition
+    source_db: str
+    target_schema: str
+    saved_at: datetime
+    last_event_ts: datetime | None = None
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "version": FORMAT_VERSION,
+                "binlog_file": self.position.file,
+                "binlog_pos": self.position.pos,
+                "source_db": self.source_db,
+                "target_schema": self.target_schema,
+                "saved_at": self.saved_at.isoformat(),
+                "last_event_ts": self.last_event_ts.isoformat() if self.last_event_ts else None,
+            },
+            indent=2,
+        ).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes, where: str) -> Checkpoint:
+        try:
+            raw = json.loads(data)
+            if raw.get("version") != FORMAT_VERSION:
+                raise ValueError(f"unknown checkpoint version {raw.get('version')!r}")
+            last = raw.get("last_event_ts")
+            return cls(
+                position=BinlogPosition(str(raw["binlog_file"]), int(raw["binlog_pos"])),
+                source_db=str(raw["source_db"]),
+                target_schema=str(raw["target_schema"]),
+                saved_at=datetime.fromisoformat(raw["saved_at"]),
+                last_event_ts=datetime.fromisoformat(last) if last else None,
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CorruptStateError(
+                f"checkpoint {where} is unreadable: {exc}",
+                "restore it from a backup, or delete it and re-snapshot the tables",
+            ) from None
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

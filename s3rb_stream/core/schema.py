@@ -1,0 +1,282 @@
+"""Source table definitions and the one MySQL → Arrow type contract.
+
+The binlog path and (later) the snapshot path both turn values into Arrow-ready Python values
+through :func:`column_converter`, so both land identical values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+
+from s3rb_stream.errors import SchemaError
+
+META_COLUMNS: tuple[str, ...] = ("_s3rb_seq", "_s3rb_op", "_s3rb_source_ts")
+MAX_ARROW_DECIMAL = 38
+
+_INT_TYPES = {
+    "tinyint": (pa.int8(), pa.uint8()),
+    "smallint": (pa.int16(), pa.uint16()),
+    "mediumint": (pa.int32(), pa.uint32()),
+    "int": (pa.int32(), pa.uint32()),
+    "integer": (pa.int32(), pa.uint32()),
+    "bigint": (pa.int64(), pa.uint64()),
+}
+_STRING_TYPES = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json", "time"}
+_BINARY_TYPES = {
+    "binary",
+    "varbinary",
+    "tinyblob",
+    "blob",
+    "mediumblob",
+    "longblob",
+    "geometry",
+    "point",
+    "linestring",
+    "polygon",
+    "multipoint",
+    "multilinestring",
+    "multipolygon",
+    "geometrycollection",
+}
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    """A column as ``information_schema.COLUMNS`` describes it."""
+
+    name: str
+    data_type: str  # lower case, e.g. "int", "varchar"
+    column_type: str  # full, e.g. "int(10) unsigned", "enum('a','b')"
+    nullable: bool = True
+    char_length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+    datetime_precision: int | None = None
+
+    @property
+    def unsigned(self) -> bool:
+        return "unsigned" in self.column_type.lower()
+
+    @property
+    def set_members(self) -> tuple[str, ...]:
+        """Members of an ENUM or SET, in definition order."""
+        inner = self.column_type[self.column_type.index("(") + 1 : self.column_type.rindex(")")]
+        return tuple(m.replace("''", "'") for m in re.findall(r"'((?:[^']|'')*)'", inner))
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """A configured source table: columns in ordinal order and the key used to merge."""
+
+    database: str
+    name: str
+    columns: tuple[SourceColumn, ...]
+    key_columns: tuple[str, ...] = ()
+    _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._index.update({c.name: i for i, c in enumerate(self.columns)})
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def position(self, column: str) -> int:
+        return self._index[column]
+
+    def with_key(self, key_columns: Sequence[str]) -> SourceTable:
+        missing = [k for k in key_columns if k not in self._index]
+        if missing:
+            raise SchemaError(
+                f"key_columns {missing} of {self.database}.{self.name} are not columns of the table",
+                f"columns are: {', '.join(self.column_names)}",
+            )
+        return SourceTable(self.database, self.name, self.columns, tuple(key_columns))
+
+
+def arrow_type(col: SourceColumn) -> pa.DataType:
+    """The Arrow/Parquet type that holds every value of ``col`` exactly."""
+    dt = col.data_type.lower()
+    if dt in _INT_TYPES:
+        signed, unsigned = _INT_TYPES[dt]
+        return unsigned if col.unsigned else signed
+    if dt == "decimal":
+        precision, scale = col.precision or 10, col.scale or 0
+        if precision <= MAX_ARROW_DECIMAL:
+            return pa.decimal128(precision, scale)
+        return pa.string()  # exact text; wider decimals follow the overflow policy later
+    if dt == "float":
+        return pa.float32()
+    if dt == "double" or dt == "real":
+        return pa.float64()
+    if dt == "bit":
+        return pa.uint64()
+    if dt == "year":
+        return pa.int16()
+    if dt == "date":
+        return pa.date32()
+    if dt == "datetime":
+        return pa.timestamp("us")
+    if dt == "timestamp":
+        return pa.timestamp("us", tz="UTC")
+    if dt in _STRING_TYPES:
+        return pa.string()
+    if dt in _BINARY_TYPES:
+        return pa.binary()
+    raise SchemaError(f"column {col.name} has type {col.column_type}, which is not supported yet")
+
+
+def arrow_schema(table: SourceTable) -> pa.Schema:
+    fields = [pa.field(c.name, arrow_type(c), nullable=True) for c in table.columns]
+    fields += [
+        pa.field("_s3rb_seq", pa.int64(), nullable=False),
+        pa.field("_s3rb_op", pa.string(), nullable=False),
+        pa.field("_s3rb_source_ts", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+    return pa.schema(fields)
+
+
+# --------------------------------------------------------------------------- value conversion
+
+Converter = Callable[[Any], Any]
+
+
+def _format_time(fsp: int) -> Converter:
+    def convert(value: Any) -> Any:
+        if not isinstance(value, timedelta):
+            return str(value)
+        micros = value // timedelta(microseconds=1)
+        sign = "-" if micros < 0 else ""
+        micros = abs(micros)
+        seconds, frac = divmod(micros, 1_000_000)
+        text = f"{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if fsp:
+            text += "." + f"{frac:06d}"[:fsp]
+        return text
+
+    return convert
+
+
+def _pad_binary(length: int) -> Converter:
+    def convert(value: Any) -> Any:
+        data = value.encode() if isinstance(value, str) else bytes(value)
+        return data.ljust(length, b"\x00")
+
+    return convert
+
+
+def _to_bytes(value: Any) -> Any:
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+def _bit_to_int(value: Any) -> Any:
+    if isinstance(value, str):  # the binlog reader renders BIT as '0101'
+        return int(value, 2) if value else 0
+    if isinstance(value, (bytes, bytearray)):
+        return int.from_bytes(value, "big")
+    return int(value)
+
+
+def _utc(value: Any) -> Any:
+    """The binlog reader gives naive UTC; a driver may give aware values. Both → aware UTC."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+def _json_text(value: Any) -> Any:
+    if isinstance(value, (dict, list, int, float, bool)):
+        return json.dumps(_decode_keys(value), ensure_ascii=False, separators=(", ", ": "))
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return value
+
+
+def _decode_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {(k.decode() if isinstance(k, bytes) else k): _decode_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_keys(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return value
+
+
+def _set_text(members: tuple[str, ...]) -> Converter:
+    order = {m: i for i, m in enumerate(members)}
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, (set, frozenset, list, tuple)):
+            return ",".join(sorted(value, key=lambda m: order.get(m, len(order))))
+        return value
+
+    return convert
+
+
+def _decimal_text(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def column_converter(col: SourceColumn) -> Converter:
+    """A function that turns one decoded value (binlog or driver) into its Arrow-ready form.
+
+    ``None`` is handled by the caller; converters see non-null values only.
+    """
+    dt = col.data_type.lower()
+    if dt == "binary":
+        return _pad_binary(col.char_length or 0)
+    if dt in _BINARY_TYPES:
+        return _to_bytes
+    if dt == "bit":
+        return _bit_to_int
+    if dt == "timestamp":
+        return _utc
+    if dt == "time":
+        return _format_time(col.datetime_precision or 0)
+    if dt == "json":
+        return _json_text
+    if dt == "set":
+        return _set_text(col.set_members)
+    if dt == "decimal" and (col.precision or 10) > MAX_ARROW_DECIMAL:
+        return _decimal_text
+    return _identity
+
+
+def row_converter(table: SourceTable) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """Build a function mapping a ``{column: value}`` row to a tuple in table column order.
+
+    A row whose column names differ from the table's raises :class:`SchemaError`: decoding it
+    against the wrong definition would put values in the wrong columns.
+    """
+    names = table.column_names
+    converters = [column_converter(c) for c in table.columns]
+    expected = set(names)
+
+    def convert(row: dict[str, Any]) -> tuple[Any, ...]:
+        if len(row) != len(names) or row.keys() != expected:
+            extra = sorted(set(row) - expected)
+            missing = sorted(expected - set(row))
+            raise SchemaError(
+                f"binlog row of {table.database}.{table.name} does not match the table definition"
+                f" (unexpected columns {extra}, missing columns {missing})",
+                "schema changes while streaming are not supported yet; restart to re-read the schema",
+            )
+        out = []
+        for name, conv in zip(names, converters, strict=True):
+            value = row[name]
+            out.append(None if value is None else conv(value))
+        return tuple(out)
+
+    return convert

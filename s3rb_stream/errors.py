@@ -1,0 +1,79 @@
+"""One error hierarchy for the whole pipeline.
+
+Every error says what is wrong and what to do, and whether retrying can help::
+
+    S3rbError                      (fatal unless a subclass says otherwise)
+    ├── ConfigError                bad settings or tables file
+    ├── SourceError
+    │   ├── SourceUnavailable      retryable: MySQL unreachable or connection dropped
+    │   ├── BinlogSettingsError    binlog off, not ROW/FULL, compressed events
+    │   ├── UnsupportedEventError  an event the reader cannot decode
+    │   └── SchemaError            missing table, missing key, unexpected columns
+    ├── StoreError                 object store failure
+    │   └── StoreUnavailable       retryable
+    ├── WarehouseError             target failure
+    │   └── WarehouseUnavailable   retryable
+    └── CorruptStateError          a checkpoint or batch object that cannot be trusted
+
+Messages never contain secrets: build them from names and settings keys, never from URLs.
+"""
+
+from __future__ import annotations
+
+
+class S3rbError(Exception):
+    """Base class. ``hint`` tells the user what to do about it."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(S3rbError):
+    """Settings or tables file are invalid."""
+
+
+class SourceError(S3rbError):
+    """The MySQL source refused or could not serve what we need."""
+
+
+class SourceUnavailable(SourceError):
+    retryable = True
+
+
+class BinlogSettingsError(SourceError):
+    """The server's binlog is not configured the way row-based CDC needs."""
+
+
+class UnsupportedEventError(SourceError):
+    """A binlog event we cannot decode; skipping it would lose changes."""
+
+
+class SchemaError(SourceError):
+    """A configured table is missing, has no usable key, or changed shape."""
+
+
+class StoreError(S3rbError):
+    """The object store failed."""
+
+
+class StoreUnavailable(StoreError):
+    retryable = True
+
+
+class WarehouseError(S3rbError):
+    """The target warehouse failed."""
+
+
+class WarehouseUnavailable(WarehouseError):
+    retryable = True
+
+
+class CorruptStateError(S3rbError):
+    """A state or batch object is unreadable; it is never used as if good."""

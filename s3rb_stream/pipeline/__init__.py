@@ -1,0 +1,1 @@
+"""Capture loop, load loop and the runner that ties them to signals and settings."""

@@ -1,0 +1,190 @@
+"""Capture: binlog → typed changes → per-table micro-batches → Parquet objects → checkpoint.
+
+The checkpoint is saved only after the objects holding every change before it are written
+(invariant 3), and only at transaction boundaries.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from s3rb_stream.core.batching import BatchBuffers, FlushPolicy
+from s3rb_stream.core.changes import Change, Op
+from s3rb_stream.core.checkpoint import Checkpoint, now_utc
+from s3rb_stream.core.object_keys import batch_key, checkpoint_key
+from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.core.schema import SourceTable, row_converter
+from s3rb_stream.errors import SchemaError
+from s3rb_stream.log import get_logger
+from s3rb_stream.sources.binlog import BinlogReader, Boundary, Ddl, RowImages
+from s3rb_stream.store import parquet
+from s3rb_stream.store.base import ObjectStore
+
+log = get_logger(__name__)
+
+CHECKPOINT_EVERY_SECONDS = 5.0
+
+# DDL that changes what a configured table holds; CREATE of an already known table is harmless.
+_BREAKING_DDL = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(ALTER|RENAME|DROP|TRUNCATE)\b", re.I | re.S)
+
+
+def load_checkpoint(store: ObjectStore, source_db: str, target_schema: str) -> Checkpoint | None:
+    key = checkpoint_key(store.prefix, source_db, target_schema)
+    data = store.get(key)
+    return Checkpoint.from_json(data, key) if data is not None else None
+
+
+def _approx_size(values: tuple[Any, ...]) -> int:
+    return sum(len(v) if isinstance(v, (str, bytes)) else 8 for v in values) + 32
+
+
+@dataclass
+class _Pending:
+    """Changes of the transaction being read, stamped with the commit time at its end."""
+
+    rows: dict[str, list[tuple[Op, int, tuple[Any, ...]]]]
+
+    def add(self, table: str, op: Op, seq: int, values: tuple[Any, ...]) -> None:
+        self.rows.setdefault(table, []).append((op, seq, values))
+
+
+class Capture:
+    def __init__(
+        self,
+        store: ObjectStore,
+        source_db: str,
+        target_schema: str,
+        tables: list[SourceTable],
+        policy: FlushPolicy,
+        start: BinlogPosition,
+    ) -> None:
+        self.store = store
+        self.source_db = source_db
+        self.target_schema = target_schema
+        self.tables = {t.name: t for t in tables}
+        self.converters = {t.name: row_converter(t) for t in tables}
+        self.key_positions = {t.name: [t.position(k) for k in t.key_columns] for t in tables}
+        self.buffers = BatchBuffers(policy, start)
+        self.saved_position = start
+        self.last_saved_at = time.monotonic()
+        self.last_event_ts: datetime | None = None
+        self.changes_total = 0
+        self.batches_written = 0
+
+    # ------------------------------------------------------------------ reading
+
+    def consume(
+        self,
+        reader: BinlogReader,
+        should_stop: Callable[[BinlogPosition], bool],
+        on_boundary: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Read until ``should_stop(position)`` is true at a transaction boundary."""
+        pending = _Pending({})
+        for item in reader.items():
+            if isinstance(item, RowImages):
+                self._add_rows(pending, item)
+            elif isinstance(item, Ddl):
+                self._check_ddl(item)
+            elif isinstance(item, Boundary):
+                self._commit(pending, item)
+                pending = _Pending({})
+                self.flush(self.buffers.due(time.monotonic()))
+                on_boundary()
+                if should_stop(item.position):
+                    return
+
+    def _add_rows(self, pending: _Pending, item: RowImages) -> None:
+        convert = self.converters[item.table]
+        seq = item.first_seq
+        if item.kind == "insert":
+            for row in item.rows:
+                pending.add(item.table, Op.INSERT, seq, convert(row["values"]))
+                seq += 1
+        elif item.kind == "delete":
+            for row in item.rows:
+                pending.add(item.table, Op.DELETE, seq, convert(row["values"]))
+                seq += 1
+        else:
+            keys = self.key_positions[item.table]
+            for row in item.rows:
+                before = convert(row["before_values"])
+                after = convert(row["after_values"])
+                if keys and any(before[i] != after[i] for i in keys):
+                    # A changed key: the old key disappears, the new one appears.
+                    pending.add(item.table, Op.DELETE, seq, before)
+                pending.add(item.table, Op.UPDATE, seq, after)
+                seq += 1
+
+    def _check_ddl(self, item: Ddl) -> None:
+        if not _BREAKING_DDL.match(item.statement):
+            return
+        statement = item.statement
+        for name in self.tables:
+            if re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", statement):
+                if (
+                    item.schema != self.source_db
+                    and f"{self.source_db}." not in statement
+                    and f"`{self.source_db}`" not in statement
+                ):
+                    continue
+                verb = _BREAKING_DDL.match(statement).group(1).upper()  # type: ignore[union-attr]
+                raise SchemaError(
+                    f"{verb} on {self.source_db}.{name} at {item.position}:"
+                    " following schema changes is not supported yet",
+                    "the checkpoint stays before this statement; re-create the target table and re-snapshot it",
+                )
+
+    def _commit(self, pending: _Pending, boundary: Boundary) -> None:
+        if not pending.rows:
+            self.buffers.advance(boundary.position)
+            return
+        ts = boundary.commit_ts or now_utc()
+        self.last_event_ts = ts
+        committed: dict[str, list[tuple[Change, int]]] = {}
+        for table, rows in pending.rows.items():
+            committed[table] = [(Change(op, seq, ts, values), _approx_size(values)) for op, seq, values in rows]
+            self.changes_total += len(rows)
+        self.buffers.commit(self.buffers.last_commit, boundary.position, committed, time.monotonic())
+
+    # ------------------------------------------------------------------ writing
+
+    def flush(self, tables: list[str]) -> None:
+        """Write the named buffers as batch objects, then save the checkpoint they allow."""
+        for name in tables:
+            changes = self.buffers.peek(name)
+            table = self.tables[name]
+            key = batch_key(
+                self.store.prefix,
+                self.source_db,
+                self.target_schema,
+                name,
+                changes[0].seq,
+                changes[-1].seq,
+                changes[0].source_ts,
+            )
+            self.store.put(key, parquet.encode(parquet.changes_to_table(table, changes)))
+            self.buffers.drop([name])
+            self.batches_written += 1
+            log.debug("batch written", key=key, rows=len(changes))
+        self.save_checkpoint(force=bool(tables))
+
+    def flush_all(self) -> None:
+        self.flush(self.buffers.tables())
+        self.save_checkpoint(force=True)
+
+    def save_checkpoint(self, force: bool = False) -> None:
+        position = self.buffers.checkpoint_position()
+        if position == self.saved_position:
+            return
+        if not force and time.monotonic() - self.last_saved_at < CHECKPOINT_EVERY_SECONDS:
+            return
+        checkpoint = Checkpoint(position, self.source_db, self.target_schema, now_utc(), self.last_event_ts)
+        self.store.put(checkpoint_key(self.store.prefix, self.source_db, self.target_schema), checkpoint.to_json())
+        self.saved_position = position
+        self.last_saved_at = time.monotonic()

@@ -1,0 +1,294 @@
+"""Settings from the environment (``S3RB_*``) and the validated tables file.
+
+Errors name the setting and the expected form, never the value: URLs carry passwords.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from s3rb_stream.errors import ConfigError
+
+IDENTIFIER = re.compile(r"^[^.\s`]+$")
+
+
+@dataclass(frozen=True)
+class MySQLTarget:
+    """Where the source server is; ``password`` is kept out of ``repr``."""
+
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    options: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """Safe for logs and errors: no password."""
+        return f"mysql://{self.user}@{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    scheme: Literal["file", "s3"]
+    root: str  # absolute directory for file, bucket for s3
+    prefix: str  # key prefix inside the store (s3) or "" (file)
+
+    def describe(self) -> str:
+        if self.scheme == "file":
+            return f"file://{self.root}"
+        return f"s3://{self.root}/{self.prefix}".rstrip("/")
+
+
+@dataclass(frozen=True)
+class WarehouseLocation:
+    kind: Literal["duckdb", "redshift"]
+    path: str  # duckdb file path
+
+    def describe(self) -> str:
+        return f"{self.kind}:///{self.path}"
+
+
+def parse_mysql_url(url: str, password: str | None = None) -> MySQLTarget:
+    """``mysql://user:password@host:port?opt=v`` → connection parts."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mysql", "mariadb") or not parts.hostname:
+        raise ConfigError(
+            "S3RB_MYSQL_URL is not a MySQL URL",
+            "expected mysql://user:password@host:port, e.g. mysql://repl@db.internal:3306",
+        )
+    try:
+        port = parts.port or 3306
+    except ValueError:
+        raise ConfigError("S3RB_MYSQL_URL has an invalid port", "expected a number 1-65535") from None
+    return MySQLTarget(
+        host=parts.hostname,
+        port=port,
+        user=unquote(parts.username or "root"),
+        password=password if password is not None else unquote(parts.password or ""),
+        options=dict(parse_qsl(parts.query)),
+    )
+
+
+def parse_store_url(url: str) -> StoreLocation:
+    """``file:///abs/dir`` or ``s3://bucket/prefix``."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        if parts.netloc or not parts.path.startswith("/"):
+            raise ConfigError(
+                "S3RB_STORE_URL file:// needs an absolute path",
+                "expected file:///absolute/dir (three slashes)",
+            )
+        return StoreLocation("file", parts.path.rstrip("/") or "/", "")
+    if parts.scheme == "s3":
+        if not parts.netloc:
+            raise ConfigError("S3RB_STORE_URL s3:// needs a bucket", "expected s3://bucket/prefix")
+        return StoreLocation("s3", parts.netloc, parts.path.strip("/"))
+    raise ConfigError(
+        "S3RB_STORE_URL has an unsupported scheme",
+        "expected file:///absolute/dir or s3://bucket/prefix",
+    )
+
+
+def parse_warehouse_url(url: str) -> WarehouseLocation:
+    """SQLAlchemy style: ``duckdb:///relative.duckdb`` or ``duckdb:////absolute.duckdb``."""
+    parts = urlsplit(url)
+    if parts.scheme == "duckdb":
+        if parts.netloc or not parts.path.startswith("/") or len(parts.path) < 2:
+            raise ConfigError(
+                "S3RB_WAREHOUSE_URL duckdb URL has no file",
+                "expected duckdb:///relative/file.duckdb or duckdb:////absolute/file.duckdb",
+            )
+        return WarehouseLocation("duckdb", parts.path[1:])
+    if parts.scheme == "redshift":
+        raise ConfigError(
+            "S3RB_WAREHOUSE_URL redshift:// is not supported by this version yet",
+            "use duckdb:///file.duckdb for now",
+        )
+    raise ConfigError(
+        "S3RB_WAREHOUSE_URL has an unsupported scheme",
+        "expected duckdb:///file.duckdb or redshift://user:password@host:5439/db",
+    )
+
+
+class Settings(BaseSettings):
+    """Process settings. Every field maps to ``S3RB_<NAME>`` in the environment or ``.env``."""
+
+    model_config = SettingsConfigDict(env_prefix="S3RB_", env_file=".env", extra="ignore")
+
+    mysql_url: SecretStr = SecretStr("mysql://root@127.0.0.1:3306")
+    mysql_password: SecretStr | None = None
+    store_url: str = Field(default_factory=lambda: f"file://{Path('data/objects').resolve()}")
+    s3_endpoint_url: str | None = None
+    warehouse_url: str = "duckdb:///data/warehouse.duckdb"
+    tables_file: Path = Path("conf/tables.yml")
+    metrics_port: int | None = None
+
+    server_id: int | None = Field(default=None, ge=1, le=4294967295)
+    heartbeat_seconds: float = Field(default=2.0, gt=0, le=3600)
+    batch_max_rows: int = Field(default=100_000, ge=1)
+    batch_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    batch_max_age_seconds: float = Field(default=30.0, gt=0)
+    load_interval_seconds: float = Field(default=30.0, gt=0)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    def mysql(self) -> MySQLTarget:
+        password = self.mysql_password.get_secret_value() if self.mysql_password else None
+        return parse_mysql_url(self.mysql_url.get_secret_value(), password)
+
+    def store(self) -> StoreLocation:
+        return parse_store_url(self.store_url)
+
+    def warehouse(self) -> WarehouseLocation:
+        return parse_warehouse_url(self.warehouse_url)
+
+    def secrets(self) -> list[str]:
+        """Strings that must never reach a log line."""
+        found = []
+        if self.mysql_password:
+            found.append(self.mysql_password.get_secret_value())
+        pw = urlsplit(self.mysql_url.get_secret_value()).password
+        if pw:
+            found.extend([pw, unquote(pw)])
+        for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            if os.environ.get(name):
+                found.append(os.environ[name])
+        return [s for s in found if len(s) >= 3]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings; turn pydantic's errors into one line that names the variable, not the value."""
+    try:
+        settings = Settings(**overrides)
+        settings.mysql()
+        settings.store()
+        settings.warehouse()
+        return settings
+    except ValidationError as exc:
+        raise ConfigError(_describe_validation(exc, prefix="S3RB_")) from None
+
+
+def _describe_validation(exc: ValidationError, prefix: str = "") -> str:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        name = f"{prefix}{loc.upper()}" if prefix else loc
+        problems.append(f"{name}: {err['msg']}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+# --------------------------------------------------------------------------- tables file
+
+Strategy = Literal["binlog", "hybrid", "full_sync"]
+Mode = Literal["merge", "scd2", "append"]
+
+
+class TableConfig(BaseModel):
+    """One entry of ``tables:``. ``name`` is ``source_db.table``, ``*`` and ``?`` allowed in the table part."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    cdc_strategy: Strategy = "binlog"
+    mode: Mode = "merge"
+    key_columns: tuple[str, ...] | None = None
+    soft_delete: bool = False
+    cdc_timestamp_column: str | None = None
+    cdc_id_column: str | None = None
+    scd2_tracked_columns: tuple[str, ...] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _qualified(cls, value: str) -> str:
+        db, dot, table = value.partition(".")
+        if not dot or not db or not table or "*" in db or not IDENTIFIER.match(db):
+            raise ValueError('expected "source_db.table" or "source_db.pattern*"')
+        return value
+
+    @model_validator(mode="after")
+    def _strategy_columns(self) -> TableConfig:
+        if self.cdc_strategy == "hybrid" and not (self.cdc_timestamp_column and self.cdc_id_column):
+            raise ValueError("cdc_strategy hybrid needs cdc_timestamp_column and cdc_id_column")
+        return self
+
+    @property
+    def source_db(self) -> str:
+        return self.name.partition(".")[0]
+
+    @property
+    def table_pattern(self) -> str:
+        return self.name.partition(".")[2]
+
+    @property
+    def is_pattern(self) -> bool:
+        return any(c in self.table_pattern for c in "*?[")
+
+
+class TablesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tables: list[TableConfig] = Field(min_length=1)
+
+    def for_source(self, source_db: str) -> list[TableConfig]:
+        return [t for t in self.tables if t.source_db == source_db]
+
+    def resolve(self, source_db: str, table: str) -> TableConfig | None:
+        """The entry for one table: an exact name wins over a pattern; first pattern wins."""
+        entries = self.for_source(source_db)
+        for entry in entries:
+            if not entry.is_pattern and entry.table_pattern == table:
+                return entry
+        for entry in entries:
+            if entry.is_pattern and fnmatch.fnmatchcase(table, entry.table_pattern):
+                return entry
+        return None
+
+
+def load_tables_file(path: Path) -> TablesFile:
+    """Read and validate the tables file; errors name the file, the entry and the key."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"tables file {path} not found", "set S3RB_TABLES_FILE or create conf/tables.yml") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"tables file {path} is not valid YAML{where}",
+            "expected a mapping with a 'tables:' list",
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"tables file {path} must be a mapping", "expected 'tables:' with a list of entries")
+    try:
+        parsed = TablesFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = list(err["loc"])
+            if len(loc) >= 2 and loc[0] == "tables" and isinstance(loc[1], int):
+                entries = raw.get("tables") or []
+                entry = entries[loc[1]] if loc[1] < len(entries) else None
+                label = entry.get("name") if isinstance(entry, dict) else None
+                where = f"tables[{loc[1]}]" + (f" ({label})" if label else "")
+                key = ".".join(str(p) for p in loc[2:])
+                where += f".{key}" if key else ""
+            else:
+                where = ".".join(str(p) for p in loc) or "(top level)"
+            problems.append(f"{where}: {err['msg']}")
+        raise ConfigError(f"tables file {path} is invalid: " + "; ".join(problems)) from None
+    seen: set[str] = set()
+    for entry in parsed.tables:
+        if entry.name in seen:
+            raise ConfigError(f"tables file {path} lists {entry.name} twice", "keep one entry per table")
+        seen.add(entry.name)
+    return parsed

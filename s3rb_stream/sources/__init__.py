@@ -1,0 +1,1 @@
+"""Readers of the MySQL source: binlog and (later) queries."""

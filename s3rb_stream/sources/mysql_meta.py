@@ -1,0 +1,155 @@
+"""Connections to the source, table definitions and server facts (the thin adapter over pymysql)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import pymysql
+import pymysql.cursors
+
+from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.core.preflight import require_binlog_settings
+from s3rb_stream.core.schema import SourceColumn, SourceTable
+from s3rb_stream.errors import SchemaError, SourceError, SourceUnavailable
+from s3rb_stream.settings import MySQLTarget, TableConfig, TablesFile
+from s3rb_stream.sql import mysql as q
+
+_BOOL_OPTIONS = {"ssl_verify_cert", "ssl_verify_identity", "ssl_disabled"}
+_INT_OPTIONS = {"connect_timeout", "read_timeout", "write_timeout"}
+_STR_OPTIONS = {"ssl_ca", "ssl_cert", "ssl_key", "charset", "unix_socket"}
+
+
+def driver_options(target: MySQLTarget) -> dict[str, Any]:
+    """Keyword arguments for pymysql (and the binlog reader), URL query options included."""
+    kwargs: dict[str, Any] = {
+        "host": target.host,
+        "port": target.port,
+        "user": target.user,
+        "password": target.password,
+        "connect_timeout": 10,
+        "charset": "utf8mb4",
+    }
+    for key, value in target.options.items():
+        if key in _BOOL_OPTIONS:
+            kwargs[key] = value.lower() in ("1", "true", "yes", "on")
+        elif key in _INT_OPTIONS:
+            kwargs[key] = int(value)
+        elif key in _STR_OPTIONS:
+            kwargs[key] = value
+        else:
+            raise SourceError(
+                f"S3RB_MYSQL_URL has an unknown option {key!r}",
+                f"known options: {', '.join(sorted(_BOOL_OPTIONS | _INT_OPTIONS | _STR_OPTIONS))}",
+            )
+    return kwargs
+
+
+def connect(target: MySQLTarget, **extra: Any) -> Any:
+    try:
+        return pymysql.connect(**{**driver_options(target), "autocommit": True, **extra})
+    except pymysql.err.OperationalError as exc:
+        code = exc.args[0] if exc.args else 0
+        if code in (1044, 1045):
+            raise SourceError(
+                f"MySQL at {target.describe()} refused the login (error {code})",
+                "check the user and password in S3RB_MYSQL_URL / S3RB_MYSQL_PASSWORD",
+            ) from None
+        raise SourceUnavailable(
+            f"cannot connect to MySQL at {target.describe()} (error {code})",
+            "is the server running and reachable from here? check host and port in S3RB_MYSQL_URL",
+        ) from None
+
+
+def server_variables(conn: Any) -> dict[str, str]:
+    with conn.cursor() as cur:
+        cur.execute(q.BINLOG_VARIABLES)
+        return {str(name).lower(): str(value) for name, value in cur.fetchall()}
+
+
+def check_binlog(conn: Any, target: MySQLTarget) -> dict[str, str]:
+    variables = server_variables(conn)
+    require_binlog_settings(variables, f"MySQL at {target.describe()}")
+    return variables
+
+
+def current_position(conn: Any) -> BinlogPosition:
+    with conn.cursor() as cur:
+        try:
+            cur.execute(q.BINARY_LOG_STATUS)
+        except pymysql.err.ProgrammingError:
+            cur.execute(q.MASTER_STATUS)
+        row = cur.fetchone()
+    if not row:
+        raise SourceError("the source has no binary log position", "enable log_bin on the server")
+    return BinlogPosition(str(row[0]), int(row[1]))
+
+
+def binary_logs(conn: Any) -> list[str]:
+    with conn.cursor() as cur:
+        cur.execute(q.BINARY_LOGS)
+        return [str(r[0]) for r in cur.fetchall()]
+
+
+def _columns(conn: Any, source_db: str) -> tuple[list[str], dict[str, list[SourceColumn]], dict[str, list[str]]]:
+    with conn.cursor() as cur:
+        cur.execute(q.TABLES_OF_SCHEMA, (source_db,))
+        tables = [str(r[0]) for r in cur.fetchall()]
+        cur.execute(q.COLUMNS_OF_TABLES, (source_db,))
+        columns: dict[str, list[SourceColumn]] = defaultdict(list)
+        for table, name, dtype, ctype, nullable, clen, prec, scale, dprec in cur.fetchall():
+            columns[str(table)].append(
+                SourceColumn(
+                    name=str(name),
+                    data_type=str(dtype).lower(),
+                    column_type=str(ctype),
+                    nullable=nullable == "YES",
+                    char_length=int(clen) if clen is not None else None,
+                    precision=int(prec) if prec is not None else None,
+                    scale=int(scale) if scale is not None else None,
+                    datetime_precision=int(dprec) if dprec is not None else None,
+                )
+            )
+        cur.execute(q.PRIMARY_KEYS, (source_db,))
+        keys: dict[str, list[str]] = defaultdict(list)
+        for table, column in cur.fetchall():
+            keys[str(table)].append(str(column))
+    return tables, columns, keys
+
+
+def resolve_tables(conn: Any, source_db: str, tables_file: TablesFile) -> list[tuple[TableConfig, SourceTable]]:
+    """The configured tables of ``source_db`` with their definitions; clear errors for gaps."""
+    entries = tables_file.for_source(source_db)
+    if not entries:
+        raise SchemaError(
+            f"the tables file lists no table of source database {source_db!r}",
+            f'add an entry like name: "{source_db}.my_table"',
+        )
+    existing, columns, keys = _columns(conn, source_db)
+    if not existing:
+        raise SchemaError(
+            f"source database {source_db!r} does not exist or has no tables visible to this user",
+            "check --source-db and the user's SELECT grant",
+        )
+    for entry in entries:
+        if not entry.is_pattern and entry.table_pattern not in existing:
+            raise SchemaError(
+                f"table {entry.name} from the tables file does not exist in the source",
+                f"tables in {source_db}: {', '.join(existing[:20])}",
+            )
+    resolved = []
+    for name in existing:
+        found = tables_file.resolve(source_db, name)
+        if found is None:
+            continue
+        entry = found
+        table = SourceTable(source_db, name, tuple(columns[name]), tuple(keys.get(name, ())))
+        if entry.key_columns:
+            table = table.with_key(entry.key_columns)
+        if entry.mode != "append" and not table.key_columns:
+            raise SchemaError(
+                f"table {source_db}.{name} has no primary key, which mode {entry.mode} needs",
+                "add a primary key, set key_columns: [...] for it in the tables file, or use mode: append",
+            )
+        resolved.append((entry, table))
+    return resolved

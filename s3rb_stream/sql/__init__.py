@@ -1,0 +1,1 @@
+"""Pure SQL text builders, one module per dialect. No connections here."""

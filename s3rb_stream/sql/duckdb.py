@@ -1,0 +1,138 @@
+"""DuckDB SQL for targets: DDL from the source definition, the control table and the apply step.
+
+Pure text builders; :mod:`s3rb_stream.targets.duckdb` runs them.
+"""
+
+from __future__ import annotations
+
+from s3rb_stream.core.schema import MAX_ARROW_DECIMAL, SourceColumn, SourceTable
+from s3rb_stream.sql.identifiers import quote_ansi as q
+
+CONTROL_TABLE = "_s3rb_batches"
+
+_INTS = {
+    "tinyint": ("TINYINT", "UTINYINT"),
+    "smallint": ("SMALLINT", "USMALLINT"),
+    "mediumint": ("INTEGER", "UINTEGER"),
+    "int": ("INTEGER", "UINTEGER"),
+    "integer": ("INTEGER", "UINTEGER"),
+    "bigint": ("BIGINT", "UBIGINT"),
+}
+
+
+def column_type(col: SourceColumn) -> str:
+    """DuckDB type for a source column; mirrors :func:`s3rb_stream.core.schema.arrow_type`."""
+    dt = col.data_type.lower()
+    if dt in _INTS:
+        return _INTS[dt][1 if col.unsigned else 0]
+    if dt == "decimal":
+        p, s = col.precision or 10, col.scale or 0
+        return f"DECIMAL({p},{s})" if p <= MAX_ARROW_DECIMAL else "VARCHAR"
+    if dt == "float":
+        return "FLOAT"
+    if dt in ("double", "real"):
+        return "DOUBLE"
+    if dt == "bit":
+        return "UBIGINT"
+    if dt == "year":
+        return "SMALLINT"
+    if dt == "date":
+        return "DATE"
+    if dt == "datetime":
+        return "TIMESTAMP"
+    if dt == "timestamp":
+        return "TIMESTAMPTZ"
+    if dt in ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "time"):
+        return "VARCHAR"
+    if dt == "json":
+        return "VARCHAR"  # text as the source wrote it; DuckDB JSON needs an extension
+    return "BLOB"
+
+
+def table_name(schema: str, table: str) -> str:
+    return f"{q(schema)}.{q(table)}"
+
+
+def create_schema(schema: str) -> str:
+    return f"CREATE SCHEMA IF NOT EXISTS {q(schema)}"
+
+
+def create_table(schema: str, table: SourceTable) -> str:
+    cols = [f"{q(c.name)} {column_type(c)}" for c in table.columns]
+    cols += ['"_s3rb_seq" BIGINT NOT NULL', '"_s3rb_op" VARCHAR NOT NULL', '"_s3rb_source_ts" TIMESTAMPTZ NOT NULL']
+    return f"CREATE TABLE IF NOT EXISTS {table_name(schema, table.name)} (\n  " + ",\n  ".join(cols) + "\n)"
+
+
+def create_control_table(schema: str) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table_name(schema, CONTROL_TABLE)} (\n"
+        "  table_name VARCHAR NOT NULL,\n"
+        "  object_key VARCHAR NOT NULL,\n"
+        "  first_seq BIGINT NOT NULL,\n"
+        "  last_seq BIGINT NOT NULL,\n"
+        "  row_count BIGINT NOT NULL,\n"
+        "  applied_at TIMESTAMPTZ NOT NULL,\n"
+        "  PRIMARY KEY (table_name, object_key)\n"
+        ")"
+    )
+
+
+def applied_keys(schema: str) -> str:
+    return f"SELECT object_key FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = ?"
+
+
+def watermark(schema: str) -> str:
+    """Highest sequence applied to a table: every change at or below it is already in effect."""
+    return f"SELECT coalesce(max(last_seq), -1) FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = ?"
+
+
+def record_batch(schema: str) -> str:
+    return (
+        f"INSERT INTO {table_name(schema, CONTROL_TABLE)} "
+        "(table_name, object_key, first_seq, last_seq, row_count, applied_at) VALUES (?, ?, ?, ?, ?, now())"
+    )
+
+
+def _all_columns(table: SourceTable) -> list[str]:
+    return [*table.column_names, "_s3rb_seq", "_s3rb_op", "_s3rb_source_ts"]
+
+
+def newest_per_key(table: SourceTable, staging: str) -> str:
+    """The newest staged change per key above the watermark (bound as ``?``)."""
+    keys = ", ".join(q(k) for k in table.key_columns)
+    cols = ", ".join(q(c) for c in _all_columns(table))
+    return (
+        f"SELECT {cols} FROM (\n"
+        f'  SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY "_s3rb_seq" DESC) AS _s3rb_rank\n'
+        f'  FROM {q(staging)} WHERE "_s3rb_seq" > ?\n'
+        ") WHERE _s3rb_rank = 1"
+    )
+
+
+def merge(schema: str, table: SourceTable, staging: str) -> str:
+    """Apply the newest change per key; an older change never replaces a newer row (invariant 2)."""
+    nullable = {c.name for c in table.columns if c.nullable}
+    on = " AND ".join(
+        f"t.{q(k)} IS NOT DISTINCT FROM s.{q(k)}" if k in nullable else f"t.{q(k)} = s.{q(k)}"
+        for k in table.key_columns
+    )
+    cols = _all_columns(table)
+    updates = ", ".join(f"{q(c)} = s.{q(c)}" for c in cols)
+    insert_cols = ", ".join(q(c) for c in cols)
+    insert_vals = ", ".join(f"s.{q(c)}" for c in cols)
+    return (
+        f"MERGE INTO {table_name(schema, table.name)} AS t\n"
+        f"USING ({newest_per_key(table, staging)}) AS s\n"
+        f"ON {on}\n"
+        'WHEN MATCHED AND s."_s3rb_seq" > t."_s3rb_seq" AND s."_s3rb_op" = \'d\' THEN DELETE\n'
+        f'WHEN MATCHED AND s."_s3rb_seq" > t."_s3rb_seq" THEN UPDATE SET {updates}\n'
+        f"WHEN NOT MATCHED AND s.\"_s3rb_op\" <> 'd' THEN INSERT ({insert_cols}) VALUES ({insert_vals})"
+    )
+
+
+def append(schema: str, table: SourceTable, staging: str) -> str:
+    cols = ", ".join(q(c) for c in _all_columns(table))
+    return (
+        f"INSERT INTO {table_name(schema, table.name)} ({cols})\n"
+        f'SELECT {cols} FROM {q(staging)} WHERE "_s3rb_seq" > ? ORDER BY "_s3rb_seq"'
+    )

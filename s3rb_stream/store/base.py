@@ -1,0 +1,27 @@
+"""The object store contract the pipeline relies on."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class ObjectStore(Protocol):
+    """Keys are ``/``-separated and relative to the store root.
+
+    ``put`` is atomic: a reader sees the whole object or nothing (rename on disk, PUT on S3).
+    """
+
+    prefix: str
+
+    def describe(self) -> str: ...
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes, or None when it does not exist."""
+
+    def list(self, prefix: str) -> list[str]:
+        """All keys that start with ``prefix``, sorted."""
+
+    def check(self) -> None:
+        """Raise a clear error when the store cannot be written."""

@@ -1,0 +1,75 @@
+"""A local directory as object store: the embedded default."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from s3rb_stream.errors import StoreError
+
+
+class LocalStore:
+    prefix = ""
+
+    def __init__(self, root: str) -> None:
+        self.root = Path(root)
+
+    def describe(self) -> str:
+        return f"file://{self.root}"
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents:
+            raise StoreError(f"object key {key!r} escapes the store root")
+        return path
+
+    def put(self, key: str, data: bytes) -> None:
+        """Write to a temporary file, fsync, rename: never a half-written object under ``key``."""
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write {key} to {self.describe()}: {exc.strerror}",
+                "check that the directory is writable and the disk has space",
+            ) from None
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"cannot read {key} from {self.describe()}: {exc.strerror}") from None
+
+    def list(self, prefix: str) -> list[str]:
+        base = self.root / prefix
+        start = base if base.is_dir() else base.parent
+        if not start.exists():
+            return []
+        keys = []
+        for path in start.rglob("*"):
+            if path.is_file() and not path.name.startswith(".tmp-"):
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    keys.append(key)
+        return sorted(keys)
+
+    def check(self) -> None:
+        self.put("_s3rb_state/.write-check", b"ok")

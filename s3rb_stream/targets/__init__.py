@@ -1,0 +1,35 @@
+"""Warehouses the pipeline loads into."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pyarrow as pa
+
+from s3rb_stream.core.object_keys import BatchRef
+from s3rb_stream.core.schema import SourceTable
+from s3rb_stream.settings import Mode, Settings
+
+
+class Warehouse(Protocol):
+    def describe(self) -> str: ...
+
+    def prepare(self, target_schema: str, table: SourceTable) -> None:
+        """Create the schema, the control table and the target table if missing."""
+
+    def applied(self, target_schema: str, table: str) -> set[str]:
+        """Object keys of the batches already applied to ``table``."""
+
+    def apply(
+        self, target_schema: str, table: SourceTable, mode: Mode, batches: list[tuple[BatchRef, pa.Table]]
+    ) -> int:
+        """Apply the batches and record them, in one transaction. Returns rows staged."""
+
+    def close(self) -> None: ...
+
+
+def open_warehouse(settings: Settings) -> Warehouse:
+    location = settings.warehouse()
+    from s3rb_stream.targets.duckdb import DuckDBWarehouse
+
+    return DuckDBWarehouse(location.path)

@@ -1,0 +1,84 @@
+"""DuckDB as warehouse: the embedded default. Batches arrive as Arrow tables (read by our store),
+so no DuckDB extension is needed for S3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from s3rb_stream.core.object_keys import BatchRef
+from s3rb_stream.core.schema import SourceTable
+from s3rb_stream.errors import WarehouseError, WarehouseUnavailable
+from s3rb_stream.settings import Mode
+from s3rb_stream.sql import duckdb as sql
+
+STAGING = "s3rb_staging"
+
+
+class DuckDBWarehouse:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._con = duckdb.connect(path)
+        except duckdb.IOException as exc:
+            raise WarehouseUnavailable(
+                f"cannot open DuckDB file {path}: {str(exc).splitlines()[0]}",
+                "is another process (a running pipeline or a DuckDB shell) holding it open?",
+            ) from None
+        self._prepared: set[tuple[str, str]] = set()
+
+    def describe(self) -> str:
+        return f"duckdb:///{self.path}"
+
+    def prepare(self, target_schema: str, table: SourceTable) -> None:
+        if (target_schema, table.name) in self._prepared:
+            return
+        self._con.execute(sql.create_schema(target_schema))
+        self._con.execute(sql.create_control_table(target_schema))
+        self._con.execute(sql.create_table(target_schema, table))
+        self._prepared.add((target_schema, table.name))
+
+    def applied(self, target_schema: str, table: str) -> set[str]:
+        rows = self._con.execute(sql.applied_keys(target_schema), [table]).fetchall()
+        return {str(r[0]) for r in rows}
+
+    def apply(
+        self, target_schema: str, table: SourceTable, mode: Mode, batches: list[tuple[BatchRef, pa.Table]]
+    ) -> int:
+        if not batches:
+            return 0
+        staged = pa.concat_tables([data for _, data in batches])
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.register(STAGING, staged)
+            row = con.execute(sql.watermark(target_schema), [table.name]).fetchone()
+            mark = int(row[0]) if row else -1
+            if mode == "append":
+                con.execute(sql.append(target_schema, table, STAGING), [mark])
+            else:
+                con.execute(sql.merge(target_schema, table, STAGING), [mark])
+            for ref, data in batches:
+                con.execute(
+                    sql.record_batch(target_schema),
+                    [table.name, ref.key, ref.first_seq, ref.last_seq, data.num_rows],
+                )
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise WarehouseError(
+                f"loading {len(batches)} batch(es) into {target_schema}.{table.name} failed: {exc}",
+                "nothing was applied; the batches stay pending",
+            ) from None
+        finally:
+            con.unregister(STAGING)
+        return int(staged.num_rows)
+
+    def query(self, statement: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+        return self._con.execute(statement, params or []).fetchall()
+
+    def close(self) -> None:
+        self._con.close()

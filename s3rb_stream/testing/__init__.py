@@ -1,0 +1,1 @@
+"""Helpers that start real throwaway services for tests, benchmarks and the demo."""

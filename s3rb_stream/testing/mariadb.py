@@ -1,0 +1,153 @@
+"""A throwaway MariaDB server with the binlog on: own datadir, own port, killed on stop.
+
+Used by the test fixtures, the benchmarks and the demo, so that none of them touches the
+machine's own database server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pymysql
+
+from s3rb_stream.testing.ports import free_port, wait_until
+
+BINLOG_OPTIONS: dict[str, str] = {
+    "log_bin": "mariadb-bin",
+    "binlog_format": "ROW",
+    "binlog_row_image": "FULL",
+    "binlog_row_metadata": "FULL",
+    "server_id": "1",
+}
+
+
+def _find_binary(*names: str) -> str:
+    for name in names:
+        found = shutil.which(name) or next(
+            (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name) if p.exists()),
+            None,
+        )
+        if found:
+            return found
+    raise FileNotFoundError(f"none of {', '.join(names)} found: install MariaDB (apt-get install mariadb-server)")
+
+
+@dataclass
+class MariaDBServer:
+    """One mariadbd process. ``options`` override :data:`BINLOG_OPTIONS`."""
+
+    options: dict[str, str] = field(default_factory=dict)
+    basedir: Path | None = None
+    port: int = 0
+    _proc: subprocess.Popen[bytes] | None = None
+    _owns_basedir: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"mysql://root@127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> MariaDBServer:
+        if self.basedir is None:
+            self.basedir = Path(tempfile.mkdtemp(prefix="s3rb-mariadb-"))
+            self._owns_basedir = True
+        datadir = self.basedir / "data"
+        if not (datadir / "mysql").exists():
+            datadir.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [
+                    _find_binary("mariadb-install-db", "mysql_install_db"),
+                    "--no-defaults",
+                    f"--datadir={datadir}",
+                    "--user=root",
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        self.port = self.port or free_port()
+        opts = {**BINLOG_OPTIONS, **self.options}
+        args = [
+            _find_binary("mariadbd", "mysqld"),
+            "--no-defaults",
+            f"--datadir={datadir}",
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            f"--socket={self.basedir / 'mysqld.sock'}",
+            f"--pid-file={self.basedir / 'mysqld.pid'}",
+            f"--log-error={self.basedir / 'error.log'}",
+            "--user=root",
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=64M",
+            "--innodb-log-file-size=48M",
+            "--innodb-flush-log-at-trx-commit=2",
+            "--sync-binlog=0",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+        ]
+        for key, value in opts.items():
+            if value == "":
+                args.append(f"--{key}")
+            else:
+                args.append(f"--{key}={value}")
+        self._proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+
+        def ready() -> bool:
+            if self._proc is not None and self._proc.poll() is not None:
+                log = (self.basedir / "error.log").read_text(errors="replace")[-2000:]  # type: ignore[operator]
+                raise RuntimeError(f"mariadbd exited with {self._proc.returncode}:\n{log}")
+            try:
+                pymysql.connect(host="127.0.0.1", port=self.port, user="root").close()
+                return True
+            except pymysql.err.OperationalError:
+                return False
+
+        wait_until(ready, timeout, f"MariaDB on port {self.port}")
+        return self
+
+    def connect(self, database: str | None = None, **kwargs: Any) -> Any:
+        return pymysql.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user="root",
+            database=database,
+            autocommit=True,
+            charset="utf8mb4",
+            **kwargs,
+        )
+
+    def execute(self, *statements: str, database: str | None = None) -> None:
+        conn = self.connect(database)
+        try:
+            with conn.cursor() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None
+        if self._owns_basedir and self.basedir is not None and not os.environ.get("S3RB_KEEP_TMP"):
+            shutil.rmtree(self.basedir, ignore_errors=True)
+
+    def __enter__(self) -> MariaDBServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
