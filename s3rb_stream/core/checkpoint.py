@@ -41,6 +41,8 @@ class Checkpoint:
     def from_json(cls, data: bytes, where: str) -> Checkpoint:
         try:
             raw = json.loads(data)
+            if not isinstance(raw, dict):
+                raise ValueError("not a JSON object")
             if raw.get("version") != FORMAT_VERSION:
                 raise ValueError(f"unknown checkpoint version {raw.get('version')!r}")
             last = raw.get("last_event_ts")

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type, column_converter, row_converter
+from s3rb_stream.errors import SchemaError
+
+
+def col(data_type: str, column_type: str | None = None, **kw: object) -> SourceColumn:
+    return SourceColumn("c", data_type, column_type or data_type, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        (col("tinyint", "tinyint(4)"), pa.int8()),
+        (col("tinyint", "tinyint(3) unsigned"), pa.uint8()),
+        (col("mediumint", "mediumint(8) unsigned"), pa.uint32()),
+        (col("int", "int(11)"), pa.int32()),
+        (col("bigint", "bigint(20) unsigned"), pa.uint64()),
+        (col("decimal", precision=20, scale=6), pa.decimal128(20, 6)),
+        (col("decimal", precision=65, scale=10), pa.string()),
+        (col("varchar", "varchar(10)"), pa.string()),
+        (col("longtext"), pa.string()),
+        (col("json"), pa.string()),
+        (col("blob"), pa.binary()),
+        (col("binary", "binary(4)"), pa.binary()),
+        (col("date"), pa.date32()),
+        (col("datetime", "datetime(6)"), pa.timestamp("us")),
+        (col("timestamp", "timestamp(3)"), pa.timestamp("us", tz="UTC")),
+        (col("time"), pa.string()),
+        (col("year"), pa.int16()),
+        (col("bit", "bit(10)"), pa.uint64()),
+    ],
+)
+def test_arrow_types(column: SourceColumn, expected: pa.DataType) -> None:
+    assert arrow_type(column) == expected
+
+
+def test_unknown_type_is_a_schema_error() -> None:
+    with pytest.raises(SchemaError, match="not supported"):
+        arrow_type(col("vector", "vector(3)"))
+
+
+def test_binary_is_padded_like_mysql_pads_it() -> None:
+    # The binlog drops trailing zero bytes of BINARY(n); SELECT returns them.
+    assert column_converter(col("binary", "binary(4)", char_length=4))(b"\x01\x02") == b"\x01\x02\x00\x00"
+
+
+def test_bit_from_binlog_text_and_driver_bytes_agree() -> None:
+    convert = column_converter(col("bit", "bit(10)"))
+    assert convert("1000000001") == convert(b"\x02\x01") == 513
+
+
+def test_time_keeps_sign_hours_over_24_and_fraction() -> None:
+    convert = column_converter(col("time", "time(2)", datetime_precision=2))
+    assert convert(-timedelta(hours=838, minutes=59, seconds=59)) == "-838:59:59.00"
+    assert convert(timedelta(hours=25, microseconds=120000)) == "25:00:00.12"
+    assert column_converter(col("time"))(timedelta(seconds=5)) == "00:00:05"
+
+
+def test_timestamp_is_the_same_instant_in_utc() -> None:
+    convert = column_converter(col("timestamp"))
+    naive_utc = datetime(2024, 1, 1, 18, 4, 5)
+    tokyo = datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=9)))
+    assert convert(naive_utc) == convert(tokyo) == datetime(2024, 1, 1, 18, 4, 5, tzinfo=UTC)
+    assert convert(tokyo).tzinfo is UTC
+
+
+def test_set_members_come_in_definition_order() -> None:
+    convert = column_converter(col("set", "set('b','a','it''s')"))
+    assert convert({"a", "b"}) == "b,a"
+    assert convert({"it's"}) == "it's"
+    assert convert("b,a") == "b,a"
+
+
+def test_json_objects_become_text_and_text_stays() -> None:
+    convert = column_converter(col("json"))
+    assert convert({b"k": [1, b"v"]}) == '{"k": [1, "v"]}'
+    assert convert('{"a":1}') == '{"a":1}'
+
+
+def test_wide_decimal_is_exact_text() -> None:
+    convert = column_converter(col("decimal", precision=50, scale=3))
+    assert convert(Decimal("12345678901234567890123456789012345678901234567.123")) == (
+        "12345678901234567890123456789012345678901234567.123"
+    )
+
+
+def test_row_converter_orders_values_and_refuses_other_shapes() -> None:
+    table = SourceTable("db", "t", (SourceColumn("a", "int", "int"), SourceColumn("b", "varchar", "varchar(3)")))
+    convert = row_converter(table)
+    assert convert({"b": "x", "a": 1}) == (1, "x")
+    assert convert({"a": None, "b": None}) == (None, None)
+    with pytest.raises(SchemaError, match=r"unexpected columns \['c'\], missing columns \['b'\]"):
+        convert({"a": 1, "c": 2})
+
+
+def test_key_columns_must_exist() -> None:
+    table = SourceTable("db", "t", (SourceColumn("a", "int", "int"),))
+    assert table.with_key(["a"]).key_columns == ("a",)
+    with pytest.raises(SchemaError, match="not columns"):
+        table.with_key(["zz"])

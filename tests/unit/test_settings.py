@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from s3rb_stream.errors import ConfigError
+from s3rb_stream.settings import (
+    load_settings,
+    load_tables_file,
+    parse_mysql_url,
+    parse_store_url,
+    parse_warehouse_url,
+)
+
+SECRET = "s3cr3t-Pa55"
+
+
+def test_mysql_url_parts_and_password_kept_out_of_repr() -> None:
+    target = parse_mysql_url(f"mysql://repl:{SECRET}@db.internal:3307?ssl_ca=/ca.pem")
+    assert (target.host, target.port, target.user, target.password) == ("db.internal", 3307, "repl", SECRET)
+    assert target.options == {"ssl_ca": "/ca.pem"}
+    assert SECRET not in repr(target) and SECRET not in target.describe()
+
+
+def test_password_setting_overrides_url() -> None:
+    assert parse_mysql_url("mysql://u@h", password="x").password == "x"
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"S3RB_MYSQL_URL": f"postgres://u:{SECRET}@h"}, "S3RB_MYSQL_URL is not a MySQL URL"),
+        ({"S3RB_MYSQL_URL": f"mysql://u:{SECRET}@h:99999"}, "S3RB_MYSQL_URL has an invalid port"),
+        ({"S3RB_STORE_URL": "file://relative/dir"}, "S3RB_STORE_URL file:// needs an absolute path"),
+        ({"S3RB_STORE_URL": "gs://bucket"}, "S3RB_STORE_URL has an unsupported scheme"),
+        ({"S3RB_WAREHOUSE_URL": "sqlite:///x.db"}, "S3RB_WAREHOUSE_URL has an unsupported scheme"),
+        ({"S3RB_BATCH_MAX_ROWS": "0"}, "S3RB_BATCH_MAX_ROWS"),
+        ({"S3RB_HEARTBEAT_SECONDS": "soon"}, "S3RB_HEARTBEAT_SECONDS"),
+    ],
+)
+def test_bad_settings_name_the_key_and_never_the_password(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], needle: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert needle in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+def test_store_and_warehouse_urls() -> None:
+    assert parse_store_url("file:///tmp/x/").root == "/tmp/x"
+    s3 = parse_store_url("s3://bucket/some/prefix/")
+    assert (s3.root, s3.prefix) == ("bucket", "some/prefix")
+    assert parse_warehouse_url("duckdb:///data/w.duckdb").path == "data/w.duckdb"
+    assert parse_warehouse_url("duckdb:////abs/w.duckdb").path == "/abs/w.duckdb"
+
+
+def test_settings_lists_secrets_for_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("S3RB_MYSQL_URL", f"mysql://u:{SECRET}@h:3306")
+    assert SECRET in load_settings().secrets()
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "tables.yml"
+    path.write_text(text)
+    return path
+
+
+def test_tables_file_defaults_and_pattern_resolution(tmp_path: Path) -> None:
+    parsed = load_tables_file(
+        write(
+            tmp_path,
+            'tables:\n  - name: "sales.orders"\n  - name: "sales.log_*"\n    mode: append\n'
+            '  - name: "sales.log_special"\n    mode: merge\n',
+        )
+    )
+    orders = parsed.resolve("sales", "orders")
+    assert orders is not None and (orders.cdc_strategy, orders.mode) == ("binlog", "merge")
+    assert parsed.resolve("sales", "log_2026").mode == "append"  # type: ignore[union-attr]
+    assert parsed.resolve("sales", "log_special").mode == "merge"  # type: ignore[union-attr]
+    assert parsed.resolve("sales", "customers") is None
+    assert parsed.resolve("other", "orders") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("tables: [", "not valid YAML at line"),
+        ("- a\n- b\n", "must be a mapping"),
+        ("tables: []\n", "tables: List should have at least 1 item"),
+        ('tables:\n  - name: "orders"\n', 'tables[0] (orders).name: Value error, expected "source_db.table"'),
+        ('tables:\n  - name: "s.t"\n    mdoe: merge\n', "tables[0] (s.t).mdoe: Extra inputs are not permitted"),
+        ('tables:\n  - name: "s.t"\n    mode: upsert\n', "tables[0] (s.t).mode: Input should be 'merge', 'scd2' or 'append'"),
+        ('tables:\n  - name: "s.t"\n    cdc_strategy: hybrid\n', "hybrid needs cdc_timestamp_column and cdc_id_column"),
+        ('tables:\n  - name: "s.t"\n  - name: "s.t"\n', "lists s.t twice"),
+        ("colums: []\n", "colums: Extra inputs are not permitted"),
+    ],
+)
+def test_malformed_tables_file_errors_name_entry_and_key(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_tables_file(write(tmp_path, text))
+    assert needle in str(info.value)
+
+
+def test_missing_tables_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_tables_file(tmp_path / "nope.yml")
