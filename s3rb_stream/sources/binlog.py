@@ -119,7 +119,6 @@ class BinlogReader:
         self.source_db = source_db
         self.tables = set(tables)
         settings = driver_options(target)
-        settings["passwd"] = settings.pop("password")
         settings["read_timeout"] = max(int(heartbeat_seconds * 4), 30)
         self._stream = BinLogStreamReader(
             connection_settings=settings,

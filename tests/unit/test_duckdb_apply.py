@@ -43,7 +43,7 @@ def warehouse(tmp_path: Path) -> DuckDBWarehouse:
 
 
 def rows(wh: DuckDBWarehouse) -> list[tuple[object, ...]]:
-    return wh.query('SELECT id, name, _s3rb_seq, _s3rb_op FROM t.items ORDER BY id')
+    return wh.query("SELECT id, name, _s3rb_seq, _s3rb_op FROM t.items ORDER BY id")
 
 
 def test_newest_change_per_key_wins_within_a_load(warehouse: DuckDBWarehouse) -> None:

@@ -93,7 +93,10 @@ def test_tables_file_defaults_and_pattern_resolution(tmp_path: Path) -> None:
         ("tables: []\n", "tables: List should have at least 1 item"),
         ('tables:\n  - name: "orders"\n', 'tables[0] (orders).name: Value error, expected "source_db.table"'),
         ('tables:\n  - name: "s.t"\n    mdoe: merge\n', "tables[0] (s.t).mdoe: Extra inputs are not permitted"),
-        ('tables:\n  - name: "s.t"\n    mode: upsert\n', "tables[0] (s.t).mode: Input should be 'merge', 'scd2' or 'append'"),
+        (
+            'tables:\n  - name: "s.t"\n    mode: upsert\n',
+            "tables[0] (s.t).mode: Input should be 'merge', 'scd2' or 'append'",
+        ),
         ('tables:\n  - name: "s.t"\n    cdc_strategy: hybrid\n', "hybrid needs cdc_timestamp_column and cdc_id_column"),
         ('tables:\n  - name: "s.t"\n  - name: "s.t"\n', "lists s.t twice"),
         ("colums: []\n", "colums: Extra inputs are not permitted"),

@@ -1,0 +1,139 @@
+"""Bad input: a one-line error that names the problem, exit code 2, and nothing written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from s3rb_stream.testing.mariadb import MariaDBServer
+from s3rb_stream.testing.ports import free_port
+
+SECRET = "Sup3r-Secret-pw"
+
+
+@pytest.fixture(scope="module")
+def spare_server() -> Iterator[MariaDBServer]:
+    """A server whose global binlog settings the tests may change."""
+    server = MariaDBServer().start()
+    yield server
+    server.stop()
+
+
+def cli(tmp_path: Path, mysql_url: str, tables_yml: str, *args: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "tables.yml").write_text(tables_yml)
+    env = {
+        **os.environ,
+        "S3RB_MYSQL_URL": mysql_url,
+        "S3RB_STORE_URL": f"file://{tmp_path / 'objects'}",
+        "S3RB_WAREHOUSE_URL": f"duckdb:///{tmp_path / 'w.duckdb'}",
+        "S3RB_TABLES_FILE": str(tmp_path / "tables.yml"),
+        "S3RB_HEARTBEAT_SECONDS": "0.5",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "s3rb_stream", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def run_cli(tmp_path: Path, mysql_url: str, tables_yml: str) -> subprocess.CompletedProcess[str]:
+    return cli(
+        tmp_path, mysql_url, tables_yml, "run", "--source-db", "shop", "--target-schema", "t", "--until-caught-up"
+    )
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], tmp_path: Path, *needles: str) -> None:
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    for needle in needles:
+        assert needle in errors[0]
+    assert "Traceback" not in result.stderr
+    assert SECRET not in result.stderr + result.stdout
+    assert not (tmp_path / "objects").exists(), "nothing may be written to the store"
+    assert not (tmp_path / "w.duckdb").exists(), "nothing may be written to the warehouse"
+
+
+TABLES = 'tables:\n  - name: "shop.orders"\n'
+
+
+def with_shop(server: MariaDBServer) -> None:
+    server.execute(
+        "CREATE DATABASE IF NOT EXISTS shop",
+        "CREATE TABLE IF NOT EXISTS shop.orders (id INT PRIMARY KEY, note TEXT)",
+        "CREATE TABLE IF NOT EXISTS shop.no_key (msg TEXT)",
+    )
+
+
+def test_unreachable_mysql(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, f"mysql://root:{SECRET}@127.0.0.1:{free_port()}", TABLES)
+    assert_refused(result, tmp_path, "cannot connect to MySQL at mysql://root@127.0.0.1:", "is the server running")
+
+
+def test_wrong_password_is_named_without_the_password(tmp_path: Path, spare_server: MariaDBServer) -> None:
+    spare_server.execute(
+        "CREATE USER IF NOT EXISTS 'app'@'%' IDENTIFIED BY 'right-password'",
+    )
+    result = run_cli(tmp_path, f"mysql://app:{SECRET}@127.0.0.1:{spare_server.port}", TABLES)
+    assert_refused(result, tmp_path, "refused the login", "S3RB_MYSQL_PASSWORD")
+
+
+def test_statement_binlog_format(tmp_path: Path, spare_server: MariaDBServer) -> None:
+    with_shop(spare_server)
+    spare_server.execute("SET GLOBAL binlog_format = 'STATEMENT'")
+    try:
+        result = run_cli(tmp_path, spare_server.url, TABLES)
+    finally:
+        spare_server.execute("SET GLOBAL binlog_format = 'ROW'")
+    assert_refused(result, tmp_path, "binlog_format=STATEMENT", "set binlog_format=ROW")
+
+
+def test_compressed_binlog_enabled(tmp_path: Path, spare_server: MariaDBServer) -> None:
+    with_shop(spare_server)
+    spare_server.execute("SET GLOBAL log_bin_compress = ON")
+    try:
+        result = run_cli(tmp_path, spare_server.url, TABLES)
+    finally:
+        spare_server.execute("SET GLOBAL log_bin_compress = OFF")
+    assert_refused(result, tmp_path, "log_bin_compress=ON", "not supported")
+
+
+def test_merge_table_without_primary_key(tmp_path: Path, spare_server: MariaDBServer) -> None:
+    with_shop(spare_server)
+    result = run_cli(tmp_path, spare_server.url, 'tables:\n  - name: "shop.no_key"\n')
+    assert_refused(result, tmp_path, "shop.no_key has no primary key", "mode: append", "key_columns")
+
+
+def test_table_missing_from_source(tmp_path: Path, spare_server: MariaDBServer) -> None:
+    with_shop(spare_server)
+    result = run_cli(tmp_path, spare_server.url, 'tables:\n  - name: "shop.ordrs"\n')
+    assert_refused(result, tmp_path, "shop.ordrs from the tables file does not exist", "orders")
+
+
+def test_malformed_tables_file(tmp_path: Path, spare_server: MariaDBServer) -> None:
+    result = run_cli(tmp_path, spare_server.url, 'tables:\n  - name: "shop.orders"\n    mode: upsert\n')
+    assert_refused(result, tmp_path, "tables[0] (shop.orders).mode", "'merge', 'scd2' or 'append'")
+
+
+def test_compressed_events_in_the_binlog_stop_capture(tmp_path: Path, spare_server: MariaDBServer) -> None:
+    """Compression switched on after the checkpoint: the events are refused, never skipped."""
+    with_shop(spare_server)
+    assert run_cli(tmp_path, spare_server.url, TABLES).returncode == 0
+    checkpoint = next((tmp_path / "objects").rglob("checkpoint.json")).read_bytes()
+    spare_server.execute("SET GLOBAL log_bin_compress = ON")
+    try:
+        spare_server.execute(f"INSERT INTO shop.orders VALUES (1, '{'x' * 2000}')")
+    finally:
+        spare_server.execute("SET GLOBAL log_bin_compress = OFF")
+    result = run_cli(tmp_path, spare_server.url, TABLES)
+    assert result.returncode == 2
+    assert "compressed events (MariaDB log_bin_compress" in result.stderr
+    assert next((tmp_path / "objects").rglob("checkpoint.json")).read_bytes() == checkpoint

@@ -1,0 +1,87 @@
+"""``run`` as a daemon: keeps up, survives a dropped binlog connection, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.sources.mysql_meta import current_position
+from tests.integration.conftest import Pipeline
+
+
+def start_daemon(pipeline: Pipeline, tmp_path: Path) -> subprocess.Popen[str]:
+    s = pipeline.settings
+    env = {
+        **os.environ,
+        "S3RB_MYSQL_URL": s.mysql_url.get_secret_value(),
+        "S3RB_STORE_URL": s.store_url,
+        "S3RB_WAREHOUSE_URL": s.warehouse_url,
+        "S3RB_TABLES_FILE": str(s.tables_file),
+        "S3RB_HEARTBEAT_SECONDS": "0.5",
+        "S3RB_BATCH_MAX_AGE_SECONDS": "0.5",
+        "S3RB_LOAD_INTERVAL_SECONDS": "1",
+        "S3RB_LOG_FORMAT": "json",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "s3rb_stream", "run", "--source-db", pipeline.source_db, "--target-schema", "analytics"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_checkpoint(pipeline: Pipeline, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Until the saved checkpoint reaches the source's current binlog position."""
+    conn = pipeline.server.connect()
+    target = current_position(conn)
+    conn.close()
+    root = Path(pipeline.settings.store().root)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        found = list(root.rglob("checkpoint.json"))
+        if found:
+            raw = json.loads(found[0].read_bytes())
+            if BinlogPosition(raw["binlog_file"], raw["binlog_pos"]).at_or_after(target):
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"checkpoint did not reach {target}")
+
+
+def kill_binlog_connections(pipeline: Pipeline) -> int:
+    conn = pipeline.server.connect()
+    with conn.cursor() as cur:
+        cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'")
+        ids = [row[0] for row in cur.fetchall()]
+        for thread_id in ids:
+            cur.execute(f"KILL {int(thread_id)}")
+    conn.close()
+    return len(ids)
+
+
+def test_daemon_survives_a_dropped_connection_and_stops_cleanly(file_pipeline: Pipeline, tmp_path: Path) -> None:
+    pipeline = file_pipeline
+    Path(pipeline.settings.tables_file).write_text(f'tables:\n  - name: "{pipeline.source_db}.t"\n')
+    pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20))")
+    proc = start_daemon(pipeline, tmp_path)
+    try:
+        pipeline.sql(*(f"INSERT INTO t VALUES ({i}, 'v{i}')" for i in range(50)))
+        wait_for_checkpoint(pipeline, proc)
+        assert kill_binlog_connections(pipeline) >= 1
+        pipeline.sql("UPDATE t SET v = 'after kill' WHERE id < 10", "DELETE FROM t WHERE id >= 40")
+        wait_for_checkpoint(pipeline, proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "binlog reader reconnecting" in stderr
+    assert pipeline.target_rows("t") == pipeline.source_rows("t")
+    assert len(pipeline.target_rows("t")) == 40
