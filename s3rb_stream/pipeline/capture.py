@@ -62,7 +62,9 @@ class Capture:
         tables: list[SourceTable],
         policy: FlushPolicy,
         start: BinlogPosition,
+        resumed: bool = True,
     ) -> None:
+        """``resumed`` is False on a first run: the start position is then saved even if idle."""
         self.store = store
         self.source_db = source_db
         self.target_schema = target_schema
@@ -70,7 +72,7 @@ class Capture:
         self.converters = {t.name: row_converter(t) for t in tables}
         self.key_positions = {t.name: [t.position(k) for k in t.key_columns] for t in tables}
         self.buffers = BatchBuffers(policy, start)
-        self.saved_position = start
+        self.saved_position: BinlogPosition | None = start if resumed else None
         self.last_saved_at = time.monotonic()
         self.last_event_ts: datetime | None = None
         self.changes_total = 0

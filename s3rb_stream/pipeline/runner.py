@@ -65,6 +65,7 @@ class Prepared:
     start: BinlogPosition
     target_position: BinlogPosition
     store: ObjectStore
+    resumed: bool
 
 
 def prepare(settings: Settings, source_db: str, target_schema: str, start_position: StartPosition) -> Prepared:
@@ -115,7 +116,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
     finally:
         conn.close()
     store.check()
-    return Prepared(tables, start, target_position, store)
+    return Prepared(tables, start, target_position, store, checkpoint is not None)
 
 
 def run(
@@ -148,7 +149,15 @@ def _run(
         max_bytes=settings.batch_max_bytes,
         max_age_seconds=settings.batch_max_age_seconds,
     )
-    capture = Capture(prepared.store, source_db, target_schema, [t for _, t in prepared.tables], policy, prepared.start)
+    capture = Capture(
+        prepared.store,
+        source_db,
+        target_schema,
+        [t for _, t in prepared.tables],
+        policy,
+        prepared.start,
+        prepared.resumed,
+    )
     loader = Loader(prepared.store, warehouse, source_db, target_schema, prepared.tables)
     loaded = LoadStats()
     for _, table in prepared.tables:

@@ -153,3 +153,16 @@ def test_replaying_from_an_old_checkpoint_duplicates_nothing(file_pipeline: Pipe
     pipeline.run()
     assert_mirrored(pipeline, "order_items")
     assert [r[:2] for r in pipeline.target_rows("order_items")] == [(1, 2), (3, 1)]
+
+
+def test_an_idle_first_run_saves_its_start_position(file_pipeline: Pipeline) -> None:
+    pipeline = file_pipeline
+    write_tables(pipeline, 'tables:\n  - name: "{db}.t"\n')
+    pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    first = pipeline.run(start_position="current")
+    assert first.changes == 0
+    pipeline.sql("INSERT INTO t VALUES (2)")
+    second = pipeline.run()
+    # Resumed from the saved start: only the row written after it, not the oldest binlog again.
+    assert second.changes == 1
+    assert pipeline.target_rows("t") == [(2,)]

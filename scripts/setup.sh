@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what s3rb_stream needs on a fresh Debian/Ubuntu machine: MariaDB binaries (the demo and
+# the tests start their own throwaway server), Python 3.11+ with venv, then the project in .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
+have mariadbd || missing+=(mariadb-server)
+have mariadb-install-db || missing+=(mariadb-server)
+have mariadb || missing+=(mariadb-client)
+python_ok() { python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
+python_ok || missing+=(python3 python3-venv python3-pip)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+python_ok || { echo "error: Python 3.11 or newer is required" >&2; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[dev]"
+echo "ready: .venv/bin/s3rb-stream"
