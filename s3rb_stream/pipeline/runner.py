@@ -11,8 +11,8 @@ from typing import Literal
 
 from s3rb_stream.core.batching import FlushPolicy
 from s3rb_stream.core.positions import BinlogPosition
-from s3rb_stream.core.schema import SourceTable
-from s3rb_stream.errors import ConfigError, S3rbError, SourceError, SourceUnavailable
+from s3rb_stream.core.schema import SourceTable, arrow_schema
+from s3rb_stream.errors import ConfigError, SourceError, SourceUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.capture import Capture, load_checkpoint
 from s3rb_stream.pipeline.load import Loader, LoadStats
@@ -88,8 +88,6 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
                 "use cdc_strategy: binlog with mode: merge or append",
             )
         for _, table in tables:
-            from s3rb_stream.core.schema import arrow_schema
-
             arrow_schema(table)  # unsupported column types fail here, before any write
         target_position = mysql_meta.current_position(conn)
         store = open_store(settings)
@@ -174,7 +172,6 @@ def _run(
     def on_boundary() -> None:
         nonlocal last_load
         if not until_caught_up and time.monotonic() - last_load >= settings.load_interval_seconds:
-            capture.flush(capture.buffers.due(time.monotonic()))
             _add(loaded, loader.load_all())
             last_load = time.monotonic()
 
@@ -217,6 +214,3 @@ def _add(total: LoadStats, more: LoadStats) -> None:
     total.rows += more.rows
     for k, v in more.per_table.items():
         total.per_table[k] = total.per_table.get(k, 0) + v
-
-
-__all__ = ["RunResult", "S3rbError", "StopFlag", "run"]

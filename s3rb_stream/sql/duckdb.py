@@ -5,48 +5,38 @@ Pure text builders; :mod:`s3rb_stream.targets.duckdb` runs them.
 
 from __future__ import annotations
 
-from s3rb_stream.core.schema import MAX_ARROW_DECIMAL, SourceColumn, SourceTable
+import pyarrow as pa
+
+from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
 from s3rb_stream.sql.identifiers import quote_ansi as q
 
 CONTROL_TABLE = "_s3rb_batches"
 
-_INTS = {
-    "tinyint": ("TINYINT", "UTINYINT"),
-    "smallint": ("SMALLINT", "USMALLINT"),
-    "mediumint": ("INTEGER", "UINTEGER"),
-    "int": ("INTEGER", "UINTEGER"),
-    "integer": ("INTEGER", "UINTEGER"),
-    "bigint": ("BIGINT", "UBIGINT"),
+_SIMPLE: dict[pa.DataType, str] = {
+    pa.int8(): "TINYINT",
+    pa.uint8(): "UTINYINT",
+    pa.int16(): "SMALLINT",
+    pa.uint16(): "USMALLINT",
+    pa.int32(): "INTEGER",
+    pa.uint32(): "UINTEGER",
+    pa.int64(): "BIGINT",
+    pa.uint64(): "UBIGINT",
+    pa.float32(): "FLOAT",
+    pa.float64(): "DOUBLE",
+    pa.string(): "VARCHAR",
+    pa.binary(): "BLOB",
+    pa.date32(): "DATE",
+    pa.timestamp("us"): "TIMESTAMP",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
 }
 
 
 def column_type(col: SourceColumn) -> str:
-    """DuckDB type for a source column; mirrors :func:`s3rb_stream.core.schema.arrow_type`."""
-    dt = col.data_type.lower()
-    if dt in _INTS:
-        return _INTS[dt][1 if col.unsigned else 0]
-    if dt == "decimal":
-        p, s = col.precision or 10, col.scale or 0
-        return f"DECIMAL({p},{s})" if p <= MAX_ARROW_DECIMAL else "VARCHAR"
-    if dt == "float":
-        return "FLOAT"
-    if dt in ("double", "real"):
-        return "DOUBLE"
-    if dt == "bit":
-        return "UBIGINT"
-    if dt == "year":
-        return "SMALLINT"
-    if dt == "date":
-        return "DATE"
-    if dt == "datetime":
-        return "TIMESTAMP"
-    if dt == "timestamp":
-        return "TIMESTAMPTZ"
-    if dt in ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "time"):
-        return "VARCHAR"
-    if dt == "json":
-        return "VARCHAR"  # text as the source wrote it; DuckDB JSON needs an extension
-    return "BLOB"
+    """DuckDB type for a source column, derived from its Arrow type: one contract for both."""
+    arrow = arrow_type(col)
+    if pa.types.is_decimal(arrow):
+        return f"DECIMAL({arrow.precision},{arrow.scale})"
+    return _SIMPLE[arrow]
 
 
 def table_name(schema: str, table: str) -> str:

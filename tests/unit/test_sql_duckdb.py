@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from s3rb_stream.core.schema import SourceColumn, SourceTable
+from s3rb_stream.sql import duckdb as sql
+
+
+@pytest.mark.parametrize(
+    ("data_type", "column_type", "kw", "expected"),
+    [
+        ("tinyint", "tinyint(3) unsigned", {}, "UTINYINT"),
+        ("bigint", "bigint(20) unsigned", {}, "UBIGINT"),
+        ("decimal", "decimal(12,2)", {"precision": 12, "scale": 2}, "DECIMAL(12,2)"),
+        ("decimal", "decimal(50,2)", {"precision": 50, "scale": 2}, "VARCHAR"),
+        ("timestamp", "timestamp(3)", {}, "TIMESTAMPTZ"),
+        ("datetime", "datetime", {}, "TIMESTAMP"),
+        ("json", "json", {}, "VARCHAR"),
+        ("bit", "bit(3)", {}, "UBIGINT"),
+        ("point", "point", {}, "BLOB"),
+    ],
+)
+def test_column_types_follow_the_arrow_contract(
+    data_type: str, column_type: str, kw: dict[str, int], expected: str
+) -> None:
+    assert sql.column_type(SourceColumn("c", data_type, column_type, **kw)) == expected  # type: ignore[arg-type]
+
+
+TABLE = SourceTable(
+    "s",
+    'we"ird',
+    (
+        SourceColumn("a", "int", "int", nullable=False),
+        SourceColumn("b", "int", "int", nullable=True),
+        SourceColumn("v", "text", "text"),
+    ),
+    ("a", "b"),
+)
+
+
+def test_merge_quotes_identifiers_and_compares_nullable_keys_null_safely() -> None:
+    text = sql.merge("t", TABLE, "stage")
+    assert text.startswith('MERGE INTO "t"."we""ird" AS t\n')
+    assert 'ON t."a" = s."a" AND t."b" IS NOT DISTINCT FROM s."b"\n' in text
+    assert 'PARTITION BY "a", "b" ORDER BY "_s3rb_seq" DESC' in text
+    assert 'WHEN MATCHED AND s."_s3rb_seq" > t."_s3rb_seq" AND s."_s3rb_op" = \'d\' THEN DELETE' in text
+    assert "WHEN NOT MATCHED AND s.\"_s3rb_op\" <> 'd' THEN INSERT" in text
