@@ -137,3 +137,12 @@ def test_compressed_events_in_the_binlog_stop_capture(tmp_path: Path, spare_serv
     assert result.returncode == 2
     assert "compressed events (MariaDB log_bin_compress" in result.stderr
     assert next((tmp_path / "objects").rglob("checkpoint.json")).read_bytes() == checkpoint
+
+
+def test_check_reports_the_ready_tables(tmp_path: Path, spare_server: MariaDBServer) -> None:
+    with_shop(spare_server)
+    tables = 'tables:\n  - name: "shop.orders"\n  - name: "shop.no_key"\n    mode: append\n'
+    result = cli(tmp_path, spare_server.url, tables, "check", "--source-db", "shop", "--target-schema", "t")
+    assert result.returncode == 0, result.stderr
+    assert "ok: 2 table(s) of shop ready to stream into t" in result.stdout
+    assert "key=(id)" in result.stdout and "mode=append" in result.stdout
