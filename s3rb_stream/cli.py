@@ -87,6 +87,19 @@ def check(source_db: str, target_schema: str) -> None:
 
 
 @main.command()
+@click.option("--source-db", default=None, help="Only this source database.")
+@click.option("--target-schema", default=None, help="Only this target schema.")
+@friendly_errors
+def status(source_db: str | None, target_schema: str | None) -> None:
+    """Per source and table: checkpoint, lag, batches written and pending, last load."""
+    from s3rb_stream.pipeline.status import collect, render
+
+    settings = _settings()
+    for line in render(collect(settings, source_db, target_schema)):
+        click.echo(line)
+
+
+@main.command()
 @click.option("--seconds", default=20.0, show_default=True, help="How long the sample writes go on.")
 @click.option("--data-dir", default="data", show_default=True, help="Where the demo keeps MariaDB, objects and DuckDB.")
 @friendly_errors

@@ -71,6 +71,18 @@ def applied_keys(schema: str) -> str:
     return f"SELECT object_key FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = ?"
 
 
+def load_summary(schema: str) -> str:
+    """Per table: batches applied, the newest apply and the highest sequence in effect."""
+    return (
+        f"SELECT table_name, count(*), max(applied_at), max(last_seq) FROM {table_name(schema, CONTROL_TABLE)}"
+        " GROUP BY table_name ORDER BY table_name"
+    )
+
+
+def control_table_exists() -> str:
+    return "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?"
+
+
 def watermark(schema: str) -> str:
     """Highest sequence applied to a table: every change at or below it is already in effect."""
     return f"SELECT coalesce(max(last_seq), -1) FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = ?"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import pyarrow as pa
@@ -9,6 +11,13 @@ import pyarrow as pa
 from s3rb_stream.core.object_keys import BatchRef
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.settings import Mode, Settings
+
+
+@dataclass(frozen=True)
+class AppliedSummary:
+    batches: int
+    last_applied_at: datetime | None
+    max_seq: int
 
 
 class Warehouse(Protocol):
@@ -25,11 +34,14 @@ class Warehouse(Protocol):
     ) -> int:
         """Apply the batches and record them, in one transaction. Returns rows staged."""
 
+    def load_summary(self, target_schema: str) -> dict[str, AppliedSummary]:
+        """Per table: what the control table says has been applied."""
+
     def close(self) -> None: ...
 
 
-def open_warehouse(settings: Settings) -> Warehouse:
+def open_warehouse(settings: Settings, read_only: bool = False) -> Warehouse:
     location = settings.warehouse()
     from s3rb_stream.targets.duckdb import DuckDBWarehouse
 
-    return DuckDBWarehouse(location.path)
+    return DuckDBWarehouse(location.path, read_only=read_only)

@@ -13,16 +13,20 @@ from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import WarehouseError, WarehouseUnavailable
 from s3rb_stream.settings import Mode
 from s3rb_stream.sql import duckdb as sql
+from s3rb_stream.targets import AppliedSummary
 
 STAGING = "s3rb_staging"
 
 
 class DuckDBWarehouse:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, read_only: bool = False) -> None:
         self.path = path
+        if read_only and not Path(path).exists():
+            raise WarehouseError(f"DuckDB file {path} does not exist yet", "nothing has been loaded into it")
         try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(path)
+            if not read_only:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._con = duckdb.connect(path, read_only=read_only)
         except duckdb.IOException as exc:
             raise WarehouseUnavailable(
                 f"cannot open DuckDB file {path}: {str(exc).splitlines()[0]}",
@@ -44,6 +48,13 @@ class DuckDBWarehouse:
     def applied(self, target_schema: str, table: str) -> set[str]:
         rows = self._con.execute(sql.applied_keys(target_schema), [table]).fetchall()
         return {str(r[0]) for r in rows}
+
+    def load_summary(self, target_schema: str) -> dict[str, AppliedSummary]:
+        found = self._con.execute(sql.control_table_exists(), [target_schema, sql.CONTROL_TABLE]).fetchone()
+        if not found or not found[0]:
+            return {}
+        rows = self._con.execute(sql.load_summary(target_schema)).fetchall()
+        return {str(t): AppliedSummary(int(n), last, int(seq)) for t, n, last, seq in rows}
 
     def apply(
         self, target_schema: str, table: SourceTable, mode: Mode, batches: list[tuple[BatchRef, pa.Table]]

@@ -85,3 +85,49 @@ def test_daemon_survives_a_dropped_connection_and_stops_cleanly(file_pipeline: P
     assert "binlog reader reconnecting" in stderr
     assert pipeline.target_rows("t") == pipeline.source_rows("t")
     assert len(pipeline.target_rows("t")) == 40
+
+
+def test_no_log_line_carries_the_password(file_pipeline: Pipeline, tmp_path: Path) -> None:
+    pipeline = file_pipeline
+    secret = "Pw-that-must-not-leak-42"
+    db = pipeline.source_db
+    pipeline.server.execute(
+        f"CREATE USER 'cdc_{db}'@'%' IDENTIFIED BY '{secret}'",
+        f"GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'cdc_{db}'@'%'",
+        f"GRANT SELECT ON {db}.* TO 'cdc_{db}'@'%'",
+    )
+    Path(pipeline.settings.tables_file).write_text(f'tables:\n  - name: "{db}.t"\n')
+    pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)", "INSERT INTO t VALUES (1, 'x')")
+    s = pipeline.settings
+    env = {
+        **os.environ,
+        "S3RB_MYSQL_URL": f"mysql://cdc_{db}:{secret}@127.0.0.1:{pipeline.server.port}",
+        "S3RB_STORE_URL": s.store_url,
+        "S3RB_WAREHOUSE_URL": s.warehouse_url,
+        "S3RB_TABLES_FILE": str(s.tables_file),
+        "S3RB_LOG_LEVEL": "debug",
+        "S3RB_LOG_FORMAT": "json",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "s3rb_stream",
+            "run",
+            "--source-db",
+            db,
+            "--target-schema",
+            "analytics",
+            "--until-caught-up",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert any('"event": "caught up"' in line for line in lines)
+    assert all(secret not in line for line in lines + result.stdout.splitlines())
+    assert pipeline.target_rows("t") == [(1, "x")]

@@ -166,3 +166,20 @@ def test_an_idle_first_run_saves_its_start_position(file_pipeline: Pipeline) -> 
     # Resumed from the saved start: only the row written after it, not the oldest binlog again.
     assert second.changes == 1
     assert pipeline.target_rows("t") == [(2,)]
+
+
+def test_status_shows_checkpoint_and_pending_batches(pipeline: Pipeline) -> None:
+    from s3rb_stream.pipeline.status import collect, render
+
+    write_tables(pipeline, 'tables:\n  - name: "{db}.t"\n')
+    pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1), (2)")
+    result = pipeline.run()
+    status = collect(pipeline.settings, pipeline.source_db)
+    assert [p.source_db for p in status.pipelines] == [pipeline.source_db]
+    mine = status.pipelines[0]
+    assert mine.checkpoint.position == result.position
+    assert [(t.table, t.batches_written, t.batches_pending) for t in mine.tables] == [("t", 1, 0)]
+    assert mine.tables[0].last_load is not None and mine.lag_seconds is not None
+    assert status.problems == []
+    text = "\n".join(render(status))
+    assert f"{pipeline.source_db} → analytics: checkpoint {result.position}" in text
