@@ -121,7 +121,7 @@ def render(status: Status) -> list[str]:
         if status.source_position and p.checkpoint.position.file == status.source_position.file:
             behind = f", {status.source_position.pos - p.checkpoint.position.pos} bytes behind"
         lag = (
-            f"{p.lag_seconds:.0f}s since the last captured commit"
+            f"last captured commit {p.lag_seconds:.0f}s ago"
             if p.lag_seconds is not None
             else "no change captured yet"
         )
