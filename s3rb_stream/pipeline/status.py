@@ -121,9 +121,7 @@ def render(status: Status) -> list[str]:
         if status.source_position and p.checkpoint.position.file == status.source_position.file:
             behind = f", {status.source_position.pos - p.checkpoint.position.pos} bytes behind"
         lag = (
-            f"last captured commit {p.lag_seconds:.0f}s ago"
-            if p.lag_seconds is not None
-            else "no change captured yet"
+            f"last captured commit {p.lag_seconds:.0f}s ago" if p.lag_seconds is not None else "no change captured yet"
         )
         lines.append(f"\n{p.source_db} → {p.target_schema}: checkpoint {p.checkpoint.position}{behind}; {lag}")
         lines.append(f"  {'table':30} {'written':>8} {'pending':>8}  last load (UTC)")
