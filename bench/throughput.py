@@ -1,6 +1,6 @@
 """Binlog → DuckDB throughput against bare python-mysql-replication, in one run.
 
-    .venv/bin/python -m bench.throughput [--changes 200000]
+    .venv/bin/python -m bench.throughput [--changes 200000] [--profile]
 
 Starts a throwaway MariaDB, writes a mixed workload (multi-row inserts, updates, deletes on an
 8-column table), then measures on the same binlog range:
@@ -12,6 +12,8 @@ Prints changes/s for each and the ratio (b)/(a). Figures, not assertions.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import resource
 import tempfile
 import time
@@ -80,6 +82,7 @@ def bare_iteration(server: MariaDBServer, start_file: str, start_pos: int, end_p
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--changes", type=int, default=200_000)
+    parser.add_argument("--profile", action="store_true", help="cProfile (b) and print the top functions")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="s3rb-bench-") as tmp, MariaDBServer() as server:
         root = Path(tmp)
@@ -103,8 +106,13 @@ def main() -> None:
         images = bare_iteration(server, start.file, start.pos, end.pos, end.file)
         bare_s = time.perf_counter() - t0
 
+        profiler = cProfile.Profile() if args.profile else None
         t0 = time.perf_counter()
+        if profiler:
+            profiler.enable()
         result = run(settings, "bench", "analytics", until_caught_up=True)
+        if profiler:
+            profiler.disable()
         pipeline_s = time.perf_counter() - t0
 
         bare_rate = images / bare_s
@@ -117,6 +125,8 @@ def main() -> None:
             f" {pipe_rate:10.0f} {pipe_rate / bare_rate:6.2f}"
         )
         print(f"peak RSS of this process: {peak_mb:.0f} MB; rows loaded: {result.loaded.rows}")
+        if profiler:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
 
 if __name__ == "__main__":

@@ -176,6 +176,7 @@ def _run(
             last_load = time.monotonic()
 
     failures = 0
+    failed_at = capture.buffers.last_commit
     while not (until_caught_up and capture.buffers.last_commit.at_or_after(target)) and not stop.stopping:
         reader = BinlogReader(
             settings.mysql(),
@@ -189,7 +190,9 @@ def _run(
             capture.consume(reader, should_stop, on_boundary)
             break
         except SourceUnavailable as exc:
-            failures += 1
+            # Back off harder only while no progress is made between failures.
+            failures = 1 if capture.buffers.last_commit != failed_at else failures + 1
+            failed_at = capture.buffers.last_commit
             if until_caught_up and failures > MAX_RECONNECTS_CAUGHT_UP:
                 raise
             delay = min(30.0, 0.5 * 2**failures)
