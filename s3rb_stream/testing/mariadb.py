@@ -38,6 +38,11 @@ def _find_binary(*names: str) -> str:
     raise FileNotFoundError(f"none of {', '.join(names)} found: install MariaDB (apt-get install mariadb-server)")
 
 
+def _as_user() -> list[str]:
+    """mariadbd refuses to run as root unless told to; other users run as themselves."""
+    return ["--user=root"] if os.geteuid() == 0 else []
+
+
 @dataclass
 class MariaDBServer:
     """One mariadbd process. ``options`` override :data:`BINLOG_OPTIONS`."""
@@ -64,7 +69,7 @@ class MariaDBServer:
                     _find_binary("mariadb-install-db", "mysql_install_db"),
                     "--no-defaults",
                     f"--datadir={datadir}",
-                    "--user=root",
+                    *_as_user(),
                     "--auth-root-authentication-method=normal",
                     "--skip-test-db",
                 ],
@@ -83,7 +88,7 @@ class MariaDBServer:
             f"--socket={self.basedir / 'mysqld.sock'}",
             f"--pid-file={self.basedir / 'mysqld.pid'}",
             f"--log-error={self.basedir / 'error.log'}",
-            "--user=root",
+            *_as_user(),
             "--skip-name-resolve",
             "--innodb-buffer-pool-size=64M",
             "--innodb-log-file-size=48M",
