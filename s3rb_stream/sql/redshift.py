@@ -1,0 +1,218 @@
+"""Redshift SQL for the target: DDL from the source definition, COPY from a manifest, and the apply.
+
+Pure text builders (values bound as ``%s``). Redshift constraints shape the apply (DESIGN.md 5):
+MERGE takes exactly one unconditional WHEN MATCHED and one WHEN NOT MATCHED, no alias on the
+target, and equality predicates only in ON. So one load is, in one transaction::
+
+    CREATE TEMP TABLE stage (LIKE target); COPY stage FROM manifest;
+    CREATE TEMP TABLE newest AS <newest change per key above the watermark>;
+    DELETE FROM newest USING target WHERE <same key> AND newest.seq <= target.seq;   -- never go back
+    DELETE FROM target USING newest WHERE <same key> AND newest.op = 'd';
+    MERGE INTO target USING (newest without deletes) ... WHEN MATCHED THEN UPDATE ... WHEN NOT MATCHED THEN INSERT;
+    INSERT INTO control table ...
+"""
+
+from __future__ import annotations
+
+from s3rb_stream.core.schema import MAX_ARROW_DECIMAL, SourceColumn, SourceTable
+from s3rb_stream.errors import SchemaError
+from s3rb_stream.sql.identifiers import literal
+from s3rb_stream.sql.identifiers import quote_ansi as q
+
+CONTROL_TABLE = "_s3rb_batches"
+STAGE = "_s3rb_stage"
+NEWEST = "_s3rb_newest"
+MAX_VARCHAR_BYTES = 65535
+MAX_VARBYTE = 1_024_000
+UTF8MB4_BYTES_PER_CHAR = 4
+
+_INTS = {
+    "tinyint": ("SMALLINT", "SMALLINT"),
+    "smallint": ("SMALLINT", "INTEGER"),
+    "mediumint": ("INTEGER", "INTEGER"),
+    "int": ("INTEGER", "BIGINT"),
+    "integer": ("INTEGER", "BIGINT"),
+    "bigint": ("BIGINT", "DECIMAL(20,0)"),
+}
+_TEXT = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
+_BINARY = {
+    "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "geometry", "point", "linestring",
+    "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection",
+}  # fmt: skip
+
+
+def varchar_bytes(chars: int | None) -> int:
+    """VARCHAR length in bytes for utf8mb4 text of ``chars`` characters, capped at Redshift's maximum."""
+    if chars is None:
+        return MAX_VARCHAR_BYTES
+    return min(max(chars, 1) * UTF8MB4_BYTES_PER_CHAR, MAX_VARCHAR_BYTES)
+
+
+def column_type(col: SourceColumn) -> str:
+    dt = col.data_type.lower()
+    if dt in _INTS:
+        return _INTS[dt][1 if col.unsigned else 0]
+    if dt == "decimal":
+        p, s = col.precision or 10, col.scale or 0
+        return f"DECIMAL({p},{s})" if p <= MAX_ARROW_DECIMAL else f"VARCHAR({p + 2})"
+    if dt == "float":
+        return "REAL"
+    if dt in ("double", "real"):
+        return "DOUBLE PRECISION"
+    if dt == "bit":
+        return "DECIMAL(20,0)"
+    if dt == "year":
+        return "SMALLINT"
+    if dt == "date":
+        return "DATE"
+    if dt == "datetime":
+        return "TIMESTAMP"
+    if dt == "timestamp":
+        return "TIMESTAMPTZ"
+    if dt == "time":
+        return "VARCHAR(20)"  # Redshift cannot load TIME from Parquet; "-838:59:59.000000"
+    if dt == "json":
+        return "SUPER"
+    if dt in _TEXT:
+        return f"VARCHAR({varchar_bytes(col.char_length)})"
+    if dt in _BINARY:
+        return f"VARBYTE({min(col.char_length or MAX_VARBYTE, MAX_VARBYTE)})"
+    raise SchemaError(f"column {col.name} has type {col.column_type}, which has no Redshift mapping yet")
+
+
+def table_name(schema: str, table: str) -> str:
+    return f"{q(schema)}.{q(table)}"
+
+
+def _all_columns(table: SourceTable) -> list[str]:
+    return [*table.column_names, "_s3rb_seq", "_s3rb_op", "_s3rb_source_ts"]
+
+
+def _same_key(table: SourceTable, left: str, right: str) -> str:
+    """Equality on every key column; Redshift MERGE allows nothing else, so keys must be NOT NULL."""
+    nullable = [c.name for c in table.columns if c.name in table.key_columns and c.nullable]
+    if nullable:
+        raise SchemaError(
+            f"key column(s) {nullable} of {table.database}.{table.name} are nullable;"
+            " Redshift MERGE matches by equality",
+            "make the key columns NOT NULL at the source, or choose other key_columns",
+        )
+    return " AND ".join(f"{left}.{q(k)} = {right}.{q(k)}" for k in table.key_columns)
+
+
+def create_schema(schema: str) -> str:
+    return f"CREATE SCHEMA IF NOT EXISTS {q(schema)}"
+
+
+def create_table(schema: str, table: SourceTable) -> str:
+    cols = [f"{q(c.name)} {column_type(c)}" for c in table.columns]
+    cols += ['"_s3rb_seq" BIGINT NOT NULL', '"_s3rb_op" CHAR(1) NOT NULL', '"_s3rb_source_ts" TIMESTAMPTZ NOT NULL']
+    return f"CREATE TABLE IF NOT EXISTS {table_name(schema, table.name)} (\n  " + ",\n  ".join(cols) + "\n)"
+
+
+def create_control_table(schema: str) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table_name(schema, CONTROL_TABLE)} (\n"
+        "  table_name VARCHAR(512) NOT NULL,\n"
+        "  object_key VARCHAR(2048) NOT NULL,\n"
+        "  first_seq BIGINT NOT NULL,\n"
+        "  last_seq BIGINT NOT NULL,\n"
+        "  row_count BIGINT NOT NULL,\n"
+        "  applied_at TIMESTAMPTZ NOT NULL,\n"
+        "  PRIMARY KEY (table_name, object_key)\n"
+        ")"
+    )
+
+
+def create_stage(schema: str, table: SourceTable) -> str:
+    return f"CREATE TEMP TABLE {q(STAGE)} (LIKE {table_name(schema, table.name)})"
+
+
+def copy_manifest(manifest_url: str, iam_role: str) -> str:
+    """COPY exactly the objects a manifest lists; Parquet columns map by position."""
+    return f"COPY {q(STAGE)} FROM {literal(manifest_url)} IAM_ROLE {literal(iam_role)} FORMAT AS PARQUET MANIFEST"
+
+
+def watermark(schema: str) -> str:
+    return f"SELECT COALESCE(MAX(last_seq), -1) FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = %s"
+
+
+def applied_keys(schema: str) -> str:
+    return f"SELECT object_key FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = %s"
+
+
+def newest_per_key(table: SourceTable) -> str:
+    """The newest staged change per key above the watermark (bound as ``%s``)."""
+    keys = ", ".join(q(k) for k in table.key_columns)
+    cols = ", ".join(q(c) for c in _all_columns(table))
+    return (
+        f"CREATE TEMP TABLE {q(NEWEST)} AS\n"
+        f"SELECT {cols} FROM (\n"
+        f'  SELECT *, ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY "_s3rb_seq" DESC) AS "_s3rb_rank"\n'
+        f'  FROM {q(STAGE)} WHERE "_s3rb_seq" > %s\n'
+        ') AS ranked WHERE "_s3rb_rank" = 1'
+    )
+
+
+def drop_stale(schema: str, table: SourceTable) -> str:
+    """Forget staged changes not newer than the target row: an older change never wins."""
+    target = q(table.name)
+    return (
+        f"DELETE FROM {q(NEWEST)} USING {table_name(schema, table.name)}\n"
+        f"WHERE {_same_key(table, q(NEWEST), target)}"
+        f' AND {q(NEWEST)}."_s3rb_seq" <= {target}."_s3rb_seq"'
+    )
+
+
+def apply_deletes(schema: str, table: SourceTable) -> str:
+    target = q(table.name)
+    return (
+        f"DELETE FROM {table_name(schema, table.name)} USING {q(NEWEST)}\n"
+        f"WHERE {_same_key(table, target, q(NEWEST))} AND {q(NEWEST)}.\"_s3rb_op\" = 'd'"
+    )
+
+
+def merge_upserts(schema: str, table: SourceTable) -> str:
+    cols = _all_columns(table)
+    select = ", ".join(q(c) for c in cols)
+    updates = ", ".join(f"{q(c)} = s.{q(c)}" for c in cols)
+    insert_cols = ", ".join(q(c) for c in cols)
+    insert_vals = ", ".join(f"s.{q(c)}" for c in cols)
+    return (
+        f"MERGE INTO {table_name(schema, table.name)}\n"
+        f"USING (SELECT {select} FROM {q(NEWEST)} WHERE \"_s3rb_op\" <> 'd') AS s\n"
+        f"ON {_same_key(table, q(table.name), 's')}\n"
+        f"WHEN MATCHED THEN UPDATE SET {updates}\n"
+        f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({insert_vals})"
+    )
+
+
+def append(schema: str, table: SourceTable) -> str:
+    cols = ", ".join(q(c) for c in _all_columns(table))
+    return (
+        f'INSERT INTO {table_name(schema, table.name)} ({cols})\nSELECT {cols} FROM {q(STAGE)} WHERE "_s3rb_seq" > %s'
+    )
+
+
+def record_batch(schema: str) -> str:
+    return (
+        f"INSERT INTO {table_name(schema, CONTROL_TABLE)} "
+        "(table_name, object_key, first_seq, last_seq, row_count, applied_at) VALUES (%s, %s, %s, %s, %s, SYSDATE)"
+    )
+
+
+def drop_temp_tables() -> list[str]:
+    return [f"DROP TABLE IF EXISTS {q(NEWEST)}", f"DROP TABLE IF EXISTS {q(STAGE)}"]
+
+
+def merge_load(schema: str, table: SourceTable, manifest_url: str, iam_role: str) -> list[str]:
+    """Every statement of one merge load, in order; the caller runs them in one transaction."""
+    return [
+        *drop_temp_tables(),
+        create_stage(schema, table),
+        copy_manifest(manifest_url, iam_role),
+        newest_per_key(table),
+        drop_stale(schema, table),
+        apply_deletes(schema, table),
+        merge_upserts(schema, table),
+    ]

@@ -1,0 +1,146 @@
+"""Redshift SQL: exact text per variant, a parse with sqlglot's redshift dialect, and the lint."""
+
+from __future__ import annotations
+
+import pytest
+
+from s3rb_stream.core.schema import SourceColumn, SourceTable
+from s3rb_stream.errors import SchemaError
+from s3rb_stream.sql import redshift as rs
+from s3rb_stream.sql.redshift_lint import lint
+
+ITEMS = SourceTable(
+    "shop",
+    "order_items",
+    (
+        SourceColumn("order_id", "int", "int(11)", nullable=False),
+        SourceColumn("line", "int", "int(11)", nullable=False),
+        SourceColumn("sku", "varchar", "varchar(20)", char_length=20),
+    ),
+    ("order_id", "line"),
+)
+ROLE = "arn:aws:iam::123456789012:role/s3rb-copy"
+MANIFEST = "s3://bucket/cdc/_s3rb_state/manifests/load-1.manifest"
+
+
+def all_statements() -> list[str]:
+    return [
+        rs.create_schema("analytics"),
+        rs.create_table("analytics", ITEMS),
+        rs.create_control_table("analytics"),
+        *rs.merge_load("analytics", ITEMS, MANIFEST, ROLE),
+        rs.append("analytics", ITEMS),
+        rs.record_batch("analytics"),
+        rs.watermark("analytics"),
+        rs.applied_keys("analytics"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data_type", "column_type", "kw", "expected"),
+    [
+        ("varchar", "varchar(20)", {"char_length": 20}, "VARCHAR(80)"),
+        ("varchar", "varchar(20000)", {"char_length": 20000}, "VARCHAR(65535)"),
+        ("longtext", "longtext", {"char_length": 4294967295}, "VARCHAR(65535)"),
+        ("decimal", "decimal(38,4)", {"precision": 38, "scale": 4}, "DECIMAL(38,4)"),
+        ("json", "json", {}, "SUPER"),
+        ("datetime", "datetime(6)", {}, "TIMESTAMP"),
+        ("timestamp", "timestamp", {}, "TIMESTAMPTZ"),
+        ("bigint", "bigint(20) unsigned", {}, "DECIMAL(20,0)"),
+        ("int", "int(10) unsigned", {}, "BIGINT"),
+        ("tinyint", "tinyint(4)", {}, "SMALLINT"),
+        ("time", "time(6)", {}, "VARCHAR(20)"),
+        ("blob", "blob", {"char_length": 65535}, "VARBYTE(65535)"),
+    ],
+)
+def test_types(data_type: str, column_type: str, kw: dict[str, int], expected: str) -> None:
+    assert rs.column_type(SourceColumn("c", data_type, column_type, **kw)) == expected  # type: ignore[arg-type]
+
+
+def test_copy_reads_exactly_the_manifest_with_the_role() -> None:
+    assert rs.copy_manifest(MANIFEST, ROLE) == (
+        f"COPY \"_s3rb_stage\" FROM '{MANIFEST}' IAM_ROLE '{ROLE}' FORMAT AS PARQUET MANIFEST"
+    )
+
+
+def test_merge_text_has_one_unconditional_clause_each() -> None:
+    assert rs.merge_upserts("analytics", ITEMS) == (
+        'MERGE INTO "analytics"."order_items"\n'
+        'USING (SELECT "order_id", "line", "sku", "_s3rb_seq", "_s3rb_op", "_s3rb_source_ts"'
+        ' FROM "_s3rb_newest" WHERE "_s3rb_op" <> \'d\') AS s\n'
+        'ON "order_items"."order_id" = s."order_id" AND "order_items"."line" = s."line"\n'
+        'WHEN MATCHED THEN UPDATE SET "order_id" = s."order_id", "line" = s."line", "sku" = s."sku",'
+        ' "_s3rb_seq" = s."_s3rb_seq", "_s3rb_op" = s."_s3rb_op", "_s3rb_source_ts" = s."_s3rb_source_ts"\n'
+        'WHEN NOT MATCHED THEN INSERT ("order_id", "line", "sku", "_s3rb_seq", "_s3rb_op", "_s3rb_source_ts")'
+        ' VALUES (s."order_id", s."line", s."sku", s."_s3rb_seq", s."_s3rb_op", s."_s3rb_source_ts")'
+    )
+
+
+def test_stale_changes_and_deletes_text() -> None:
+    assert rs.drop_stale("analytics", ITEMS) == (
+        'DELETE FROM "_s3rb_newest" USING "analytics"."order_items"\n'
+        'WHERE "_s3rb_newest"."order_id" = "order_items"."order_id" AND "_s3rb_newest"."line" = "order_items"."line"'
+        ' AND "_s3rb_newest"."_s3rb_seq" <= "order_items"."_s3rb_seq"'
+    )
+    assert rs.apply_deletes("analytics", ITEMS).endswith('AND "_s3rb_newest"."_s3rb_op" = \'d\'')
+
+
+def test_merge_load_order() -> None:
+    steps = rs.merge_load("analytics", ITEMS, MANIFEST, ROLE)
+    heads = [s.split("\n")[0][:30] for s in steps]
+    assert heads == [
+        'DROP TABLE IF EXISTS "_s3rb_ne',
+        'DROP TABLE IF EXISTS "_s3rb_st',
+        'CREATE TEMP TABLE "_s3rb_stage',
+        'COPY "_s3rb_stage" FROM \'s3://',
+        'CREATE TEMP TABLE "_s3rb_newes',
+        'DELETE FROM "_s3rb_newest" USI',
+        'DELETE FROM "analytics"."order',
+        'MERGE INTO "analytics"."order_',
+    ]
+
+
+@pytest.mark.parametrize("statement", all_statements())
+def test_every_statement_parses_and_passes_the_lint(statement: str) -> None:
+    assert lint(statement) == []
+
+
+def test_nullable_key_is_refused_for_redshift_merge() -> None:
+    table = SourceTable("s", "t", (SourceColumn("k", "int", "int", nullable=True),), ("k",))
+    with pytest.raises(SchemaError, match="nullable"):
+        rs.merge_upserts("a", table)
+
+
+@pytest.mark.parametrize(
+    ("statement", "needle"),
+    [
+        (
+            "MERGE INTO a.t USING s ON t.id = s.id WHEN MATCHED AND s.op = 'd' THEN DELETE "
+            "WHEN MATCHED THEN UPDATE SET v = s.v WHEN NOT MATCHED THEN INSERT (v) VALUES (s.v)",
+            "exactly one WHEN MATCHED",
+        ),
+        (
+            "MERGE INTO a.t USING s ON t.id = s.id WHEN MATCHED AND s.v > 1 THEN UPDATE SET v = s.v "
+            "WHEN NOT MATCHED THEN INSERT (v) VALUES (s.v)",
+            "no condition",
+        ),
+        (
+            "MERGE INTO a.t AS x USING s ON x.id = s.id WHEN MATCHED THEN UPDATE SET v = s.v "
+            "WHEN NOT MATCHED THEN INSERT (v) VALUES (s.v)",
+            "no alias on the target",
+        ),
+        (
+            "MERGE INTO a.t USING s ON t.id = s.id OR t.v > 1 WHEN MATCHED THEN UPDATE SET v = s.v "
+            "WHEN NOT MATCHED THEN INSERT (v) VALUES (s.v)",
+            "equality predicates only",
+        ),
+        ("SELECT 1 WHERE a IS DISTINCT FROM b", "IS [NOT] DISTINCT FROM"),
+        ("SELECT 1 WHERE a IS NOT DISTINCT FROM b", "IS [NOT] DISTINCT FROM"),
+        ("INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO NOTHING", "ON CONFLICT"),
+        ("CREATE TABLE t (a TINYINT, b JSONB)", "is not a Redshift type"),
+        ("MERGE INTO", "does not parse"),
+    ],
+)
+def test_lint_rejects_what_redshift_lacks(statement: str, needle: str) -> None:
+    problems = lint(statement)
+    assert any(needle in p for p in problems), problems
