@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what s3rb_stream needs on a fresh Debian/Ubuntu machine: MariaDB binaries (the demo and
-# the tests start their own throwaway server), Python 3.11+ with venv, then the project in .venv.
+# Installs what s3rb_stream needs on a fresh Debian/Ubuntu machine: MariaDB and PostgreSQL binaries
+# (the demo and the tests start their own throwaway servers), Python 3.11+ with venv, then the
+# project in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/
 have mariadbd || missing+=(mariadb-server)
 have mariadb-install-db || missing+=(mariadb-server)
 have mariadb || missing+=(mariadb-client)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || have initdb || missing+=(postgresql)
 python_ok() { python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
 python_ok || missing+=(python3 python3-venv python3-pip)
 

@@ -141,15 +141,19 @@ def applied_keys(schema: str) -> str:
     return f"SELECT object_key FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = %s"
 
 
-def newest_per_key(table: SourceTable) -> str:
-    """The newest staged change per key above the watermark (bound as ``%s``)."""
+def newest_per_key(table: SourceTable, watermark: int) -> str:
+    """The newest staged change per key above the watermark.
+
+    The watermark is an integer we read ourselves, written inline: CREATE TABLE AS takes no
+    bind parameters on PostgreSQL-derived servers.
+    """
     keys = ", ".join(q(k) for k in table.key_columns)
     cols = ", ".join(q(c) for c in _all_columns(table))
     return (
         f"CREATE TEMP TABLE {q(NEWEST)} AS\n"
         f"SELECT {cols} FROM (\n"
         f'  SELECT *, ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY "_s3rb_seq" DESC) AS "_s3rb_rank"\n'
-        f'  FROM {q(STAGE)} WHERE "_s3rb_seq" > %s\n'
+        f'  FROM {q(STAGE)} WHERE "_s3rb_seq" > {int(watermark)}\n'
         ') AS ranked WHERE "_s3rb_rank" = 1'
     )
 
@@ -187,10 +191,11 @@ def merge_upserts(schema: str, table: SourceTable) -> str:
     )
 
 
-def append(schema: str, table: SourceTable) -> str:
+def append(schema: str, table: SourceTable, watermark: int) -> str:
     cols = ", ".join(q(c) for c in _all_columns(table))
     return (
-        f'INSERT INTO {table_name(schema, table.name)} ({cols})\nSELECT {cols} FROM {q(STAGE)} WHERE "_s3rb_seq" > %s'
+        f"INSERT INTO {table_name(schema, table.name)} ({cols})\n"
+        f'SELECT {cols} FROM {q(STAGE)} WHERE "_s3rb_seq" > {int(watermark)}'
     )
 
 
@@ -205,13 +210,13 @@ def drop_temp_tables() -> list[str]:
     return [f"DROP TABLE IF EXISTS {q(NEWEST)}", f"DROP TABLE IF EXISTS {q(STAGE)}"]
 
 
-def merge_load(schema: str, table: SourceTable, manifest_url: str, iam_role: str) -> list[str]:
+def merge_load(schema: str, table: SourceTable, manifest_url: str, iam_role: str, watermark: int) -> list[str]:
     """Every statement of one merge load, in order; the caller runs them in one transaction."""
     return [
         *drop_temp_tables(),
         create_stage(schema, table),
         copy_manifest(manifest_url, iam_role),
-        newest_per_key(table),
+        newest_per_key(table, watermark),
         drop_stale(schema, table),
         apply_deletes(schema, table),
         merge_upserts(schema, table),

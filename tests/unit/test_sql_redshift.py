@@ -28,8 +28,8 @@ def all_statements() -> list[str]:
         rs.create_schema("analytics"),
         rs.create_table("analytics", ITEMS),
         rs.create_control_table("analytics"),
-        *rs.merge_load("analytics", ITEMS, MANIFEST, ROLE),
-        rs.append("analytics", ITEMS),
+        *rs.merge_load("analytics", ITEMS, MANIFEST, ROLE, 41),
+        rs.append("analytics", ITEMS, 41),
         rs.record_batch("analytics"),
         rs.watermark("analytics"),
         rs.applied_keys("analytics"),
@@ -85,8 +85,13 @@ def test_stale_changes_and_deletes_text() -> None:
     assert rs.apply_deletes("analytics", ITEMS).endswith('AND "_s3rb_newest"."_s3rb_op" = \'d\'')
 
 
+def test_watermark_is_an_inline_integer() -> None:
+    assert 'WHERE "_s3rb_seq" > 41\n' in rs.newest_per_key(ITEMS, 41)
+    assert rs.append("analytics", ITEMS, 7).endswith('WHERE "_s3rb_seq" > 7')
+
+
 def test_merge_load_order() -> None:
-    steps = rs.merge_load("analytics", ITEMS, MANIFEST, ROLE)
+    steps = rs.merge_load("analytics", ITEMS, MANIFEST, ROLE, 41)
     heads = [s.split("\n")[0][:30] for s in steps]
     assert heads == [
         'DROP TABLE IF EXISTS "_s3rb_ne',
