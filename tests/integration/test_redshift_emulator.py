@@ -1,0 +1,64 @@
+"""redshift_connector, unchanged, through the emulator to a real PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redshift_connector
+
+from s3rb_stream.testing.ports import free_port, port_open, wait_until
+from s3rb_stream.testing.postgres import PostgresServer
+
+
+@pytest.fixture(scope="module")
+def emulator_port() -> Iterator[int]:
+    with PostgresServer() as pg:
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "s3rb_stream.testing.redshift_emulator", "--port", str(port), "--pg-dsn", pg.dsn],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            wait_until(lambda: port_open(port), 30, "redshift emulator")
+            yield port
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def connect(port: int) -> Any:
+    return redshift_connector.connect(
+        host="127.0.0.1", port=port, user="postgres", password="", database="postgres", ssl=False
+    )
+
+
+def test_redshift_connector_connects_and_sees_redshift_version(emulator_port: int) -> None:
+    conn = connect(emulator_port)
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT 1 + %s", (41,))
+        assert cur.fetchall()[0][0] == 42
+        statuses = dict(conn.parameter_statuses)
+        assert statuses[b"server_version"] == b"8.0.2"
+    finally:
+        conn.close()
+
+
+def test_transactions_commit_and_roll_back_through_the_proxy(emulator_port: int) -> None:
+    conn = connect(emulator_port)
+    try:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE IF NOT EXISTS tx_check (id INT, v VARCHAR(10))")
+        conn.commit()
+        cur.execute("INSERT INTO tx_check VALUES (%s, %s)", (1, "kept"))
+        conn.commit()
+        cur.execute("INSERT INTO tx_check VALUES (%s, %s)", (2, "dropped"))
+        conn.rollback()
+        cur.execute("SELECT id, v FROM tx_check ORDER BY id")
+        assert [tuple(r) for r in cur.fetchall()] == [(1, "kept")]
+    finally:
+        conn.close()
