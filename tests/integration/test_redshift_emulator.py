@@ -62,3 +62,19 @@ def test_transactions_commit_and_roll_back_through_the_proxy(emulator_port: int)
         assert [tuple(r) for r in cur.fetchall()] == [(1, "kept")]
     finally:
         conn.close()
+
+
+def test_redshift_ddl_and_functions_run_on_postgres(emulator_port: int) -> None:
+    conn = connect(emulator_port)
+    try:
+        cur = conn.cursor()
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS rs_only (id INT IDENTITY(1,1), v VARCHAR(MAX) ENCODE zstd, j SUPER,"
+            " at TIMESTAMP) DISTKEY(id) SORTKEY(id)"
+        )
+        cur.execute("INSERT INTO rs_only (v, at) VALUES (%s, GETDATE())", ("x",))
+        conn.commit()
+        cur.execute("SELECT id, v, at IS NOT NULL FROM rs_only")
+        assert [tuple(r) for r in cur.fetchall()] == [(1, "x", True)]
+    finally:
+        conn.close()

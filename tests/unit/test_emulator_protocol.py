@@ -42,3 +42,15 @@ def test_server_version_is_reported_as_redshift() -> None:
         b"server_version\x008.0.2\x00"
     )
     assert rewrite_parameter_status(b"TimeZone\x00UTC\x00") == b"TimeZone\x00UTC\x00"
+
+
+def test_query_and_parse_messages_carry_translated_sql() -> None:
+    from s3rb_stream.testing.redshift_emulator.proxy import rewrite_parse, rewrite_query
+
+    assert rewrite_query(b"SELECT GETDATE()\x00") == b"SELECT CURRENT_TIMESTAMP\x00"
+    tail = struct.pack("!h", 1) + struct.pack("!i", 23)
+    assert rewrite_parse(b"stmt1\x00INSERT INTO t VALUES ($1, SYSDATE)\x00" + tail) == (
+        b"stmt1\x00INSERT INTO t VALUES ($1, CURRENT_TIMESTAMP)\x00" + tail
+    )
+    untouched = b"\x00SELECT $1::int\x00" + tail
+    assert rewrite_parse(untouched) == untouched

@@ -1,7 +1,7 @@
 """The wire-protocol proxy: startup handling here, then a relay of whole messages both ways.
 
-Frontend messages are framed (type byte, length) so that later stages can rewrite SQL and
-intercept COPY; today they pass through unchanged.
+Messages are framed (type byte, length) in both directions: Query and Parse messages get
+Redshift-only SQL translated, ParameterStatus reports Redshift's version, the rest passes as is.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import contextlib
 import struct
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from s3rb_stream.testing.redshift_emulator.translate import translate
 
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
@@ -57,6 +59,18 @@ async def read_message(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
     header = await reader.readexactly(5)
     kind, length = header[:1], struct.unpack("!i", header[1:])[0]
     return kind, await reader.readexactly(length - 4)
+
+
+def rewrite_query(payload: bytes) -> bytes:
+    """Query message: ``sql\\0``."""
+    return translate(payload.rstrip(b"\x00").decode()).encode() + b"\x00"
+
+
+def rewrite_parse(payload: bytes) -> bytes:
+    """Parse message: ``name\\0 sql\\0 parameter types``."""
+    name, _, rest = payload.partition(b"\x00")
+    sql, _, tail = rest.partition(b"\x00")
+    return name + b"\x00" + translate(sql.decode()).encode() + b"\x00" + tail
 
 
 def rewrite_parameter_status(payload: bytes) -> bytes:
@@ -132,6 +146,10 @@ class EmulatorProxy:
         try:
             while True:
                 kind, payload = await read_message(client)
+                if kind == b"Q":
+                    payload = rewrite_query(payload)
+                elif kind == b"P":
+                    payload = rewrite_parse(payload)
                 server.write(message(kind, payload))
                 await server.drain()
                 if kind == b"X":  # Terminate

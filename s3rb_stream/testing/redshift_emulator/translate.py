@@ -1,0 +1,51 @@
+"""Redshift-only SQL → PostgreSQL, for the statements the emulator relays.
+
+Statements without Redshift-only words pass through untouched, so bind placeholders and
+formatting reach PostgreSQL exactly as the driver sent them.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlglot
+from sqlglot import exp
+
+_REDSHIFT_ONLY = re.compile(
+    r"\b(GETDATE|SYSDATE|IDENTITY|DISTKEY|SORTKEY|DISTSTYLE|ENCODE|SUPER|VARBYTE|MAX)\b", re.IGNORECASE
+)
+_DROP_PROPERTIES = (exp.DistKeyProperty, exp.SortKeyProperty, exp.DistStyleProperty)
+
+
+def needs_translation(sql: str) -> bool:
+    return bool(_REDSHIFT_ONLY.search(sql))
+
+
+def _rewrite(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, _DROP_PROPERTIES):
+        return None
+    if isinstance(node, exp.ColumnConstraint) and isinstance(node.args.get("kind"), exp.EncodeColumnConstraint):
+        return None
+    if isinstance(node, exp.DataType):
+        if node.this == exp.DataType.Type.SUPER:
+            return exp.DataType.build("JSONB")
+        if node.this == exp.DataType.Type.VARBINARY:
+            return exp.DataType.build("BYTEA")
+        if node.this == exp.DataType.Type.VARCHAR and any(
+            isinstance(p, exp.DataTypeParam) and p.name.upper() == "MAX" for p in node.expressions
+        ):
+            return exp.DataType.build("VARCHAR")
+    return node
+
+
+def translate(sql: str) -> str:
+    """PostgreSQL text for one Redshift statement (GETDATE/SYSDATE, IDENTITY, DIST/SORT keys, ENCODE,
+    VARCHAR(MAX), SUPER, VARBYTE); unchanged when there is nothing Redshift-only in it."""
+    if not needs_translation(sql):
+        return sql
+    try:
+        tree = sqlglot.parse_one(sql, read="redshift")
+    except sqlglot.errors.ParseError:
+        return sql  # let PostgreSQL report the error in its own words
+    translated = tree.transform(_rewrite)
+    return translated.sql(dialect="postgres") if translated is not None else sql
