@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import redshift_connector
 
+from s3rb_stream.store.manifest import ManifestEntry, manifest_json
 from s3rb_stream.testing.ports import free_port, port_open, wait_until
 from s3rb_stream.testing.postgres import PostgresServer
+from s3rb_stream.testing.s3server import MotoS3Server
 
 
 @pytest.fixture(scope="module")
-def emulator_port() -> Iterator[int]:
+def emulator_port(s3_server: MotoS3Server) -> Iterator[int]:
     with PostgresServer() as pg:
         port = free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "s3rb_stream.testing.redshift_emulator", "--port", str(port), "--pg-dsn", pg.dsn],
+            [
+                sys.executable,
+                "-m",
+                "s3rb_stream.testing.redshift_emulator",
+                "--port",
+                str(port),
+                "--pg-dsn",
+                pg.dsn,
+                "--s3-endpoint-url",
+                s3_server.endpoint_url,
+            ],
             stdout=subprocess.DEVNULL,
         )
         try:
@@ -76,5 +92,39 @@ def test_redshift_ddl_and_functions_run_on_postgres(emulator_port: int) -> None:
         conn.commit()
         cur.execute("SELECT id, v, at IS NOT NULL FROM rs_only")
         assert [tuple(r) for r in cur.fetchall()] == [(1, "x", True)]
+    finally:
+        conn.close()
+
+
+def put(s3_server: MotoS3Server, bucket: str, key: str, data: bytes) -> None:
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).put_object(Bucket=bucket, Key=key, Body=data)
+
+
+def test_copy_from_a_manifest_loads_in_the_clients_transaction(emulator_port: int, s3_server: MotoS3Server) -> None:
+    bucket = "emulator-copy"
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket=bucket)
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"id": pa.array([1, 2], pa.int32()), "v": ["a", None]}), sink)
+    put(s3_server, bucket, "b/one.parquet", sink.getvalue())
+    put(
+        s3_server, bucket, "b/m.manifest", manifest_json(bucket, [ManifestEntry("b/one.parquet", len(sink.getvalue()))])
+    )
+    copy = f"COPY copied FROM 's3://{bucket}/b/m.manifest' IAM_ROLE 'arn:aws:iam::1:role/r' FORMAT AS PARQUET MANIFEST"
+    conn = connect(emulator_port)
+    try:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE IF NOT EXISTS copied (id INT, v VARCHAR(10))")
+        conn.commit()
+        cur.execute(copy)
+        conn.rollback()  # the COPY belongs to the transaction: rolled back, nothing stays
+        cur.execute("SELECT count(*) FROM copied")
+        assert cur.fetchall()[0][0] == 0
+        cur.execute(copy)
+        conn.commit()
+        cur.execute("SELECT id, v FROM copied ORDER BY id")
+        assert [tuple(r) for r in cur.fetchall()] == [(1, "a"), (2, None)]
+        conn.commit()
+        with pytest.raises(redshift_connector.error.ProgrammingError, match="does not exist"):
+            cur.execute(copy.replace("m.manifest", "missing.manifest"))
     finally:
         conn.close()

@@ -12,11 +12,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Redshift emulator: a wire proxy in front of PostgreSQL")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--pg-dsn", required=True, help="postgresql://user@host:port/db of the real PostgreSQL")
-    parser.add_argument("--s3-endpoint-url", default=None, help="S3 endpoint for COPY (not used yet)")
+    parser.add_argument("--s3-endpoint-url", default=None, help="S3 endpoint that COPY reads from")
     args = parser.parse_args()
 
     async def serve() -> None:
-        proxy = EmulatorProxy(args.pg_dsn, args.port)
+        proxy = EmulatorProxy(args.pg_dsn, args.port, s3_endpoint_url=args.s3_endpoint_url)
         port = await proxy.start()
         print(f"redshift emulator listening on 127.0.0.1:{port} → {args.pg_dsn}", flush=True)
         await proxy.serve_forever()

@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
+from s3rb_stream.testing.redshift_emulator.copy import CopyError, copy_as_insert, raise_statement
 from s3rb_stream.testing.redshift_emulator.translate import translate
 
 SSL_REQUEST = 80877103
@@ -61,16 +64,16 @@ async def read_message(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
     return kind, await reader.readexactly(length - 4)
 
 
-def rewrite_query(payload: bytes) -> bytes:
+def rewrite_query(payload: bytes, transform: Callable[[str], str] = translate) -> bytes:
     """Query message: ``sql\\0``."""
-    return translate(payload.rstrip(b"\x00").decode()).encode() + b"\x00"
+    return transform(payload.rstrip(b"\x00").decode()).encode() + b"\x00"
 
 
-def rewrite_parse(payload: bytes) -> bytes:
+def rewrite_parse(payload: bytes, transform: Callable[[str], str] = translate) -> bytes:
     """Parse message: ``name\\0 sql\\0 parameter types``."""
     name, _, rest = payload.partition(b"\x00")
     sql, _, tail = rest.partition(b"\x00")
-    return name + b"\x00" + translate(sql.decode()).encode() + b"\x00" + tail
+    return name + b"\x00" + transform(sql.decode()).encode() + b"\x00" + tail
 
 
 def rewrite_parameter_status(payload: bytes) -> bytes:
@@ -92,6 +95,8 @@ class EmulatorProxy:
     pg_dsn: str
     port: int = 0
     host: str = "127.0.0.1"
+    s3_endpoint_url: str | None = None
+    _s3: Any = None
     _server: asyncio.base_events.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -129,6 +134,30 @@ class EmulatorProxy:
             with contextlib.suppress(Exception):
                 client_w.close()
 
+    def transform_sql(self, sql: str) -> str:
+        """COPY from S3 becomes an INSERT of the objects' rows; other SQL gets translated."""
+        try:
+            insert = copy_as_insert(sql, self.fetch)
+        except CopyError as exc:
+            return raise_statement(str(exc))
+        return insert if insert is not None else translate(sql)
+
+    def fetch(self, url: str) -> bytes | None:
+        """Bytes of ``s3://bucket/key`` from the S3 endpoint; None when it does not exist."""
+        import boto3
+        from botocore.exceptions import ClientError
+
+        if self._s3 is None:
+            self._s3 = boto3.client("s3", endpoint_url=self.s3_endpoint_url)
+        parts = urlsplit(url)
+        try:
+            body: bytes = self._s3.get_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))["Body"].read()
+            return body
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket"):
+                return None
+            raise
+
     async def _startup(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> dict[str, str] | None:
         while True:
             length = struct.unpack("!i", await reader.readexactly(4))[0]
@@ -147,9 +176,9 @@ class EmulatorProxy:
             while True:
                 kind, payload = await read_message(client)
                 if kind == b"Q":
-                    payload = rewrite_query(payload)
+                    payload = rewrite_query(payload, self.transform_sql)
                 elif kind == b"P":
-                    payload = rewrite_parse(payload)
+                    payload = rewrite_parse(payload, self.transform_sql)
                 server.write(message(kind, payload))
                 await server.drain()
                 if kind == b"X":  # Terminate

@@ -1,0 +1,88 @@
+"""The emulator's COPY as pure logic: statement parsing, manifest handling, SQL literals."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from s3rb_stream.store.manifest import ManifestEntry, manifest_json
+from s3rb_stream.testing.redshift_emulator.copy import (
+    CopyError,
+    copy_as_insert,
+    insert_statement,
+    parse_copy,
+    raise_statement,
+    sql_value,
+)
+
+COPY = "COPY \"_s3rb_stage\" FROM 's3://b/m.manifest' IAM_ROLE 'arn:aws:iam::1:role/r' FORMAT AS PARQUET MANIFEST"
+
+
+def parquet(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def test_parse_copy() -> None:
+    command = parse_copy(COPY)
+    assert command is not None and (command.table, command.url, command.manifest) == (
+        '"_s3rb_stage"',
+        "s3://b/m.manifest",
+        True,
+    )
+    assert parse_copy("SELECT 1") is None
+    with pytest.raises(CopyError, match="PARQUET"):
+        parse_copy("COPY t FROM 's3://b/x' IAM_ROLE 'r' FORMAT AS CSV")
+    with pytest.raises(CopyError, match="IAM_ROLE"):
+        parse_copy("COPY t FROM 's3://b/x' ACCESS_KEY_ID 'k' SECRET_ACCESS_KEY 's' FORMAT AS PARQUET")
+
+
+def test_values_become_quoted_literals() -> None:
+    assert sql_value(None) == "NULL"
+    assert sql_value(True) == "TRUE"
+    assert sql_value(18446744073709551615) == "'18446744073709551615'"
+    assert sql_value(Decimal("1.50")) == "'1.50'"
+    assert sql_value("it's") == "'it''s'"
+    assert sql_value(b"\x00\xff") == "'\\x00ff'"
+    assert sql_value(datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)) == "'2024-01-02T03:04:05+00:00'"
+    assert sql_value(date(2024, 2, 29)) == "'2024-02-29'"
+
+
+def test_empty_copy_inserts_nothing() -> None:
+    assert insert_statement("t", []) == "INSERT INTO t SELECT * FROM t WHERE FALSE"
+
+
+def test_copy_reads_exactly_the_manifest_objects_in_order() -> None:
+    objects = {
+        "s3://b/a.parquet": parquet(pa.table({"id": [1, 2], "v": ["x", None]})),
+        "s3://b/b.parquet": parquet(pa.table({"id": [3], "v": ["z"]})),
+        "s3://b/unlisted.parquet": parquet(pa.table({"id": [99], "v": ["no"]})),
+    }
+    objects["s3://b/m.manifest"] = manifest_json(
+        "b", [ManifestEntry("a.parquet", len(objects["s3://b/a.parquet"])), ManifestEntry("b.parquet", 1)]
+    )
+    assert copy_as_insert(COPY, objects.get) == (
+        "INSERT INTO \"_s3rb_stage\" VALUES\n('1', 'x'),\n('2', NULL),\n('3', 'z')"
+    )
+
+
+def test_missing_objects_and_bad_parquet_fail_the_copy() -> None:
+    with pytest.raises(CopyError, match=r"manifest s3://b/m\.manifest does not exist"):
+        nothing: dict[str, bytes] = {}
+        copy_as_insert(COPY, nothing.get)
+    listing = {"s3://b/m.manifest": manifest_json("b", [ManifestEntry("gone.parquet", 1)])}
+    with pytest.raises(CopyError, match=r"mandatory object s3://b/gone\.parquet"):
+        copy_as_insert(COPY, listing.get)
+    listing["s3://b/gone.parquet"] = b"PAR1 truncated"
+    with pytest.raises(CopyError, match="not a valid Parquet file"):
+        copy_as_insert(COPY, listing.get)
+
+
+def test_raise_statement_quotes_the_message() -> None:
+    assert raise_statement("it's 100%") == "DO $s3rb$ BEGIN RAISE EXCEPTION 'it''s 100%%'; END $s3rb$"
