@@ -52,9 +52,17 @@ class StoreLocation:
 @dataclass(frozen=True)
 class WarehouseLocation:
     kind: Literal["duckdb", "redshift"]
-    path: str  # duckdb file path
+    path: str = ""  # duckdb file path
+    host: str = ""
+    port: int = 5439
+    user: str = ""
+    password: str = field(default="", repr=False)
+    database: str = ""
+    options: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
+        if self.kind == "redshift":
+            return f"redshift://{self.user}@{self.host}:{self.port}/{self.database}"
         return f"{self.kind}:///{self.path}"
 
 
@@ -110,9 +118,24 @@ def parse_warehouse_url(url: str) -> WarehouseLocation:
             )
         return WarehouseLocation("duckdb", parts.path[1:])
     if parts.scheme == "redshift":
-        raise ConfigError(
-            "S3RB_WAREHOUSE_URL redshift:// is not supported by this version yet",
-            "use duckdb:///file.duckdb for now",
+        database = parts.path.strip("/")
+        if not parts.hostname or not database or not parts.username:
+            raise ConfigError(
+                "S3RB_WAREHOUSE_URL redshift URL needs a user, a host and a database",
+                "expected redshift://user:password@host:5439/db",
+            )
+        try:
+            port = parts.port or 5439
+        except ValueError:
+            raise ConfigError("S3RB_WAREHOUSE_URL has an invalid port", "expected a number 1-65535") from None
+        return WarehouseLocation(
+            "redshift",
+            host=parts.hostname,
+            port=port,
+            user=unquote(parts.username),
+            password=unquote(parts.password or ""),
+            database=database,
+            options=dict(parse_qsl(parts.query)),
         )
     raise ConfigError(
         "S3RB_WAREHOUSE_URL has an unsupported scheme",
@@ -131,6 +154,7 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     warehouse_url: str = "duckdb:///data/warehouse.duckdb"
     tables_file: Path = Path("conf/tables.yml")
+    redshift_iam_role: str | None = None
     metrics_port: int | None = None
 
     server_id: int | None = Field(default=None, ge=1, le=4294967295)
@@ -157,9 +181,10 @@ class Settings(BaseSettings):
         found = []
         if self.mysql_password:
             found.append(self.mysql_password.get_secret_value())
-        pw = urlsplit(self.mysql_url.get_secret_value()).password
-        if pw:
-            found.extend([pw, unquote(pw)])
+        for url in (self.mysql_url.get_secret_value(), self.warehouse_url):
+            pw = urlsplit(url).password
+            if pw:
+                found.extend([pw, unquote(pw)])
         for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             if os.environ.get(name):
                 found.append(os.environ[name])

@@ -133,6 +133,17 @@ def copy_manifest(manifest_url: str, iam_role: str) -> str:
     return f"COPY {q(STAGE)} FROM {literal(manifest_url)} IAM_ROLE {literal(iam_role)} FORMAT AS PARQUET MANIFEST"
 
 
+def control_table_exists() -> str:
+    return "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s"
+
+
+def load_summary(schema: str) -> str:
+    return (
+        f"SELECT table_name, COUNT(*), MAX(applied_at), MAX(last_seq) FROM {table_name(schema, CONTROL_TABLE)}"
+        " GROUP BY table_name ORDER BY table_name"
+    )
+
+
 def watermark(schema: str) -> str:
     return f"SELECT COALESCE(MAX(last_seq), -1) FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = %s"
 

@@ -55,6 +55,15 @@ class S3Store:
         except BotoCoreError as exc:
             raise self._fail("read", key, exc) from None
 
+    def size(self, key: str) -> int:
+        try:
+            return int(self._client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("stat", key, exc) from None
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
     def list(self, prefix: str) -> list[str]:
         keys: list[str] = []
         try:

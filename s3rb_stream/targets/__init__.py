@@ -42,6 +42,11 @@ class Warehouse(Protocol):
 
 def open_warehouse(settings: Settings, read_only: bool = False) -> Warehouse:
     location = settings.warehouse()
+    if location.kind == "redshift":
+        from s3rb_stream.store import open_store
+        from s3rb_stream.targets.redshift import RedshiftWarehouse
+
+        return RedshiftWarehouse(location, settings.redshift_iam_role, open_store(settings))
     from s3rb_stream.targets.duckdb import DuckDBWarehouse
 
     return DuckDBWarehouse(location.path, read_only=read_only)

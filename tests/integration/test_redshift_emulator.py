@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -15,35 +12,7 @@ import pytest
 import redshift_connector
 
 from s3rb_stream.store.manifest import ManifestEntry, manifest_json
-from s3rb_stream.testing.ports import free_port, port_open, wait_until
-from s3rb_stream.testing.postgres import PostgresServer
 from s3rb_stream.testing.s3server import MotoS3Server
-
-
-@pytest.fixture(scope="module")
-def emulator_port(s3_server: MotoS3Server) -> Iterator[int]:
-    with PostgresServer() as pg:
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "s3rb_stream.testing.redshift_emulator",
-                "--port",
-                str(port),
-                "--pg-dsn",
-                pg.dsn,
-                "--s3-endpoint-url",
-                s3_server.endpoint_url,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            wait_until(lambda: port_open(port), 30, "redshift emulator")
-            yield port
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
 
 
 def connect(port: int) -> Any:

@@ -58,9 +58,28 @@ def test_store_and_warehouse_urls() -> None:
     assert parse_warehouse_url("duckdb:////abs/w.duckdb").path == "/abs/w.duckdb"
 
 
+def test_redshift_url_parts_and_password_kept_out_of_repr() -> None:
+    location = parse_warehouse_url(f"redshift://loader:{SECRET}@cluster.example:5439/dev?ssl=false")
+    assert (location.kind, location.host, location.port, location.user, location.database) == (
+        "redshift",
+        "cluster.example",
+        5439,
+        "loader",
+        "dev",
+    )
+    assert location.password == SECRET and location.options == {"ssl": "false"}
+    assert SECRET not in repr(location) and SECRET not in location.describe()
+
+
+def test_redshift_url_without_database_is_refused() -> None:
+    with pytest.raises(ConfigError, match="needs a user, a host and a database"):
+        parse_warehouse_url(f"redshift://loader:{SECRET}@cluster.example:5439")
+
+
 def test_settings_lists_secrets_for_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("S3RB_MYSQL_URL", f"mysql://u:{SECRET}@h:3306")
-    assert SECRET in load_settings().secrets()
+    monkeypatch.setenv("S3RB_WAREHOUSE_URL", "redshift://loader:other-Secret@h:5439/dev")
+    assert {SECRET, "other-Secret"} <= set(load_settings().secrets())
 
 
 def write(tmp_path: Path, text: str) -> Path:

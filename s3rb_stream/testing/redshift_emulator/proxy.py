@@ -140,6 +140,8 @@ class EmulatorProxy:
             insert = copy_as_insert(sql, self.fetch)
         except CopyError as exc:
             return raise_statement(str(exc))
+        except Exception as exc:  # S3 unreachable, no credentials: fail the statement, keep the session
+            return raise_statement(f"S3ServiceException: {type(exc).__name__}: {exc}")
         return insert if insert is not None else translate(sql)
 
     def fetch(self, url: str) -> bytes | None:

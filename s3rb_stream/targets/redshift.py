@@ -1,0 +1,176 @@
+"""Redshift as warehouse: COPY batch objects from S3 through a manifest, then a Redshift-valid apply.
+
+Every statement of one load, and the record of its batches, commit in one transaction.
+Serializable-isolation conflicts (error 1023) and dropped connections are retried with backoff.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import redshift_connector
+
+from s3rb_stream.core.object_keys import BatchRef
+from s3rb_stream.core.schema import SourceTable
+from s3rb_stream.errors import ConfigError, WarehouseError, WarehouseUnavailable
+from s3rb_stream.log import get_logger
+from s3rb_stream.settings import Mode, WarehouseLocation
+from s3rb_stream.sql import redshift as sql
+from s3rb_stream.store.manifest import ManifestEntry, manifest_json
+from s3rb_stream.store.s3 import S3Store
+from s3rb_stream.targets import AppliedSummary
+
+log = get_logger(__name__)
+
+RETRIES = 5
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _retryable(exc: Exception) -> bool:
+    text = str(exc)
+    return isinstance(exc, redshift_connector.error.InterfaceError) or "1023" in text or "serializable" in text.lower()
+
+
+class RedshiftWarehouse:
+    def __init__(self, location: WarehouseLocation, iam_role: str | None, store: Any) -> None:
+        if not isinstance(store, S3Store):
+            raise ConfigError(
+                "the Redshift target needs an s3:// store: COPY reads the batch objects from S3",
+                "set S3RB_STORE_URL=s3://bucket/prefix",
+            )
+        if not iam_role:
+            raise ConfigError(
+                "S3RB_REDSHIFT_IAM_ROLE is not set",
+                "COPY reads S3 with an IAM role: arn:aws:iam::<account>:role/<role> attached to the cluster",
+            )
+        self.location = location
+        self.iam_role = iam_role
+        self.store = store
+        self.statements: list[str] = []  # every statement sent, for the lint in tests
+        self._prepared: set[tuple[str, str]] = set()
+        self._conn = self._connect()
+
+    def describe(self) -> str:
+        return self.location.describe()
+
+    def _connect(self) -> Any:
+        opts = self.location.options
+        try:
+            return redshift_connector.connect(
+                host=self.location.host,
+                port=self.location.port,
+                user=self.location.user,
+                password=self.location.password,
+                database=self.location.database,
+                ssl=opts.get("ssl", "true").lower() in _TRUE,
+                timeout=int(opts.get("timeout", "30")),
+            )
+        except (redshift_connector.error.InterfaceError, OSError) as exc:
+            raise WarehouseUnavailable(
+                f"cannot connect to Redshift at {self.describe()}: {type(exc).__name__}",
+                "check host, port and security groups; use ?ssl=false only for a local emulator",
+            ) from None
+        except redshift_connector.error.ProgrammingError as exc:
+            raise WarehouseError(f"Redshift at {self.describe()} refused the login: {exc}") from None
+
+    def _run(self, cursor: Any, statement: str, params: Any = None) -> None:
+        self.statements.append(statement)
+        cursor.execute(statement, params)
+
+    def prepare(self, target_schema: str, table: SourceTable) -> None:
+        if (target_schema, table.name) in self._prepared:
+            return
+        cur = self._conn.cursor()
+        for statement in (
+            sql.create_schema(target_schema),
+            sql.create_control_table(target_schema),
+            sql.create_table(target_schema, table),
+        ):
+            self._run(cur, statement)
+        self._conn.commit()
+        self._prepared.add((target_schema, table.name))
+
+    def applied(self, target_schema: str, table: str) -> set[str]:
+        cur = self._conn.cursor()
+        self._run(cur, sql.applied_keys(target_schema), (table,))
+        keys = {str(r[0]) for r in cur.fetchall()}
+        self._conn.commit()
+        return keys
+
+    def load_summary(self, target_schema: str) -> dict[str, AppliedSummary]:
+        cur = self._conn.cursor()
+        self._run(cur, sql.control_table_exists(), (target_schema, sql.CONTROL_TABLE))
+        if not cur.fetchall()[0][0]:
+            self._conn.commit()
+            return {}
+        self._run(cur, sql.load_summary(target_schema))
+        rows = cur.fetchall()
+        self._conn.commit()
+        out = {}
+        for name, count, last, seq in rows:
+            applied_at = last if isinstance(last, datetime) else None
+            out[str(name)] = AppliedSummary(int(count), applied_at, int(seq))
+        return out
+
+    def apply(
+        self, target_schema: str, table: SourceTable, mode: Mode, batches: list[tuple[BatchRef, pa.Table]]
+    ) -> int:
+        if not batches:
+            return 0
+        refs = [ref for ref, _ in batches]
+        manifest_key = f"{refs[0].key.split('/year=')[0]}/_manifests/{refs[0].first_seq}_{refs[-1].last_seq}.manifest"
+        entries = [ManifestEntry(ref.key, self.store.size(ref.key)) for ref in refs]
+        self.store.put(manifest_key, manifest_json(self.store.bucket, entries))
+        rows = int(sum(data.num_rows for _, data in batches))
+        for attempt in range(1, RETRIES + 1):
+            try:
+                self._apply_once(target_schema, table, mode, batches, self.store.url(manifest_key))
+                return rows
+            except redshift_connector.error.Error as exc:
+                self._rollback()
+                if attempt == RETRIES or not _retryable(exc):
+                    raise WarehouseError(
+                        f"loading {len(batches)} batch(es) into {target_schema}.{table.name} failed: {exc}",
+                        "nothing was applied; the batches stay pending",
+                    ) from None
+                delay = min(30.0, 0.5 * 2**attempt)
+                log.warning("redshift load retrying", table=table.name, attempt=attempt, delay_s=delay, error=str(exc))
+                time.sleep(delay)
+                if isinstance(exc, redshift_connector.error.InterfaceError):
+                    self._conn = self._connect()
+        return rows
+
+    def _apply_once(
+        self, schema: str, table: SourceTable, mode: Mode, batches: list[tuple[BatchRef, pa.Table]], manifest: str
+    ) -> None:
+        cur = self._conn.cursor()
+        self._run(cur, sql.watermark(schema), (table.name,))
+        mark = int(cur.fetchall()[0][0])
+        if mode == "append":
+            steps = [
+                *sql.drop_temp_tables(),
+                sql.create_stage(schema, table),
+                sql.copy_manifest(manifest, self.iam_role),
+                sql.append(schema, table, mark),
+            ]
+        else:
+            steps = sql.merge_load(schema, table, manifest, self.iam_role, mark)
+        for statement in steps:
+            self._run(cur, statement)
+        for ref, data in batches:
+            self._run(cur, sql.record_batch(schema), (table.name, ref.key, ref.first_seq, ref.last_seq, data.num_rows))
+        self._conn.commit()
+
+    def _rollback(self) -> None:
+        try:
+            self._conn.rollback()
+        except Exception:  # a dropped connection cannot roll back; the server already did
+            self._conn = self._connect()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # closing a dead connection is not worth an error
+            self._conn.close()

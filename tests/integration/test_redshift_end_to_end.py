@@ -1,0 +1,98 @@
+"""MariaDB binlog → moto S3 → the Redshift emulator, through redshift_connector, row for row."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import redshift_connector
+
+from s3rb_stream.pipeline.runner import run
+from s3rb_stream.settings import load_settings
+from s3rb_stream.sql.redshift_lint import lint
+from s3rb_stream.targets.redshift import RedshiftWarehouse
+from s3rb_stream.testing.mariadb import MariaDBServer
+from s3rb_stream.testing.s3server import MotoS3Server
+from tests.integration.conftest import source_rows
+
+ROLE = "arn:aws:iam::123456789012:role/s3rb-copy"
+
+
+def target_rows(port: int, schema: str, table: str, columns: str, order: str) -> list[tuple[Any, ...]]:
+    conn = redshift_connector.connect(
+        host="127.0.0.1", port=port, user="postgres", password="", database="postgres", ssl=False
+    )
+    try:
+        cur = conn.cursor()
+        cur.execute(f'SELECT {columns} FROM "{schema}"."{table}" ORDER BY {order}')
+        return [tuple(r) for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def test_binlog_to_redshift_emulator_mirrors_the_source(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, schema = "rs_src", "rs_target"
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-bucket")
+    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.items"\n')
+    mariadb.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20), price DECIMAL(10,2), qty BIGINT UNSIGNED)",
+        f"INSERT INTO {db}.items VALUES (1, 'one', 1.50, 10), (2, 'two ✓', NULL, 18446744073709551615),"
+        " (3, 'three', 3.00, 0), (4, 'four', 4.00, 4)",
+        f"UPDATE {db}.items SET name = 'uno', price = NULL WHERE id = 1",
+        f"UPDATE {db}.items SET id = 30 WHERE id = 3",
+        f"DELETE FROM {db}.items WHERE id = 4",
+    )
+    settings = load_settings(
+        mysql_url=mariadb.url,
+        store_url="s3://rs-bucket/cdc",
+        s3_endpoint_url=s3_server.endpoint_url,
+        warehouse_url=f"redshift://postgres:not-checked@127.0.0.1:{emulator_port}/postgres?ssl=false",
+        redshift_iam_role=ROLE,
+        tables_file=tmp_path / "tables.yml",
+        heartbeat_seconds=0.5,
+    )
+    statements: list[str] = []
+    original_close = RedshiftWarehouse.close
+
+    def keep_statements(self: RedshiftWarehouse) -> None:
+        statements.extend(self.statements)
+        original_close(self)
+
+    monkeypatch.setattr(RedshiftWarehouse, "close", keep_statements)
+
+    run(settings, db, schema, until_caught_up=True)
+    mariadb.execute(f"INSERT INTO {db}.items VALUES (5, 'five', 5.55, 5)", f"DELETE FROM {db}.items WHERE id = 2")
+    second = run(settings, db, schema, until_caught_up=True)
+    assert second.changes == 2
+
+    expected = [
+        (row[0], row[1], row[2], Decimal(row[3]) if row[3] is not None else None)
+        for row in source_rows(mariadb, db, "items")
+    ]
+    assert target_rows(emulator_port, schema, "items", "id, name, price, qty", "id") == expected
+    assert [r[0] for r in expected] == [1, 5, 30]
+
+    idle = run(settings, db, schema, until_caught_up=True)
+    assert idle.loaded.rows == 0
+    assert target_rows(emulator_port, schema, "items", "id, name, price, qty", "id") == expected
+
+    assert any(s.startswith("COPY ") for s in statements) and any(s.startswith("MERGE ") for s in statements)
+    for statement in statements:
+        assert lint(statement) == [], statement
+
+
+def test_redshift_needs_an_s3_store_and_an_iam_role(emulator_port: int, tmp_path: Path) -> None:
+    from s3rb_stream.errors import ConfigError
+    from s3rb_stream.targets import open_warehouse
+
+    url = f"redshift://postgres:x@127.0.0.1:{emulator_port}/postgres?ssl=false"
+    with pytest.raises(ConfigError, match="needs an s3:// store"):
+        open_warehouse(load_settings(warehouse_url=url, store_url=f"file://{tmp_path}", redshift_iam_role=ROLE))
+    with pytest.raises(ConfigError, match="S3RB_REDSHIFT_IAM_ROLE is not set"):
+        open_warehouse(load_settings(warehouse_url=url, store_url="s3://b/p"))
