@@ -96,3 +96,43 @@ def test_redshift_needs_an_s3_store_and_an_iam_role(emulator_port: int, tmp_path
         open_warehouse(load_settings(warehouse_url=url, store_url=f"file://{tmp_path}", redshift_iam_role=ROLE))
     with pytest.raises(ConfigError, match="S3RB_REDSHIFT_IAM_ROLE is not set"):
         open_warehouse(load_settings(warehouse_url=url, store_url="s3://b/p"))
+
+
+def test_replayed_and_older_batches_change_nothing_on_redshift(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
+) -> None:
+    db, schema = "rs_replay", "rs_replay_target"
+    s3 = boto3.client("s3", endpoint_url=s3_server.endpoint_url)
+    s3.create_bucket(Bucket="rs-replay")
+    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.items"\n')
+    mariadb.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
+        f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
+    )
+    settings = load_settings(
+        mysql_url=mariadb.url,
+        store_url="s3://rs-replay/cdc",
+        s3_endpoint_url=s3_server.endpoint_url,
+        warehouse_url=f"redshift://postgres:x@127.0.0.1:{emulator_port}/postgres?ssl=false",
+        redshift_iam_role=ROLE,
+        tables_file=tmp_path / "tables.yml",
+        heartbeat_seconds=0.5,
+    )
+    run(settings, db, schema, until_caught_up=True)
+    first = [o["Key"] for o in s3.list_objects_v2(Bucket="rs-replay")["Contents"] if o["Key"].endswith(".parquet")]
+    assert len(first) == 1
+    mariadb.execute(f"UPDATE {db}.items SET name = 'uno' WHERE id = 1", f"DELETE FROM {db}.items WHERE id = 2")
+    run(settings, db, schema, until_caught_up=True)
+    expected = source_rows(mariadb, db, "items")
+    assert target_rows(emulator_port, schema, "items", "id, name", "id") == expected == [(1, "uno")]
+
+    # The first batch again under a new name (a replay after a crash): older than what is applied.
+    old = s3.get_object(Bucket="rs-replay", Key=first[0])["Body"].read()
+    head, _, tail = first[0].rpartition("/")
+    table, lo, hi = tail.removesuffix(".parquet").rsplit("_", 2)
+    replay_key = f"{head}/{table}_{lo}_{int(hi) + 1}.parquet"
+    s3.put_object(Bucket="rs-replay", Key=replay_key, Body=old)
+    result = run(settings, db, schema, until_caught_up=True)
+    assert result.loaded.batches == 1  # the replay was loaded ...
+    assert target_rows(emulator_port, schema, "items", "id, name", "id") == expected  # ... and changed nothing
