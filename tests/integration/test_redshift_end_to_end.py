@@ -136,3 +136,43 @@ def test_replayed_and_older_batches_change_nothing_on_redshift(
     result = run(settings, db, schema, until_caught_up=True)
     assert result.loaded.batches == 1  # the replay was loaded ...
     assert target_rows(emulator_port, schema, "items", "id, name", "id") == expected  # ... and changed nothing
+
+
+def test_a_load_cut_mid_transaction_applies_nothing_and_the_next_load_completes(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
+) -> None:
+    from s3rb_stream.errors import WarehouseError
+    from s3rb_stream.testing.tcp_proxy import CuttingProxy
+
+    db, schema = "rs_cut", "rs_cut_target"
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-cut")
+    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.items"\n')
+    mariadb.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
+        f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
+    )
+    with CuttingProxy(emulator_port) as proxy:
+        settings = load_settings(
+            mysql_url=mariadb.url,
+            store_url="s3://rs-cut/cdc",
+            s3_endpoint_url=s3_server.endpoint_url,
+            warehouse_url=f"redshift://postgres:x@127.0.0.1:{proxy.port}/postgres?ssl=false",
+            redshift_iam_role=ROLE,
+            tables_file=tmp_path / "tables.yml",
+            heartbeat_seconds=0.5,
+        )
+        # Every load is cut as it records its batches: after COPY, deletes and MERGE ran in its transaction.
+        proxy.cut_on = b'"_s3rb_batches" (table_name, object_key'
+
+        with pytest.raises(WarehouseError, match="nothing was applied"):
+            run(settings, db, schema, until_caught_up=True)
+        assert proxy.cuts >= 2  # the first try and at least one retry were cut
+        assert target_rows(emulator_port, schema, "items", "id, name", "id") == []
+        applied = target_rows(emulator_port, schema, "_s3rb_batches", "object_key", "object_key")
+        assert applied == []
+
+        proxy.cut_on = None
+        result = run(settings, db, schema, until_caught_up=True)
+        assert result.loaded.batches == 1
+        assert target_rows(emulator_port, schema, "items", "id, name", "id") == source_rows(mariadb, db, "items")

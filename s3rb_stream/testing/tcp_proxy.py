@@ -1,0 +1,85 @@
+"""A TCP proxy for fault tests: relays bytes, and cuts the connection when told to.
+
+``cut_on`` is a byte string; while it is set, any connection whose client sends a chunk
+containing it is closed on both sides at that moment, before the chunk reaches the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from dataclasses import dataclass, field
+
+from s3rb_stream.testing.ports import free_port
+
+
+@dataclass
+class CuttingProxy:
+    target_port: int
+    port: int = 0
+    cut_on: bytes | None = None
+    cuts: int = 0
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+    _ready: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> CuttingProxy:
+        self.port = self.port or free_port()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+
+        async def main() -> None:
+            server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+            self._ready.set()
+            async with server:
+                await server.serve_forever()
+
+        with contextlib.suppress(RuntimeError):  # stopped
+            self._loop.run_until_complete(main())
+
+    async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        try:
+            server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_w.close()
+            return
+
+        async def upstream() -> None:
+            while data := await client_r.read(65536):
+                if self.cut_on is not None and self.cut_on in data:
+                    self.cuts += 1
+                    break
+                server_w.write(data)
+                await server_w.drain()
+
+        async def downstream() -> None:
+            while data := await server_r.read(65536):
+                client_w.write(data)
+                await client_w.drain()
+
+        tasks = [asyncio.ensure_future(upstream()), asyncio.ensure_future(downstream())]
+        with contextlib.suppress(Exception):
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            task.cancel()
+        for writer in (client_w, server_w):
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> CuttingProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
