@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -66,6 +66,13 @@ class WarehouseLocation:
         return f"{self.kind}:///{self.path}"
 
 
+def _port(parts: SplitResult, default: int, setting: str) -> int:
+    try:
+        return parts.port or default
+    except ValueError:
+        raise ConfigError(f"{setting} has an invalid port", "expected a number 1-65535") from None
+
+
 def parse_mysql_url(url: str, password: str | None = None) -> MySQLTarget:
     """``mysql://user:password@host:port?opt=v`` → connection parts."""
     parts = urlsplit(url)
@@ -74,13 +81,9 @@ def parse_mysql_url(url: str, password: str | None = None) -> MySQLTarget:
             "S3RB_MYSQL_URL is not a MySQL URL",
             "expected mysql://user:password@host:port, e.g. mysql://repl@db.internal:3306",
         )
-    try:
-        port = parts.port or 3306
-    except ValueError:
-        raise ConfigError("S3RB_MYSQL_URL has an invalid port", "expected a number 1-65535") from None
     return MySQLTarget(
         host=parts.hostname,
-        port=port,
+        port=_port(parts, 3306, "S3RB_MYSQL_URL"),
         user=unquote(parts.username or "root"),
         password=password if password is not None else unquote(parts.password or ""),
         options=dict(parse_qsl(parts.query)),
@@ -124,14 +127,10 @@ def parse_warehouse_url(url: str) -> WarehouseLocation:
                 "S3RB_WAREHOUSE_URL redshift URL needs a user, a host and a database",
                 "expected redshift://user:password@host:5439/db",
             )
-        try:
-            port = parts.port or 5439
-        except ValueError:
-            raise ConfigError("S3RB_WAREHOUSE_URL has an invalid port", "expected a number 1-65535") from None
         return WarehouseLocation(
             "redshift",
             host=parts.hostname,
-            port=port,
+            port=_port(parts, 5439, "S3RB_WAREHOUSE_URL"),
             user=unquote(parts.username),
             password=unquote(parts.password or ""),
             database=database,

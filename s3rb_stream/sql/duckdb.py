@@ -8,9 +8,11 @@ from __future__ import annotations
 import pyarrow as pa
 
 from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
+from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
+from s3rb_stream.sql.common import all_columns, table_name
+from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
+from s3rb_stream.sql.common import load_summary as load_summary
 from s3rb_stream.sql.identifiers import quote_ansi as q
-
-CONTROL_TABLE = "_s3rb_batches"
 
 _SIMPLE: dict[pa.DataType, str] = {
     pa.int8(): "TINYINT",
@@ -39,14 +41,6 @@ def column_type(col: SourceColumn) -> str:
     return _SIMPLE[arrow]
 
 
-def table_name(schema: str, table: str) -> str:
-    return f"{q(schema)}.{q(table)}"
-
-
-def create_schema(schema: str) -> str:
-    return f"CREATE SCHEMA IF NOT EXISTS {q(schema)}"
-
-
 def create_table(schema: str, table: SourceTable) -> str:
     cols = [f"{q(c.name)} {column_type(c)}" for c in table.columns]
     cols += ['"_s3rb_seq" BIGINT NOT NULL', '"_s3rb_op" VARCHAR NOT NULL', '"_s3rb_source_ts" TIMESTAMPTZ NOT NULL']
@@ -71,14 +65,6 @@ def applied_keys(schema: str) -> str:
     return f"SELECT object_key FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = ?"
 
 
-def load_summary(schema: str) -> str:
-    """Per table: batches applied, the newest apply and the highest sequence in effect."""
-    return (
-        f"SELECT table_name, count(*), max(applied_at), max(last_seq) FROM {table_name(schema, CONTROL_TABLE)}"
-        " GROUP BY table_name ORDER BY table_name"
-    )
-
-
 def control_table_exists() -> str:
     return "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?"
 
@@ -95,14 +81,10 @@ def record_batch(schema: str) -> str:
     )
 
 
-def _all_columns(table: SourceTable) -> list[str]:
-    return [*table.column_names, "_s3rb_seq", "_s3rb_op", "_s3rb_source_ts"]
-
-
 def newest_per_key(table: SourceTable, staging: str) -> str:
     """The newest staged change per key above the watermark (bound as ``?``)."""
     keys = ", ".join(q(k) for k in table.key_columns)
-    cols = ", ".join(q(c) for c in _all_columns(table))
+    cols = ", ".join(q(c) for c in all_columns(table))
     return (
         f"SELECT {cols} FROM (\n"
         f'  SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY "_s3rb_seq" DESC) AS _s3rb_rank\n'
@@ -118,7 +100,7 @@ def merge(schema: str, table: SourceTable, staging: str) -> str:
         f"t.{q(k)} IS NOT DISTINCT FROM s.{q(k)}" if k in nullable else f"t.{q(k)} = s.{q(k)}"
         for k in table.key_columns
     )
-    cols = _all_columns(table)
+    cols = all_columns(table)
     updates = ", ".join(f"{q(c)} = s.{q(c)}" for c in cols)
     insert_cols = ", ".join(q(c) for c in cols)
     insert_vals = ", ".join(f"s.{q(c)}" for c in cols)
@@ -133,7 +115,7 @@ def merge(schema: str, table: SourceTable, staging: str) -> str:
 
 
 def append(schema: str, table: SourceTable, staging: str) -> str:
-    cols = ", ".join(q(c) for c in _all_columns(table))
+    cols = ", ".join(q(c) for c in all_columns(table))
     return (
         f"INSERT INTO {table_name(schema, table.name)} ({cols})\n"
         f'SELECT {cols} FROM {q(staging)} WHERE "_s3rb_seq" > ? ORDER BY "_s3rb_seq"'

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 from s3rb_stream.core.schema import MAX_ARROW_DECIMAL, SourceColumn, SourceTable
 from s3rb_stream.errors import SchemaError
+from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
+from s3rb_stream.sql.common import all_columns, table_name
+from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
+from s3rb_stream.sql.common import load_summary as load_summary
 from s3rb_stream.sql.identifiers import literal
 from s3rb_stream.sql.identifiers import quote_ansi as q
 
-CONTROL_TABLE = "_s3rb_batches"
 STAGE = "_s3rb_stage"
 NEWEST = "_s3rb_newest"
 MAX_VARCHAR_BYTES = 65535
@@ -80,14 +83,6 @@ def column_type(col: SourceColumn) -> str:
     raise SchemaError(f"column {col.name} has type {col.column_type}, which has no Redshift mapping yet")
 
 
-def table_name(schema: str, table: str) -> str:
-    return f"{q(schema)}.{q(table)}"
-
-
-def _all_columns(table: SourceTable) -> list[str]:
-    return [*table.column_names, "_s3rb_seq", "_s3rb_op", "_s3rb_source_ts"]
-
-
 def _same_key(table: SourceTable, left: str, right: str) -> str:
     """Equality on every key column; Redshift MERGE allows nothing else, so keys must be NOT NULL."""
     nullable = [c.name for c in table.columns if c.name in table.key_columns and c.nullable]
@@ -98,10 +93,6 @@ def _same_key(table: SourceTable, left: str, right: str) -> str:
             "make the key columns NOT NULL at the source, or choose other key_columns",
         )
     return " AND ".join(f"{left}.{q(k)} = {right}.{q(k)}" for k in table.key_columns)
-
-
-def create_schema(schema: str) -> str:
-    return f"CREATE SCHEMA IF NOT EXISTS {q(schema)}"
 
 
 def create_table(schema: str, table: SourceTable) -> str:
@@ -137,13 +128,6 @@ def control_table_exists() -> str:
     return "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s"
 
 
-def load_summary(schema: str) -> str:
-    return (
-        f"SELECT table_name, COUNT(*), MAX(applied_at), MAX(last_seq) FROM {table_name(schema, CONTROL_TABLE)}"
-        " GROUP BY table_name ORDER BY table_name"
-    )
-
-
 def watermark(schema: str) -> str:
     return f"SELECT COALESCE(MAX(last_seq), -1) FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = %s"
 
@@ -159,7 +143,7 @@ def newest_per_key(table: SourceTable, watermark: int) -> str:
     bind parameters on PostgreSQL-derived servers.
     """
     keys = ", ".join(q(k) for k in table.key_columns)
-    cols = ", ".join(q(c) for c in _all_columns(table))
+    cols = ", ".join(q(c) for c in all_columns(table))
     return (
         f"CREATE TEMP TABLE {q(NEWEST)} AS\n"
         f"SELECT {cols} FROM (\n"
@@ -188,7 +172,7 @@ def apply_deletes(schema: str, table: SourceTable) -> str:
 
 
 def merge_upserts(schema: str, table: SourceTable) -> str:
-    cols = _all_columns(table)
+    cols = all_columns(table)
     select = ", ".join(q(c) for c in cols)
     updates = ", ".join(f"{q(c)} = s.{q(c)}" for c in cols)
     insert_cols = ", ".join(q(c) for c in cols)
@@ -203,7 +187,7 @@ def merge_upserts(schema: str, table: SourceTable) -> str:
 
 
 def append(schema: str, table: SourceTable, watermark: int) -> str:
-    cols = ", ".join(q(c) for c in _all_columns(table))
+    cols = ", ".join(q(c) for c in all_columns(table))
     return (
         f"INSERT INTO {table_name(schema, table.name)} ({cols})\n"
         f'SELECT {cols} FROM {q(STAGE)} WHERE "_s3rb_seq" > {int(watermark)}'

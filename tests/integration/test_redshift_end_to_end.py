@@ -11,7 +11,7 @@ import pytest
 import redshift_connector
 
 from s3rb_stream.pipeline.runner import run
-from s3rb_stream.settings import load_settings
+from s3rb_stream.settings import Settings, load_settings
 from s3rb_stream.sql.redshift_lint import lint
 from s3rb_stream.targets.redshift import RedshiftWarehouse
 from s3rb_stream.testing.mariadb import MariaDBServer
@@ -19,6 +19,21 @@ from s3rb_stream.testing.s3server import MotoS3Server
 from tests.integration.conftest import source_rows
 
 ROLE = "arn:aws:iam::123456789012:role/s3rb-copy"
+
+
+def redshift_settings(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, bucket: str, port: int, tables_file: Path
+) -> Settings:
+    """A pipeline from the test MariaDB through moto S3 into the emulator (or a proxy) on ``port``."""
+    return load_settings(
+        mysql_url=mariadb.url,
+        store_url=f"s3://{bucket}/cdc",
+        s3_endpoint_url=s3_server.endpoint_url,
+        warehouse_url=f"redshift://postgres:not-checked@127.0.0.1:{port}/postgres?ssl=false",
+        redshift_iam_role=ROLE,
+        tables_file=tables_file,
+        heartbeat_seconds=0.5,
+    )
 
 
 def target_rows(port: int, schema: str, table: str, columns: str, order: str) -> list[tuple[Any, ...]]:
@@ -48,15 +63,7 @@ def test_binlog_to_redshift_emulator_mirrors_the_source(
         f"UPDATE {db}.items SET id = 30 WHERE id = 3",
         f"DELETE FROM {db}.items WHERE id = 4",
     )
-    settings = load_settings(
-        mysql_url=mariadb.url,
-        store_url="s3://rs-bucket/cdc",
-        s3_endpoint_url=s3_server.endpoint_url,
-        warehouse_url=f"redshift://postgres:not-checked@127.0.0.1:{emulator_port}/postgres?ssl=false",
-        redshift_iam_role=ROLE,
-        tables_file=tmp_path / "tables.yml",
-        heartbeat_seconds=0.5,
-    )
+    settings = redshift_settings(mariadb, s3_server, "rs-bucket", emulator_port, tmp_path / "tables.yml")
     statements: list[str] = []
     original_close = RedshiftWarehouse.close
 
@@ -110,15 +117,7 @@ def test_replayed_and_older_batches_change_nothing_on_redshift(
         f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
         f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
     )
-    settings = load_settings(
-        mysql_url=mariadb.url,
-        store_url="s3://rs-replay/cdc",
-        s3_endpoint_url=s3_server.endpoint_url,
-        warehouse_url=f"redshift://postgres:x@127.0.0.1:{emulator_port}/postgres?ssl=false",
-        redshift_iam_role=ROLE,
-        tables_file=tmp_path / "tables.yml",
-        heartbeat_seconds=0.5,
-    )
+    settings = redshift_settings(mariadb, s3_server, "rs-replay", emulator_port, tmp_path / "tables.yml")
     run(settings, db, schema, until_caught_up=True)
     first = [o["Key"] for o in s3.list_objects_v2(Bucket="rs-replay")["Contents"] if o["Key"].endswith(".parquet")]
     assert len(first) == 1
@@ -153,15 +152,7 @@ def test_a_load_cut_mid_transaction_applies_nothing_and_the_next_load_completes(
         f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
     )
     with CuttingProxy(emulator_port) as proxy:
-        settings = load_settings(
-            mysql_url=mariadb.url,
-            store_url="s3://rs-cut/cdc",
-            s3_endpoint_url=s3_server.endpoint_url,
-            warehouse_url=f"redshift://postgres:x@127.0.0.1:{proxy.port}/postgres?ssl=false",
-            redshift_iam_role=ROLE,
-            tables_file=tmp_path / "tables.yml",
-            heartbeat_seconds=0.5,
-        )
+        settings = redshift_settings(mariadb, s3_server, "rs-cut", proxy.port, tmp_path / "tables.yml")
         # Every load is cut as it records its batches: after COPY, deletes and MERGE ran in its transaction.
         proxy.cut_on = b'"_s3rb_batches" (table_name, object_key'
 
