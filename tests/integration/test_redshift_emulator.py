@@ -97,3 +97,24 @@ def test_copy_from_a_manifest_loads_in_the_clients_transaction(emulator_port: in
             cur.execute(copy.replace("m.manifest", "missing.manifest"))
     finally:
         conn.close()
+
+
+def test_copy_fails_when_a_value_is_too_long_in_bytes(emulator_port: int, s3_server: MotoS3Server) -> None:
+    bucket = "emulator-bytes"
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket=bucket)
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"v": ["ééé"]}), sink)  # 3 characters, 6 bytes
+    put(s3_server, bucket, "x.parquet", sink.getvalue())
+    put(s3_server, bucket, "x.manifest", manifest_json(bucket, [ManifestEntry("x.parquet", len(sink.getvalue()))]))
+    conn = connect(emulator_port)
+    try:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE IF NOT EXISTS narrow (v VARCHAR(4))")
+        conn.commit()
+        with pytest.raises(redshift_connector.error.ProgrammingError, match="check constraint"):
+            cur.execute(f"COPY narrow FROM 's3://{bucket}/x.manifest' IAM_ROLE 'arn:r' FORMAT AS PARQUET MANIFEST")
+        conn.rollback()
+        cur.execute("SELECT count(*) FROM narrow")
+        assert cur.fetchall()[0][0] == 0
+    finally:
+        conn.close()

@@ -26,3 +26,10 @@ def test_redshift_only_sql_becomes_postgres(redshift: str, postgres: str) -> Non
 @pytest.mark.parametrize("sql", ['SELECT "a" FROM "s"."t" WHERE x = $1', "select  1 -- comment kept"])
 def test_plain_sql_passes_untouched(sql: str) -> None:
     assert translate(sql) == sql
+
+
+def test_varchar_limits_count_bytes_as_redshift_does() -> None:
+    assert translate('CREATE TABLE "s"."t" ("v" VARCHAR(8), "c" CHAR(1) NOT NULL, "n" INTEGER)') == (
+        'CREATE TABLE "s"."t" ("v" VARCHAR(8) CHECK (OCTET_LENGTH("v") <= 8),'
+        ' "c" CHAR(1) NOT NULL CHECK (OCTET_LENGTH("c") <= 1), "n" INT)'
+    )

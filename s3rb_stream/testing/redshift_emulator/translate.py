@@ -12,13 +12,33 @@ import sqlglot
 from sqlglot import exp
 
 _REDSHIFT_ONLY = re.compile(
-    r"\b(GETDATE|SYSDATE|IDENTITY|DISTKEY|SORTKEY|DISTSTYLE|ENCODE|SUPER|VARBYTE|MAX)\b", re.IGNORECASE
+    r"\b(GETDATE|SYSDATE|IDENTITY|DISTKEY|SORTKEY|DISTSTYLE|ENCODE|SUPER|VARBYTE|MAX)\b"
+    r"|^\s*CREATE\s+TABLE\b",  # VARCHAR(n) counts bytes in Redshift, characters in PostgreSQL
+    re.IGNORECASE,
 )
 _DROP_PROPERTIES = (exp.DistKeyProperty, exp.SortKeyProperty, exp.DistStyleProperty)
 
 
 def needs_translation(sql: str) -> bool:
     return bool(_REDSHIFT_ONLY.search(sql))
+
+
+def _byte_limits(tree: exp.Expression) -> None:
+    """Give each VARCHAR(n)/CHAR(n) column a CHECK on its byte length, as Redshift counts it."""
+    for column in tree.find_all(exp.ColumnDef):
+        kind = column.args.get("kind")
+        if not isinstance(kind, exp.DataType) or kind.this not in (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR):
+            continue
+        size = kind.expressions[0].name if kind.expressions else ""
+        if not size.isdigit():
+            continue
+        check = exp.CheckColumnConstraint(
+            this=exp.LTE(
+                this=exp.func("OCTET_LENGTH", exp.column(column.name, quoted=True)),
+                expression=exp.Literal.number(int(size)),
+            )
+        )
+        column.append("constraints", exp.ColumnConstraint(kind=check))
 
 
 def _rewrite(node: exp.Expression) -> exp.Expression | None:
@@ -40,12 +60,14 @@ def _rewrite(node: exp.Expression) -> exp.Expression | None:
 
 def translate(sql: str) -> str:
     """PostgreSQL text for one Redshift statement (GETDATE/SYSDATE, IDENTITY, DIST/SORT keys, ENCODE,
-    VARCHAR(MAX), SUPER, VARBYTE); unchanged when there is nothing Redshift-only in it."""
+    VARCHAR(MAX), SUPER, VARBYTE, byte-counted VARCHAR(n)); unchanged when nothing Redshift-only is in it."""
     if not needs_translation(sql):
         return sql
     try:
         tree = sqlglot.parse_one(sql, read="redshift")
     except sqlglot.errors.ParseError:
         return sql  # let PostgreSQL report the error in its own words
+    if isinstance(tree, exp.Create) and tree.kind == "TABLE":
+        _byte_limits(tree)
     translated = tree.transform(_rewrite)
     return translated.sql(dialect="postgres") if translated is not None else sql
