@@ -30,6 +30,39 @@ RETRIES = 5
 _TRUE = ("1", "true", "yes", "on")
 
 
+_BOOL_OPTIONS = {"ssl", "iam"}
+_INT_OPTIONS = {"timeout"}
+_STR_OPTIONS = {"sslmode", "cluster_identifier", "region", "db_user", "profile", "serverless_work_group"}
+
+
+def connect_options(location: WarehouseLocation) -> dict[str, Any]:
+    """redshift_connector arguments: the URL's parts, plus its query options (``?iam=true&...``)."""
+    kwargs: dict[str, Any] = {
+        "host": location.host,
+        "port": location.port,
+        "user": location.user,
+        "password": location.password,
+        "database": location.database,
+        "ssl": True,
+        "timeout": 30,
+    }
+    for key, value in location.options.items():
+        if key in _BOOL_OPTIONS:
+            kwargs[key] = value.lower() in _TRUE
+        elif key in _INT_OPTIONS:
+            kwargs[key] = int(value)
+        elif key in _STR_OPTIONS:
+            kwargs[key] = value
+        else:
+            raise ConfigError(
+                f"S3RB_WAREHOUSE_URL has an unknown option {key!r}",
+                f"known options: {', '.join(sorted(_BOOL_OPTIONS | _INT_OPTIONS | _STR_OPTIONS))}",
+            )
+    if kwargs.get("iam"):
+        kwargs.pop("password")  # IAM: temporary credentials come from the AWS chain and db_user
+    return kwargs
+
+
 def _retryable(exc: Exception) -> bool:
     text = str(exc)
     return isinstance(exc, redshift_connector.error.InterfaceError) or "1023" in text or "serializable" in text.lower()
@@ -58,17 +91,8 @@ class RedshiftWarehouse:
         return self.location.describe()
 
     def _connect(self) -> Any:
-        opts = self.location.options
         try:
-            return redshift_connector.connect(
-                host=self.location.host,
-                port=self.location.port,
-                user=self.location.user,
-                password=self.location.password,
-                database=self.location.database,
-                ssl=opts.get("ssl", "true").lower() in _TRUE,
-                timeout=int(opts.get("timeout", "30")),
-            )
+            return redshift_connector.connect(**connect_options(self.location))
         except (redshift_connector.error.InterfaceError, OSError) as exc:
             raise WarehouseUnavailable(
                 f"cannot connect to Redshift at {self.describe()}: {type(exc).__name__}",
