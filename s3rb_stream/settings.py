@@ -66,6 +66,31 @@ class WarehouseLocation:
         return f"{self.kind}:///{self.path}"
 
 
+@dataclass(frozen=True)
+class OptionTypes:
+    """Which URL query options a driver accepts, by type."""
+
+    bools: frozenset[str]
+    ints: frozenset[str]
+    strs: frozenset[str]
+
+
+def typed_options(options: dict[str, str], types: OptionTypes, setting: str) -> dict[str, Any]:
+    """URL query options as driver keyword arguments; an unknown option is a named ConfigError."""
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if key in types.bools:
+            out[key] = value.lower() in ("1", "true", "yes", "on")
+        elif key in types.ints:
+            out[key] = int(value)
+        elif key in types.strs:
+            out[key] = value
+        else:
+            known = ", ".join(sorted(types.bools | types.ints | types.strs))
+            raise ConfigError(f"{setting} has an unknown option {key!r}", f"known options: {known}")
+    return out
+
+
 def _port(parts: SplitResult, default: int, setting: str) -> int:
     try:
         return parts.port or default

@@ -12,12 +12,14 @@ from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.preflight import require_binlog_settings
 from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.errors import SchemaError, SourceError, SourceUnavailable
-from s3rb_stream.settings import MySQLTarget, TableConfig, TablesFile
+from s3rb_stream.settings import MySQLTarget, OptionTypes, TableConfig, TablesFile, typed_options
 from s3rb_stream.sql import mysql as q
 
-_BOOL_OPTIONS = {"ssl_verify_cert", "ssl_verify_identity", "ssl_disabled"}
-_INT_OPTIONS = {"connect_timeout", "read_timeout", "write_timeout"}
-_STR_OPTIONS = {"ssl_ca", "ssl_cert", "ssl_key", "charset", "unix_socket"}
+PYMYSQL_OPTIONS = OptionTypes(
+    bools=frozenset({"ssl_verify_cert", "ssl_verify_identity", "ssl_disabled"}),
+    ints=frozenset({"connect_timeout", "read_timeout", "write_timeout"}),
+    strs=frozenset({"ssl_ca", "ssl_cert", "ssl_key", "charset", "unix_socket"}),
+)
 
 
 def driver_options(target: MySQLTarget) -> dict[str, Any]:
@@ -30,19 +32,7 @@ def driver_options(target: MySQLTarget) -> dict[str, Any]:
         "connect_timeout": 10,
         "charset": "utf8mb4",
     }
-    for key, value in target.options.items():
-        if key in _BOOL_OPTIONS:
-            kwargs[key] = value.lower() in ("1", "true", "yes", "on")
-        elif key in _INT_OPTIONS:
-            kwargs[key] = int(value)
-        elif key in _STR_OPTIONS:
-            kwargs[key] = value
-        else:
-            raise SourceError(
-                f"S3RB_MYSQL_URL has an unknown option {key!r}",
-                f"known options: {', '.join(sorted(_BOOL_OPTIONS | _INT_OPTIONS | _STR_OPTIONS))}",
-            )
-    return kwargs
+    return kwargs | typed_options(target.options, PYMYSQL_OPTIONS, "S3RB_MYSQL_URL")
 
 
 def connect(target: MySQLTarget, **extra: Any) -> Any:

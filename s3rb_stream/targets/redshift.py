@@ -18,7 +18,7 @@ from s3rb_stream.core.object_keys import BatchRef
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import ConfigError, WarehouseError, WarehouseUnavailable
 from s3rb_stream.log import get_logger
-from s3rb_stream.settings import Mode, WarehouseLocation
+from s3rb_stream.settings import Mode, OptionTypes, WarehouseLocation, typed_options
 from s3rb_stream.sql import redshift as sql
 from s3rb_stream.store.manifest import ManifestEntry, manifest_json
 from s3rb_stream.store.s3 import S3Store
@@ -27,12 +27,13 @@ from s3rb_stream.targets import AppliedSummary
 log = get_logger(__name__)
 
 RETRIES = 5
-_TRUE = ("1", "true", "yes", "on")
 
 
-_BOOL_OPTIONS = {"ssl", "iam"}
-_INT_OPTIONS = {"timeout"}
-_STR_OPTIONS = {"sslmode", "cluster_identifier", "region", "db_user", "profile", "serverless_work_group"}
+REDSHIFT_OPTIONS = OptionTypes(
+    bools=frozenset({"ssl", "iam"}),
+    ints=frozenset({"timeout"}),
+    strs=frozenset({"sslmode", "cluster_identifier", "region", "db_user", "profile", "serverless_work_group"}),
+)
 
 
 def connect_options(location: WarehouseLocation) -> dict[str, Any]:
@@ -45,19 +46,7 @@ def connect_options(location: WarehouseLocation) -> dict[str, Any]:
         "database": location.database,
         "ssl": True,
         "timeout": 30,
-    }
-    for key, value in location.options.items():
-        if key in _BOOL_OPTIONS:
-            kwargs[key] = value.lower() in _TRUE
-        elif key in _INT_OPTIONS:
-            kwargs[key] = int(value)
-        elif key in _STR_OPTIONS:
-            kwargs[key] = value
-        else:
-            raise ConfigError(
-                f"S3RB_WAREHOUSE_URL has an unknown option {key!r}",
-                f"known options: {', '.join(sorted(_BOOL_OPTIONS | _INT_OPTIONS | _STR_OPTIONS))}",
-            )
+    } | typed_options(location.options, REDSHIFT_OPTIONS, "S3RB_WAREHOUSE_URL")
     if kwargs.get("iam"):
         kwargs.pop("password")  # IAM: temporary credentials come from the AWS chain and db_user
     return kwargs
