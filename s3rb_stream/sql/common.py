@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from s3rb_stream.core.schema import META_COLUMNS, SourceTable
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from s3rb_stream.core.schema import META_COLUMNS, SourceColumn, SourceTable
 from s3rb_stream.sql.identifiers import quote_ansi as q
 
 CONTROL_TABLE = "_s3rb_batches"
@@ -26,4 +29,60 @@ def load_summary(schema: str) -> str:
     return (
         f"SELECT table_name, COUNT(*), MAX(applied_at), MAX(last_seq) FROM {table_name(schema, CONTROL_TABLE)}"
         " GROUP BY table_name ORDER BY table_name"
+    )
+
+
+@dataclass(frozen=True)
+class ControlDialect:
+    """How one target spells the few things the shared control-table SQL leaves open."""
+
+    param: str  # bind placeholder: "?" or "%s"
+    now: str  # current time: "now()" or "SYSDATE"
+    name_type: str  # type of table_name
+    key_type: str  # type of object_key
+    op_type: str  # type of _s3rb_op
+
+
+def create_table(schema: str, table: SourceTable, column_type: Callable[[SourceColumn], str], d: ControlDialect) -> str:
+    cols = [f"{q(c.name)} {column_type(c)}" for c in table.columns]
+    cols += [
+        '"_s3rb_seq" BIGINT NOT NULL',
+        f'"_s3rb_op" {d.op_type} NOT NULL',
+        '"_s3rb_source_ts" TIMESTAMPTZ NOT NULL',
+    ]
+    return f"CREATE TABLE IF NOT EXISTS {table_name(schema, table.name)} (\n  " + ",\n  ".join(cols) + "\n)"
+
+
+def create_control_table(schema: str, d: ControlDialect) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table_name(schema, CONTROL_TABLE)} (\n"
+        f"  table_name {d.name_type} NOT NULL,\n"
+        f"  object_key {d.key_type} NOT NULL,\n"
+        "  first_seq BIGINT NOT NULL,\n"
+        "  last_seq BIGINT NOT NULL,\n"
+        "  row_count BIGINT NOT NULL,\n"
+        "  applied_at TIMESTAMPTZ NOT NULL,\n"
+        "  PRIMARY KEY (table_name, object_key)\n"
+        ")"
+    )
+
+
+def control_table_exists(d: ControlDialect) -> str:
+    return f"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = {d.param} AND table_name = {d.param}"
+
+
+def applied_keys(schema: str, d: ControlDialect) -> str:
+    return f"SELECT object_key FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = {d.param}"
+
+
+def watermark(schema: str, d: ControlDialect) -> str:
+    """Highest sequence applied to a table: every change at or below it is already in effect."""
+    return f"SELECT COALESCE(MAX(last_seq), -1) FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = {d.param}"
+
+
+def record_batch(schema: str, d: ControlDialect) -> str:
+    values = ", ".join([d.param] * 5 + [d.now])
+    return (
+        f"INSERT INTO {table_name(schema, CONTROL_TABLE)} "
+        f"(table_name, object_key, first_seq, last_seq, row_count, applied_at) VALUES ({values})"
     )

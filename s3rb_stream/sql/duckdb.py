@@ -8,8 +8,9 @@ from __future__ import annotations
 import pyarrow as pa
 
 from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
+from s3rb_stream.sql import common
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
-from s3rb_stream.sql.common import all_columns, table_name
+from s3rb_stream.sql.common import ControlDialect, all_columns, table_name
 from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
 from s3rb_stream.sql.common import load_summary as load_summary
 from s3rb_stream.sql.identifiers import quote_ansi as q
@@ -39,46 +40,6 @@ def column_type(col: SourceColumn) -> str:
     if pa.types.is_decimal(arrow):
         return f"DECIMAL({arrow.precision},{arrow.scale})"
     return _SIMPLE[arrow]
-
-
-def create_table(schema: str, table: SourceTable) -> str:
-    cols = [f"{q(c.name)} {column_type(c)}" for c in table.columns]
-    cols += ['"_s3rb_seq" BIGINT NOT NULL', '"_s3rb_op" VARCHAR NOT NULL', '"_s3rb_source_ts" TIMESTAMPTZ NOT NULL']
-    return f"CREATE TABLE IF NOT EXISTS {table_name(schema, table.name)} (\n  " + ",\n  ".join(cols) + "\n)"
-
-
-def create_control_table(schema: str) -> str:
-    return (
-        f"CREATE TABLE IF NOT EXISTS {table_name(schema, CONTROL_TABLE)} (\n"
-        "  table_name VARCHAR NOT NULL,\n"
-        "  object_key VARCHAR NOT NULL,\n"
-        "  first_seq BIGINT NOT NULL,\n"
-        "  last_seq BIGINT NOT NULL,\n"
-        "  row_count BIGINT NOT NULL,\n"
-        "  applied_at TIMESTAMPTZ NOT NULL,\n"
-        "  PRIMARY KEY (table_name, object_key)\n"
-        ")"
-    )
-
-
-def applied_keys(schema: str) -> str:
-    return f"SELECT object_key FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = ?"
-
-
-def control_table_exists() -> str:
-    return "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?"
-
-
-def watermark(schema: str) -> str:
-    """Highest sequence applied to a table: every change at or below it is already in effect."""
-    return f"SELECT coalesce(max(last_seq), -1) FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = ?"
-
-
-def record_batch(schema: str) -> str:
-    return (
-        f"INSERT INTO {table_name(schema, CONTROL_TABLE)} "
-        "(table_name, object_key, first_seq, last_seq, row_count, applied_at) VALUES (?, ?, ?, ?, ?, now())"
-    )
 
 
 def newest_per_key(table: SourceTable, staging: str) -> str:
@@ -120,3 +81,30 @@ def append(schema: str, table: SourceTable, staging: str) -> str:
         f"INSERT INTO {table_name(schema, table.name)} ({cols})\n"
         f'SELECT {cols} FROM {q(staging)} WHERE "_s3rb_seq" > ? ORDER BY "_s3rb_seq"'
     )
+
+
+DIALECT = ControlDialect(param="?", now="now()", name_type="VARCHAR", key_type="VARCHAR", op_type="VARCHAR")
+
+
+def create_table(schema: str, table: SourceTable) -> str:
+    return common.create_table(schema, table, column_type, DIALECT)
+
+
+def create_control_table(schema: str) -> str:
+    return common.create_control_table(schema, DIALECT)
+
+
+def control_table_exists() -> str:
+    return common.control_table_exists(DIALECT)
+
+
+def applied_keys(schema: str) -> str:
+    return common.applied_keys(schema, DIALECT)
+
+
+def watermark(schema: str) -> str:
+    return common.watermark(schema, DIALECT)
+
+
+def record_batch(schema: str) -> str:
+    return common.record_batch(schema, DIALECT)

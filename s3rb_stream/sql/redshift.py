@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from s3rb_stream.core.schema import MAX_ARROW_DECIMAL, SourceColumn, SourceTable
 from s3rb_stream.errors import SchemaError
+from s3rb_stream.sql import common
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
-from s3rb_stream.sql.common import all_columns, table_name
+from s3rb_stream.sql.common import ControlDialect, all_columns, table_name
 from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
 from s3rb_stream.sql.common import load_summary as load_summary
 from s3rb_stream.sql.identifiers import literal
@@ -95,26 +96,6 @@ def _same_key(table: SourceTable, left: str, right: str) -> str:
     return " AND ".join(f"{left}.{q(k)} = {right}.{q(k)}" for k in table.key_columns)
 
 
-def create_table(schema: str, table: SourceTable) -> str:
-    cols = [f"{q(c.name)} {column_type(c)}" for c in table.columns]
-    cols += ['"_s3rb_seq" BIGINT NOT NULL', '"_s3rb_op" CHAR(1) NOT NULL', '"_s3rb_source_ts" TIMESTAMPTZ NOT NULL']
-    return f"CREATE TABLE IF NOT EXISTS {table_name(schema, table.name)} (\n  " + ",\n  ".join(cols) + "\n)"
-
-
-def create_control_table(schema: str) -> str:
-    return (
-        f"CREATE TABLE IF NOT EXISTS {table_name(schema, CONTROL_TABLE)} (\n"
-        "  table_name VARCHAR(512) NOT NULL,\n"
-        "  object_key VARCHAR(2048) NOT NULL,\n"
-        "  first_seq BIGINT NOT NULL,\n"
-        "  last_seq BIGINT NOT NULL,\n"
-        "  row_count BIGINT NOT NULL,\n"
-        "  applied_at TIMESTAMPTZ NOT NULL,\n"
-        "  PRIMARY KEY (table_name, object_key)\n"
-        ")"
-    )
-
-
 def create_stage(schema: str, table: SourceTable) -> str:
     return f"CREATE TEMP TABLE {q(STAGE)} (LIKE {table_name(schema, table.name)})"
 
@@ -122,18 +103,6 @@ def create_stage(schema: str, table: SourceTable) -> str:
 def copy_manifest(manifest_url: str, iam_role: str) -> str:
     """COPY exactly the objects a manifest lists; Parquet columns map by position."""
     return f"COPY {q(STAGE)} FROM {literal(manifest_url)} IAM_ROLE {literal(iam_role)} FORMAT AS PARQUET MANIFEST"
-
-
-def control_table_exists() -> str:
-    return "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s"
-
-
-def watermark(schema: str) -> str:
-    return f"SELECT COALESCE(MAX(last_seq), -1) FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = %s"
-
-
-def applied_keys(schema: str) -> str:
-    return f"SELECT object_key FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = %s"
 
 
 def newest_per_key(table: SourceTable, watermark: int) -> str:
@@ -194,13 +163,6 @@ def append(schema: str, table: SourceTable, watermark: int) -> str:
     )
 
 
-def record_batch(schema: str) -> str:
-    return (
-        f"INSERT INTO {table_name(schema, CONTROL_TABLE)} "
-        "(table_name, object_key, first_seq, last_seq, row_count, applied_at) VALUES (%s, %s, %s, %s, %s, SYSDATE)"
-    )
-
-
 def drop_temp_tables() -> list[str]:
     return [f"DROP TABLE IF EXISTS {q(NEWEST)}", f"DROP TABLE IF EXISTS {q(STAGE)}"]
 
@@ -216,3 +178,32 @@ def merge_load(schema: str, table: SourceTable, manifest_url: str, iam_role: str
         apply_deletes(schema, table),
         merge_upserts(schema, table),
     ]
+
+
+DIALECT = ControlDialect(
+    param="%s", now="SYSDATE", name_type="VARCHAR(512)", key_type="VARCHAR(2048)", op_type="CHAR(1)"
+)
+
+
+def create_table(schema: str, table: SourceTable) -> str:
+    return common.create_table(schema, table, column_type, DIALECT)
+
+
+def create_control_table(schema: str) -> str:
+    return common.create_control_table(schema, DIALECT)
+
+
+def control_table_exists() -> str:
+    return common.control_table_exists(DIALECT)
+
+
+def applied_keys(schema: str) -> str:
+    return common.applied_keys(schema, DIALECT)
+
+
+def watermark(schema: str) -> str:
+    return common.watermark(schema, DIALECT)
+
+
+def record_batch(schema: str) -> str:
+    return common.record_batch(schema, DIALECT)
