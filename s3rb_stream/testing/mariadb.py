@@ -16,7 +16,7 @@ from typing import Any
 
 import pymysql
 
-from s3rb_stream.testing.ports import free_port, wait_until
+from s3rb_stream.testing.ports import free_port, terminate, wait_until
 
 BINLOG_OPTIONS: dict[str, str] = {
     "log_bin": "mariadb-bin",
@@ -140,13 +140,7 @@ class MariaDBServer:
             conn.close()
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        terminate(self._proc, timeout=30)
         self._proc = None
         if self._owns_basedir and self.basedir is not None and not os.environ.get("S3RB_KEEP_TMP"):
             shutil.rmtree(self.basedir, ignore_errors=True)

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from s3rb_stream.testing.ports import free_port, port_open, wait_until
+from s3rb_stream.testing.ports import free_port, port_open, terminate, wait_until
 
 
 def _bin_dir() -> Path:
@@ -98,12 +98,7 @@ class PostgresServer:
         return self
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
+        terminate(self._proc, timeout=30)
         self._proc = None
         if self.basedir is not None and not os.environ.get("S3RB_KEEP_TMP"):
             shutil.rmtree(self.basedir, ignore_errors=True)

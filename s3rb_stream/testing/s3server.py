@@ -7,7 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from s3rb_stream.testing.ports import free_port, port_open, wait_until
+from s3rb_stream.testing.ports import free_port, port_open, terminate, wait_until
 
 TEST_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "s3rb-test-key",
@@ -44,12 +44,7 @@ class MotoS3Server:
         return self
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
+        terminate(self._proc, timeout=10)
         self._proc = None
 
     def __enter__(self) -> MotoS3Server:
