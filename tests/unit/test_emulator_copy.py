@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -82,6 +83,21 @@ def test_missing_objects_and_bad_parquet_fail_the_copy() -> None:
     listing["s3://b/gone.parquet"] = b"PAR1 truncated"
     with pytest.raises(CopyError, match="not a valid Parquet file"):
         copy_as_insert(COPY, listing.get)
+
+
+@pytest.mark.parametrize(
+    ("column", "shown"),
+    [
+        (pa.array([1], pa.uint32()), "n (uint32)"),
+        (pa.array([1], pa.time64("us")), "n (time64[us])"),
+        (pa.array([Decimal(1)], pa.decimal256(40, 0)), "n (decimal256(40, 0))"),
+    ],
+)
+def test_types_redshift_cannot_load_fail_the_copy(column: pa.Array, shown: str) -> None:
+    objects = {"s3://b/a.parquet": parquet(pa.table({"id": [1], "n": column}))}
+    objects["s3://b/m.manifest"] = manifest_json("b", [ManifestEntry("a.parquet", 1)])
+    with pytest.raises(CopyError, match=rf"column types Redshift cannot load: {re.escape(shown)}"):
+        copy_as_insert(COPY, objects.get)
 
 
 def test_raise_statement_quotes_the_message() -> None:

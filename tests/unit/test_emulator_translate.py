@@ -33,3 +33,26 @@ def test_varchar_limits_count_bytes_as_redshift_does() -> None:
         'CREATE TABLE "s"."t" ("v" VARCHAR(8) CHECK (OCTET_LENGTH("v") <= 8),'
         ' "c" CHAR(1) NOT NULL CHECK (OCTET_LENGTH("c") <= 1), "n" INT)'
     )
+
+
+def test_temporary_stage_tables_count_bytes_too() -> None:
+    assert translate('CREATE TEMP TABLE "_s3rb_stage" ("v" VARCHAR(4))') == (
+        'CREATE TEMPORARY TABLE "_s3rb_stage" ("v" VARCHAR(4) CHECK (OCTET_LENGTH("v") <= 4))'
+    )
+
+
+def test_json_parse_becomes_a_jsonb_cast() -> None:
+    assert translate('SELECT "id", JSON_PARSE("body") AS "body" FROM "_s3rb_newest"') == (
+        'SELECT "id", CAST("body" AS JSONB) AS "body" FROM "_s3rb_newest"'
+    )
+
+
+def test_create_table_as_select_passes_untouched() -> None:
+    sql = 'CREATE TEMP TABLE "n" AS\nSELECT "a" FROM "s"'
+    assert translate(sql) == sql
+
+
+def test_quoted_names_with_spaces_get_byte_checks() -> None:
+    assert translate('CREATE TABLE IF NOT EXISTS "my schema"."a table" ("v" VARCHAR(4))') == (
+        'CREATE TABLE IF NOT EXISTS "my schema"."a table" ("v" VARCHAR(4) CHECK (OCTET_LENGTH("v") <= 4))'
+    )

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from s3rb_stream.sql.identifiers import literal
@@ -65,6 +66,20 @@ def object_urls(command: CopyCommand, fetch: Fetch) -> list[str]:
     return [url for url, _, _ in entries]
 
 
+def unloadable_columns(schema: pa.Schema) -> list[str]:
+    """Parquet columns whose type Redshift's COPY cannot load, or cannot be trusted to load exactly.
+
+    Redshift has no unsigned integers and no TIME from Parquet, and DECIMAL stops at 38 digits;
+    the emulator refuses such columns rather than let PostgreSQL accept them.
+    """
+    bad = []
+    for field in schema:
+        t = field.type
+        if pa.types.is_unsigned_integer(t) or pa.types.is_time(t) or pa.types.is_decimal256(t):
+            bad.append(f"{field.name} ({t})")
+    return bad
+
+
 def sql_value(value: Any) -> str:
     if value is None:
         return "NULL"
@@ -102,6 +117,9 @@ def copy_as_insert(sql: str, fetch: Fetch) -> str | None:
             table = pq.read_table(io.BytesIO(data))
         except Exception as exc:
             raise CopyError(f"Spectrum Scan Error: {url} is not a valid Parquet file: {exc}") from None
+        bad = unloadable_columns(table.schema)
+        if bad:
+            raise CopyError(f"Spectrum Scan Error: {url} has column types Redshift cannot load: {', '.join(bad)}")
         columns = [col.to_pylist() for col in table.columns]
         rows.extend(zip(*columns, strict=True))
     return insert_statement(command.table, rows)

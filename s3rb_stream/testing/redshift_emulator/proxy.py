@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,6 +98,7 @@ class EmulatorProxy:
     host: str = "127.0.0.1"
     s3_endpoint_url: str | None = None
     _s3: Any = None
+    _s3_lock: threading.Lock = field(default_factory=threading.Lock)
     _server: asyncio.base_events.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -149,8 +151,9 @@ class EmulatorProxy:
         import boto3
         from botocore.exceptions import ClientError
 
-        if self._s3 is None:
-            self._s3 = boto3.client("s3", endpoint_url=self.s3_endpoint_url)
+        with self._s3_lock:  # boto3 clients are thread-safe once made; making one is not
+            if self._s3 is None:
+                self._s3 = boto3.client("s3", endpoint_url=self.s3_endpoint_url)
         parts = urlsplit(url)
         try:
             body: bytes = self._s3.get_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))["Body"].read()
@@ -177,10 +180,11 @@ class EmulatorProxy:
         try:
             while True:
                 kind, payload = await read_message(client)
+                # Off the event loop: a COPY reads S3, and other sessions keep being served meanwhile.
                 if kind == b"Q":
-                    payload = rewrite_query(payload, self.transform_sql)
+                    payload = await asyncio.to_thread(rewrite_query, payload, self.transform_sql)
                 elif kind == b"P":
-                    payload = rewrite_parse(payload, self.transform_sql)
+                    payload = await asyncio.to_thread(rewrite_parse, payload, self.transform_sql)
                 server.write(message(kind, payload))
                 await server.drain()
                 if kind == b"X":  # Terminate

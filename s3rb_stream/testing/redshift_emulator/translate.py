@@ -12,8 +12,9 @@ import sqlglot
 from sqlglot import exp
 
 _REDSHIFT_ONLY = re.compile(
-    r"\b(GETDATE|SYSDATE|IDENTITY|DISTKEY|SORTKEY|DISTSTYLE|ENCODE|SUPER|VARBYTE|MAX)\b"
-    r"|^\s*CREATE\s+TABLE\b",  # VARCHAR(n) counts bytes in Redshift, characters in PostgreSQL
+    r"\b(GETDATE|SYSDATE|IDENTITY|DISTKEY|SORTKEY|DISTSTYLE|ENCODE|SUPER|VARBYTE|MAX|JSON_PARSE)\b"
+    # a table defined by its columns: VARCHAR(n) counts bytes in Redshift, characters in PostgreSQL
+    r"|^\s*CREATE\s+(?:TEMP\s+|TEMPORARY\s+)?TABLE\b(?![^(]*\bAS\b)",
     re.IGNORECASE,
 )
 _DROP_PROPERTIES = (exp.DistKeyProperty, exp.SortKeyProperty, exp.DistStyleProperty)
@@ -46,6 +47,8 @@ def _rewrite(node: exp.Expression) -> exp.Expression | None:
         return None
     if isinstance(node, exp.ColumnConstraint) and isinstance(node.args.get("kind"), exp.EncodeColumnConstraint):
         return None
+    if isinstance(node, exp.ParseJSON):
+        return exp.cast(node.this, exp.DataType.build("JSONB"))
     if isinstance(node, exp.DataType):
         if node.this == exp.DataType.Type.SUPER:
             return exp.DataType.build("JSONB")
@@ -60,7 +63,8 @@ def _rewrite(node: exp.Expression) -> exp.Expression | None:
 
 def translate(sql: str) -> str:
     """PostgreSQL text for one Redshift statement (GETDATE/SYSDATE, IDENTITY, DIST/SORT keys, ENCODE,
-    VARCHAR(MAX), SUPER, VARBYTE, byte-counted VARCHAR(n)); unchanged when nothing Redshift-only is in it."""
+    VARCHAR(MAX), SUPER, VARBYTE, JSON_PARSE, byte-counted VARCHAR(n)); unchanged when nothing
+    Redshift-only is in it."""
     if not needs_translation(sql):
         return sql
     try:
