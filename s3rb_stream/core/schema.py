@@ -21,13 +21,18 @@ from s3rb_stream.errors import SchemaError
 META_COLUMNS: tuple[str, ...] = ("_s3rb_seq", "_s3rb_op", "_s3rb_source_ts")
 MAX_ARROW_DECIMAL = 38
 
+MAX_BIT_IN_BIGINT = 63
+# (signed, unsigned) → Arrow. Parquet objects carry only signed types wide enough for the column's
+# whole range, each the exact type of the Redshift column it is copied into: Redshift has no
+# unsigned or 1-byte integers, and its COPY maps Parquet columns by position and physical type,
+# so an unsigned annotation is nothing to rely on (4294967295 must not arrive as -1).
 _INT_TYPES = {
-    "tinyint": (pa.int8(), pa.uint8()),
-    "smallint": (pa.int16(), pa.uint16()),
-    "mediumint": (pa.int32(), pa.uint32()),
-    "int": (pa.int32(), pa.uint32()),
-    "integer": (pa.int32(), pa.uint32()),
-    "bigint": (pa.int64(), pa.uint64()),
+    "tinyint": (pa.int16(), pa.int16()),
+    "smallint": (pa.int16(), pa.int32()),
+    "mediumint": (pa.int32(), pa.int32()),
+    "int": (pa.int32(), pa.int64()),
+    "integer": (pa.int32(), pa.int64()),
+    "bigint": (pa.int64(), pa.decimal128(20, 0)),
 }
 _STRING_TYPES = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json", "time"}
 _BINARY_TYPES = {
@@ -118,7 +123,7 @@ def arrow_type(col: SourceColumn) -> pa.DataType:
     if dt == "double" or dt == "real":
         return pa.float64()
     if dt == "bit":
-        return pa.uint64()
+        return pa.int64() if (col.precision or 1) <= MAX_BIT_IN_BIGINT else pa.decimal128(20, 0)
     if dt == "year":
         return pa.int16()
     if dt == "date":

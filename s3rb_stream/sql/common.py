@@ -43,14 +43,19 @@ class ControlDialect:
     op_type: str  # type of _s3rb_op
 
 
-def create_table(schema: str, table: SourceTable, column_type: Callable[[SourceColumn], str], d: ControlDialect) -> str:
+def column_definitions(table: SourceTable, column_type: Callable[[SourceColumn], str], d: ControlDialect) -> str:
+    """The column list of a target (or staging) table, in Parquet order."""
     cols = [f"{q(c.name)} {column_type(c)}" for c in table.columns]
     cols += [
         '"_s3rb_seq" BIGINT NOT NULL',
         f'"_s3rb_op" {d.op_type} NOT NULL',
         '"_s3rb_source_ts" TIMESTAMPTZ NOT NULL',
     ]
-    return f"CREATE TABLE IF NOT EXISTS {table_name(schema, table.name)} (\n  " + ",\n  ".join(cols) + "\n)"
+    return "(\n  " + ",\n  ".join(cols) + "\n)"
+
+
+def create_table(schema: str, table: SourceTable, column_type: Callable[[SourceColumn], str], d: ControlDialect) -> str:
+    return f"CREATE TABLE IF NOT EXISTS {table_name(schema, table.name)} {column_definitions(table, column_type, d)}"
 
 
 def create_control_table(schema: str, d: ControlDialect) -> str:

@@ -16,14 +16,9 @@ from s3rb_stream.sql.common import load_summary as load_summary
 from s3rb_stream.sql.identifiers import quote_ansi as q
 
 _SIMPLE: dict[pa.DataType, str] = {
-    pa.int8(): "TINYINT",
-    pa.uint8(): "UTINYINT",
     pa.int16(): "SMALLINT",
-    pa.uint16(): "USMALLINT",
     pa.int32(): "INTEGER",
-    pa.uint32(): "UINTEGER",
     pa.int64(): "BIGINT",
-    pa.uint64(): "UBIGINT",
     pa.float32(): "FLOAT",
     pa.float64(): "DOUBLE",
     pa.string(): "VARCHAR",

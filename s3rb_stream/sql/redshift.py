@@ -14,7 +14,9 @@ target, and equality predicates only in ON. So one load is, in one transaction::
 
 from __future__ import annotations
 
-from s3rb_stream.core.schema import MAX_ARROW_DECIMAL, SourceColumn, SourceTable
+import pyarrow as pa
+
+from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
 from s3rb_stream.errors import SchemaError
 from s3rb_stream.sql import common
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
@@ -30,13 +32,15 @@ MAX_VARCHAR_BYTES = 65535
 MAX_VARBYTE = 1_024_000
 UTF8MB4_BYTES_PER_CHAR = 4
 
-_INTS = {
-    "tinyint": ("SMALLINT", "SMALLINT"),
-    "smallint": ("SMALLINT", "INTEGER"),
-    "mediumint": ("INTEGER", "INTEGER"),
-    "int": ("INTEGER", "BIGINT"),
-    "integer": ("INTEGER", "BIGINT"),
-    "bigint": ("BIGINT", "DECIMAL(20,0)"),
+_BY_ARROW: dict[pa.DataType, str] = {
+    pa.int16(): "SMALLINT",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.float32(): "REAL",
+    pa.float64(): "DOUBLE PRECISION",
+    pa.date32(): "DATE",
+    pa.timestamp("us"): "TIMESTAMP",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
 }
 _TEXT = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
 _BINARY = {
@@ -53,26 +57,13 @@ def varchar_bytes(chars: int | None) -> int:
 
 
 def column_type(col: SourceColumn) -> str:
+    """The Redshift type of a target column.
+
+    Numbers, dates and times take the exact type of their Parquet column (core.schema.arrow_type),
+    because COPY maps Parquet columns onto the table by position and type; text and bytes are sized
+    in bytes here, which Parquet does not carry.
+    """
     dt = col.data_type.lower()
-    if dt in _INTS:
-        return _INTS[dt][1 if col.unsigned else 0]
-    if dt == "decimal":
-        p, s = col.precision or 10, col.scale or 0
-        return f"DECIMAL({p},{s})" if p <= MAX_ARROW_DECIMAL else f"VARCHAR({p + 2})"
-    if dt == "float":
-        return "REAL"
-    if dt in ("double", "real"):
-        return "DOUBLE PRECISION"
-    if dt == "bit":
-        return "DECIMAL(20,0)"
-    if dt == "year":
-        return "SMALLINT"
-    if dt == "date":
-        return "DATE"
-    if dt == "datetime":
-        return "TIMESTAMP"
-    if dt == "timestamp":
-        return "TIMESTAMPTZ"
     if dt == "time":
         return "VARCHAR(20)"  # Redshift cannot load TIME from Parquet; "-838:59:59.000000"
     if dt == "json":
@@ -81,7 +72,25 @@ def column_type(col: SourceColumn) -> str:
         return f"VARCHAR({varchar_bytes(col.char_length)})"
     if dt in _BINARY:
         return f"VARBYTE({min(col.char_length or MAX_VARBYTE, MAX_VARBYTE)})"
+    arrow = arrow_type(col)
+    if pa.types.is_decimal(arrow):
+        return f"DECIMAL({arrow.precision},{arrow.scale})"
+    if pa.types.is_string(arrow):  # DECIMAL wider than 38 digits, as exact text
+        return f"VARCHAR({(col.precision or 0) + 2})"
+    if arrow in _BY_ARROW:
+        return _BY_ARROW[arrow]
     raise SchemaError(f"column {col.name} has type {col.column_type}, which has no Redshift mapping yet")
+
+
+def stage_type(col: SourceColumn) -> str:
+    """The staging column type: what COPY can load from the Parquet column.
+
+    JSON arrives as Parquet text; COPY would store it in SUPER as one string scalar, so it is
+    staged as VARCHAR and turned into SUPER with JSON_PARSE when applied.
+    """
+    if col.data_type.lower() == "json":
+        return f"VARCHAR({MAX_VARCHAR_BYTES})"
+    return column_type(col)
 
 
 def _same_key(table: SourceTable, left: str, right: str) -> str:
@@ -96,8 +105,15 @@ def _same_key(table: SourceTable, left: str, right: str) -> str:
     return " AND ".join(f"{left}.{q(k)} = {right}.{q(k)}" for k in table.key_columns)
 
 
-def create_stage(schema: str, table: SourceTable) -> str:
-    return f"CREATE TEMP TABLE {q(STAGE)} (LIKE {table_name(schema, table.name)})"
+def create_stage(table: SourceTable) -> str:
+    """The staging table COPY loads into: the target's columns, with JSON staged as text."""
+    return f"CREATE TEMP TABLE {q(STAGE)} {common.column_definitions(table, stage_type, DIALECT)}"
+
+
+def _applied_columns(table: SourceTable) -> str:
+    """The staged columns as the target stores them: JSON text parsed into SUPER."""
+    json_columns = {c.name for c in table.columns if c.data_type.lower() == "json"}
+    return ", ".join(f"JSON_PARSE({q(c)}) AS {q(c)}" if c in json_columns else q(c) for c in all_columns(table))
 
 
 def copy_manifest(manifest_url: str, iam_role: str) -> str:
@@ -142,7 +158,7 @@ def apply_deletes(schema: str, table: SourceTable) -> str:
 
 def merge_upserts(schema: str, table: SourceTable) -> str:
     cols = all_columns(table)
-    select = ", ".join(q(c) for c in cols)
+    select = _applied_columns(table)
     updates = ", ".join(f"{q(c)} = s.{q(c)}" for c in cols)
     insert_cols = ", ".join(q(c) for c in cols)
     insert_vals = ", ".join(f"s.{q(c)}" for c in cols)
@@ -159,7 +175,7 @@ def append(schema: str, table: SourceTable, watermark: int) -> str:
     cols = ", ".join(q(c) for c in all_columns(table))
     return (
         f"INSERT INTO {table_name(schema, table.name)} ({cols})\n"
-        f'SELECT {cols} FROM {q(STAGE)} WHERE "_s3rb_seq" > {int(watermark)}'
+        f'SELECT {_applied_columns(table)} FROM {q(STAGE)} WHERE "_s3rb_seq" > {int(watermark)}'
     )
 
 
@@ -171,12 +187,22 @@ def merge_load(schema: str, table: SourceTable, manifest_url: str, iam_role: str
     """Every statement of one merge load, in order; the caller runs them in one transaction."""
     return [
         *drop_temp_tables(),
-        create_stage(schema, table),
+        create_stage(table),
         copy_manifest(manifest_url, iam_role),
         newest_per_key(table, watermark),
         drop_stale(schema, table),
         apply_deletes(schema, table),
         merge_upserts(schema, table),
+    ]
+
+
+def append_load(schema: str, table: SourceTable, manifest_url: str, iam_role: str, watermark: int) -> list[str]:
+    """Every statement of one append load, in order; the caller runs them in one transaction."""
+    return [
+        *drop_temp_tables(),
+        create_stage(table),
+        copy_manifest(manifest_url, iam_role),
+        append(schema, table, watermark),
     ]
 
 

@@ -52,6 +52,22 @@ def connect_options(location: WarehouseLocation) -> dict[str, Any]:
     return kwargs
 
 
+def server_message(exc: Exception) -> str:
+    """The server's own words: redshift_connector carries the error fields as a dict."""
+    fields = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else None
+    if fields is None:
+        return str(exc)
+    text = f"{fields.get('C', '')}: {fields.get('M', '')}".strip(": ")
+    if fields.get("D"):
+        text += f" ({fields['D']})"
+    return text
+
+
+def _step(statement: str) -> str:
+    """What a statement does, in two words, for an error message: "COPY", "MERGE INTO", ..."""
+    return " ".join(statement.split()[:2]) if not statement.startswith("COPY") else "COPY"
+
+
 def _retryable(exc: Exception) -> bool:
     text = str(exc)
     return isinstance(exc, redshift_connector.error.InterfaceError) or "1023" in text or "serializable" in text.lower()
@@ -146,9 +162,14 @@ class RedshiftWarehouse:
             except redshift_connector.error.Error as exc:
                 self._rollback()
                 if attempt == RETRIES or not _retryable(exc):
+                    step = _step(self.statements[-1]) if self.statements else "connect"
+                    hint = "nothing was applied; the batches stay pending"
+                    if step == "COPY":
+                        hint += "; on Redshift, SYS_LOAD_ERROR_DETAIL names the object, row and column"
                     raise WarehouseError(
-                        f"loading {len(batches)} batch(es) into {target_schema}.{table.name} failed: {exc}",
-                        "nothing was applied; the batches stay pending",
+                        f"loading {len(batches)} batch(es) into {target_schema}.{table.name} failed"
+                        f" at {step}: {server_message(exc)}",
+                        hint,
                     ) from None
                 delay = min(30.0, 0.5 * 2**attempt)
                 log.warning("redshift load retrying", table=table.name, attempt=attempt, delay_s=delay, error=str(exc))
@@ -163,15 +184,8 @@ class RedshiftWarehouse:
         cur = self._conn.cursor()
         self._run(cur, sql.watermark(schema), (table.name,))
         mark = int(cur.fetchall()[0][0])
-        if mode == "append":
-            steps = [
-                *sql.drop_temp_tables(),
-                sql.create_stage(schema, table),
-                sql.copy_manifest(manifest, self.iam_role),
-                sql.append(schema, table, mark),
-            ]
-        else:
-            steps = sql.merge_load(schema, table, manifest, self.iam_role, mark)
+        load = sql.append_load if mode == "append" else sql.merge_load
+        steps = load(schema, table, manifest, self.iam_role, mark)
         for statement in steps:
             self._run(cur, statement)
         for ref, data in batches:

@@ -167,3 +167,54 @@ def test_a_load_cut_mid_transaction_applies_nothing_and_the_next_load_completes(
         result = run(settings, db, schema, until_caught_up=True)
         assert result.loaded.batches == 1
         assert target_rows(emulator_port, schema, "items", "id, name", "id") == source_rows(mariadb, db, "items")
+
+
+def test_type_extremes_reach_redshift_exactly(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
+) -> None:
+    db, schema = "rs_types", "rs_types_target"
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-types")
+    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.t"\n')
+    mariadb.execute(
+        f"CREATE DATABASE {db}",  # the server runs at -07:00: ts is the last TIMESTAMP in UTC
+        f"CREATE TABLE {db}.t (id INT PRIMARY KEY, uti TINYINT UNSIGNED, usi SMALLINT UNSIGNED,"
+        " umi MEDIUMINT UNSIGNED, ui INT UNSIGNED, ubi BIGINT UNSIGNED, bi BIGINT, b1 BIT(1), b64 BIT(64),"
+        " j JSON, vc VARCHAR(3), tm TIME(6), ts TIMESTAMP(6) NULL, dw DECIMAL(50,10))",
+        f"INSERT INTO {db}.t VALUES (1, 255, 65535, 16777215, 4294967295, 18446744073709551615,"
+        " -9223372036854775808, b'1', b'1111111111111111111111111111111111111111111111111111111111111111',"
+        " '{\"k\": [1, \"ü\", null]}', '😀😀😀', '-838:59:59.000000', '2038-01-18 20:14:07.999999',"
+        " '-1234567890123456789012345678901234567890.0123456789')",
+        f"INSERT INTO {db}.t (id) VALUES (2)",
+    )
+    settings = redshift_settings(mariadb, s3_server, "rs-types", emulator_port, tmp_path / "tables.yml")
+    run(settings, db, schema, until_caught_up=True)
+
+    columns = "id, uti, usi, umi, ui, ubi, bi, b1, b64, j::text, vc, tm, (ts AT TIME ZONE 'UTC')::text, dw"
+    rows = target_rows(emulator_port, schema, "t", columns, "id")
+    assert rows[0] == (
+        1, 255, 65535, 16777215, 4294967295, Decimal(18446744073709551615), -9223372036854775808, 1,
+        Decimal(2**64 - 1), '{"k": [1, "ü", null]}', "😀😀😀", "-838:59:59.000000",
+        "2038-01-19 03:14:07.999999", "-1234567890123456789012345678901234567890.0123456789",
+    )  # fmt: skip
+    assert rows[1] == (2, *[None] * 13)
+
+
+def test_text_over_the_varchar_byte_limit_fails_the_copy_and_loads_nothing(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
+) -> None:
+    from s3rb_stream.errors import WarehouseError
+
+    db, schema = "rs_long", "rs_long_target"
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-long")
+    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.t"\n')
+    mariadb.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.t (id INT PRIMARY KEY, body MEDIUMTEXT)",
+        # 20,000 characters, 80,000 bytes: within VARCHAR(65535) for PostgreSQL, over it for Redshift
+        f"INSERT INTO {db}.t VALUES (1, 'fits'), (2, REPEAT('😀', 20000))",
+    )
+    settings = redshift_settings(mariadb, s3_server, "rs-long", emulator_port, tmp_path / "tables.yml")
+    with pytest.raises(WarehouseError, match=r"rs_long_target\.t failed at COPY: 23514: .*body.*nothing was applied"):
+        run(settings, db, schema, until_caught_up=True)
+    assert target_rows(emulator_port, schema, "t", "id", "id") == []
+    assert target_rows(emulator_port, schema, "_s3rb_batches", "object_key", "object_key") == []

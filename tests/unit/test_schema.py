@@ -17,11 +17,14 @@ def col(data_type: str, column_type: str | None = None, **kw: object) -> SourceC
 @pytest.mark.parametrize(
     ("column", "expected"),
     [
-        (col("tinyint", "tinyint(4)"), pa.int8()),
-        (col("tinyint", "tinyint(3) unsigned"), pa.uint8()),
-        (col("mediumint", "mediumint(8) unsigned"), pa.uint32()),
+        (col("tinyint", "tinyint(4)"), pa.int16()),
+        (col("tinyint", "tinyint(3) unsigned"), pa.int16()),
+        (col("smallint", "smallint(5) unsigned"), pa.int32()),
+        (col("mediumint", "mediumint(8) unsigned"), pa.int32()),
         (col("int", "int(11)"), pa.int32()),
-        (col("bigint", "bigint(20) unsigned"), pa.uint64()),
+        (col("int", "int(10) unsigned"), pa.int64()),
+        (col("bigint", "bigint(20)"), pa.int64()),
+        (col("bigint", "bigint(20) unsigned"), pa.decimal128(20, 0)),
         (col("decimal", precision=20, scale=6), pa.decimal128(20, 6)),
         (col("decimal", precision=65, scale=10), pa.string()),
         (col("varchar", "varchar(10)"), pa.string()),
@@ -34,11 +37,30 @@ def col(data_type: str, column_type: str | None = None, **kw: object) -> SourceC
         (col("timestamp", "timestamp(3)"), pa.timestamp("us", tz="UTC")),
         (col("time"), pa.string()),
         (col("year"), pa.int16()),
-        (col("bit", "bit(10)"), pa.uint64()),
+        (col("bit", "bit(10)", precision=10), pa.int64()),
+        (col("bit", "bit(64)", precision=64), pa.decimal128(20, 0)),
     ],
 )
 def test_arrow_types(column: SourceColumn, expected: pa.DataType) -> None:
     assert arrow_type(column) == expected
+
+
+@pytest.mark.parametrize(
+    ("column", "maximum", "minimum"),
+    [
+        (col("tinyint", "tinyint(3) unsigned"), 255, 0),
+        (col("smallint", "smallint(5) unsigned"), 65535, 0),
+        (col("mediumint", "mediumint(8) unsigned"), 16777215, 0),
+        (col("int", "int(10) unsigned"), 4294967295, 0),
+        (col("bigint", "bigint(20) unsigned"), 18446744073709551615, 0),
+        (col("bigint", "bigint(20)"), 9223372036854775807, -9223372036854775808),
+        (col("bit", "bit(64)", precision=64), 2**64 - 1, 0),
+    ],
+)
+def test_integer_extremes_fit_their_signed_parquet_type(column: SourceColumn, maximum: int, minimum: int) -> None:
+    convert = column_converter(column)
+    values = [convert(maximum), convert(minimum)]
+    assert [int(v) for v in pa.array(values, arrow_type(column)).to_pylist()] == [maximum, minimum]
 
 
 def test_unknown_type_is_a_schema_error() -> None:

@@ -9,14 +9,14 @@ from s3rb_stream.sql import duckdb as sql
 @pytest.mark.parametrize(
     ("data_type", "column_type", "kw", "expected"),
     [
-        ("tinyint", "tinyint(3) unsigned", {}, "UTINYINT"),
-        ("bigint", "bigint(20) unsigned", {}, "UBIGINT"),
+        ("tinyint", "tinyint(3) unsigned", {}, "SMALLINT"),
+        ("bigint", "bigint(20) unsigned", {}, "DECIMAL(20,0)"),
         ("decimal", "decimal(12,2)", {"precision": 12, "scale": 2}, "DECIMAL(12,2)"),
         ("decimal", "decimal(50,2)", {"precision": 50, "scale": 2}, "VARCHAR"),
         ("timestamp", "timestamp(3)", {}, "TIMESTAMPTZ"),
         ("datetime", "datetime", {}, "TIMESTAMP"),
         ("json", "json", {}, "VARCHAR"),
-        ("bit", "bit(3)", {}, "UBIGINT"),
+        ("bit", "bit(3)", {"precision": 3}, "BIGINT"),
         ("point", "point", {}, "BLOB"),
     ],
 )

@@ -19,6 +19,12 @@ ITEMS = SourceTable(
     ),
     ("order_id", "line"),
 )
+DOCS = SourceTable(
+    "shop",
+    "docs",
+    (SourceColumn("id", "int", "int(11)", nullable=False), SourceColumn("body", "json", "json")),
+    ("id",),
+)
 ROLE = "arn:aws:iam::123456789012:role/s3rb-copy"
 MANIFEST = "s3://bucket/cdc/_s3rb_state/manifests/load-1.manifest"
 
@@ -29,7 +35,8 @@ def all_statements() -> list[str]:
         rs.create_table("analytics", ITEMS),
         rs.create_control_table("analytics"),
         *rs.merge_load("analytics", ITEMS, MANIFEST, ROLE, 41),
-        rs.append("analytics", ITEMS, 41),
+        *rs.append_load("analytics", DOCS, MANIFEST, ROLE, 41),
+        rs.merge_upserts("analytics", DOCS),
         rs.record_batch("analytics"),
         rs.watermark("analytics"),
         rs.applied_keys("analytics"),
@@ -48,13 +55,41 @@ def all_statements() -> list[str]:
         ("timestamp", "timestamp", {}, "TIMESTAMPTZ"),
         ("bigint", "bigint(20) unsigned", {}, "DECIMAL(20,0)"),
         ("int", "int(10) unsigned", {}, "BIGINT"),
+        ("smallint", "smallint(5) unsigned", {}, "INTEGER"),
+        ("mediumint", "mediumint(8) unsigned", {}, "INTEGER"),
         ("tinyint", "tinyint(4)", {}, "SMALLINT"),
+        ("tinyint", "tinyint(3) unsigned", {}, "SMALLINT"),
+        ("bit", "bit(1)", {"precision": 1}, "BIGINT"),
+        ("bit", "bit(64)", {"precision": 64}, "DECIMAL(20,0)"),
+        ("decimal", "decimal(65,30)", {"precision": 65, "scale": 30}, "VARCHAR(67)"),
+        ("float", "float", {}, "REAL"),
+        ("double", "double", {}, "DOUBLE PRECISION"),
+        ("year", "year(4)", {}, "SMALLINT"),
+        ("date", "date", {}, "DATE"),
+        ("enum", "enum('a','b')", {"char_length": 1}, "VARCHAR(4)"),
         ("time", "time(6)", {}, "VARCHAR(20)"),
         ("blob", "blob", {"char_length": 65535}, "VARBYTE(65535)"),
     ],
 )
 def test_types(data_type: str, column_type: str, kw: dict[str, int], expected: str) -> None:
     assert rs.column_type(SourceColumn("c", data_type, column_type, **kw)) == expected  # type: ignore[arg-type]
+
+
+def test_stage_has_the_target_columns_with_json_as_text() -> None:
+    assert rs.create_stage(DOCS) == (
+        'CREATE TEMP TABLE "_s3rb_stage" (\n'
+        '  "id" INTEGER,\n'
+        '  "body" VARCHAR(65535),\n'
+        '  "_s3rb_seq" BIGINT NOT NULL,\n'
+        '  "_s3rb_op" CHAR(1) NOT NULL,\n'
+        '  "_s3rb_source_ts" TIMESTAMPTZ NOT NULL\n'
+        ")"
+    )
+
+
+def test_json_is_parsed_into_super_when_applied() -> None:
+    assert 'USING (SELECT "id", JSON_PARSE("body") AS "body", "_s3rb_seq"' in rs.merge_upserts("analytics", DOCS)
+    assert 'SELECT "id", JSON_PARSE("body") AS "body", "_s3rb_seq"' in rs.append("analytics", DOCS, 0)
 
 
 def test_copy_reads_exactly_the_manifest_with_the_role() -> None:
