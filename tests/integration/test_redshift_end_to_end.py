@@ -218,3 +218,52 @@ def test_text_over_the_varchar_byte_limit_fails_the_copy_and_loads_nothing(
         run(settings, db, schema, until_caught_up=True)
     assert target_rows(emulator_port, schema, "t", "id", "id") == []
     assert target_rows(emulator_port, schema, "_s3rb_batches", "object_key", "object_key") == []
+
+
+def test_cli_run_until_caught_up_mirrors_a_table_through_the_emulator(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
+) -> None:
+    """What a user types: ``s3rb-stream run --until-caught-up`` with S3RB_* and the standard AWS variables."""
+    import os
+    import subprocess
+    import sys
+
+    from s3rb_stream.testing.s3server import TEST_CREDENTIALS
+
+    db, schema = "rs_cli", "rs_cli_target"
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-cli")
+    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.items"\n')
+    mariadb.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20), doc JSON)",
+        f"INSERT INTO {db}.items VALUES (1, 'one', '{{\"a\": 1}}'), (2, 'two', NULL), (3, 'three', '[]')",
+        f"UPDATE {db}.items SET name = 'zwei', doc = '{{\"b\": [true]}}' WHERE id = 2",
+        f"DELETE FROM {db}.items WHERE id = 3",
+    )
+    env = {
+        **os.environ,
+        **TEST_CREDENTIALS,
+        "S3RB_MYSQL_URL": mariadb.url,
+        "S3RB_STORE_URL": "s3://rs-cli/cdc",
+        "S3RB_S3_ENDPOINT_URL": s3_server.endpoint_url,
+        "S3RB_WAREHOUSE_URL": f"redshift://postgres:not-checked@127.0.0.1:{emulator_port}/postgres?ssl=false",
+        "S3RB_REDSHIFT_IAM_ROLE": ROLE,
+        "S3RB_TABLES_FILE": str(tmp_path / "tables.yml"),
+        "S3RB_HEARTBEAT_SECONDS": "0.5",
+        "S3RB_LOG_FORMAT": "json",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "s3rb_stream", "run", "--source-db", db, "--target-schema", schema, "--until-caught-up"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert target_rows(emulator_port, schema, "items", "id, name, doc::text", "id") == [
+        (1, "one", '{"a": 1}'),
+        (2, "zwei", '{"b": [true]}'),
+    ]
+    assert [(r[0], r[1]) for r in source_rows(mariadb, db, "items")] == [(1, "one"), (2, "zwei")]
