@@ -69,6 +69,46 @@ def run(source_db: str, target_schema: str, until_caught_up: bool, start_positio
 
 
 @main.command()
+@click.option("--source-db", required=True, help="Source database (MySQL schema).")
+@click.option("--target-schema", required=True, help="Schema in the warehouse to load into.")
+@click.option("-t", "--table", "tables", multiple=True, help="Only this table (repeatable); default: binlog tables.")
+@click.option("--restart", is_flag=True, help="Start over instead of resuming an interrupted snapshot.")
+@click.option("--no-load", is_flag=True, help="Only write the objects; a running daemon loads them.")
+@friendly_errors
+def snapshot(source_db: str, target_schema: str, tables: tuple[str, ...], restart: bool, no_load: bool) -> None:
+    """Bootstrap binlog tables, consistent with the binlog position streaming resumes from."""
+    from s3rb_stream.pipeline.snapshot import snapshot as run_snapshot
+
+    settings = _settings()
+    result = run_snapshot(settings, source_db, target_schema, tables, restart=restart, load=not no_load)
+    how = "exact" if result.exact else "read just before the snapshot; the overlap is replayed"
+    click.echo(f"snapshot consistent with binlog position {result.position} ({how})")
+    for name, rows in result.rows.items():
+        resumed = " (resumed)" if name in result.resumed else ""
+        click.echo(f"  {name:30} {rows:>12,} rows{resumed}")
+    if not no_load:
+        click.echo(f"loaded {result.loaded.rows:,} rows into {target_schema}; run streams from the snapshot on")
+
+
+@main.command()
+@click.option("--source-db", required=True, help="Source database (MySQL schema).")
+@click.option("--target-schema", required=True, help="Schema in the warehouse to load into.")
+@click.option("-t", "--table", "tables", multiple=True, help="Only this table (repeatable); default: all query tables.")
+@click.option("--no-load", is_flag=True, help="Only write the objects; a running daemon loads them.")
+@friendly_errors
+def sync(source_db: str, target_schema: str, tables: tuple[str, ...], no_load: bool) -> None:
+    """Run each hybrid or full_sync table's strategy once, then load."""
+    from s3rb_stream.pipeline.sync import sync as run_sync
+
+    settings = _settings()
+    result = run_sync(settings, source_db, target_schema, tables, load=not no_load)
+    for name, rows in result.rows.items():
+        click.echo(f"  {name:30} {rows:>12,} rows read")
+    if not no_load:
+        click.echo(f"loaded {result.loaded.rows:,} rows into {target_schema}")
+
+
+@main.command()
 @click.option("--source-db", required=True)
 @click.option("--target-schema", required=True)
 @friendly_errors
@@ -83,7 +123,8 @@ def check(source_db: str, target_schema: str) -> None:
     open_warehouse(settings).close()
     click.echo(f"ok: {len(prepared.tables)} table(s) of {source_db} ready to stream into {target_schema}")
     for config, table in prepared.tables:
-        click.echo(f"  {table.name:30} mode={config.mode:7} key=({', '.join(table.key_columns) or '-'})")
+        key = ", ".join(table.key_columns) or "-"
+        click.echo(f"  {table.name:30} {config.cdc_strategy:9} mode={config.mode:7} key=({key})")
 
 
 @main.command()

@@ -187,6 +187,8 @@ class Settings(BaseSettings):
     batch_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     batch_max_age_seconds: float = Field(default=30.0, gt=0)
     load_interval_seconds: float = Field(default=30.0, gt=0)
+    snapshot_chunk_rows: int = Field(default=50_000, ge=1, le=10_000_000)
+    sync_interval_seconds: float = Field(default=300.0, gt=0)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -254,6 +256,8 @@ class TableConfig(BaseModel):
     soft_delete: bool = False
     cdc_timestamp_column: str | None = None
     cdc_id_column: str | None = None
+    cdc_lookback: float = Field(default=300.0, ge=0)  # seconds re-read below the hybrid watermark
+    sync_interval: float | None = Field(default=None, gt=0)  # seconds between runs; S3RB_SYNC_INTERVAL_SECONDS
     scd2_tracked_columns: tuple[str, ...] | None = None
 
     @field_validator("name")
@@ -268,6 +272,12 @@ class TableConfig(BaseModel):
     def _strategy_columns(self) -> TableConfig:
         if self.cdc_strategy == "hybrid" and not (self.cdc_timestamp_column and self.cdc_id_column):
             raise ValueError("cdc_strategy hybrid needs cdc_timestamp_column and cdc_id_column")
+        if self.cdc_strategy != "hybrid" and (self.cdc_timestamp_column or self.cdc_id_column):
+            raise ValueError("cdc_timestamp_column and cdc_id_column apply to cdc_strategy hybrid only")
+        if self.cdc_strategy == "full_sync" and self.mode == "append":
+            raise ValueError(
+                "cdc_strategy full_sync needs mode merge or scd2: it removes rows missing from the extract"
+            )
         return self
 
     @property

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what s3rb_stream needs on a fresh Debian/Ubuntu machine: MariaDB and PostgreSQL binaries
-# (the demo and the tests start their own throwaway servers), Python 3.11+ with venv, then the
-# project in .venv.
+# (the demo and the tests start their own throwaway servers), the MariaDB client library headers,
+# Python 3.11+ with venv, then the project in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,8 +13,13 @@ have mariadbd || missing+=(mariadb-server)
 have mariadb-install-db || missing+=(mariadb-server)
 have mariadb || missing+=(mariadb-client)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || have initdb || missing+=(postgresql)
+# mysqlclient (the C client used for snapshots and syncs) builds against the MariaDB client library.
+{ pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null; } \
+  || missing+=(libmariadb-dev pkg-config gcc)
 python_ok() { python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
-python_ok || missing+=(python3 python3-venv python3-pip)
+python_ok || missing+=(python3 python3-venv python3-pip python3-dev)
+python_ok && ! python3 -c 'import os, sysconfig; os.stat(sysconfig.get_paths()["include"] + "/Python.h")' 2>/dev/null \
+  && missing+=(python3-dev)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"

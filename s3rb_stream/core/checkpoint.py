@@ -22,6 +22,8 @@ class Checkpoint:
     target_schema: str
     saved_at: datetime
     last_event_ts: datetime | None = None
+    # Tables captured up to ``position``; None in checkpoints written before it was recorded.
+    tables: tuple[str, ...] | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -33,6 +35,7 @@ class Checkpoint:
                 "target_schema": self.target_schema,
                 "saved_at": self.saved_at.isoformat(),
                 "last_event_ts": self.last_event_ts.isoformat() if self.last_event_ts else None,
+                "tables": list(self.tables) if self.tables is not None else None,
             },
             indent=2,
         ).encode()
@@ -52,6 +55,7 @@ class Checkpoint:
                 target_schema=str(raw["target_schema"]),
                 saved_at=datetime.fromisoformat(raw["saved_at"]),
                 last_event_ts=datetime.fromisoformat(last) if last else None,
+                tables=tuple(str(t) for t in raw["tables"]) if raw.get("tables") is not None else None,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CorruptStateError(

@@ -63,8 +63,13 @@ class Capture:
         policy: FlushPolicy,
         start: BinlogPosition,
         resumed: bool = True,
+        skip_below: dict[str, int] | None = None,
     ) -> None:
-        """``resumed`` is False on a first run: the start position is then saved even if idle."""
+        """``resumed`` is False on a first run: the start position is then saved even if idle.
+
+        ``skip_below``: per table, the sequence it is already complete to (its last checkpoint, or
+        its snapshot's position), when reading starts earlier for another table's sake.
+        """
         self.store = store
         self.source_db = source_db
         self.target_schema = target_schema
@@ -77,6 +82,7 @@ class Capture:
         self.last_event_ts: datetime | None = None
         self.changes_total = 0
         self.batches_written = 0
+        self.skip_below = skip_below or {}
 
     # ------------------------------------------------------------------ reading
 
@@ -102,6 +108,8 @@ class Capture:
                     return
 
     def _add_rows(self, pending: _Pending, item: RowImages) -> None:
+        if item.first_seq < self.skip_below.get(item.table, 0):
+            return  # before where this table is already complete: its rows are in the target
         convert = self.converters[item.table]
         seq = item.first_seq
         if item.kind == "insert":
@@ -186,7 +194,9 @@ class Capture:
             return
         if not force and time.monotonic() - self.last_saved_at < CHECKPOINT_EVERY_SECONDS:
             return
-        checkpoint = Checkpoint(position, self.source_db, self.target_schema, now_utc(), self.last_event_ts)
+        checkpoint = Checkpoint(
+            position, self.source_db, self.target_schema, now_utc(), self.last_event_ts, tuple(sorted(self.tables))
+        )
         self.store.put(checkpoint_key(self.store.prefix, self.source_db, self.target_schema), checkpoint.to_json())
         self.saved_position = position
         self.last_saved_at = time.monotonic()

@@ -1,10 +1,16 @@
-"""Load: find batch objects not yet applied and apply them table by table, oldest first."""
+"""Load: find batch objects not yet applied and apply them table by table, oldest first.
+
+A table whose snapshot or full_sync extract is still being written is held back: its parts share
+one sequence with the binlog changes after them, and only in order do they apply correctly. The
+check comes after the listing, so every batch listed was written before the extract began.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from s3rb_stream.core.object_keys import BatchRef, parse_batch_key, table_prefix
+from s3rb_stream.core.object_keys import BatchRef, extract_state_key, parse_batch_key, table_prefix
+from s3rb_stream.core.query_state import ExtractState
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.log import get_logger
 from s3rb_stream.settings import TableConfig
@@ -22,6 +28,7 @@ class LoadStats:
     batches: int = 0
     rows: int = 0
     per_table: dict[str, int] = field(default_factory=dict)
+    held_back: list[str] = field(default_factory=list)
 
 
 class Loader:
@@ -43,13 +50,29 @@ class Loader:
         prefix = table_prefix(self.store.prefix, self.source_db, self.target_schema, table.name)
         refs = [r for r in (parse_batch_key(k) for k in self.store.list(prefix)) if r and r.table == table.name]
         applied = self.warehouse.applied(self.target_schema, table.name)
-        return sorted(r for r in refs if r.key not in applied)
+        return sorted((r for r in refs if r.key not in applied), key=BatchRef.load_order)
+
+    def extract_state(self, table: SourceTable) -> ExtractState | None:
+        key = extract_state_key(self.store.prefix, self.source_db, self.target_schema, table.name)
+        data = self.store.get(key)
+        return ExtractState.from_json(data, key) if data is not None else None
 
     def load_all(self) -> LoadStats:
         stats = LoadStats()
         for config, table in self.tables:
             self.warehouse.prepare(self.target_schema, table)
             refs = self.pending(table)
+            extract = self.extract_state(table) if refs else None
+            if extract is not None and extract.status == "running":
+                log.info(
+                    "load held back: an extract of the table is being written",
+                    table=table.name,
+                    kind=extract.kind,
+                    pending=len(refs),
+                )
+                stats.held_back.append(table.name)
+                continue
+            sweep = extract if extract is not None and config.mode != "append" else None
             chunk: list[tuple[BatchRef, object]] = []
             rows = 0
             for ref in refs:
@@ -59,12 +82,12 @@ class Loader:
                 decoded = parquet.decode(data, ref.key)
                 chunk.append((ref, decoded))
                 rows += decoded.num_rows
-                if rows >= MAX_ROWS_PER_LOAD:
-                    stats.rows += self._apply(config, table, chunk)
+                if rows >= MAX_ROWS_PER_LOAD or (sweep is not None and ref.key == sweep.final_key):
+                    stats.rows += self._apply(config, table, chunk, sweep)
                     stats.batches += len(chunk)
                     chunk, rows = [], 0
             if chunk:
-                stats.rows += self._apply(config, table, chunk)
+                stats.rows += self._apply(config, table, chunk, sweep)
                 stats.batches += len(chunk)
             if refs:
                 stats.per_table[table.name] = len(refs)
@@ -74,5 +97,16 @@ class Loader:
             )
         return stats
 
-    def _apply(self, config: TableConfig, table: SourceTable, chunk: list[tuple[BatchRef, object]]) -> int:
-        return self.warehouse.apply(self.target_schema, table, config.mode, chunk)
+    def _apply(
+        self,
+        config: TableConfig,
+        table: SourceTable,
+        chunk: list[tuple[BatchRef, object]],
+        extract: ExtractState | None,
+    ) -> int:
+        """Apply one chunk; when it holds the extract's final part, sweep what the extract did not see."""
+        sweep_below = None
+        if extract is not None and any(ref.key == extract.final_key for ref, _ in chunk):
+            sweep_below = extract.first_seq
+            log.info("extract complete: removing rows it did not see", table=table.name, kind=extract.kind)
+        return self.warehouse.apply(self.target_schema, table, config.mode, chunk, sweep_below)

@@ -5,17 +5,20 @@ from __future__ import annotations
 import signal
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Literal
 
 from s3rb_stream.core.batching import FlushPolicy
+from s3rb_stream.core.checkpoint import Checkpoint
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.errors import ConfigError, SourceError, SourceUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.capture import Capture, load_checkpoint
+from s3rb_stream.pipeline.extract import require_extractable
 from s3rb_stream.pipeline.load import Loader, LoadStats
+from s3rb_stream.pipeline.parts import TableStore
 from s3rb_stream.settings import Settings, TableConfig, load_tables_file
 from s3rb_stream.sources import mysql_meta
 from s3rb_stream.sources.binlog import BinlogReader
@@ -34,7 +37,7 @@ class RunResult:
     changes: int
     batches_written: int
     loaded: LoadStats
-    position: BinlogPosition
+    position: BinlogPosition | None
 
 
 class StopFlag:
@@ -61,11 +64,66 @@ def default_server_id(source_db: str, target_schema: str) -> int:
 
 @dataclass
 class Prepared:
-    tables: list[tuple[TableConfig, SourceTable]]
-    start: BinlogPosition
-    target_position: BinlogPosition
+    tables: list[tuple[TableConfig, SourceTable]]  # every configured table
+    start: BinlogPosition | None  # None when no table is captured from the binlog
+    target_position: BinlogPosition | None
     store: ObjectStore
     resumed: bool
+    skip_below: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def binlog_tables(self) -> list[tuple[TableConfig, SourceTable]]:
+        return [(c, t) for c, t in self.tables if c.cdc_strategy == "binlog"]
+
+    @property
+    def query_tables(self) -> list[tuple[TableConfig, SourceTable]]:
+        return [(c, t) for c, t in self.tables if c.cdc_strategy != "binlog"]
+
+
+def _snapshot_positions(
+    store: ObjectStore, source_db: str, target_schema: str, tables: list[tuple[TableConfig, SourceTable]]
+) -> dict[str, BinlogPosition]:
+    """Binlog tables whose last snapshot is complete, with the position each is consistent with."""
+    positions = {}
+    for _, table in tables:
+        state = TableStore(store, source_db, target_schema, table).extract_state()
+        if state is None or state.kind != "snapshot":
+            continue
+        if state.status == "running":
+            log.warning(
+                "a snapshot of this table is unfinished: its loads wait until `s3rb-stream snapshot` completes it",
+                table=table.name,
+            )
+        elif state.position is not None:
+            positions[table.name] = state.position
+    return positions
+
+
+def choose_start(
+    checkpoint: Checkpoint | None, snapshots: dict[str, BinlogPosition], tables: list[str]
+) -> tuple[BinlogPosition | None, dict[str, int]]:
+    """Where capture starts, and per table the sequence below which its rows are already complete.
+
+    A table snapshotted but not yet captured starts at its snapshot's position, which may lie
+    before the checkpoint; the tables the checkpoint covers skip what they already have.
+    """
+    skip: dict[str, int] = {}
+    fresh = {
+        name: pos
+        for name, pos in snapshots.items()
+        if name in tables and (checkpoint is None or (checkpoint.tables is not None and name not in checkpoint.tables))
+    }
+    if checkpoint is None:
+        if not fresh:
+            return None, skip
+        skip.update({name: pos.seq for name, pos in fresh.items()})
+        return min(fresh.values()), skip
+    start = min([checkpoint.position, *fresh.values()])
+    if start != checkpoint.position:
+        covered = checkpoint.tables if checkpoint.tables is not None else tuple(tables)
+        skip.update({name: checkpoint.position.seq for name in covered if name in tables})
+    skip.update({name: pos.seq for name, pos in fresh.items()})
+    return start, skip
 
 
 def prepare(settings: Settings, source_db: str, target_schema: str, start_position: StartPosition) -> Prepared:
@@ -74,32 +132,36 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
     mysql = settings.mysql()
     conn = mysql_meta.connect(mysql)
     try:
-        mysql_meta.check_binlog(conn, mysql)
         tables = mysql_meta.resolve_tables(conn, source_db, tables_file)
-        unsupported = [
-            f"{cfg.name} ({what})"
-            for cfg, _ in tables
-            for what in ([f"cdc_strategy {cfg.cdc_strategy}"] if cfg.cdc_strategy != "binlog" else [])
-            + ([f"mode {cfg.mode}"] if cfg.mode == "scd2" else [])
-        ]
+        unsupported = [f"{cfg.name} (mode {cfg.mode})" for cfg, _ in tables if cfg.mode == "scd2"]
         if unsupported:
             raise ConfigError(
-                "not supported by this version yet: " + ", ".join(unsupported),
-                "use cdc_strategy: binlog with mode: merge or append",
+                "not supported by this version yet: " + ", ".join(unsupported), "use mode: merge or append"
             )
-        for _, table in tables:
+        for config, table in tables:
             arrow_schema(table)  # unsupported column types fail here, before any write
-        target_position = mysql_meta.current_position(conn)
+            if config.cdc_strategy == "full_sync":
+                require_extractable(config, table, "full_sync")
         store = open_store(settings)
+        binlog_names = [t.name for c, t in tables if c.cdc_strategy == "binlog"]
+        if not binlog_names:
+            store.check()
+            return Prepared(tables, None, None, store, True)
+        mysql_meta.check_binlog(conn, mysql)
+        target_position = mysql_meta.current_position(conn)
         checkpoint = load_checkpoint(store, source_db, target_schema)
-        if checkpoint is not None:
-            start = checkpoint.position
+        snapshots = _snapshot_positions(
+            store, source_db, target_schema, [(c, t) for c, t in tables if t.name in binlog_names]
+        )
+        start, skip = choose_start(checkpoint, snapshots, binlog_names)
+        if start is not None:
             logs = mysql_meta.binary_logs(conn)
             if start.file not in logs:
                 raise SourceError(
-                    f"binlog {start.file} needed by the checkpoint of {source_db} → {target_schema}"
-                    " is no longer on the server",
-                    "changes were lost to binlog purging; re-snapshot the tables",
+                    f"binlog {start.file} needed to resume {source_db} → {target_schema} at {start}"
+                    f" is no longer on the server (oldest: {logs[0] if logs else 'none'})",
+                    "changes in between were lost to binlog purging; re-snapshot the tables:"
+                    f" s3rb-stream snapshot --source-db {source_db} --target-schema {target_schema} --restart",
                 )
             log.info("resuming", position=str(start), source_db=source_db, target_schema=target_schema)
         elif start_position == "current":
@@ -114,7 +176,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
     finally:
         conn.close()
     store.check()
-    return Prepared(tables, start, target_position, store, checkpoint is not None)
+    return Prepared(tables, start, target_position, store, checkpoint is not None, skip)
 
 
 def run(
@@ -133,6 +195,43 @@ def run(
         warehouse.close()
 
 
+class QueryScheduler:
+    """Runs each hybrid and full_sync table's strategy when its ``sync_interval`` has passed."""
+
+    def __init__(self, settings: Settings, prepared: Prepared, source_db: str, target_schema: str) -> None:
+        self.settings = settings
+        self.prepared = prepared
+        self.source_db = source_db
+        self.target_schema = target_schema
+        self.last_run: dict[str, float] = {}
+
+    def interval(self, config: TableConfig) -> float:
+        return config.sync_interval or self.settings.sync_interval_seconds
+
+    def run_due(self, force: bool = False) -> int:
+        """Sync the tables that are due (all of them when ``force``); returns rows read."""
+        from s3rb_stream.pipeline.sync import sync_tables
+
+        now = time.monotonic()
+        due = [
+            (c, t)
+            for c, t in self.prepared.query_tables
+            if force or now - self.last_run.get(t.name, float("-inf")) >= self.interval(c)
+        ]
+        if not due:
+            return 0
+        try:
+            rows = sync_tables(self.settings, self.prepared.store, self.source_db, self.target_schema, due)
+        except SourceUnavailable as exc:
+            if force:
+                raise
+            log.warning("query sync failed; retried at its next interval", error=str(exc))
+            rows = {}
+        for _, table in due:
+            self.last_run[table.name] = now
+        return sum(rows.values())
+
+
 def _run(
     settings: Settings,
     prepared: Prepared,
@@ -142,6 +241,14 @@ def _run(
     until_caught_up: bool,
     stop: StopFlag,
 ) -> RunResult:
+    loader = Loader(prepared.store, warehouse, source_db, target_schema, prepared.tables)
+    loaded = LoadStats()
+    for _, table in prepared.tables:
+        warehouse.prepare(target_schema, table)
+    scheduler = QueryScheduler(settings, prepared, source_db, target_schema)
+    if prepared.start is None:
+        return _run_queries_only(settings, scheduler, loader, until_caught_up, stop)
+
     policy = FlushPolicy(
         max_rows=settings.batch_max_rows,
         max_bytes=settings.batch_max_bytes,
@@ -151,17 +258,14 @@ def _run(
         prepared.store,
         source_db,
         target_schema,
-        [t for _, t in prepared.tables],
+        [t for _, t in prepared.binlog_tables],
         policy,
         prepared.start,
         prepared.resumed,
+        prepared.skip_below,
     )
-    loader = Loader(prepared.store, warehouse, source_db, target_schema, prepared.tables)
-    loaded = LoadStats()
-    for _, table in prepared.tables:
-        warehouse.prepare(target_schema, table)
     server_id = settings.server_id or default_server_id(source_db, target_schema)
-    target = prepared.target_position
+    target = prepared.target_position or prepared.start
     last_load = time.monotonic()
 
     def should_stop(position: BinlogPosition) -> bool:
@@ -171,7 +275,10 @@ def _run(
 
     def on_boundary() -> None:
         nonlocal last_load
-        if not until_caught_up and time.monotonic() - last_load >= settings.load_interval_seconds:
+        if until_caught_up:
+            return
+        scheduler.run_due()
+        if time.monotonic() - last_load >= settings.load_interval_seconds:
             _add(loaded, loader.load_all())
             last_load = time.monotonic()
 
@@ -182,7 +289,7 @@ def _run(
             settings.mysql(),
             server_id,
             source_db,
-            [t.name for _, t in prepared.tables],
+            [t.name for _, t in prepared.binlog_tables],
             capture.buffers.last_commit,
             settings.heartbeat_seconds,
         )
@@ -201,6 +308,8 @@ def _run(
         finally:
             reader.close()
     capture.flush_all()
+    if until_caught_up:
+        scheduler.run_due(force=True)
     _add(loaded, loader.load_all())
     log.info(
         "caught up" if until_caught_up else "stopped",
@@ -212,8 +321,23 @@ def _run(
     return RunResult(capture.changes_total, capture.batches_written, loaded, capture.buffers.last_commit)
 
 
+def _run_queries_only(
+    settings: Settings, scheduler: QueryScheduler, loader: Loader, until_caught_up: bool, stop: StopFlag
+) -> RunResult:
+    """No table on the binlog: sync on schedule (once, with ``until_caught_up``) and load."""
+    loaded = LoadStats()
+    rows = scheduler.run_due(force=True)
+    _add(loaded, loader.load_all())
+    while not until_caught_up and not stop.stopping:
+        time.sleep(min(1.0, settings.heartbeat_seconds))
+        if scheduler.run_due():
+            _add(loaded, loader.load_all())
+    return RunResult(rows, 0, loaded, None)
+
+
 def _add(total: LoadStats, more: LoadStats) -> None:
     total.batches += more.batches
     total.rows += more.rows
     for k, v in more.per_table.items():
         total.per_table[k] = total.per_table.get(k, 0) + v
+    total.held_back.extend(t for t in more.held_back if t not in total.held_back)

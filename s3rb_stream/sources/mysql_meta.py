@@ -136,6 +136,7 @@ def resolve_tables(conn: Any, source_db: str, tables_file: TablesFile) -> list[t
         table = SourceTable(source_db, name, tuple(columns[name]), tuple(keys.get(name, ())))
         if entry.key_columns:
             table = table.with_key(entry.key_columns)
+        check_config_columns(entry, table)
         if entry.mode != "append" and not table.key_columns:
             raise SchemaError(
                 f"table {source_db}.{name} has no primary key, which mode {entry.mode} needs",
@@ -143,3 +144,35 @@ def resolve_tables(conn: Any, source_db: str, tables_file: TablesFile) -> list[t
             )
         resolved.append((entry, table))
     return resolved
+
+
+_TIMESTAMP_TYPES = {"datetime", "timestamp", "date"}
+
+
+def check_config_columns(entry: TableConfig, table: SourceTable) -> None:
+    """Columns the tables file names must exist, with types their strategy can use."""
+    where = f"{table.database}.{table.name}"
+    by_name = {c.name: c for c in table.columns}
+    named = {
+        "cdc_timestamp_column": [entry.cdc_timestamp_column] if entry.cdc_timestamp_column else [],
+        "cdc_id_column": [entry.cdc_id_column] if entry.cdc_id_column else [],
+        "scd2_tracked_columns": list(entry.scd2_tracked_columns or ()),
+    }
+    for option, columns in named.items():
+        missing = [c for c in columns if c not in by_name]
+        if missing:
+            raise SchemaError(
+                f"{option} {missing} of {where} in the tables file are not columns of the table",
+                f"columns are: {', '.join(table.column_names)}",
+            )
+    if entry.cdc_timestamp_column and by_name[entry.cdc_timestamp_column].data_type not in _TIMESTAMP_TYPES:
+        column = by_name[entry.cdc_timestamp_column]
+        raise SchemaError(
+            f"cdc_timestamp_column {column.name} of {where} is {column.column_type}, not a DATETIME or TIMESTAMP",
+            "name the column that records when each row was last changed",
+        )
+    if entry.cdc_id_column and by_name[entry.cdc_id_column].nullable:
+        raise SchemaError(
+            f"cdc_id_column {entry.cdc_id_column} of {where} is nullable; the hybrid keyset skips NULL ids",
+            "use a NOT NULL unique column, usually the primary key",
+        )

@@ -91,3 +91,9 @@ def record_batch(schema: str, d: ControlDialect) -> str:
         f"INSERT INTO {table_name(schema, CONTROL_TABLE)} "
         f"(table_name, object_key, first_seq, last_seq, row_count, applied_at) VALUES ({values})"
     )
+
+
+def sweep(schema: str, table: SourceTable, d: ControlDialect) -> str:
+    """After a whole-table extract (snapshot or full_sync) is applied, every row it saw carries a
+    sequence at or above its first; older rows are gone from the source."""
+    return f'DELETE FROM {table_name(schema, table.name)} WHERE "_s3rb_seq" < {d.param}'

@@ -38,13 +38,17 @@ def column_type(col: SourceColumn) -> str:
 
 
 def newest_per_key(table: SourceTable, staging: str) -> str:
-    """The newest staged change per key above the watermark (bound as ``?``)."""
+    """The newest staged change per key at or above the watermark (bound as ``?``).
+
+    "At": the parts of one snapshot share a sequence, so a part loaded after its sibling must
+    still pass; a change at exactly the watermark applied twice is a no-op (see :func:`merge`).
+    """
     keys = ", ".join(q(k) for k in table.key_columns)
     cols = ", ".join(q(c) for c in all_columns(table))
     return (
         f"SELECT {cols} FROM (\n"
         f'  SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY "_s3rb_seq" DESC) AS _s3rb_rank\n'
-        f'  FROM {q(staging)} WHERE "_s3rb_seq" > ?\n'
+        f'  FROM {q(staging)} WHERE "_s3rb_seq" >= ?\n'
         ") WHERE _s3rb_rank = 1"
     )
 
@@ -103,3 +107,7 @@ def watermark(schema: str) -> str:
 
 def record_batch(schema: str) -> str:
     return common.record_batch(schema, DIALECT)
+
+
+def sweep(schema: str, table: SourceTable) -> str:
+    return common.sweep(schema, table, DIALECT)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from s3rb_stream.sql.identifiers import quote_mysql
+
 TABLES_OF_SCHEMA = """
 SELECT TABLE_NAME FROM information_schema.TABLES
 WHERE TABLE_SCHEMA = %s AND TABLE_TYPE = 'BASE TABLE'
@@ -33,3 +38,53 @@ SHOW GLOBAL VARIABLES WHERE Variable_name IN (
 MASTER_STATUS = "SHOW MASTER STATUS"
 BINARY_LOG_STATUS = "SHOW BINARY LOG STATUS"
 BINARY_LOGS = "SHOW BINARY LOGS"
+
+CONSISTENT_SNAPSHOT = "START TRANSACTION WITH CONSISTENT SNAPSHOT"
+SNAPSHOT_POSITION = "SHOW STATUS LIKE 'binlog_snapshot_%'"  # MariaDB: the position of that snapshot
+UTC_SESSION = "SET SESSION time_zone = '+00:00'"
+REPEATABLE_READ = "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+TABLE_ROWS_ESTIMATE = "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
+
+
+def _after(columns: Sequence[str]) -> str:
+    """Row-value ``(a, b) > (%s, %s)`` spelled out, so every server plans it as an index range:
+    ``a > %s OR (a = %s AND b > %s)``. Parameters: each prefix of the key, as :func:`after_params` lays out."""
+    terms = []
+    for i, column in enumerate(columns):
+        equal = [f"{quote_mysql(c)} = %s" for c in columns[:i]]
+        terms.append("(" + " AND ".join([*equal, f"{quote_mysql(column)} > %s"]) + ")")
+    return "(" + " OR ".join(terms) + ")"
+
+
+def after_params(values: Sequence[Any]) -> list[Any]:
+    """Bound values for :func:`_after` over the same key."""
+    params: list[Any] = []
+    for i in range(len(values)):
+        params.extend(values[: i + 1])
+    return params
+
+
+def keyset_chunk(
+    database: str, table: str, columns: Sequence[str], key: Sequence[str], resume: bool, limit: int
+) -> str:
+    """The next ``limit`` rows in key order, after the bound key values when ``resume``."""
+    cols = ", ".join(quote_mysql(c) for c in columns)
+    order = ", ".join(quote_mysql(k) for k in key)
+    where = f" WHERE {_after(key)}" if resume else ""
+    return f"SELECT {cols} FROM {quote_mysql(database)}.{quote_mysql(table)}{where} ORDER BY {order} LIMIT {int(limit)}"
+
+
+def hybrid_chunk(database: str, table: str, columns: Sequence[str], ts: str, id_: str, mode: str, limit: int) -> str:
+    """Rows in (timestamp, id) order.
+
+    ``mode`` "all": every row (the first run); "from": ``ts >= %s`` (the first page of later runs,
+    at the watermark minus the look-back); "after": ``(ts, id) > (%s, %s)`` (the following pages).
+    Rows whose timestamp is NULL are never read.
+    """
+    cols = ", ".join(quote_mysql(c) for c in columns)
+    t, i = quote_mysql(ts), quote_mysql(id_)
+    where = {"all": "", "from": f" AND {t} >= %s", "after": f" AND {_after([ts, id_])}"}[mode]
+    return (
+        f"SELECT {cols} FROM {quote_mysql(database)}.{quote_mysql(table)}"
+        f" WHERE {t} IS NOT NULL{where} ORDER BY {t}, {i} LIMIT {int(limit)}"
+    )

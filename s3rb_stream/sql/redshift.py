@@ -122,10 +122,12 @@ def copy_manifest(manifest_url: str, iam_role: str) -> str:
 
 
 def newest_per_key(table: SourceTable, watermark: int) -> str:
-    """The newest staged change per key above the watermark.
+    """The newest staged change per key at or above the watermark.
 
-    The watermark is an integer we read ourselves, written inline: CREATE TABLE AS takes no
-    bind parameters on PostgreSQL-derived servers.
+    "At": the parts of one snapshot share a sequence, so a part loaded after its sibling must
+    still pass; :func:`drop_stale` makes a change at exactly the watermark a no-op. The watermark
+    is an integer we read ourselves, written inline: CREATE TABLE AS takes no bind parameters on
+    PostgreSQL-derived servers.
     """
     keys = ", ".join(q(k) for k in table.key_columns)
     cols = ", ".join(q(c) for c in all_columns(table))
@@ -133,7 +135,7 @@ def newest_per_key(table: SourceTable, watermark: int) -> str:
         f"CREATE TEMP TABLE {q(NEWEST)} AS\n"
         f"SELECT {cols} FROM (\n"
         f'  SELECT *, ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY "_s3rb_seq" DESC) AS "_s3rb_rank"\n'
-        f'  FROM {q(STAGE)} WHERE "_s3rb_seq" > {int(watermark)}\n'
+        f'  FROM {q(STAGE)} WHERE "_s3rb_seq" >= {int(watermark)}\n'
         ') AS ranked WHERE "_s3rb_rank" = 1'
     )
 
@@ -233,3 +235,7 @@ def watermark(schema: str) -> str:
 
 def record_batch(schema: str) -> str:
     return common.record_batch(schema, DIALECT)
+
+
+def sweep(schema: str, table: SourceTable) -> str:
+    return common.sweep(schema, table, DIALECT)

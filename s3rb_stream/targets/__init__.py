@@ -30,9 +30,18 @@ class Warehouse(Protocol):
         """Object keys of the batches already applied to ``table``."""
 
     def apply(
-        self, target_schema: str, table: SourceTable, mode: Mode, batches: list[tuple[BatchRef, pa.Table]]
+        self,
+        target_schema: str,
+        table: SourceTable,
+        mode: Mode,
+        batches: list[tuple[BatchRef, pa.Table]],
+        sweep_below: int | None = None,
     ) -> int:
-        """Apply the batches and record them, in one transaction. Returns rows staged."""
+        """Apply the batches and record them, in one transaction. Returns rows staged.
+
+        ``sweep_below``: these batches complete a whole-table extract whose rows all carry this
+        sequence or higher; rows below it are deleted in the same transaction.
+        """
 
     def load_summary(self, target_schema: str) -> dict[str, AppliedSummary]:
         """Per table: what the control table says has been applied."""

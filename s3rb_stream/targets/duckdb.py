@@ -57,7 +57,12 @@ class DuckDBWarehouse:
         return {str(t): AppliedSummary(int(n), last, int(seq)) for t, n, last, seq in rows}
 
     def apply(
-        self, target_schema: str, table: SourceTable, mode: Mode, batches: list[tuple[BatchRef, pa.Table]]
+        self,
+        target_schema: str,
+        table: SourceTable,
+        mode: Mode,
+        batches: list[tuple[BatchRef, pa.Table]],
+        sweep_below: int | None = None,
     ) -> int:
         if not batches:
             return 0
@@ -72,6 +77,8 @@ class DuckDBWarehouse:
                 con.execute(sql.append(target_schema, table, STAGING), [mark])
             else:
                 con.execute(sql.merge(target_schema, table, STAGING), [mark])
+            if sweep_below is not None:
+                con.execute(sql.sweep(target_schema, table), [sweep_below])
             for ref, data in batches:
                 con.execute(
                     sql.record_batch(target_schema),

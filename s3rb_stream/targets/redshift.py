@@ -146,7 +146,12 @@ class RedshiftWarehouse:
         return out
 
     def apply(
-        self, target_schema: str, table: SourceTable, mode: Mode, batches: list[tuple[BatchRef, pa.Table]]
+        self,
+        target_schema: str,
+        table: SourceTable,
+        mode: Mode,
+        batches: list[tuple[BatchRef, pa.Table]],
+        sweep_below: int | None = None,
     ) -> int:
         if not batches:
             return 0
@@ -157,7 +162,7 @@ class RedshiftWarehouse:
         rows = int(sum(data.num_rows for _, data in batches))
         for attempt in range(1, RETRIES + 1):
             try:
-                self._apply_once(target_schema, table, mode, batches, self.store.url(manifest_key))
+                self._apply_once(target_schema, table, mode, batches, self.store.url(manifest_key), sweep_below)
                 return rows
             except redshift_connector.error.Error as exc:
                 self._rollback()
@@ -179,7 +184,13 @@ class RedshiftWarehouse:
         return rows
 
     def _apply_once(
-        self, schema: str, table: SourceTable, mode: Mode, batches: list[tuple[BatchRef, pa.Table]], manifest: str
+        self,
+        schema: str,
+        table: SourceTable,
+        mode: Mode,
+        batches: list[tuple[BatchRef, pa.Table]],
+        manifest: str,
+        sweep_below: int | None,
     ) -> None:
         cur = self._conn.cursor()
         self._run(cur, sql.watermark(schema), (table.name,))
@@ -188,6 +199,8 @@ class RedshiftWarehouse:
         steps = load(schema, table, manifest, self.iam_role, mark)
         for statement in steps:
             self._run(cur, statement)
+        if sweep_below is not None:
+            self._run(cur, sql.sweep(schema, table), (sweep_below,))
         for ref, data in batches:
             self._run(cur, sql.record_batch(schema), (table.name, ref.key, ref.first_seq, ref.last_seq, data.num_rows))
         self._conn.commit()

@@ -20,6 +20,8 @@ import boto3
 import pytest
 
 from s3rb_stream.pipeline.runner import RunResult, run
+from s3rb_stream.pipeline.snapshot import SnapshotResult, snapshot
+from s3rb_stream.pipeline.sync import SyncResult, sync
 from s3rb_stream.settings import Settings, load_settings
 from s3rb_stream.targets.duckdb import DuckDBWarehouse
 from s3rb_stream.testing.mariadb import MariaDBServer
@@ -84,6 +86,28 @@ class Pipeline:
 
     def run(self, **kwargs: Any) -> RunResult:
         return run(self.settings, self.source_db, self.target_schema, until_caught_up=True, **kwargs)
+
+    def tables(self, yaml_text: str) -> None:
+        """Write the tables file; ``{db}`` stands for the source database."""
+        Path(self.settings.tables_file).write_text(yaml_text.format(db=self.source_db))
+
+    def configure(self, **overrides: Any) -> None:
+        self.settings = self.settings.model_copy(update=overrides)
+
+    def snapshot(self, *tables: str, **kwargs: Any) -> SnapshotResult:
+        return snapshot(self.settings, self.source_db, self.target_schema, tables, **kwargs)
+
+    def sync(self, *tables: str, **kwargs: Any) -> SyncResult:
+        return sync(self.settings, self.source_db, self.target_schema, tables, **kwargs)
+
+    def sql_unlogged(self, *statements: str) -> None:
+        """Write rows the binlog never sees, so only a snapshot or a query can deliver them."""
+        conn = self.server.connect(self.source_db)
+        with conn.cursor() as cur:
+            cur.execute("SET SESSION sql_log_bin = 0")
+            for statement in statements:
+                cur.execute(statement)
+        conn.close()
 
     def sql(self, *statements: str) -> None:
         self.server.execute(*statements, database=self.source_db)

@@ -121,7 +121,7 @@ def test_stale_changes_and_deletes_text() -> None:
 
 
 def test_watermark_is_an_inline_integer() -> None:
-    assert 'WHERE "_s3rb_seq" > 41\n' in rs.newest_per_key(ITEMS, 41)
+    assert 'WHERE "_s3rb_seq" >= 41\n' in rs.newest_per_key(ITEMS, 41)
     assert rs.append("analytics", ITEMS, 7).endswith('WHERE "_s3rb_seq" > 7')
 
 

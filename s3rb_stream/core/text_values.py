@@ -1,0 +1,80 @@
+"""Column values as the MySQL text protocol sends them (bytes) → Arrow arrays of the type contract.
+
+Query-based reads (snapshot, hybrid, full_sync) take this path: whole columns are parsed by
+Arrow's casts in C instead of one Python object per value, which is what makes a snapshot fast.
+The result must equal what the binlog path (``schema.column_converter``) produces for the same
+row; the differential tests hold the two together.
+
+The reading session runs with ``time_zone = '+00:00'``, so TIMESTAMP text is already UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from s3rb_stream.core.schema import SourceColumn, arrow_type
+from s3rb_stream.errors import SchemaError
+
+TextValue = bytes | str | None  # the client decodes text columns to str, leaves the rest bytes
+
+# MySQL's zero dates ('0000-00-00', '2026-00-00', '2026-01-00') are not dates; they arrive as NULL,
+# as the binlog reader gives them.
+_ZERO_DATE = r"^\d{4}-(00-\d{2}|\d{2}-00)|^0000-"
+_PARSED_FROM_TEXT = {
+    "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year", "decimal", "float", "double", "real",
+}  # fmt: skip
+_DATES = {"date", "datetime", "timestamp"}
+
+
+def _text(values: Sequence[TextValue]) -> pa.Array:
+    return pa.array(values, pa.string())
+
+
+def as_bytes(value: TextValue) -> bytes | None:
+    """A text-protocol value as bytes (text as UTF-8), for keeping it in state objects."""
+    return value.encode() if isinstance(value, str) else value
+
+
+def _without_zero_dates(text: pa.Array) -> pa.Array:
+    zero = pc.match_substring_regex(text, _ZERO_DATE)
+    return pc.if_else(zero, pa.scalar(None, pa.string()), text)
+
+
+def _bit(values: Sequence[TextValue]) -> list[int | None]:
+    return [int.from_bytes(as_bytes(v) or b"", "big") if v is not None else None for v in values]
+
+
+def column_to_arrow(col: SourceColumn, values: Sequence[TextValue]) -> pa.Array:
+    """One column of text-protocol values as an Arrow array of ``arrow_type(col)``."""
+    target = arrow_type(col)
+    dt = col.data_type.lower()
+    try:
+        if dt == "bit":
+            return pa.array(_bit(values), target)
+        if pa.types.is_binary(target):
+            return pa.array(values, pa.binary())
+        if dt in _DATES:
+            text = _without_zero_dates(_text(values))
+            if dt == "date":
+                return text.cast(pa.date32())
+            naive = text.cast(pa.timestamp("us"))
+            return naive.cast(target)  # TIMESTAMP: the session is UTC, so naive text is UTC
+        if dt in _PARSED_FROM_TEXT:
+            return _text(values).cast(target)
+        return _text(values)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SchemaError(
+            f"values of column {col.name} ({col.column_type}) do not convert to {target}: {exc}",
+            "this is a bug in the type mapping; please report it with the column definition",
+        ) from None
+
+
+def rows_to_arrays(columns: Sequence[SourceColumn], rows: Sequence[Sequence[TextValue]]) -> list[pa.Array]:
+    """Rows of text values (in ``columns`` order) as one Arrow array per column."""
+    if not rows:
+        return [pa.array([], arrow_type(c)) for c in columns]
+    transposed = list(zip(*rows, strict=True))
+    return [column_to_arrow(c, v) for c, v in zip(columns, transposed, strict=True)]

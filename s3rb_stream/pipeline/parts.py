@@ -1,0 +1,118 @@
+"""Pieces shared by the query-based reads: pages of text rows → Parquet batch objects, and progress."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+
+from s3rb_stream.core.changes import Op
+from s3rb_stream.core.object_keys import batch_key, extract_state_key, hybrid_state_key
+from s3rb_stream.core.query_state import ExtractState, HybridState
+from s3rb_stream.core.schema import SourceTable, arrow_schema
+from s3rb_stream.core.text_values import TextValue, rows_to_arrays
+from s3rb_stream.log import get_logger
+from s3rb_stream.store import parquet
+from s3rb_stream.store.base import ObjectStore
+
+log = get_logger(__name__)
+
+PROGRESS_LOG_SECONDS = 10.0
+
+
+def page_table(
+    table: SourceTable, rows: Sequence[Sequence[TextValue]], first_seq: int, same_seq: bool, read_at: datetime
+) -> pa.Table:
+    """A page of rows as a batch table: ``_s3rb_op`` 'r', one sequence for all rows (a snapshot)
+    or one per row from ``first_seq`` (hybrid, full_sync), ``_s3rb_source_ts`` the read time."""
+    n = len(rows)
+    seqs = [first_seq] * n if same_seq else list(range(first_seq, first_seq + n))
+    arrays = rows_to_arrays(table.columns, rows)
+    arrays.append(pa.array(seqs, pa.int64()))
+    arrays.append(pa.array([Op.SNAPSHOT.value] * n, pa.string()))
+    arrays.append(pa.array([read_at] * n, pa.timestamp("us", tz="UTC")))
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(table))
+
+
+@dataclass
+class TableStore:
+    """Where one table's batch objects and query state live."""
+
+    store: ObjectStore
+    source_db: str
+    target_schema: str
+    table: SourceTable
+
+    def put_page(self, data: pa.Table, first_seq: int, last_seq: int, read_at: datetime, part: int | None) -> str:
+        key = batch_key(
+            self.store.prefix, self.source_db, self.target_schema, self.table.name, first_seq, last_seq, read_at, part
+        )
+        self.store.put(key, parquet.encode(data))
+        return key
+
+    @property
+    def _extract_key(self) -> str:
+        return extract_state_key(self.store.prefix, self.source_db, self.target_schema, self.table.name)
+
+    @property
+    def _hybrid_key(self) -> str:
+        return hybrid_state_key(self.store.prefix, self.source_db, self.target_schema, self.table.name)
+
+    def extract_state(self) -> ExtractState | None:
+        data = self.store.get(self._extract_key)
+        return ExtractState.from_json(data, self._extract_key) if data is not None else None
+
+    def save_extract_state(self, state: ExtractState) -> None:
+        self.store.put(self._extract_key, state.to_json())
+
+    def hybrid_state(self) -> HybridState | None:
+        data = self.store.get(self._hybrid_key)
+        return HybridState.from_json(data, self._hybrid_key) if data is not None else None
+
+    def save_hybrid_state(self, state: HybridState) -> None:
+        self.store.put(self._hybrid_key, state.to_json())
+
+
+@dataclass
+class Progress:
+    """Rows done of an estimate: a line redrawn on a terminal, a log line every few seconds otherwise."""
+
+    what: str
+    table: str
+    estimate: int | None
+    done: int = 0
+    started: float = field(default_factory=time.monotonic)
+    _logged: float = field(default_factory=time.monotonic)
+    tty: bool = field(default_factory=lambda: sys.stderr.isatty())
+
+    def add(self, rows: int) -> None:
+        self.done += rows
+        now = time.monotonic()
+        if self.tty:
+            sys.stderr.write("\r" + self.line(now) + " " * 4)
+            sys.stderr.flush()
+        elif now - self._logged >= PROGRESS_LOG_SECONDS:
+            self._logged = now
+            log.info(f"{self.what} progress", table=self.table, rows=self.done, estimate=self.estimate)
+
+    def line(self, now: float) -> str:
+        elapsed = max(now - self.started, 1e-6)
+        rate = self.done / elapsed
+        text = f"{self.what} {self.table}: {self.done:,} rows, {rate:,.0f} rows/s"
+        if self.estimate and self.estimate > self.done and rate > 0:
+            share = self.done / self.estimate
+            filled = int(share * 30)
+            left = (self.estimate - self.done) / rate
+            text = f"{self.what} {self.table} [{'#' * filled}{'.' * (30 - filled)}] {share:4.0%} " + (
+                f"{self.done:,}/~{self.estimate:,} rows, {rate:,.0f} rows/s, {left:,.0f}s left"
+            )
+        return text
+
+    def finish(self) -> None:
+        if self.tty:
+            sys.stderr.write("\r" + self.line(time.monotonic()) + "\n")
+            sys.stderr.flush()

@@ -1,0 +1,158 @@
+"""``sync``: one run of each query-based table's strategy, then a load.
+
+- ``hybrid``: rows in (timestamp, id) order after the table's watermark, re-reading a look-back
+  window below it for rows committed late with an older timestamp (dedup by key makes the overlap
+  harmless). The watermark advances only after the page holding it is durable. Hard deletes are
+  invisible to this strategy: a deleted row leaves nothing to read.
+- ``full_sync``: the whole table in one consistent read; loading it deletes the target rows the
+  extract did not see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from s3rb_stream.core.checkpoint import now_utc
+from s3rb_stream.core.query_state import ExtractState, HybridState, next_query_seq
+from s3rb_stream.core.schema import SourceTable, arrow_schema
+from s3rb_stream.core.text_values import as_bytes
+from s3rb_stream.log import get_logger
+from s3rb_stream.pipeline.extract import bound_values, read_extract, require_extractable, select_tables
+from s3rb_stream.pipeline.load import Loader, LoadStats
+from s3rb_stream.pipeline.parts import Progress, TableStore, page_table
+from s3rb_stream.pipeline.snapshot import resolve_for_query
+from s3rb_stream.settings import Settings, TableConfig
+from s3rb_stream.sources.query_reader import QueryReader
+from s3rb_stream.sql import mysql as q
+from s3rb_stream.store import open_store
+from s3rb_stream.store.base import ObjectStore
+from s3rb_stream.targets import Warehouse, open_warehouse
+
+log = get_logger(__name__)
+
+QUERY_STRATEGIES = {"hybrid", "full_sync"}
+
+
+@dataclass
+class SyncResult:
+    rows: dict[str, int] = field(default_factory=dict)
+    loaded: LoadStats = field(default_factory=LoadStats)
+
+
+def lookback_start(last_ts: str, seconds: float) -> str:
+    """The watermark's timestamp text minus the look-back, in the server's text format."""
+    try:
+        start = datetime.fromisoformat(last_ts) - timedelta(seconds=seconds)
+    except ValueError:  # a zero date or other text datetime cannot parse: re-read from it as is
+        return last_ts
+    return start.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def sync_hybrid(reader: QueryReader, target: TableStore, config: TableConfig, chunk_rows: int) -> int:
+    table = target.table
+    ts_col, id_col = config.cdc_timestamp_column or "", config.cdc_id_column or ""
+    ts_pos, id_pos = table.position(ts_col), table.position(id_col)
+    state = target.hybrid_state()
+    seq = next_query_seq(state.last_seq if state else None)
+    if state is None:
+        mode, params = "all", []
+    else:
+        mode, params = "from", [lookback_start(state.last_ts, config.cdc_lookback)]
+    progress = Progress("hybrid sync", table.name, None)
+    total = 0
+    while True:
+        sql = q.hybrid_chunk(table.database, table.name, table.column_names, ts_col, id_col, mode, chunk_rows)
+        rows = reader.execute(sql, params)
+        if not rows:
+            break
+        read_at = now_utc()
+        target.put_page(page_table(table, rows, seq, False, read_at), seq, seq + len(rows) - 1, read_at, None)
+        seq += len(rows)
+        total += len(rows)
+        last = rows[-1]
+        last_ts, last_id = (as_bytes(last[ts_pos]) or b"").decode(), as_bytes(last[id_pos]) or b""
+        target.save_hybrid_state(HybridState(last_ts, last_id, seq - 1, (state.rows if state else 0) + total))
+        progress.add(len(rows))
+        if len(rows) < chunk_rows:
+            break
+        mode = "after"
+        params = q.after_params([last_ts, *bound_values(table, [id_col], [last_id])])
+    progress.finish()
+    return total
+
+
+def sync_full(reader: QueryReader, target: TableStore, chunk_rows: int) -> int:
+    previous = target.extract_state()
+    first = next_query_seq(previous.last_seq if previous else None)
+    started = now_utc()
+    state = ExtractState("full_sync", "running", first, first, started)
+    target.save_extract_state(state)
+    reader.begin_snapshot()  # one consistent read: a row that moves its key mid-extract is still seen once
+    try:
+        progress = Progress(
+            "full sync", target.table.name, reader.estimated_rows(target.table.database, target.table.name)
+        )
+        done = read_extract(reader, target, state, chunk_rows, started, progress)
+    finally:
+        reader.commit()
+    return done.rows
+
+
+def sync_tables(
+    settings: Settings,
+    store: ObjectStore,
+    source_db: str,
+    target_schema: str,
+    selected: list[tuple[TableConfig, SourceTable]],
+) -> dict[str, int]:
+    """Run each table's query-based strategy once; returns rows read per table."""
+    rows: dict[str, int] = {}
+    reader = QueryReader(settings.mysql())
+    try:
+        for config, table in selected:
+            target = TableStore(store, source_db, target_schema, table)
+            if config.cdc_strategy == "hybrid":
+                rows[table.name] = sync_hybrid(reader, target, config, settings.snapshot_chunk_rows)
+            else:
+                rows[table.name] = sync_full(reader, target, settings.snapshot_chunk_rows)
+            log.info("sync of table complete", table=table.name, strategy=config.cdc_strategy, rows=rows[table.name])
+    finally:
+        reader.close()
+    return rows
+
+
+def prepare_query_tables(
+    resolved: list[tuple[TableConfig, SourceTable]], names: Sequence[str]
+) -> list[tuple[TableConfig, SourceTable]]:
+    selected = select_tables(resolved, names, set(QUERY_STRATEGIES), "sync")  # type: ignore[arg-type]
+    for config, table in selected:
+        if config.cdc_strategy == "full_sync":
+            require_extractable(config, table, "full_sync")
+        arrow_schema(table)
+    return selected
+
+
+def sync(
+    settings: Settings,
+    source_db: str,
+    target_schema: str,
+    table_names: Sequence[str] = (),
+    load: bool = True,
+    warehouse: Warehouse | None = None,
+) -> SyncResult:
+    resolved = resolve_for_query(settings, source_db, need_binlog=False)
+    selected = prepare_query_tables(resolved, table_names)
+    store = open_store(settings)
+    store.check()
+    result = SyncResult(sync_tables(settings, store, source_db, target_schema, selected))
+    if load:
+        own = warehouse is None
+        wh = warehouse or open_warehouse(settings)
+        try:
+            result.loaded = Loader(store, wh, source_db, target_schema, selected).load_all()
+        finally:
+            if own:
+                wh.close()
+    return result
