@@ -118,6 +118,13 @@ def test_tables_file_defaults_and_pattern_resolution(tmp_path: Path) -> None:
         ),
         ('tables:\n  - name: "s.t"\n    cdc_strategy: hybrid\n', "hybrid needs cdc_timestamp_column and cdc_id_column"),
         ('tables:\n  - name: "s.t"\n  - name: "s.t"\n', "lists s.t twice"),
+        (
+            'tables:\n  - name: "s.t"\n    cdc_timestamp_column: ts\n',
+            "cdc_timestamp_column and cdc_id_column apply to cdc_strategy hybrid only",
+        ),
+        ('tables:\n  - name: "s.t"\n    cdc_strategy: full_sync\n    mode: append\n', "full_sync needs mode merge"),
+        ('tables:\n  - name: "s.t"\n    cdc_strategy: hybrid_sync\n', "Input should be 'binlog', 'hybrid' or"),
+        ('tables:\n  - name: "s.t"\n    sync_interval: 0\n', "sync_interval: Input should be greater than 0"),
         ("colums: []\n", "colums: Extra inputs are not permitted"),
     ],
 )

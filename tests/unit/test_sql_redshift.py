@@ -37,6 +37,7 @@ def all_statements() -> list[str]:
         *rs.merge_load("analytics", ITEMS, MANIFEST, ROLE, 41),
         *rs.append_load("analytics", DOCS, MANIFEST, ROLE, 41),
         rs.merge_upserts("analytics", DOCS),
+        rs.sweep("analytics", ITEMS),
         rs.record_batch("analytics"),
         rs.watermark("analytics"),
         rs.applied_keys("analytics"),

@@ -1,0 +1,123 @@
+"""Pure pieces of the query-based reads: SQL builders, state objects, start position, text → Arrow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+
+from s3rb_stream.core.checkpoint import Checkpoint
+from s3rb_stream.core.object_keys import BatchRef, batch_key, parse_batch_key
+from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR, ExtractState, HybridState, next_query_seq
+from s3rb_stream.core.schema import SourceColumn
+from s3rb_stream.core.text_values import column_to_arrow
+from s3rb_stream.errors import CorruptStateError
+from s3rb_stream.pipeline.runner import choose_start
+from s3rb_stream.pipeline.sync import lookback_start
+from s3rb_stream.sql import mysql as q
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def test_keyset_pages_bind_every_value_and_quote_every_name() -> None:
+    assert q.keyset_chunk("s`db", "t", ["a", "b`c"], ["a", "b`c"], True, 50) == (
+        "SELECT `a`, `b``c` FROM `s``db`.`t` WHERE ((`a` > %s) OR (`a` = %s AND `b``c` > %s))"
+        " ORDER BY `a`, `b``c` LIMIT 50"
+    )
+    assert q.after_params(["x", "y"]) == ["x", "x", "y"]
+    assert "WHERE" not in q.keyset_chunk("d", "t", ["a"], ["a"], False, 10)
+
+
+def test_hybrid_pages() -> None:
+    assert q.hybrid_chunk("d", "t", ["id", "ts"], "ts", "id", "from", 10) == (
+        "SELECT `id`, `ts` FROM `d`.`t` WHERE `ts` IS NOT NULL AND `ts` >= %s ORDER BY `ts`, `id` LIMIT 10"
+    )
+    assert "((`ts` > %s) OR (`ts` = %s AND `id` > %s))" in q.hybrid_chunk("d", "t", ["id"], "ts", "id", "after", 10)
+    assert "%s" not in q.hybrid_chunk("d", "t", ["id"], "ts", "id", "all", 10)
+
+
+def test_lookback_is_subtracted_in_the_servers_text_format() -> None:
+    assert lookback_start("2026-01-01 00:02:00.000000", 300) == "2025-12-31 23:57:00.000000"
+    assert lookback_start("2026-01-01", 60) == "2025-12-31 23:59:00.000000"
+    assert lookback_start("0000-00-00 00:00:00", 60) == "0000-00-00 00:00:00"
+
+
+def test_query_sequences_rise_above_the_previous_run_and_the_binlog() -> None:
+    first = next_query_seq(None, now_ns=1_700_000_000_000_000_000)
+    assert first > QUERY_SEQ_FLOOR > BinlogPosition("mariadb-bin.999999", 4_000_000_000).seq
+    assert next_query_seq(first + 10**9, now_ns=1_700_000_000_000_000_000) == first + 10**9 + 1  # clock went back
+    assert next_query_seq(first, now_ns=1_700_000_000_000_001_000) > first
+
+
+def test_state_objects_round_trip_and_bad_ones_are_named() -> None:
+    state = ExtractState("snapshot", "running", 5, 5, NOW, BinlogPosition("b.000001", 4), parts=2, rows=7)
+    state = state.wrote("k/part", 3, (b"\x00\xff", None), 5).completed()
+    assert ExtractState.from_json(state.to_json(), "x") == state
+    assert (state.parts, state.rows, state.final_key, state.status) == (3, 10, "k/part", "complete")
+    hybrid = HybridState("2026-01-01 00:00:00", b"42", 99, 10)
+    assert HybridState.from_json(hybrid.to_json(), "h") == hybrid
+    with pytest.raises(CorruptStateError, match="state object s/x.json is unreadable"):
+        ExtractState.from_json(b'{"version": 1, "kind": "snapshot"}', "s/x.json")
+
+
+def test_snapshot_parts_share_a_range_and_load_before_batches_that_span_it() -> None:
+    key = batch_key("p", "db", "an", "t", 100, 100, NOW, part=3)
+    assert key.endswith("/t_100_100_000003.parquet")
+    part = parse_batch_key(key)
+    assert part == BatchRef(100, 100, key, "t", 3)
+    spanning = parse_batch_key(batch_key("p", "db", "an", "t", 90, 120, NOW))
+    older = parse_batch_key(batch_key("p", "db", "an", "t", 10, 90, NOW))
+    assert spanning is not None and older is not None and spanning.part is None
+    assert sorted([spanning, part, older], key=BatchRef.load_order) == [older, part, spanning]
+
+
+P1, P2, C = BinlogPosition("b.000001", 500), BinlogPosition("b.000001", 900), BinlogPosition("b.000002", 4)
+
+
+def checkpoint(tables: tuple[str, ...] | None) -> Checkpoint:
+    return Checkpoint(C, "db", "an", NOW, None, tables)
+
+
+@pytest.mark.parametrize(
+    ("saved", "snapshots", "expected_start", "expected_skip"),
+    [
+        (None, {}, None, {}),
+        (None, {"a": P2, "b": P1}, P1, {"a": P2.seq, "b": P1.seq}),
+        (checkpoint(("a",)), {"a": P1}, C, {}),  # already captured: its snapshot changes nothing
+        (checkpoint(("a",)), {"b": P1}, P1, {"a": C.seq, "b": P1.seq}),  # new table: start back at its snapshot
+        (checkpoint(None), {"b": P1}, C, {}),  # an old checkpoint: every table counts as captured
+    ],
+)
+def test_capture_starts_where_every_table_is_complete(
+    saved: Checkpoint | None,
+    snapshots: dict[str, BinlogPosition],
+    expected_start: BinlogPosition | None,
+    expected_skip: dict[str, int],
+) -> None:
+    assert choose_start(saved, snapshots, ["a", "b"]) == (expected_start, expected_skip)
+
+
+@pytest.mark.parametrize(
+    ("column", "text", "expected"),
+    [
+        (SourceColumn("c", "bigint", "bigint(20) unsigned"), b"18446744073709551615", "18446744073709551615"),
+        (SourceColumn("c", "decimal", "decimal(5,2)", precision=5, scale=2), b"-1.50", "-1.50"),
+        (SourceColumn("c", "datetime", "datetime(6)"), b"2024-01-02 03:04:05.000001", "2024-01-02 03:04:05.000001"),
+        (SourceColumn("c", "timestamp", "timestamp"), b"2024-01-02 03:04:05", "2024-01-02 03:04:05+00:00"),
+        (SourceColumn("c", "date", "date"), b"0000-00-00", None),
+        (SourceColumn("c", "datetime", "datetime"), b"2024-00-10 00:00:00", None),
+        (SourceColumn("c", "bit", "bit(10)", precision=10), b"\x02\x01", 513),
+        (SourceColumn("c", "varchar", "varchar(5)"), "h\u00e9", "h\u00e9"),
+        (SourceColumn("c", "blob", "blob"), b"\x00\xff", b"\x00\xff"),
+        (SourceColumn("c", "time", "time(2)"), b"-838:59:59.00", "-838:59:59.00"),
+    ],
+)
+def test_text_protocol_values_become_the_contract_types(column: SourceColumn, text: object, expected: object) -> None:
+    array = column_to_arrow(column, [text, None])  # type: ignore[list-item]
+    value = array[0].as_py()
+    shown = str(value) if isinstance(value, (datetime,)) or type(value).__name__ == "Decimal" else value
+    assert shown == expected
+    assert array[1].as_py() is None
+    assert isinstance(array, pa.Array)
