@@ -58,7 +58,7 @@ def test_state_objects_round_trip_and_bad_ones_are_named() -> None:
     assert (state.parts, state.rows, state.final_key, state.status) == (3, 10, "k/part", "complete")
     hybrid = HybridState("2026-01-01 00:00:00", b"42", 99, 10)
     assert HybridState.from_json(hybrid.to_json(), "h") == hybrid
-    with pytest.raises(CorruptStateError, match="state object s/x.json is unreadable"):
+    with pytest.raises(CorruptStateError, match=r"state object s/x\.json is unreadable"):
         ExtractState.from_json(b'{"version": 1, "kind": "snapshot"}', "s/x.json")
 
 
