@@ -47,24 +47,26 @@ def _bit(values: Sequence[TextValue]) -> list[int | None]:
     return [int.from_bytes(as_bytes(v) or b"", "big") if v is not None else None for v in values]
 
 
-def column_to_arrow(col: SourceColumn, values: Sequence[TextValue]) -> pa.Array:
-    """One column of text-protocol values as an Arrow array of ``arrow_type(col)``."""
+def _raw_type(col: SourceColumn) -> pa.DataType:
+    """How a column's text-protocol values enter Arrow before conversion: bytes or UTF-8 text."""
+    return pa.binary() if col.data_type.lower() == "bit" or pa.types.is_binary(arrow_type(col)) else pa.string()
+
+
+def convert_array(col: SourceColumn, raw: pa.Array) -> pa.Array:
+    """A column of raw values (see :func:`_raw_type`) as an Arrow array of ``arrow_type(col)``."""
     target = arrow_type(col)
     dt = col.data_type.lower()
     try:
         if dt == "bit":
-            return pa.array(_bit(values), target)
-        if pa.types.is_binary(target):
-            return pa.array(values, pa.binary())
+            return pa.array(_bit(raw.to_pylist()), target)
+        if pa.types.is_binary(target) or dt not in _DATES | _PARSED_FROM_TEXT:
+            return raw
         if dt in _DATES:
-            text = _without_zero_dates(_text(values))
+            text = _without_zero_dates(raw)
             if dt == "date":
                 return text.cast(pa.date32())
-            naive = text.cast(pa.timestamp("us"))
-            return naive.cast(target)  # TIMESTAMP: the session is UTC, so naive text is UTC
-        if dt in _PARSED_FROM_TEXT:
-            return _text(values).cast(target)
-        return _text(values)
+            return text.cast(pa.timestamp("us")).cast(target)  # TIMESTAMP: the session is UTC
+        return raw.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise SchemaError(
             f"values of column {col.name} ({col.column_type}) do not convert to {target}: {exc}",
@@ -72,9 +74,17 @@ def column_to_arrow(col: SourceColumn, values: Sequence[TextValue]) -> pa.Array:
         ) from None
 
 
+def column_to_arrow(col: SourceColumn, values: Sequence[TextValue]) -> pa.Array:
+    """One column of text-protocol values as an Arrow array of ``arrow_type(col)``."""
+    return convert_array(col, pa.array(values, _raw_type(col)))
+
+
 def rows_to_arrays(columns: Sequence[SourceColumn], rows: Sequence[Sequence[TextValue]]) -> list[pa.Array]:
-    """Rows of text values (in ``columns`` order) as one Arrow array per column."""
+    """Rows of text values (in ``columns`` order) as one Arrow array per column.
+
+    The rows go into Arrow as one struct array, so the transpose into columns happens in C++.
+    """
     if not rows:
         return [pa.array([], arrow_type(c)) for c in columns]
-    transposed = list(zip(*rows, strict=True))
-    return [column_to_arrow(c, v) for c, v in zip(columns, transposed, strict=True)]
+    raw = pa.array(rows, pa.struct([pa.field(f"c{i}", _raw_type(c)) for i, c in enumerate(columns)]))
+    return [convert_array(c, a) for c, a in zip(columns, raw.flatten(), strict=True)]

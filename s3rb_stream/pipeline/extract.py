@@ -8,6 +8,7 @@ with the column's collation, as ``ORDER BY`` does) and as bytes for binary colum
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from s3rb_stream.core.text_values import as_bytes
 from s3rb_stream.errors import ConfigError, SchemaError
 from s3rb_stream.pipeline.parts import Progress, TableStore, page_table
 from s3rb_stream.settings import Strategy, TableConfig
-from s3rb_stream.sources.query_reader import QueryReader
+from s3rb_stream.sources.query_reader import QueryReader, TextRow
 from s3rb_stream.sql import mysql as q
 
 
@@ -92,23 +93,32 @@ def read_extract(
     key = list(table.key_columns)
     key_positions = [table.position(k) for k in key]
     same_seq = state.kind == "snapshot"
-    last_key: Key | None = state.last_key
-    while True:
-        params = q.after_params(bound_values(table, key, last_key)) if last_key is not None else None
-        sql = q.keyset_chunk(table.database, table.name, table.column_names, key, last_key is not None, chunk_rows)
-        rows = reader.execute(sql, params)
-        if not rows and state.parts > 0:
-            break
-        first = state.first_seq if same_seq else state.first_seq + state.rows
-        last = first if same_seq else first + max(len(rows) - 1, 0)
-        data = page_table(table, rows, first, same_seq, read_at)
-        part_key = target.put_page(data, first, last, read_at, part=state.parts)
-        last_key = tuple(as_bytes(rows[-1][i]) for i in key_positions) if rows else last_key
-        state = state.wrote(part_key, len(rows), last_key, last)
-        target.save_extract_state(state)
-        progress.add(len(rows))
-        if len(rows) < chunk_rows:
-            break
+
+    def fetch(after: Key | None) -> list[TextRow]:
+        params = q.after_params(bound_values(table, key, after)) if after is not None else None
+        return reader.execute(
+            q.keyset_chunk(table.database, table.name, table.column_names, key, after is not None, chunk_rows), params
+        )
+
+    # While one page is converted and written, the next is already being read: the server and the
+    # network work in parallel with Arrow and Parquet. Only one query is in flight at a time.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3rb-page") as pool:
+        next_page: Future[list[TextRow]] | None = pool.submit(fetch, state.last_key)
+        while next_page is not None:
+            rows = next_page.result()
+            next_page = None
+            last_key = tuple(as_bytes(rows[-1][i]) for i in key_positions) if rows else state.last_key
+            if len(rows) >= chunk_rows:
+                next_page = pool.submit(fetch, last_key)
+            if not rows and state.parts > 0:
+                break
+            first = state.first_seq if same_seq else state.first_seq + state.rows
+            last = first if same_seq else first + max(len(rows) - 1, 0)
+            data = page_table(table, rows, first, same_seq, read_at)
+            part_key = target.put_page(data, first, last, read_at, part=state.parts)
+            state = state.wrote(part_key, len(rows), last_key, last)
+            target.save_extract_state(state)
+            progress.add(len(rows))
     progress.finish()
     state = state.completed()
     target.save_extract_state(state)

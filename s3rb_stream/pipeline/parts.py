@@ -30,11 +30,11 @@ def page_table(
     """A page of rows as a batch table: ``_s3rb_op`` 'r', one sequence for all rows (a snapshot)
     or one per row from ``first_seq`` (hybrid, full_sync), ``_s3rb_source_ts`` the read time."""
     n = len(rows)
-    seqs = [first_seq] * n if same_seq else list(range(first_seq, first_seq + n))
+    seqs = pa.repeat(pa.scalar(first_seq, pa.int64()), n) if same_seq else pa.array(range(first_seq, first_seq + n))
     arrays = rows_to_arrays(table.columns, rows)
-    arrays.append(pa.array(seqs, pa.int64()))
-    arrays.append(pa.array([Op.SNAPSHOT.value] * n, pa.string()))
-    arrays.append(pa.array([read_at] * n, pa.timestamp("us", tz="UTC")))
+    arrays.append(seqs.cast(pa.int64()))
+    arrays.append(pa.repeat(pa.scalar(Op.SNAPSHOT.value, pa.string()), n))
+    arrays.append(pa.repeat(pa.scalar(read_at, pa.timestamp("us", tz="UTC")), n))
     return pa.Table.from_arrays(arrays, schema=arrow_schema(table))
 
 

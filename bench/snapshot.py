@@ -1,0 +1,112 @@
+"""Snapshot throughput against the ``mariadb`` command-line client reading the same table, in one run.
+
+    .venv/bin/python -m bench.snapshot [--rows 1000000] [--chunk-rows 50000] [--profile]
+
+Starts a throwaway MariaDB, fills an 8-column table of mixed types (written with sql_log_bin=0:
+only a snapshot can deliver it), then measures:
+  (a) ``mariadb --batch --quick -e 'SELECT * FROM t' > /dev/null``, the baseline;
+  (b) ``snapshot --no-load``: pages → Arrow → zstd Parquet objects in a local store;
+  (c) ``snapshot`` with the load into DuckDB.
+Prints rows/s, the ratio of each to (a), and the peak RSS. Figures, not assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import resource
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from s3rb_stream.pipeline.snapshot import snapshot
+from s3rb_stream.settings import load_settings
+from s3rb_stream.testing.mariadb import MariaDBServer
+
+TABLE = """CREATE TABLE bench.orders (
+  id INT PRIMARY KEY, customer_id BIGINT NOT NULL, status VARCHAR(20), amount DECIMAL(12,2),
+  created_at DATETIME(6), updated_at TIMESTAMP(6) NULL, note TEXT, score DOUBLE)"""
+
+
+def fill(server: MariaDBServer, rows: int) -> None:
+    conn = server.connect("bench")
+    with conn.cursor() as cur:
+        cur.execute("SET SESSION sql_log_bin = 0")
+        for start in range(0, rows, 5000):
+            values = ",".join(
+                f"({i}, {i % 977}, 'new', {i % 10000}.25, NOW(6), NOW(6), 'note {i} ✓', {i / 7})"
+                for i in range(start, min(start + 5000, rows))
+            )
+            cur.execute(f"INSERT INTO orders VALUES {values}")
+    conn.close()
+
+
+def client_read(server: MariaDBServer) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        ["mariadb", "--batch", "--quick", "-h", "127.0.0.1", "-P", str(server.port), "-uroot"]
+        + ["-e", "SELECT * FROM bench.orders"],
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--chunk-rows", type=int, default=50_000)
+    parser.add_argument("--profile", action="store_true", help="cProfile (b) and print the top functions")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="s3rb-bench-") as tmp, MariaDBServer() as server:
+        root = Path(tmp)
+        server.execute("CREATE DATABASE bench", TABLE)
+        fill(server, args.rows)
+        (root / "tables.yml").write_text('tables:\n  - name: "bench.orders"\n')
+
+        def settings(name: str):  # type: ignore[no-untyped-def]
+            return load_settings(
+                mysql_url=server.url,
+                store_url=f"file://{root / name}",
+                warehouse_url=f"duckdb:///{root / (name + '.duckdb')}",
+                tables_file=root / "tables.yml",
+                snapshot_chunk_rows=args.chunk_rows,
+                log_level="warning",
+            )
+
+        client_read(server)  # warm the buffer pool for every reader alike
+        client_s = client_read(server)
+
+        profiler = cProfile.Profile() if args.profile else None
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        written = snapshot(settings("objects"), "bench", "analytics", load=False)
+        if profiler:
+            profiler.disable()
+        write_s = time.perf_counter() - started
+
+        started = time.perf_counter()
+        loaded = snapshot(settings("loaded"), "bench", "analytics", load=True)
+        load_s = time.perf_counter() - started
+
+        rows = args.rows
+        base = rows / client_s
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{'measure':52} {'rows':>9} {'seconds':>8} {'rows/s':>10} {'ratio':>6}")
+        print(f"{'(a) mariadb --batch --quick > /dev/null':52} {rows:9d} {client_s:8.2f} {base:10.0f} {1:6.2f}")
+        for label, count, seconds in (
+            ("(b) snapshot --no-load: → Parquet objects", written.rows["orders"], write_s),
+            ("(c) snapshot: → Parquet → DuckDB", loaded.rows["orders"], load_s),
+        ):
+            rate = count / seconds
+            print(f"{label:52} {count:9d} {seconds:8.2f} {rate:10.0f} {rate / base:6.2f}")
+        print(f"peak RSS of this process: {peak_mb:.0f} MB; rows loaded: {loaded.loaded.rows}")
+        if profiler:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+
+
+if __name__ == "__main__":
+    main()
