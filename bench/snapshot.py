@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from s3rb_stream.pipeline.snapshot import snapshot
-from s3rb_stream.settings import load_settings
+from s3rb_stream.settings import Settings, load_settings
 from s3rb_stream.testing.mariadb import MariaDBServer
 
 TABLE = """CREATE TABLE bench.orders (
@@ -45,9 +45,9 @@ def fill(server: MariaDBServer, rows: int) -> None:
 
 def client_read(server: MariaDBServer) -> float:
     started = time.perf_counter()
+    command = ["mariadb", "--batch", "--quick", "-h", "127.0.0.1", "-P", str(server.port), "-uroot"]
     subprocess.run(
-        ["mariadb", "--batch", "--quick", "-h", "127.0.0.1", "-P", str(server.port), "-uroot"]
-        + ["-e", "SELECT * FROM bench.orders"],
+        [*command, "-e", "SELECT * FROM bench.orders"],
         stdout=subprocess.DEVNULL,
         check=True,
     )
@@ -66,7 +66,7 @@ def main() -> None:
         fill(server, args.rows)
         (root / "tables.yml").write_text('tables:\n  - name: "bench.orders"\n')
 
-        def settings(name: str):  # type: ignore[no-untyped-def]
+        def settings(name: str) -> Settings:
             return load_settings(
                 mysql_url=server.url,
                 store_url=f"file://{root / name}",

@@ -12,6 +12,7 @@ from typing import Literal
 from s3rb_stream.core.batching import FlushPolicy
 from s3rb_stream.core.checkpoint import Checkpoint
 from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR
 from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.errors import ConfigError, SourceError, SourceUnavailable
 from s3rb_stream.log import get_logger
@@ -195,6 +196,20 @@ def run(
         warehouse.close()
 
 
+def refuse_switched_to_binlog(
+    warehouse: Warehouse, target_schema: str, binlog_tables: list[tuple[TableConfig, SourceTable]]
+) -> None:
+    """A binlog table whose target rows carry query-read sequences would ignore every binlog change."""
+    summary = warehouse.load_summary(target_schema)
+    switched = [t.name for _, t in binlog_tables if t.name in summary and summary[t.name].max_seq >= QUERY_SEQ_FLOOR]
+    if switched:
+        raise ConfigError(
+            f"table(s) {switched} in {target_schema} were loaded by hybrid or full_sync, whose sequences lie above"
+            " every binlog position: binlog changes to them would never apply",
+            "drop those target tables (and their _s3rb_batches rows), then snapshot them",
+        )
+
+
 class QueryScheduler:
     """Runs each hybrid and full_sync table's strategy when its ``sync_interval`` has passed."""
 
@@ -245,6 +260,7 @@ def _run(
     loaded = LoadStats()
     for _, table in prepared.tables:
         warehouse.prepare(target_schema, table)
+    refuse_switched_to_binlog(warehouse, target_schema, prepared.binlog_tables)
     scheduler = QueryScheduler(settings, prepared, source_db, target_schema)
     if prepared.start is None:
         return _run_queries_only(settings, scheduler, loader, until_caught_up, stop)

@@ -131,3 +131,29 @@ def test_no_log_line_carries_the_password(file_pipeline: Pipeline, tmp_path: Pat
     assert any('"event": "caught up"' in line for line in lines)
     assert all(secret not in line for line in lines + result.stdout.splitlines())
     assert pipeline.target_rows("t") == [(1, "x")]
+
+
+def test_daemon_syncs_query_tables_on_their_interval(file_pipeline: Pipeline, tmp_path: Path) -> None:
+    pipeline = file_pipeline
+    db = pipeline.source_db
+    Path(pipeline.settings.tables_file).write_text(
+        f'tables:\n  - name: "{db}.t"\n  - name: "{db}.leads"\n    cdc_strategy: hybrid\n'
+        "    cdc_timestamp_column: ts\n    cdc_id_column: id\n    sync_interval: 0.5\n"
+    )
+    pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)", "CREATE TABLE leads (id INT PRIMARY KEY, ts DATETIME NOT NULL)")
+    proc = start_daemon(pipeline, tmp_path)
+    try:
+        pipeline.sql("INSERT INTO t VALUES (1)")
+        wait_for_checkpoint(pipeline, proc)
+        pipeline.sql("INSERT INTO leads VALUES (1, '2026-01-01 00:00:00'), (2, '2026-01-01 00:00:01')")
+        deadline = time.monotonic() + 30
+        state = Path(pipeline.settings.store().root) / db / "analytics" / "_s3rb_state" / "hybrid" / "leads.json"
+        while time.monotonic() < deadline and not (state.exists() and json.loads(state.read_bytes())["rows"] >= 2):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert pipeline.target_rows("leads") == pipeline.source_rows("leads")
+    assert pipeline.target_rows("t") == [(1,)]

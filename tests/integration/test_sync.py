@@ -145,3 +145,14 @@ def _table(pipeline: Pipeline, name: str) -> SourceTable:
     finally:
         conn.close()
     return next(t for _, t in tables if t.name == name)
+
+
+def test_a_table_switched_from_hybrid_to_binlog_is_refused(file_pipeline: Pipeline) -> None:
+    pipeline = file_pipeline
+    pipeline.tables(HYBRID)
+    pipeline.sql(LEADS)
+    insert_leads(pipeline, range(1, 3), "2026-01-01 10:00:00")
+    pipeline.sync()
+    pipeline.tables('tables:\n  - name: "{db}.leads"\n')
+    with pytest.raises(ConfigError, match=r"\['leads'\] in analytics were loaded by hybrid or full_sync"):
+        pipeline.run()
