@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import threading
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from s3rb_stream.core.object_keys import parse_batch_key
 from s3rb_stream.errors import ConfigError, SchemaError
 from s3rb_stream.pipeline.parts import TableStore
+from s3rb_stream.pipeline.status import collect, render
 from tests.integration.conftest import Pipeline
 from tests.integration.test_end_to_end import EVERYTHING, ROW_1, ROW_2
 
@@ -112,6 +114,9 @@ def test_an_interrupted_snapshot_resumes_where_it_stopped(
         pipeline.snapshot("items")
     monkeypatch.setattr(TableStore, "put_page", original)
     assert part_numbers(pipeline, "items") == [0, 1, 2]
+    lines = "\n".join(render(collect(pipeline.settings, pipeline.source_db)))
+    assert "no binlog checkpoint yet" in lines
+    assert re.search(r"items .* snapshot at mariadb-bin\.\d+:\d+ running: 300 rows in 3 parts", lines), lines
     first_parts = {
         p: p.stat().st_mtime_ns for p in Path(pipeline.settings.store().root).rglob("items_*_000000.parquet")
     }
