@@ -177,7 +177,7 @@ def test_status_shows_checkpoint_and_pending_batches(pipeline: Pipeline) -> None
     status = collect(pipeline.settings, pipeline.source_db)
     assert [p.source_db for p in status.pipelines] == [pipeline.source_db]
     mine = status.pipelines[0]
-    assert mine.checkpoint.position == result.position
+    assert mine.checkpoint is not None and mine.checkpoint.position == result.position
     assert [(t.table, t.batches_written, t.batches_pending) for t in mine.tables] == [("t", 1, 0)]
     assert mine.tables[0].last_load is not None and mine.lag_seconds is not None
     assert status.problems == []
