@@ -267,3 +267,34 @@ def test_cli_run_until_caught_up_mirrors_a_table_through_the_emulator(
         (2, "zwei", '{"b": [true]}'),
     ]
     assert [(r[0], r[1]) for r in source_rows(mariadb, db, "items")] == [(1, "one"), (2, "zwei")]
+
+
+def test_snapshot_and_full_sync_reach_redshift_with_their_sweeps(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
+) -> None:
+    from s3rb_stream.pipeline.snapshot import snapshot
+    from s3rb_stream.pipeline.sync import sync
+
+    db, schema = "rs_query", "rs_query_target"
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-query")
+    (tmp_path / "tables.yml").write_text(
+        f'tables:\n  - name: "{db}.items"\n  - name: "{db}.products"\n    cdc_strategy: full_sync\n'
+    )
+    mariadb.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, doc JSON)",
+        f"CREATE TABLE {db}.products (sku VARCHAR(10) PRIMARY KEY, price DECIMAL(8,2))",
+        f"INSERT INTO {db}.items VALUES (1, '{{\"a\": 1}}'), (2, NULL)",
+        f"INSERT INTO {db}.products VALUES ('a', 1.00), ('b', 2.00), ('c', 3.00)",
+    )
+    settings = redshift_settings(mariadb, s3_server, "rs-query", emulator_port, tmp_path / "tables.yml")
+    settings = settings.model_copy(update={"snapshot_chunk_rows": 2})
+    snapshot(settings, db, schema)
+    sync(settings, db, schema)
+    mariadb.execute(f"DELETE FROM {db}.products WHERE sku = 'b'", f"UPDATE {db}.products SET price = 9 WHERE sku = 'c'")
+    sync(settings, db, schema)
+    assert target_rows(emulator_port, schema, "items", "id, doc::text", "id") == [(1, '{"a": 1}'), (2, None)]
+    assert target_rows(emulator_port, schema, "products", "sku, price", "sku") == [
+        ("a", Decimal("1.00")),
+        ("c", Decimal("9.00")),
+    ]
