@@ -258,7 +258,11 @@ class TableConfig(BaseModel):
     cdc_id_column: str | None = None
     cdc_lookback: float = Field(default=300.0, ge=0)  # seconds re-read below the hybrid watermark
     sync_interval: float | None = Field(default=None, gt=0)  # seconds between runs; S3RB_SYNC_INTERVAL_SECONDS
-    scd2_tracked_columns: tuple[str, ...] | None = None
+    scd2_tracked_columns: tuple[str, ...] | None = None  # default: every non-key column
+    scd2_untracked: Literal["update", "ignore"] = "update"  # a change to untracked columns only
+    scd2_valid_from_column: str = "valid_from"
+    scd2_valid_to_column: str = "valid_to"
+    scd2_current_column: str = "is_current"
 
     @field_validator("name")
     @classmethod

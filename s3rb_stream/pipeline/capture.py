@@ -64,11 +64,14 @@ class Capture:
         start: BinlogPosition,
         resumed: bool = True,
         skip_below: dict[str, int] | None = None,
+        one_change_per_transaction: set[str] | None = None,
     ) -> None:
         """``resumed`` is False on a first run: the start position is then saved even if idle.
 
         ``skip_below``: per table, the sequence it is already complete to (its last checkpoint, or
         its snapshot's position), when reading starts earlier for another table's sake.
+        ``one_change_per_transaction``: tables (SCD2) that keep only each key's last change of a
+        transaction: the states inside a transaction are not versions.
         """
         self.store = store
         self.source_db = source_db
@@ -83,6 +86,7 @@ class Capture:
         self.changes_total = 0
         self.batches_written = 0
         self.skip_below = skip_below or {}
+        self.collapse = one_change_per_transaction or set()
 
     # ------------------------------------------------------------------ reading
 
@@ -158,9 +162,22 @@ class Capture:
         self.last_event_ts = ts
         committed: dict[str, list[tuple[Change, int]]] = {}
         for table, rows in pending.rows.items():
+            if table in self.collapse:
+                rows = self._last_per_key(table, rows)
             committed[table] = [(Change(op, seq, ts, values), _approx_size(values)) for op, seq, values in rows]
             self.changes_total += len(rows)
         self.buffers.commit(self.buffers.last_commit, boundary.position, committed, time.monotonic())
+
+    def _last_per_key(
+        self, table: str, rows: list[tuple[Op, int, tuple[Any, ...]]]
+    ) -> list[tuple[Op, int, tuple[Any, ...]]]:
+        positions = self.key_positions[table]
+        last: dict[tuple[Any, ...], tuple[Op, int, tuple[Any, ...]]] = {}
+        for row in rows:
+            key = tuple(row[2][i] for i in positions)
+            last.pop(key, None)  # re-inserted at the end: the dict keeps the order of last changes
+            last[key] = row
+        return list(last.values())
 
     # ------------------------------------------------------------------ writing
 

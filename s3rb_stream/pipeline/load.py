@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 
 from s3rb_stream.core.object_keys import BatchRef, extract_state_key, parse_batch_key, table_prefix
 from s3rb_stream.core.query_state import ExtractState
+from s3rb_stream.core.scd2 import Scd2Spec, make_spec
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.log import get_logger
 from s3rb_stream.settings import TableConfig
 from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
-from s3rb_stream.targets import Warehouse
+from s3rb_stream.targets import Sweep, Warehouse
 
 log = get_logger(__name__)
 
@@ -29,6 +30,20 @@ class LoadStats:
     rows: int = 0
     per_table: dict[str, int] = field(default_factory=dict)
     held_back: list[str] = field(default_factory=list)
+
+
+def scd2_spec(config: TableConfig, table: SourceTable) -> Scd2Spec | None:
+    """The SCD2 spec of a ``mode: scd2`` table, None otherwise."""
+    if config.mode != "scd2":
+        return None
+    return make_spec(
+        table,
+        config.scd2_tracked_columns,
+        config.scd2_valid_from_column,
+        config.scd2_valid_to_column,
+        config.scd2_current_column,
+        config.scd2_untracked,
+    )
 
 
 class Loader:
@@ -45,6 +60,7 @@ class Loader:
         self.source_db = source_db
         self.target_schema = target_schema
         self.tables = tables
+        self.specs = {table.name: scd2_spec(config, table) for config, table in tables}
 
     def pending(self, table: SourceTable) -> list[BatchRef]:
         prefix = table_prefix(self.store.prefix, self.source_db, self.target_schema, table.name)
@@ -60,7 +76,7 @@ class Loader:
     def load_all(self) -> LoadStats:
         stats = LoadStats()
         for config, table in self.tables:
-            self.warehouse.prepare(self.target_schema, table)
+            self.warehouse.prepare(self.target_schema, table, self.specs[table.name])
             refs = self.pending(table)
             extract = self.extract_state(table) if refs else None
             if extract is not None and extract.status == "running":
@@ -105,8 +121,9 @@ class Loader:
         extract: ExtractState | None,
     ) -> int:
         """Apply one chunk; when it holds the extract's final part, sweep what the extract did not see."""
-        sweep_below = None
+        sweep = None
         if extract is not None and any(ref.key == extract.final_key for ref, _ in chunk):
-            sweep_below = extract.first_seq
+            sweep = Sweep(extract.first_seq, extract.started_at)
             log.info("extract complete: removing rows it did not see", table=table.name, kind=extract.kind)
-        return self.warehouse.apply(self.target_schema, table, config.mode, chunk, sweep_below)
+        spec = self.specs[table.name]
+        return self.warehouse.apply(self.target_schema, table, config.mode, chunk, sweep, spec)

@@ -18,7 +18,7 @@ from s3rb_stream.errors import ConfigError, SourceError, SourceUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.capture import Capture, load_checkpoint
 from s3rb_stream.pipeline.extract import require_extractable
-from s3rb_stream.pipeline.load import Loader, LoadStats
+from s3rb_stream.pipeline.load import Loader, LoadStats, scd2_spec
 from s3rb_stream.pipeline.parts import TableStore
 from s3rb_stream.settings import Settings, TableConfig, load_tables_file
 from s3rb_stream.sources import mysql_meta
@@ -134,12 +134,8 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
     conn = mysql_meta.connect(mysql)
     try:
         tables = mysql_meta.resolve_tables(conn, source_db, tables_file)
-        unsupported = [f"{cfg.name} (mode {cfg.mode})" for cfg, _ in tables if cfg.mode == "scd2"]
-        if unsupported:
-            raise ConfigError(
-                "not supported by this version yet: " + ", ".join(unsupported), "use mode: merge or append"
-            )
         for config, table in tables:
+            scd2_spec(config, table)  # SCD2 names that collide fail here
             arrow_schema(table)  # unsupported column types fail here, before any write
             if config.cdc_strategy == "full_sync":
                 require_extractable(config, table, "full_sync")
@@ -258,8 +254,8 @@ def _run(
 ) -> RunResult:
     loader = Loader(prepared.store, warehouse, source_db, target_schema, prepared.tables)
     loaded = LoadStats()
-    for _, table in prepared.tables:
-        warehouse.prepare(target_schema, table)
+    for config, table in prepared.tables:
+        warehouse.prepare(target_schema, table, scd2_spec(config, table))
     refuse_switched_to_binlog(warehouse, target_schema, prepared.binlog_tables)
     scheduler = QueryScheduler(settings, prepared, source_db, target_schema)
     if prepared.start is None:
@@ -279,6 +275,7 @@ def _run(
         prepared.start,
         prepared.resumed,
         prepared.skip_below,
+        {t.name for c, t in prepared.binlog_tables if c.mode == "scd2"},
     )
     server_id = settings.server_id or default_server_id(source_db, target_schema)
     target = prepared.target_position or prepared.start

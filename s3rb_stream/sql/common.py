@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from s3rb_stream.core.schema import META_COLUMNS, SourceColumn, SourceTable
@@ -43,19 +43,29 @@ class ControlDialect:
     op_type: str  # type of _s3rb_op
 
 
-def column_definitions(table: SourceTable, column_type: Callable[[SourceColumn], str], d: ControlDialect) -> str:
-    """The column list of a target (or staging) table, in Parquet order."""
+def column_definitions(
+    table: SourceTable, column_type: Callable[[SourceColumn], str], d: ControlDialect, extra: Sequence[str] = ()
+) -> str:
+    """The column list of a target (or staging) table, in Parquet order, then ``extra`` definitions."""
     cols = [f"{q(c.name)} {column_type(c)}" for c in table.columns]
     cols += [
         '"_s3rb_seq" BIGINT NOT NULL',
         f'"_s3rb_op" {d.op_type} NOT NULL',
         '"_s3rb_source_ts" TIMESTAMPTZ NOT NULL',
+        *extra,
     ]
     return "(\n  " + ",\n  ".join(cols) + "\n)"
 
 
-def create_table(schema: str, table: SourceTable, column_type: Callable[[SourceColumn], str], d: ControlDialect) -> str:
-    return f"CREATE TABLE IF NOT EXISTS {table_name(schema, table.name)} {column_definitions(table, column_type, d)}"
+def create_table(
+    schema: str,
+    table: SourceTable,
+    column_type: Callable[[SourceColumn], str],
+    d: ControlDialect,
+    extra: Sequence[str] = (),
+) -> str:
+    definitions = column_definitions(table, column_type, d, extra)
+    return f"CREATE TABLE IF NOT EXISTS {table_name(schema, table.name)} {definitions}"
 
 
 def create_control_table(schema: str, d: ControlDialect) -> str:

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
-from s3rb_stream.sql import common
+from s3rb_stream.sql import common, scd2
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
 from s3rb_stream.sql.common import ControlDialect, all_columns, table_name
 from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
 from s3rb_stream.sql.common import load_summary as load_summary
 from s3rb_stream.sql.identifiers import quote_ansi as q
+from s3rb_stream.sql.scd2 import Scd2Dialect
 
 _SIMPLE: dict[pa.DataType, str] = {
     pa.int16(): "SMALLINT",
@@ -85,8 +87,18 @@ def append(schema: str, table: SourceTable, staging: str) -> str:
 DIALECT = ControlDialect(param="?", now="now()", name_type="VARCHAR", key_type="VARCHAR", op_type="VARCHAR")
 
 
-def create_table(schema: str, table: SourceTable) -> str:
-    return common.create_table(schema, table, column_type, DIALECT)
+SCD2 = Scd2Dialect(param="?", json_in=lambda expr: expr, identity="BIGINT DEFAULT nextval('{seq}')", sequence=True)
+
+
+def create_table(schema: str, table: SourceTable, spec: Scd2Spec | None = None) -> list[str]:
+    """The target table (and, for SCD2, what its surrogate key needs first)."""
+    if spec is None:
+        return [common.create_table(schema, table, column_type, DIALECT)]
+    extra = scd2.version_columns(schema, table, spec, SCD2)
+    return [
+        *scd2.create_statements(schema, table, SCD2),
+        common.create_table(schema, table, column_type, DIALECT, extra),
+    ]
 
 
 def create_control_table(schema: str) -> str:

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
 from s3rb_stream.errors import SchemaError
-from s3rb_stream.sql import common
+from s3rb_stream.sql import common, scd2
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
 from s3rb_stream.sql.common import ControlDialect, all_columns, table_name
 from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
 from s3rb_stream.sql.common import load_summary as load_summary
 from s3rb_stream.sql.identifiers import literal
 from s3rb_stream.sql.identifiers import quote_ansi as q
+from s3rb_stream.sql.scd2 import Scd2Dialect
 
 STAGE = "_s3rb_stage"
 NEWEST = "_s3rb_newest"
@@ -198,6 +200,11 @@ def merge_load(schema: str, table: SourceTable, manifest_url: str, iam_role: str
     ]
 
 
+def stage_load(table: SourceTable, manifest_url: str, iam_role: str) -> list[str]:
+    """A fresh stage filled from the manifest: the start of every load."""
+    return [*drop_temp_tables(), create_stage(table), copy_manifest(manifest_url, iam_role)]
+
+
 def append_load(schema: str, table: SourceTable, manifest_url: str, iam_role: str, watermark: int) -> list[str]:
     """Every statement of one append load, in order; the caller runs them in one transaction."""
     return [
@@ -213,8 +220,18 @@ DIALECT = ControlDialect(
 )
 
 
-def create_table(schema: str, table: SourceTable) -> str:
-    return common.create_table(schema, table, column_type, DIALECT)
+SCD2 = Scd2Dialect(param="%s", json_in=lambda expr: f"JSON_PARSE({expr})", identity="BIGINT IDENTITY(1,1)")
+
+
+def create_table(schema: str, table: SourceTable, spec: Scd2Spec | None = None) -> list[str]:
+    """The target table (and, for SCD2, what its surrogate key needs first)."""
+    if spec is None:
+        return [common.create_table(schema, table, column_type, DIALECT)]
+    extra = scd2.version_columns(schema, table, spec, SCD2)
+    return [
+        *scd2.create_statements(schema, table, SCD2),
+        common.create_table(schema, table, column_type, DIALECT, extra),
+    ]
 
 
 def create_control_table(schema: str) -> str:

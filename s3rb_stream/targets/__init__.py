@@ -9,6 +9,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from s3rb_stream.core.object_keys import BatchRef
+from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.settings import Mode, Settings
 
@@ -20,10 +21,18 @@ class AppliedSummary:
     max_seq: int
 
 
+@dataclass(frozen=True)
+class Sweep:
+    """The end of a whole-table extract: every row it saw carries ``below_seq`` or higher."""
+
+    below_seq: int
+    at: datetime  # when the extract read the table: the expiry time of SCD2 versions it did not see
+
+
 class Warehouse(Protocol):
     def describe(self) -> str: ...
 
-    def prepare(self, target_schema: str, table: SourceTable) -> None:
+    def prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None) -> None:
         """Create the schema, the control table and the target table if missing."""
 
     def applied(self, target_schema: str, table: str) -> set[str]:
@@ -35,12 +44,13 @@ class Warehouse(Protocol):
         table: SourceTable,
         mode: Mode,
         batches: list[tuple[BatchRef, pa.Table]],
-        sweep_below: int | None = None,
+        sweep: Sweep | None = None,
+        scd2: Scd2Spec | None = None,
     ) -> int:
         """Apply the batches and record them, in one transaction. Returns rows staged.
 
-        ``sweep_below``: these batches complete a whole-table extract whose rows all carry this
-        sequence or higher; rows below it are deleted in the same transaction.
+        ``sweep``: these batches complete a whole-table extract; target rows it did not see are
+        deleted (or, for SCD2, expired) in the same transaction. ``scd2``: for ``mode: scd2``.
         """
 
     def load_summary(self, target_schema: str) -> dict[str, AppliedSummary]:

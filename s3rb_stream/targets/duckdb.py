@@ -9,11 +9,13 @@ import duckdb
 import pyarrow as pa
 
 from s3rb_stream.core.object_keys import BatchRef
+from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import WarehouseError, WarehouseUnavailable
 from s3rb_stream.settings import Mode
 from s3rb_stream.sql import duckdb as sql
-from s3rb_stream.targets import AppliedSummary
+from s3rb_stream.sql import scd2 as scd2_sql
+from s3rb_stream.targets import AppliedSummary, Sweep
 
 STAGING = "s3rb_staging"
 
@@ -37,12 +39,13 @@ class DuckDBWarehouse:
     def describe(self) -> str:
         return f"duckdb:///{self.path}"
 
-    def prepare(self, target_schema: str, table: SourceTable) -> None:
+    def prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None) -> None:
         if (target_schema, table.name) in self._prepared:
             return
         self._con.execute(sql.create_schema(target_schema))
         self._con.execute(sql.create_control_table(target_schema))
-        self._con.execute(sql.create_table(target_schema, table))
+        for statement in sql.create_table(target_schema, table, scd2):
+            self._con.execute(statement)
         self._prepared.add((target_schema, table.name))
 
     def applied(self, target_schema: str, table: str) -> set[str]:
@@ -62,7 +65,8 @@ class DuckDBWarehouse:
         table: SourceTable,
         mode: Mode,
         batches: list[tuple[BatchRef, pa.Table]],
-        sweep_below: int | None = None,
+        sweep: Sweep | None = None,
+        scd2: Scd2Spec | None = None,
     ) -> int:
         if not batches:
             return 0
@@ -75,10 +79,15 @@ class DuckDBWarehouse:
             mark = int(row[0]) if row else -1
             if mode == "append":
                 con.execute(sql.append(target_schema, table, STAGING), [mark])
+            elif scd2 is not None:
+                for statement in scd2_sql.apply(target_schema, table, scd2, STAGING, mark, sql.SCD2):
+                    con.execute(statement)
             else:
                 con.execute(sql.merge(target_schema, table, STAGING), [mark])
-            if sweep_below is not None:
-                con.execute(sql.sweep(target_schema, table), [sweep_below])
+            if sweep is not None and scd2 is not None:
+                con.execute(scd2_sql.expire_unseen(target_schema, table, scd2, sql.SCD2), [sweep.at, sweep.below_seq])
+            elif sweep is not None:
+                con.execute(sql.sweep(target_schema, table), [sweep.below_seq])
             for ref, data in batches:
                 con.execute(
                     sql.record_batch(target_schema),

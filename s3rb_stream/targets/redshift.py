@@ -15,14 +15,16 @@ import pyarrow as pa
 import redshift_connector
 
 from s3rb_stream.core.object_keys import BatchRef
+from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import ConfigError, WarehouseError, WarehouseUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.settings import Mode, OptionTypes, WarehouseLocation, typed_options
 from s3rb_stream.sql import redshift as sql
+from s3rb_stream.sql import scd2 as scd2_sql
 from s3rb_stream.store.manifest import ManifestEntry, manifest_json
 from s3rb_stream.store.s3 import S3Store
-from s3rb_stream.targets import AppliedSummary
+from s3rb_stream.targets import AppliedSummary, Sweep
 
 log = get_logger(__name__)
 
@@ -110,14 +112,14 @@ class RedshiftWarehouse:
         self.statements.append(statement)
         cursor.execute(statement, params)
 
-    def prepare(self, target_schema: str, table: SourceTable) -> None:
+    def prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None) -> None:
         if (target_schema, table.name) in self._prepared:
             return
         cur = self._conn.cursor()
         for statement in (
             sql.create_schema(target_schema),
             sql.create_control_table(target_schema),
-            sql.create_table(target_schema, table),
+            *sql.create_table(target_schema, table, scd2),
         ):
             self._run(cur, statement)
         self._conn.commit()
@@ -151,7 +153,8 @@ class RedshiftWarehouse:
         table: SourceTable,
         mode: Mode,
         batches: list[tuple[BatchRef, pa.Table]],
-        sweep_below: int | None = None,
+        sweep: Sweep | None = None,
+        scd2: Scd2Spec | None = None,
     ) -> int:
         if not batches:
             return 0
@@ -162,7 +165,7 @@ class RedshiftWarehouse:
         rows = int(sum(data.num_rows for _, data in batches))
         for attempt in range(1, RETRIES + 1):
             try:
-                self._apply_once(target_schema, table, mode, batches, self.store.url(manifest_key), sweep_below)
+                self._apply_once(target_schema, table, mode, batches, self.store.url(manifest_key), sweep, scd2)
                 return rows
             except redshift_connector.error.Error as exc:
                 self._rollback()
@@ -190,17 +193,26 @@ class RedshiftWarehouse:
         mode: Mode,
         batches: list[tuple[BatchRef, pa.Table]],
         manifest: str,
-        sweep_below: int | None,
+        sweep: Sweep | None,
+        scd2: Scd2Spec | None,
     ) -> None:
         cur = self._conn.cursor()
         self._run(cur, sql.watermark(schema), (table.name,))
         mark = int(cur.fetchall()[0][0])
-        load = sql.append_load if mode == "append" else sql.merge_load
-        steps = load(schema, table, manifest, self.iam_role, mark)
+        if scd2 is not None:
+            steps = [
+                *sql.stage_load(table, manifest, self.iam_role),
+                *scd2_sql.apply(schema, table, scd2, sql.STAGE, mark, sql.SCD2),
+            ]
+        else:
+            load = sql.append_load if mode == "append" else sql.merge_load
+            steps = load(schema, table, manifest, self.iam_role, mark)
         for statement in steps:
             self._run(cur, statement)
-        if sweep_below is not None:
-            self._run(cur, sql.sweep(schema, table), (sweep_below,))
+        if sweep is not None and scd2 is not None:
+            self._run(cur, scd2_sql.expire_unseen(schema, table, scd2, sql.SCD2), (sweep.at, sweep.below_seq))
+        elif sweep is not None:
+            self._run(cur, sql.sweep(schema, table), (sweep.below_seq,))
         for ref, data in batches:
             self._run(cur, sql.record_batch(schema), (table.name, ref.key, ref.first_seq, ref.last_seq, data.num_rows))
         self._conn.commit()

@@ -40,7 +40,7 @@ def conn(postgres: PostgresServer, request: pytest.FixtureRequest) -> Iterator[p
     schema = f"t_{request.node.name}".lower().replace("[", "_").replace("]", "")[:60]
     with psycopg.connect(postgres.dsn, autocommit=True) as connection:
         connection.execute(f"DROP SCHEMA IF EXISTS {quote_ansi(schema)} CASCADE")
-        for statement in (rs.create_schema(schema), rs.create_table(schema, TABLE), rs.create_control_table(schema)):
+        for statement in (rs.create_schema(schema), *rs.create_table(schema, TABLE), rs.create_control_table(schema)):
             connection.execute(statement)
         connection.execute(f"SET search_path TO {quote_ansi(schema)}")
         yield connection

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from s3rb_stream.core.scd2 import make_spec
 from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.errors import SchemaError
 from s3rb_stream.sql import redshift as rs
+from s3rb_stream.sql import scd2
 from s3rb_stream.sql.redshift_lint import lint
 
 ITEMS = SourceTable(
@@ -25,6 +27,7 @@ DOCS = SourceTable(
     (SourceColumn("id", "int", "int(11)", nullable=False), SourceColumn("body", "json", "json")),
     ("id",),
 )
+SPEC = make_spec(DOCS, None, "valid_from", "valid_to", "is_current", "update")
 ROLE = "arn:aws:iam::123456789012:role/s3rb-copy"
 MANIFEST = "s3://bucket/cdc/_s3rb_state/manifests/load-1.manifest"
 
@@ -32,12 +35,15 @@ MANIFEST = "s3://bucket/cdc/_s3rb_state/manifests/load-1.manifest"
 def all_statements() -> list[str]:
     return [
         rs.create_schema("analytics"),
-        rs.create_table("analytics", ITEMS),
+        *rs.create_table("analytics", ITEMS),
         rs.create_control_table("analytics"),
         *rs.merge_load("analytics", ITEMS, MANIFEST, ROLE, 41),
         *rs.append_load("analytics", DOCS, MANIFEST, ROLE, 41),
         rs.merge_upserts("analytics", DOCS),
         rs.sweep("analytics", ITEMS),
+        *rs.create_table("analytics", DOCS, SPEC),
+        *scd2.apply("analytics", DOCS, SPEC, rs.STAGE, 41, rs.SCD2),
+        scd2.expire_unseen("analytics", DOCS, SPEC, rs.SCD2),
         rs.record_batch("analytics"),
         rs.watermark("analytics"),
         rs.applied_keys("analytics"),
