@@ -122,6 +122,8 @@ def check(source_db: str, target_schema: str) -> None:
 
     open_warehouse(settings).close()
     click.echo(f"ok: {len(prepared.tables)} table(s) of {source_db} ready to stream into {target_schema}")
+    for warning in prepared.warnings:
+        click.echo(f"warning: {warning}")
     for config, table in prepared.tables:
         key = ", ".join(table.key_columns) or "-"
         click.echo(f"  {table.name:30} {config.cdc_strategy:9} mode={config.mode:7} key=({key})")

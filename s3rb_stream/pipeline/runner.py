@@ -10,8 +10,9 @@ from types import FrameType
 from typing import Literal
 
 from s3rb_stream.core.batching import FlushPolicy
-from s3rb_stream.core.checkpoint import Checkpoint
+from s3rb_stream.core.checkpoint import Checkpoint, now_utc
 from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.core.preflight import retention_warning
 from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR
 from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.errors import ConfigError, SourceError, SourceUnavailable
@@ -71,6 +72,7 @@ class Prepared:
     store: ObjectStore
     resumed: bool
     skip_below: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def binlog_tables(self) -> list[tuple[TableConfig, SourceTable]]:
@@ -132,7 +134,12 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
     tables_file = load_tables_file(settings.tables_file)
     mysql = settings.mysql()
     conn = mysql_meta.connect(mysql)
+    warnings: list[str] = []
     try:
+        entries = tables_file.for_source(source_db)
+        replication = any(e.cdc_strategy == "binlog" for e in entries)
+        named = [e.table_pattern for e in entries if not e.is_pattern]
+        mysql_meta.check_access(conn, mysql, source_db, named, replication)  # before anything is read
         tables = mysql_meta.resolve_tables(conn, source_db, tables_file)
         for config, table in tables:
             scd2_spec(config, table)  # SCD2 names that collide fail here
@@ -144,9 +151,15 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
         if not binlog_names:
             store.check()
             return Prepared(tables, None, None, store, True)
-        mysql_meta.check_binlog(conn, mysql)
+        variables = mysql_meta.check_binlog(conn, mysql)
+        mysql_meta.check_server_id(conn, variables, settings.server_id or default_server_id(source_db, target_schema))
         target_position = mysql_meta.current_position(conn)
         checkpoint = load_checkpoint(store, source_db, target_schema)
+        if checkpoint is not None:
+            warning = retention_warning(variables, (now_utc() - checkpoint.saved_at).total_seconds())
+            if warning:
+                warnings.append(warning)
+                log.warning(warning)
         snapshots = _snapshot_positions(
             store, source_db, target_schema, [(c, t) for c, t in tables if t.name in binlog_names]
         )
@@ -173,7 +186,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
     finally:
         conn.close()
     store.check()
-    return Prepared(tables, start, target_position, store, checkpoint is not None, skip)
+    return Prepared(tables, start, target_position, store, checkpoint is not None, skip, warnings)
 
 
 def run(

@@ -49,6 +49,8 @@ def resolve_for_query(settings: Settings, source_db: str, need_binlog: bool) -> 
     mysql = settings.mysql()
     conn = mysql_meta.connect(mysql)
     try:
+        named = [e.table_pattern for e in tables_file.for_source(source_db) if not e.is_pattern]
+        mysql_meta.check_access(conn, mysql, source_db, named, replication=False)
         if need_binlog:
             mysql_meta.check_binlog(conn, mysql)
         return mysql_meta.resolve_tables(conn, source_db, tables_file)

@@ -9,7 +9,7 @@ import pymysql
 import pymysql.cursors
 
 from s3rb_stream.core.positions import BinlogPosition
-from s3rb_stream.core.preflight import require_binlog_settings
+from s3rb_stream.core.preflight import grant_problems, require_binlog_settings, server_id_problems
 from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.errors import SchemaError, SourceError, SourceUnavailable
 from s3rb_stream.settings import MySQLTarget, OptionTypes, TableConfig, TablesFile, typed_options
@@ -176,3 +176,27 @@ def check_config_columns(entry: TableConfig, table: SourceTable) -> None:
             f"cdc_id_column {entry.cdc_id_column} of {where} is nullable; the hybrid keyset skips NULL ids",
             "use a NOT NULL unique column, usually the primary key",
         )
+
+
+def check_access(conn: Any, target: MySQLTarget, source_db: str, tables: list[str], replication: bool) -> None:
+    """Grants: REPLICATION SLAVE and CLIENT for binlog capture, SELECT on the source tables."""
+    with conn.cursor() as cur:
+        cur.execute(q.SHOW_GRANTS)
+        grants = [str(r[0]) for r in cur.fetchall()]  # never logged: lines may carry password hashes
+    problems = grant_problems(grants, source_db, tables, replication)
+    if problems:
+        raise SourceError(f"MySQL user at {target.describe()} lacks privileges: " + "; ".join(problems))
+
+
+def check_server_id(conn: Any, variables: dict[str, str], server_id: int) -> None:
+    """Our replica id must be unique among the source and its registered replicas."""
+    with conn.cursor() as cur:
+        try:
+            cur.execute(q.REPLICA_HOSTS)
+            replicas = [(int(r[0]), str(r[1] or "")) for r in cur.fetchall()]
+        except pymysql.err.MySQLError:  # not allowed to list them: the binlog dump will say so
+            replicas = []
+    source_id = int(variables["server_id"]) if variables.get("server_id", "").isdigit() else None
+    problems = server_id_problems(server_id, source_id, replicas)
+    if problems:
+        raise SourceError("; ".join(problems))

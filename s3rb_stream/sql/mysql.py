@@ -31,11 +31,14 @@ ORDER BY TABLE_NAME, SEQ_IN_INDEX
 BINLOG_VARIABLES = """
 SHOW GLOBAL VARIABLES WHERE Variable_name IN (
   'log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata',
-  'log_bin_compress', 'binlog_transaction_compression', 'server_id', 'version', 'version_comment'
+  'log_bin_compress', 'binlog_transaction_compression', 'server_id', 'version', 'version_comment',
+  'binlog_expire_logs_seconds', 'expire_logs_days'
 )
 """
 
 MASTER_STATUS = "SHOW MASTER STATUS"
+SHOW_GRANTS = "SHOW GRANTS"
+REPLICA_HOSTS = "SHOW SLAVE HOSTS"
 BINARY_LOG_STATUS = "SHOW BINARY LOG STATUS"
 BINARY_LOGS = "SHOW BINARY LOGS"
 

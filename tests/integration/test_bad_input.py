@@ -146,3 +146,45 @@ def test_check_reports_the_ready_tables(tmp_path: Path, spare_server: MariaDBSer
     assert result.returncode == 0, result.stderr
     assert "ok: 2 table(s) of shop ready to stream into t" in result.stdout
     assert "key=(id)" in result.stdout and "mode=append" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("grants", "needles"),
+    [
+        (["GRANT SELECT ON shop.* TO '{u}'@'%'"], ["lacks REPLICATION SLAVE", "GRANT REPLICATION SLAVE ON *.*"]),
+        (
+            ["GRANT REPLICATION SLAVE ON *.* TO '{u}'@'%'", "GRANT SELECT ON shop.* TO '{u}'@'%'"],
+            ["lacks REPLICATION CLIENT (BINLOG MONITOR"],
+        ),
+        (
+            ["GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '{u}'@'%'"],
+            ["cannot SELECT from shop (orders)", "GRANT SELECT ON `shop`.* TO <user>"],
+        ),
+    ],
+)
+def test_missing_grants_are_named_with_the_statement_that_fixes_them(
+    tmp_path: Path, spare_server: MariaDBServer, grants: list[str], needles: list[str]
+) -> None:
+    with_shop(spare_server)
+    user = f"cdc{abs(hash(tuple(grants))) % 10**6}"
+    spare_server.execute(f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{SECRET}'")
+    spare_server.execute(*(g.format(u=user) for g in grants))
+    url = f"mysql://{user}:{SECRET}@127.0.0.1:{spare_server.port}"
+    result = cli(tmp_path, url, TABLES, "check", "--source-db", "shop", "--target-schema", "t")
+    assert_refused(result, tmp_path, "lacks privileges", *needles)
+
+
+def test_a_server_id_equal_to_the_sources_is_refused(tmp_path: Path, spare_server: MariaDBServer) -> None:
+    with_shop(spare_server)
+    conn = spare_server.connect()
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@server_id")
+        (source_id,) = cur.fetchone()
+    conn.close()
+    (tmp_path / "tables.yml").write_text(TABLES)
+    os.environ["S3RB_SERVER_ID"] = str(source_id)
+    try:
+        result = run_cli(tmp_path, spare_server.url, TABLES)
+    finally:
+        del os.environ["S3RB_SERVER_ID"]
+    assert_refused(result, tmp_path, f"S3RB_SERVER_ID={source_id} is the source's own server_id")
