@@ -258,6 +258,8 @@ class TableConfig(BaseModel):
     cdc_id_column: str | None = None
     cdc_lookback: float = Field(default=300.0, ge=0)  # seconds re-read below the hybrid watermark
     sync_interval: float | None = Field(default=None, gt=0)  # seconds between runs; S3RB_SYNC_INTERVAL_SECONDS
+    overflow: Literal["fail", "truncate", "null"] = "fail"  # a value too long for its target column
+    overflow_columns: dict[str, Literal["fail", "truncate", "null"]] = Field(default_factory=dict)
     scd2_tracked_columns: tuple[str, ...] | None = None  # default: every non-key column
     scd2_untracked: Literal["update", "ignore"] = "update"  # a change to untracked columns only
     scd2_valid_from_column: str = "valid_from"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from s3rb_stream.core.object_keys import BatchRef, extract_state_key, parse_batch_key, table_prefix
+from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.query_state import ExtractState
 from s3rb_stream.core.scd2 import Scd2Spec, make_spec
 from s3rb_stream.core.schema import SourceTable
@@ -126,4 +127,5 @@ class Loader:
             sweep = Sweep(extract.first_seq, extract.started_at)
             log.info("extract complete: removing rows it did not see", table=table.name, kind=extract.kind)
         spec = self.specs[table.name]
-        return self.warehouse.apply(self.target_schema, table, config.mode, chunk, sweep, spec)
+        overflow = Overflow(config.overflow, config.overflow_columns)
+        return self.warehouse.apply(self.target_schema, table, config.mode, chunk, sweep, spec, overflow)

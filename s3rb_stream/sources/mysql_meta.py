@@ -157,6 +157,7 @@ def check_config_columns(entry: TableConfig, table: SourceTable) -> None:
         "cdc_timestamp_column": [entry.cdc_timestamp_column] if entry.cdc_timestamp_column else [],
         "cdc_id_column": [entry.cdc_id_column] if entry.cdc_id_column else [],
         "scd2_tracked_columns": list(entry.scd2_tracked_columns or ()),
+        "overflow_columns": list(entry.overflow_columns),
     }
     for option, columns in named.items():
         missing = [c for c in columns if c not in by_name]

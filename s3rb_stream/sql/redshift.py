@@ -95,6 +95,20 @@ def stage_type(col: SourceColumn) -> str:
     return column_type(col)
 
 
+def byte_limits(table: SourceTable) -> dict[str, int]:
+    """Columns whose values may exceed their staged VARCHAR, with that VARCHAR's size in bytes."""
+    limits = {}
+    for col in table.columns:
+        staged = stage_type(col)
+        if not staged.startswith("VARCHAR("):
+            continue
+        size = int(staged[len("VARCHAR(") : -1])
+        dt = col.data_type.lower()
+        if dt == "json" or col.char_length is None or col.char_length * UTF8MB4_BYTES_PER_CHAR > size:
+            limits[col.name] = size
+    return limits
+
+
 def _same_key(table: SourceTable, left: str, right: str) -> str:
     """Equality on every key column; Redshift MERGE allows nothing else, so keys must be NOT NULL."""
     nullable = [c.name for c in table.columns if c.name in table.key_columns and c.nullable]

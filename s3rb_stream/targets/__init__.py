@@ -9,6 +9,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from s3rb_stream.core.object_keys import BatchRef
+from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.settings import Mode, Settings
@@ -46,11 +47,13 @@ class Warehouse(Protocol):
         batches: list[tuple[BatchRef, pa.Table]],
         sweep: Sweep | None = None,
         scd2: Scd2Spec | None = None,
+        overflow: Overflow | None = None,
     ) -> int:
         """Apply the batches and record them, in one transaction. Returns rows staged.
 
         ``sweep``: these batches complete a whole-table extract; target rows it did not see are
         deleted (or, for SCD2, expired) in the same transaction. ``scd2``: for ``mode: scd2``.
+        ``overflow``: what to do with values too long for their target column, where there is a limit.
         """
 
     def load_summary(self, target_schema: str) -> dict[str, AppliedSummary]:

@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 
 from s3rb_stream.core.object_keys import BatchRef
+from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import WarehouseError, WarehouseUnavailable
@@ -67,6 +68,7 @@ class DuckDBWarehouse:
         batches: list[tuple[BatchRef, pa.Table]],
         sweep: Sweep | None = None,
         scd2: Scd2Spec | None = None,
+        overflow: Overflow | None = None,
     ) -> int:
         if not batches:
             return 0

@@ -15,6 +15,7 @@ import pyarrow as pa
 import redshift_connector
 
 from s3rb_stream.core.object_keys import BatchRef
+from s3rb_stream.core.overflow import Overflow, fit_table
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import ConfigError, WarehouseError, WarehouseUnavailable
@@ -22,6 +23,7 @@ from s3rb_stream.log import get_logger
 from s3rb_stream.settings import Mode, OptionTypes, WarehouseLocation, typed_options
 from s3rb_stream.sql import redshift as sql
 from s3rb_stream.sql import scd2 as scd2_sql
+from s3rb_stream.store import parquet
 from s3rb_stream.store.manifest import ManifestEntry, manifest_json
 from s3rb_stream.store.s3 import S3Store
 from s3rb_stream.targets import AppliedSummary, Sweep
@@ -91,6 +93,7 @@ class RedshiftWarehouse:
         self.iam_role = iam_role
         self.store = store
         self.statements: list[str] = []  # every statement sent, for the lint in tests
+        self.coercions: dict[tuple[str, str, str], int] = {}  # (table, column, action) → values
         self._prepared: set[tuple[str, str]] = set()
         self._conn = self._connect()
 
@@ -155,12 +158,16 @@ class RedshiftWarehouse:
         batches: list[tuple[BatchRef, pa.Table]],
         sweep: Sweep | None = None,
         scd2: Scd2Spec | None = None,
+        overflow: Overflow | None = None,
     ) -> int:
         if not batches:
             return 0
         refs = [ref for ref, _ in batches]
-        manifest_key = f"{refs[0].key.split('/year=')[0]}/_manifests/{refs[0].first_seq}_{refs[-1].last_seq}.manifest"
-        entries = [ManifestEntry(ref.key, self.store.size(ref.key)) for ref in refs]
+        table_dir = refs[0].key.split("/year=")[0]
+        manifest_key = f"{table_dir}/_manifests/{refs[0].first_seq}_{refs[-1].last_seq}.manifest"
+        entries = [
+            self._fitted_object(target_schema, table, ref, data, overflow or Overflow()) for ref, data in batches
+        ]
         self.store.put(manifest_key, manifest_json(self.store.bucket, entries))
         rows = int(sum(data.num_rows for _, data in batches))
         for attempt in range(1, RETRIES + 1):
@@ -185,6 +192,35 @@ class RedshiftWarehouse:
                 if isinstance(exc, redshift_connector.error.InterfaceError):
                     self._conn = self._connect()
         return rows
+
+    def _fitted_object(
+        self, schema: str, table: SourceTable, ref: BatchRef, data: pa.Table, overflow: Overflow
+    ) -> ManifestEntry:
+        """The object COPY reads for a batch: the batch itself, or a fitted copy of it when values
+        exceed their VARCHAR and the overflow policy allows changing them."""
+        limits = sql.byte_limits(table)
+        if not limits:
+            return ManifestEntry(ref.key, self.store.size(ref.key))
+        json_columns = {c.name for c in table.columns if c.data_type.lower() == "json"}
+        fitted, done = fit_table(data, limits, json_columns, overflow, f"{schema}.{table.name}")
+        if not done:
+            return ManifestEntry(ref.key, self.store.size(ref.key))
+        for report in done:
+            self.coercions[(table.name, report.column, report.action)] = (
+                self.coercions.get((table.name, report.column, report.action), 0) + report.count
+            )
+            log.warning(
+                f"values {report.action} to fit Redshift",
+                table=table.name,
+                column=report.column,
+                count=report.count,
+                longest_bytes=report.longest,
+                batch=ref.key,
+            )
+        key = f"{ref.key.split('/year=')[0]}/_fitted/{ref.key.rsplit('/', 1)[1]}"
+        body = parquet.encode(fitted)
+        self.store.put(key, body)
+        return ManifestEntry(key, len(body))
 
     def _apply_once(
         self,

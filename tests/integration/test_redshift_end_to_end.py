@@ -199,25 +199,36 @@ def test_type_extremes_reach_redshift_exactly(
     assert rows[1] == (2, *[None] * 13)
 
 
-def test_text_over_the_varchar_byte_limit_fails_the_copy_and_loads_nothing(
+def test_values_over_the_varchar_byte_limit_follow_the_overflow_policy(
     mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
 ) -> None:
     from s3rb_stream.errors import WarehouseError
 
     db, schema = "rs_long", "rs_long_target"
     boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-long")
-    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.t"\n')
+    tables = tmp_path / "tables.yml"
+    tables.write_text(f'tables:\n  - name: "{db}.t"\n')
     mariadb.execute(
         f"CREATE DATABASE {db}",
-        f"CREATE TABLE {db}.t (id INT PRIMARY KEY, body MEDIUMTEXT)",
+        f"CREATE TABLE {db}.t (id INT PRIMARY KEY, body MEDIUMTEXT, note MEDIUMTEXT)",
         # 20,000 characters, 80,000 bytes: within VARCHAR(65535) for PostgreSQL, over it for Redshift
-        f"INSERT INTO {db}.t VALUES (1, 'fits'), (2, REPEAT('😀', 20000))",
+        f"INSERT INTO {db}.t VALUES (1, 'fits', 'short'), (2, REPEAT('😀', 20000), REPEAT('x', 70000))",
     )
-    settings = redshift_settings(mariadb, s3_server, "rs-long", emulator_port, tmp_path / "tables.yml")
-    with pytest.raises(WarehouseError, match=r"rs_long_target\.t failed at COPY: 23514: .*body.*nothing was applied"):
+    settings = redshift_settings(mariadb, s3_server, "rs-long", emulator_port, tables)
+    with pytest.raises(
+        WarehouseError, match=r"1 value\(s\) of rs_long_target\.t\.body exceed the target's 65535 bytes"
+    ):
         run(settings, db, schema, until_caught_up=True)
     assert target_rows(emulator_port, schema, "t", "id", "id") == []
     assert target_rows(emulator_port, schema, "_s3rb_batches", "object_key", "object_key") == []
+
+    # The same pending batch, once the policy allows it: cut on a character boundary, or nulled.
+    tables.write_text(f'tables:\n  - name: "{db}.t"\n    overflow: truncate\n    overflow_columns: {{note: "null"}}\n')
+    result = run(settings, db, schema, until_caught_up=True)
+    assert result.loaded.batches == 1
+    rows = target_rows(emulator_port, schema, "t", "id, body, note", "id")
+    assert rows[0] == (1, "fits", "short")
+    assert rows[1] == (2, "😀" * 16383, None)  # 65,532 bytes: the next character would not fit
 
 
 def test_cli_run_until_caught_up_mirrors_a_table_through_the_emulator(
