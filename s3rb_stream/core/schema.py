@@ -190,8 +190,18 @@ def _bit_to_int(value: Any) -> Any:
     return int(value)
 
 
+_ZERO_TIMESTAMP = datetime(1970, 1, 1)  # naive UTC, as the binlog reader gives it
+
+
 def _utc(value: Any) -> Any:
-    """The binlog reader gives naive UTC; a driver may give aware values. Both → aware UTC."""
+    """The binlog reader gives naive UTC; a driver may give aware values. Both → aware UTC.
+
+    The binlog stores the zero TIMESTAMP ('0000-00-00 00:00:00') as second 0, which the reader
+    turns into 1970-01-01 00:00:00; no real TIMESTAMP has that value (they start one second
+    later), so it is the zero date, and arrives as NULL like every zero date.
+    """
+    if value == _ZERO_TIMESTAMP:
+        return None
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return value

@@ -23,7 +23,7 @@ from typing import Any
 
 import pymysql
 from pymysqlreplication import BinLogStreamReader
-from pymysqlreplication.constants import BINLOG
+from pymysqlreplication.constants import BINLOG, NONE_SOURCE
 from pymysqlreplication.event import (
     GtidEvent,
     HeartbeatLogEvent,
@@ -161,7 +161,8 @@ class BinlogReader:
                         if isinstance(event, UpdateRowsEvent)
                         else "delete"
                     )
-                    yield RowImages(event.table, kind, event.rows, make_seq(after.file, start))
+                    rows = [_restore_empty_sets(row) for row in event.rows]
+                    yield RowImages(event.table, kind, rows, make_seq(after.file, start))
                 elif isinstance(event, XidEvent):
                     in_txn = False
                     yield Boundary(after, _ts(event.timestamp))
@@ -212,3 +213,16 @@ class BinlogReader:
 
 def _ts(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def _restore_empty_sets(row: dict[str, Any]) -> dict[str, Any]:
+    """The library reads an empty SET as None, like NULL, and says which in ``none_sources``:
+    an empty SET is a value (''), not NULL."""
+    for values_key, sources_key in (("values", "none_sources"), ("before_values", "before_none_sources"),
+                                    ("after_values", "after_none_sources")):  # fmt: skip
+        sources = row.get(sources_key)
+        if sources and values_key in row:
+            for name, source in sources.items():
+                if source == NONE_SOURCE.EMPTY_SET:
+                    row[values_key][name] = set()
+    return row

@@ -127,3 +127,18 @@ def test_key_columns_must_exist() -> None:
     assert table.with_key(["a"]).key_columns == ("a",)
     with pytest.raises(SchemaError, match="not columns"):
         table.with_key(["zz"])
+
+
+def test_the_zero_timestamp_from_the_binlog_is_null_like_every_zero_date() -> None:
+    convert = column_converter(col("timestamp"))
+    assert convert(datetime(1970, 1, 1)) is None
+    assert convert(datetime(1970, 1, 1, 0, 0, 1)) == datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
+
+
+def test_an_empty_set_from_the_binlog_is_an_empty_string_not_null() -> None:
+    from s3rb_stream.sources.binlog import _restore_empty_sets
+
+    row = {"values": {"st": None, "n": None}, "none_sources": {"st": "empty set", "n": "null"}}
+    restored = _restore_empty_sets(row)["values"]
+    assert column_converter(col("set", "set('a','b')"))(restored["st"]) == ""
+    assert restored["n"] is None
