@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 import pymysql
@@ -100,11 +102,34 @@ def _columns(conn: Any, source_db: str) -> tuple[list[str], dict[str, list[Sourc
                     datetime_precision=int(dprec) if dprec is not None else None,
                 )
             )
+        json_columns = _json_checked_columns(cur, source_db)
+        for table, cols in columns.items():
+            cols[:] = [
+                replace(c, data_type="json") if (table, c.name) in json_columns and c.data_type == "longtext" else c
+                for c in cols
+            ]
         cur.execute(q.PRIMARY_KEYS, (source_db,))
         keys: dict[str, list[str]] = defaultdict(list)
         for table, column in cur.fetchall():
             keys[str(table)].append(str(column))
     return tables, columns, keys
+
+
+_JSON_VALID = re.compile(r"^json_valid\(`((?:[^`]|``)+)`\)$", re.I)
+
+
+def _json_checked_columns(cur: Any, source_db: str) -> set[tuple[str, str]]:
+    """(table, column) of MariaDB JSON columns: LONGTEXT guarded by ``json_valid(col)``."""
+    try:
+        cur.execute(q.JSON_CHECKS, (source_db,))
+    except pymysql.err.MySQLError:  # a server without CHECK_CONSTRAINTS has native JSON only
+        return set()
+    found = set()
+    for table, clause in cur.fetchall():
+        match = _JSON_VALID.match(str(clause).strip())
+        if match:
+            found.add((str(table), match.group(1).replace("``", "`")))
+    return found
 
 
 def resolve_tables(conn: Any, source_db: str, tables_file: TablesFile) -> list[tuple[TableConfig, SourceTable]]:

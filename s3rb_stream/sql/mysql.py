@@ -21,6 +21,12 @@ WHERE TABLE_SCHEMA = %s
 ORDER BY TABLE_NAME, ORDINAL_POSITION
 """
 
+# MariaDB's JSON is LONGTEXT with a json_valid() check; that check is how we know it is JSON.
+JSON_CHECKS = """
+SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
+WHERE CONSTRAINT_SCHEMA = %s AND CHECK_CLAUSE LIKE 'json\\_valid(%%'
+"""
+
 PRIMARY_KEYS = """
 SELECT TABLE_NAME, COLUMN_NAME
 FROM information_schema.STATISTICS

@@ -206,14 +206,15 @@ class RedshiftWarehouse:
         if not done:
             return ManifestEntry(ref.key, self.store.size(ref.key))
         for report in done:
-            self.coercions[(table.name, report.column, report.action)] = (
-                self.coercions.get((table.name, report.column, report.action), 0) + report.count
-            )
-            log.warning(
-                f"values {report.action} to fit Redshift",
+            counted = (table.name, report.column, report.action)
+            first = counted not in self.coercions
+            self.coercions[counted] = self.coercions.get(counted, 0) + report.count
+            (log.warning if first else log.debug)(
+                f"values {report.action} to fit Redshift" + (" (logged once per column; counted)" if first else ""),
                 table=table.name,
                 column=report.column,
                 count=report.count,
+                total=self.coercions[counted],
                 longest_bytes=report.longest,
                 batch=ref.key,
             )

@@ -38,8 +38,9 @@ COLUMNS = [
     ("c", "CHAR(4)"), ("vc", "VARCHAR(100)"), ("tx", "MEDIUMTEXT"), ("e", "ENUM('a','b')"),
     ("st", "SET('x','y','z')"), ("j", "JSON"), ("bn", "BINARY(4)"), ("vb", "VARBINARY(10)"), ("bl", "BLOB"),
     ("dt", "DATE"), ("dtm", "DATETIME(6)"), ("ts", "TIMESTAMP(6) NULL DEFAULT NULL"), ("tm", "TIME(6)"),
-    ("yr", "YEAR"),
+    ("yr", "YEAR"), ("pt", "POINT"), ("gs", "BIGINT AS (i + 1) STORED"), ("gv", "BIGINT AS (i * 2) VIRTUAL"),
 ]  # fmt: skip
+GENERATED = {"gs", "gv"}
 NAMES = [name for name, _ in COLUMNS]
 D38 = "9" * 28 + "." + "9" * 10
 D65 = "9" * 35 + "." + "9" * 30
@@ -51,17 +52,25 @@ MIN_ROW = (
     "(1, -128, 0, -32768, 0, -8388608, 0, -2147483648, 0, -9223372036854775808, 0,"
     f" -{D38}, -{D65}, -3.40282e38, -1.7976931348623157e308, b'0', b'0', 0,"
     " '', '', '', 'a', '', '[]', x'00000000', '', '',"
-    " '1000-01-01', '1000-01-01 00:00:00.000000', '1969-12-31 17:00:01.000000', '-838:59:59.000000', 1901)"
+    " '1000-01-01', '1000-01-01 00:00:00.000000', '1969-12-31 17:00:01.000000', '-838:59:59.000000', 1901,"
+    " ST_GeomFromText('POINT(-180 -90)'), DEFAULT, DEFAULT)"
 )
 MAX_ROW = (
     "(2, 127, 255, 32767, 65535, 8388607, 16777215, 2147483647, 4294967295, 9223372036854775807,"
     f" 18446744073709551615, {D38}, {D65}, 3.40282e38, 1.7976931348623157e308, b'1', {'b' + repr('1' * 64)}, 1,"
     f" 'zzzz', REPEAT('😀', 100), CONCAT(REPEAT('x', 70000), '😀'), 'b', 'x,y,z', '{JSON_DOC}',"
     " x'ffffffff', x'00ff00ff00ff00ff00ff', x'00ff10',"
-    " '9999-12-31', '9999-12-31 23:59:59.999999', '2038-01-18 20:14:07.999999', '838:59:59.000000', 2155)"
+    " '9999-12-31', '9999-12-31 23:59:59.999999', '2038-01-18 20:14:07.999999', '838:59:59.000000', 2155,"
+    " ST_GeomFromText('POINT(180 90)'), DEFAULT, DEFAULT)"
 )
-NULL_ROW = "(3" + ", NULL" * len(COLUMNS) + ")"
-ZERO_ROW = "(4" + ", NULL" * 26 + ", '2026-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', NULL, NULL)"
+NULL_ROW = "(3" + ", NULL" * (len(COLUMNS) - 2) + ", DEFAULT, DEFAULT)"
+ZERO_ROW = "(4" + ", NULL" * 26 + ", '2026-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', NULL, NULL, NULL"
+ZERO_ROW += ", DEFAULT, DEFAULT)"
+
+
+def point(x: float, y: float) -> bytes:
+    """MySQL's internal geometry: a 4-byte SRID (0), then little-endian WKB."""
+    return b"\x00\x00\x00\x00" + struct.pack("<bIdd", 1, 1, x, y)
 
 
 def f32(value: float) -> float:
@@ -75,6 +84,7 @@ def expected(target: str) -> list[tuple[Any, ...]]:
         Decimal("-" + D38), "-" + D65, f32(-3.40282e38), -1.7976931348623157e308, 0, Decimal(0), 0,
         "", "", "", "a", "", "[]", b"\x00\x00\x00\x00", b"", b"",
         date(1000, 1, 1), datetime(1000, 1, 1), datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC), "-838:59:59.000000", 1901,
+        point(-180, -90), -2147483647, -4294967296,
     )  # fmt: skip
     maximum = (
         2, 127, 255, 32767, 65535, 8388607, 16777215, 2147483647, 4294967295, 9223372036854775807,
@@ -83,6 +93,7 @@ def expected(target: str) -> list[tuple[Any, ...]]:
         b"\xff\xff\xff\xff", b"\x00\xff" * 5, b"\x00\xff\x10",
         date(9999, 12, 31), datetime(9999, 12, 31, 23, 59, 59, 999999),
         datetime(2038, 1, 19, 3, 14, 7, 999999, tzinfo=UTC), "838:59:59.000000", 2155,
+        point(180, 90), 2147483648, 4294967294,
     )  # fmt: skip
     nulls = (3, *[None] * len(COLUMNS))
     zero_dates = (4, *[None] * len(COLUMNS))  # zero dates arrive as NULL
@@ -152,6 +163,7 @@ def insert(m: Matrix, logged: bool) -> None:
         if not logged:
             cur.execute("SET SESSION sql_log_bin = 0")
         cur.execute(f"INSERT INTO matrix VALUES {MIN_ROW}, {MAX_ROW}, {NULL_ROW}, {ZERO_ROW}")
+        cur.execute("UPDATE matrix SET i = i WHERE id = 1")  # an update carries generated columns too
     conn.close()
 
 
