@@ -58,6 +58,11 @@ def extract_state_key(prefix: str, source_db: str, target_schema: str, table: st
     return join(prefix, source_db, target_schema, STATE_DIR, "extracts", f"{table}.json")
 
 
+def quarantine_key(prefix: str, source_db: str, target_schema: str, table: str) -> str:
+    """Why and where capture of a table stopped while the others go on."""
+    return join(prefix, source_db, target_schema, STATE_DIR, "quarantine", f"{table}.json")
+
+
 def hybrid_state_key(prefix: str, source_db: str, target_schema: str, table: str) -> str:
     """A hybrid table's watermark: the last (timestamp, id) read."""
     return join(prefix, source_db, target_schema, STATE_DIR, "hybrid", f"{table}.json")

@@ -27,7 +27,7 @@ FORMAT_VERSION = 1
 QUERY_SEQ_SHIFT = 10
 QUERY_SEQ_FLOOR = 1 << 55
 
-ExtractKind = Literal["snapshot", "full_sync"]
+ExtractKind = Literal["snapshot", "full_sync", "truncate"]
 Status = Literal["running", "complete"]
 Key = tuple[bytes | None, ...]
 

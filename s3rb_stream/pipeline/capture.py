@@ -6,7 +6,7 @@ The checkpoint is saved only after the objects holding every change before it ar
 
 from __future__ import annotations
 
-import re
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +16,12 @@ from typing import Any
 from s3rb_stream.core.batching import BatchBuffers, FlushPolicy
 from s3rb_stream.core.changes import Change, Op
 from s3rb_stream.core.checkpoint import Checkpoint, now_utc
-from s3rb_stream.core.object_keys import batch_key, checkpoint_key
+from s3rb_stream.core.ddl import parse_ddl
+from s3rb_stream.core.object_keys import batch_key, checkpoint_key, extract_state_key, quarantine_key
 from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.core.query_state import ExtractState
 from s3rb_stream.core.schema import SourceTable, row_converter
-from s3rb_stream.errors import SchemaError
+from s3rb_stream.errors import CorruptStateError, SchemaError
 from s3rb_stream.log import get_logger
 from s3rb_stream.sources.binlog import BinlogReader, Boundary, Ddl, RowImages
 from s3rb_stream.store import parquet
@@ -29,8 +31,50 @@ log = get_logger(__name__)
 
 CHECKPOINT_EVERY_SECONDS = 5.0
 
-# DDL that changes what a configured table holds; CREATE of an already known table is harmless.
-_BREAKING_DDL = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(ALTER|RENAME|DROP|TRUNCATE)\b", re.I | re.S)
+
+def save_quarantine(
+    store: ObjectStore, source_db: str, target_schema: str, table: str, reason: str, position: BinlogPosition
+) -> None:
+    record = {"table": table, "reason": reason, "binlog_file": position.file, "binlog_pos": position.pos}
+    record["at"] = now_utc().isoformat()
+    store.put(quarantine_key(store.prefix, source_db, target_schema, table), json.dumps(record, indent=2).encode())
+    log.error(
+        "table quarantined: capture of it stopped, the other tables go on",
+        table=table,
+        reason=reason,
+        position=str(position),
+        fix=f"s3rb-stream snapshot --source-db {source_db} --target-schema {target_schema} -t {table} --restart",
+    )
+
+
+def active_quarantines(store: ObjectStore, source_db: str, target_schema: str) -> dict[str, str]:
+    """Quarantined tables and why; a snapshot completed after the quarantine lifts it."""
+    found: dict[str, str] = {}
+    prefix = quarantine_key(store.prefix, source_db, target_schema, "x").rsplit("/", 1)[0] + "/"
+    for key in store.list(prefix):
+        data = store.get(key)
+        if data is None:
+            continue
+        try:
+            record = json.loads(data)
+            table, reason = str(record["table"]), str(record["reason"])
+            since = BinlogPosition(str(record["binlog_file"]), int(record["binlog_pos"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CorruptStateError(
+                f"quarantine record {key} is unreadable: {exc}", "delete it and re-snapshot the table"
+            ) from None
+        state_data = store.get(extract_state_key(store.prefix, source_db, target_schema, table))
+        state = ExtractState.from_json(state_data, key) if state_data is not None else None
+        lifted = (
+            state is not None
+            and state.kind == "snapshot"
+            and state.status == "complete"
+            and state.position is not None
+            and state.position.seq > since.seq
+        )
+        if not lifted:
+            found[table] = f"{reason} (quarantined at {since})"
+    return found
 
 
 def load_checkpoint(store: ObjectStore, source_db: str, target_schema: str) -> Checkpoint | None:
@@ -86,6 +130,7 @@ class Capture:
         self.changes_total = 0
         self.batches_written = 0
         self.skip_below = skip_below or {}
+        self.quarantined: dict[str, str] = {}
         self.collapse = one_change_per_transaction or set()
 
     # ------------------------------------------------------------------ reading
@@ -114,6 +159,15 @@ class Capture:
     def _add_rows(self, pending: _Pending, item: RowImages) -> None:
         if item.first_seq < self.skip_below.get(item.table, 0):
             return  # before where this table is already complete: its rows are in the target
+        if item.table in self.quarantined:
+            return
+        try:
+            self._convert_rows(pending, item)
+        except SchemaError as exc:
+            pending.rows.pop(item.table, None)  # none of this transaction's rows of the table
+            self.quarantine(item.table, str(exc), self.buffers.last_commit)
+
+    def _convert_rows(self, pending: _Pending, item: RowImages) -> None:
         convert = self.converters[item.table]
         seq = item.first_seq
         if item.kind == "insert":
@@ -136,23 +190,42 @@ class Capture:
                 seq += 1
 
     def _check_ddl(self, item: Ddl) -> None:
-        if not _BREAKING_DDL.match(item.statement):
+        """Follow what can be followed (TRUNCATE); quarantine a table whose shape changed."""
+        change = parse_ddl(item.statement, item.schema)
+        if change is None:
             return
-        statement = item.statement
-        for name in self.tables:
-            if re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", statement):
-                if (
-                    item.schema != self.source_db
-                    and f"{self.source_db}." not in statement
-                    and f"`{self.source_db}`" not in statement
-                ):
-                    continue
-                verb = _BREAKING_DDL.match(statement).group(1).upper()  # type: ignore[union-attr]
-                raise SchemaError(
-                    f"{verb} on {self.source_db}.{name} at {item.position}:"
-                    " following schema changes is not supported yet",
-                    "the checkpoint stays before this statement; re-create the target table and re-snapshot it",
+        for db, name in change.tables:
+            if db != self.source_db or name not in self.tables or name in self.quarantined:
+                continue
+            if change.verb == "TRUNCATE":
+                self._truncate(name, item.position)
+            else:
+                self.quarantine(
+                    name,
+                    f"{change.verb} TABLE at {item.position} changed its definition, which capture does not follow yet",
+                    item.position,
                 )
+
+    def _truncate(self, table: str, position: BinlogPosition) -> None:
+        """A TRUNCATE is an empty whole-table extract at its position: loading it removes every
+        row (SCD2: expires every version) with an older sequence."""
+        if self.buffers.peek(table):
+            self.flush([table])  # the changes before the TRUNCATE go in their own object first
+        source = self.tables[table]
+        seq = position.seq
+        read_at = self.last_event_ts or now_utc()
+        key = batch_key(self.store.prefix, self.source_db, self.target_schema, table, seq, seq, read_at, 0)
+        self.store.put(key, parquet.encode(parquet.changes_to_table(source, [])))
+        state = ExtractState("truncate", "complete", seq, seq, read_at, position, parts=1, final_key=key)
+        self.store.put(extract_state_key(self.store.prefix, self.source_db, self.target_schema, table), state.to_json())
+        log.info(
+            "TRUNCATE followed: the table's rows are removed at the next load", table=table, position=str(position)
+        )
+
+    def quarantine(self, table: str, reason: str, position: BinlogPosition) -> None:
+        """Stop capturing one table, durably, while the others go on."""
+        self.quarantined[table] = reason
+        save_quarantine(self.store, self.source_db, self.target_schema, table, reason, position)
 
     def _commit(self, pending: _Pending, boundary: Boundary) -> None:
         if not pending.rows:
@@ -212,7 +285,12 @@ class Capture:
         if not force and time.monotonic() - self.last_saved_at < CHECKPOINT_EVERY_SECONDS:
             return
         checkpoint = Checkpoint(
-            position, self.source_db, self.target_schema, now_utc(), self.last_event_ts, tuple(sorted(self.tables))
+            position,
+            self.source_db,
+            self.target_schema,
+            now_utc(),
+            self.last_event_ts,
+            tuple(sorted(t for t in self.tables if t not in self.quarantined)),
         )
         self.store.put(checkpoint_key(self.store.prefix, self.source_db, self.target_schema), checkpoint.to_json())
         self.saved_position = position

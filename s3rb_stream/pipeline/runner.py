@@ -17,7 +17,7 @@ from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR
 from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.errors import ConfigError, SourceError, SourceUnavailable
 from s3rb_stream.log import get_logger
-from s3rb_stream.pipeline.capture import Capture, load_checkpoint
+from s3rb_stream.pipeline.capture import Capture, active_quarantines, load_checkpoint, save_quarantine
 from s3rb_stream.pipeline.extract import require_extractable
 from s3rb_stream.pipeline.load import Loader, LoadStats, scd2_spec
 from s3rb_stream.pipeline.parts import TableStore
@@ -74,9 +74,12 @@ class Prepared:
     skip_below: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
+    quarantined: dict[str, str] = field(default_factory=dict)
+
     @property
     def binlog_tables(self) -> list[tuple[TableConfig, SourceTable]]:
-        return [(c, t) for c, t in self.tables if c.cdc_strategy == "binlog"]
+        """The tables captured from the binlog: quarantined ones are not (their loads go on)."""
+        return [(c, t) for c, t in self.tables if c.cdc_strategy == "binlog" and t.name not in self.quarantined]
 
     @property
     def query_tables(self) -> list[tuple[TableConfig, SourceTable]]:
@@ -140,13 +143,21 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
         replication = any(e.cdc_strategy == "binlog" for e in entries)
         named = [e.table_pattern for e in entries if not e.is_pattern]
         mysql_meta.check_access(conn, mysql, source_db, named, replication)  # before anything is read
-        tables = mysql_meta.resolve_tables(conn, source_db, tables_file)
+        store = open_store(settings)
+        checkpoint = load_checkpoint(store, source_db, target_schema)
+        captured = set(checkpoint.tables or ()) if checkpoint is not None else set()
+        already = set(active_quarantines(store, source_db, target_schema))
+        tables = mysql_meta.resolve_tables(conn, source_db, tables_file, missing_ok=captured | already)
+        if checkpoint is not None:
+            gone = (set(named) & captured) - {t.name for _, t in tables} - already
+            for name in sorted(gone):  # dropped while it was captured: stop it, keep the rest going
+                reason = "the table no longer exists at the source (dropped or renamed)"
+                save_quarantine(store, source_db, target_schema, name, reason, checkpoint.position)
         for config, table in tables:
             scd2_spec(config, table)  # SCD2 names that collide fail here
             arrow_schema(table)  # unsupported column types fail here, before any write
             if config.cdc_strategy == "full_sync":
                 require_extractable(config, table, "full_sync")
-        store = open_store(settings)
         binlog_names = [t.name for c, t in tables if c.cdc_strategy == "binlog"]
         if not binlog_names:
             store.check()
@@ -154,7 +165,17 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
         variables = mysql_meta.check_binlog(conn, mysql)
         mysql_meta.check_server_id(conn, variables, settings.server_id or default_server_id(source_db, target_schema))
         target_position = mysql_meta.current_position(conn)
-        checkpoint = load_checkpoint(store, source_db, target_schema)
+        quarantined = active_quarantines(store, source_db, target_schema)
+        for name, reason in quarantined.items():
+            warnings.append(
+                f"table {name} is quarantined: {reason}; the other tables go on. Re-snapshot it:"
+                f" s3rb-stream snapshot --source-db {source_db} --target-schema {target_schema} -t {name} --restart"
+            )
+            log.error("quarantined table not captured", table=name, reason=reason)
+        binlog_names = [n for n in binlog_names if n not in quarantined]
+        if not binlog_names:  # every binlog table is quarantined: only loads and query tables go on
+            store.check()
+            return Prepared(tables, None, None, store, True, {}, warnings, quarantined)
         if checkpoint is not None:
             warning = retention_warning(variables, (now_utc() - checkpoint.saved_at).total_seconds())
             if warning:
@@ -186,7 +207,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
     finally:
         conn.close()
     store.check()
-    return Prepared(tables, start, target_position, store, checkpoint is not None, skip, warnings)
+    return Prepared(tables, start, target_position, store, checkpoint is not None, skip, warnings, quarantined)
 
 
 def run(

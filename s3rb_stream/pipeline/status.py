@@ -5,6 +5,7 @@ Reads the store and the warehouse only; the source is asked for its position whe
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -98,10 +99,12 @@ def _notes(store: ObjectStore, base: str, keys: list[str]) -> dict[str, str]:
             continue
         kind, _, name = key[len(base + STATE_MARK) :].partition("/")
         table = name.removesuffix(".json")
-        data = store.get(key) if kind in ("extracts", "hybrid") and table else None
+        data = store.get(key) if kind in ("extracts", "hybrid", "quarantine") and table else None
         if data is None:
             continue
-        if kind == "extracts":
+        if kind == "quarantine":
+            notes[table] = "QUARANTINED: " + str(json.loads(data).get("reason", "?"))
+        elif kind == "extracts":
             extract = ExtractState.from_json(data, key)
             at = f" at {extract.position}" if extract.position else ""
             notes[table] = f"{extract.kind}{at} {extract.status}: {extract.rows:,} rows in {extract.parts} parts"

@@ -132,8 +132,13 @@ def _json_checked_columns(cur: Any, source_db: str) -> set[tuple[str, str]]:
     return found
 
 
-def resolve_tables(conn: Any, source_db: str, tables_file: TablesFile) -> list[tuple[TableConfig, SourceTable]]:
-    """The configured tables of ``source_db`` with their definitions; clear errors for gaps."""
+def resolve_tables(
+    conn: Any, source_db: str, tables_file: TablesFile, missing_ok: set[str] | None = None
+) -> list[tuple[TableConfig, SourceTable]]:
+    """The configured tables of ``source_db`` with their definitions; clear errors for gaps.
+
+    Tables in ``missing_ok`` may be gone (dropped while captured): the caller quarantines them.
+    """
     entries = tables_file.for_source(source_db)
     if not entries:
         raise SchemaError(
@@ -147,7 +152,11 @@ def resolve_tables(conn: Any, source_db: str, tables_file: TablesFile) -> list[t
             "check --source-db and the user's SELECT grant",
         )
     for entry in entries:
-        if not entry.is_pattern and entry.table_pattern not in existing:
+        if (
+            not entry.is_pattern
+            and entry.table_pattern not in existing
+            and entry.table_pattern not in (missing_ok or ())
+        ):
             raise SchemaError(
                 f"table {entry.name} from the tables file does not exist in the source",
                 f"tables in {source_db}: {', '.join(existing[:20])}",

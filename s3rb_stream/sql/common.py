@@ -107,3 +107,15 @@ def sweep(schema: str, table: SourceTable, d: ControlDialect) -> str:
     """After a whole-table extract (snapshot or full_sync) is applied, every row it saw carries a
     sequence at or above its first; older rows are gone from the source."""
     return f'DELETE FROM {table_name(schema, table.name)} WHERE "_s3rb_seq" < {d.param}'
+
+
+def target_columns(d: ControlDialect) -> str:
+    """The columns a target table has now. Parameters: schema, table."""
+    return (
+        f"SELECT column_name FROM information_schema.columns WHERE table_schema = {d.param} AND table_name = {d.param}"
+    )
+
+
+def add_column(schema: str, table: str, column: str, column_type: str) -> str:
+    """Additive evolution: a source column the target lacks (it was added at the source)."""
+    return f"ALTER TABLE {table_name(schema, table)} ADD COLUMN {q(column)} {column_type}"

@@ -270,3 +270,14 @@ def record_batch(schema: str) -> str:
 
 def sweep(schema: str, table: SourceTable) -> str:
     return common.sweep(schema, table, DIALECT)
+
+
+def target_columns() -> str:
+    return common.target_columns(DIALECT)
+
+
+def missing_columns(schema: str, table: SourceTable, existing: set[str]) -> list[str]:
+    """ALTER statements adding the source columns the target table lacks (additive evolution)."""
+    return [
+        common.add_column(schema, table.name, c.name, column_type(c)) for c in table.columns if c.name not in existing
+    ]

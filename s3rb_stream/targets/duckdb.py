@@ -13,10 +13,13 @@ from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import WarehouseError, WarehouseUnavailable
+from s3rb_stream.log import get_logger
 from s3rb_stream.settings import Mode
 from s3rb_stream.sql import duckdb as sql
 from s3rb_stream.sql import scd2 as scd2_sql
 from s3rb_stream.targets import AppliedSummary, Sweep
+
+log = get_logger(__name__)
 
 STAGING = "s3rb_staging"
 
@@ -46,6 +49,10 @@ class DuckDBWarehouse:
         self._con.execute(sql.create_schema(target_schema))
         self._con.execute(sql.create_control_table(target_schema))
         for statement in sql.create_table(target_schema, table, scd2):
+            self._con.execute(statement)
+        existing = {str(r[0]) for r in self._con.execute(sql.target_columns(), [target_schema, table.name]).fetchall()}
+        for statement in sql.missing_columns(target_schema, table, existing):
+            log.warning("target table evolved: a source column added", statement=statement)
             self._con.execute(statement)
         self._prepared.add((target_schema, table.name))
 

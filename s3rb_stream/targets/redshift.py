@@ -125,6 +125,11 @@ class RedshiftWarehouse:
             *sql.create_table(target_schema, table, scd2),
         ):
             self._run(cur, statement)
+        self._run(cur, sql.target_columns(), (target_schema, table.name))
+        existing = {str(r[0]) for r in cur.fetchall()}
+        for statement in sql.missing_columns(target_schema, table, existing):
+            log.warning("target table evolved: a source column added", statement=statement)
+            self._run(cur, statement)
         self._conn.commit()
         self._prepared.add((target_schema, table.name))
 
