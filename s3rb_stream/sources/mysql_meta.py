@@ -37,20 +37,24 @@ def driver_options(target: MySQLTarget) -> dict[str, Any]:
     return kwargs | typed_options(target.options, PYMYSQL_OPTIONS, "S3RB_MYSQL_URL")
 
 
+def connection_error(target: MySQLTarget, code: int) -> SourceError:
+    """What a failed connection means, for either driver: a refused login, or an unreachable server."""
+    if code in (1044, 1045):
+        return SourceError(
+            f"MySQL at {target.describe()} refused the login (error {code})",
+            "check the user and password in S3RB_MYSQL_URL / S3RB_MYSQL_PASSWORD",
+        )
+    return SourceUnavailable(
+        f"cannot connect to MySQL at {target.describe()} (error {code})",
+        "is the server running and reachable from here? check host and port in S3RB_MYSQL_URL",
+    )
+
+
 def connect(target: MySQLTarget, **extra: Any) -> Any:
     try:
         return pymysql.connect(**{**driver_options(target), "autocommit": True, **extra})
     except pymysql.err.OperationalError as exc:
-        code = exc.args[0] if exc.args else 0
-        if code in (1044, 1045):
-            raise SourceError(
-                f"MySQL at {target.describe()} refused the login (error {code})",
-                "check the user and password in S3RB_MYSQL_URL / S3RB_MYSQL_PASSWORD",
-            ) from None
-        raise SourceUnavailable(
-            f"cannot connect to MySQL at {target.describe()} (error {code})",
-            "is the server running and reachable from here? check host and port in S3RB_MYSQL_URL",
-        ) from None
+        raise connection_error(target, exc.args[0] if exc.args else 0) from None
 
 
 def server_variables(conn: Any) -> dict[str, str]:

@@ -17,7 +17,7 @@ import MySQLdb.converters
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.errors import SourceError, SourceUnavailable
 from s3rb_stream.settings import MySQLTarget
-from s3rb_stream.sources.mysql_meta import driver_options
+from s3rb_stream.sources.mysql_meta import connection_error, driver_options
 from s3rb_stream.sql import mysql as q
 
 TextRow = tuple[bytes | str | None, ...]
@@ -59,16 +59,7 @@ class QueryReader:
         try:
             self._conn = MySQLdb.connect(**mysqlclient_options(target))
         except MySQLdb.OperationalError as exc:
-            code = exc.args[0] if exc.args else 0
-            if code in (1044, 1045):
-                raise SourceError(
-                    f"MySQL at {target.describe()} refused the login (error {code})",
-                    "check the user and password in S3RB_MYSQL_URL / S3RB_MYSQL_PASSWORD",
-                ) from None
-            raise SourceUnavailable(
-                f"cannot connect to MySQL at {target.describe()} (error {code})",
-                "is the server running and reachable from here? check host and port in S3RB_MYSQL_URL",
-            ) from None
+            raise connection_error(target, exc.args[0] if exc.args else 0) from None
         self._conn.autocommit(True)
         self.execute(q.UTC_SESSION)
         self.execute(q.REPEATABLE_READ)

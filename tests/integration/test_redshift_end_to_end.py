@@ -48,6 +48,21 @@ def target_rows(port: int, schema: str, table: str, columns: str, order: str) ->
         conn.close()
 
 
+def query_target(
+    settings: Settings, redshift_port: int | None, schema: str, table: str, columns: str, order: str
+) -> list[tuple[Any, ...]]:
+    """Rows of a target table, from the Redshift emulator when a port is given, else from DuckDB."""
+    if redshift_port is not None:
+        return target_rows(redshift_port, schema, table, columns, order)
+    from s3rb_stream.targets.duckdb import DuckDBWarehouse
+
+    wh = DuckDBWarehouse(settings.warehouse().path)
+    try:
+        return [tuple(r) for r in wh.query(f'SELECT {columns} FROM "{schema}"."{table}" ORDER BY {order}')]
+    finally:
+        wh.close()
+
+
 def test_binlog_to_redshift_emulator_mirrors_the_source(
     mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

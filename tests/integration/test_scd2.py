@@ -15,10 +15,9 @@ import pytest
 from s3rb_stream.pipeline.runner import run
 from s3rb_stream.pipeline.sync import sync
 from s3rb_stream.settings import Settings, load_settings
-from s3rb_stream.targets.duckdb import DuckDBWarehouse
 from s3rb_stream.testing.mariadb import MariaDBServer
 from s3rb_stream.testing.s3server import MotoS3Server
-from tests.integration.test_redshift_end_to_end import redshift_settings, target_rows
+from tests.integration.test_redshift_end_to_end import query_target, redshift_settings
 
 _n = itertools.count(1)
 CUSTOMERS = "CREATE TABLE customers (id INT PRIMARY KEY, tier VARCHAR(10), name VARCHAR(20), visits INT)"
@@ -62,14 +61,7 @@ class Scd2Env:
 
     def history(self) -> list[tuple[Any, ...]]:
         cols = "id, tier, name, visits, valid_from, valid_to, is_current"
-        if self.redshift_port is not None:
-            rows = target_rows(self.redshift_port, self.schema, "customers", cols, "id, _s3rb_seq")
-        else:
-            wh = DuckDBWarehouse(self.settings.warehouse().path)
-            try:
-                rows = wh.query(f'SELECT {cols} FROM "{self.schema}".customers ORDER BY id, _s3rb_seq')
-            finally:
-                wh.close()
+        rows = query_target(self.settings, self.redshift_port, self.schema, "customers", cols, "id, _s3rb_seq")
         return [(*r[:4], _utc(r[4]), _utc(r[5]), r[6]) for r in rows]
 
 

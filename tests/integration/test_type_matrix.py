@@ -23,10 +23,9 @@ import pytest
 from s3rb_stream.pipeline.runner import run
 from s3rb_stream.pipeline.snapshot import snapshot
 from s3rb_stream.settings import Settings, load_settings
-from s3rb_stream.targets.duckdb import DuckDBWarehouse
 from s3rb_stream.testing.mariadb import MariaDBServer
 from s3rb_stream.testing.s3server import MotoS3Server
-from tests.integration.test_redshift_end_to_end import redshift_settings, target_rows
+from tests.integration.test_redshift_end_to_end import query_target, redshift_settings
 
 _n = itertools.count(1)
 
@@ -120,15 +119,7 @@ class Matrix:
     redshift_port: int | None
 
     def rows(self) -> list[tuple[Any, ...]]:
-        cols = ", ".join(["id", *NAMES])
-        if self.redshift_port is not None:
-            rows = target_rows(self.redshift_port, self.schema, "matrix", cols, "id")
-        else:
-            wh = DuckDBWarehouse(self.settings.warehouse().path)
-            try:
-                rows = wh.query(f'SELECT {cols} FROM "{self.schema}".matrix ORDER BY id')
-            finally:
-                wh.close()
+        rows = query_target(self.settings, self.redshift_port, self.schema, "matrix", ", ".join(["id", *NAMES]), "id")
         return [tuple(normalise(v) for v in row) for row in rows]
 
 
