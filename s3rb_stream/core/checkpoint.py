@@ -24,6 +24,9 @@ class Checkpoint:
     last_event_ts: datetime | None = None
     # Tables captured up to ``position``; None in checkpoints written before it was recorded.
     tables: tuple[str, ...] | None = None
+    # The table definitions in effect at ``position`` (JSON, see schema.table_to_json): a restart
+    # replays the binlog from here with these, and follows each ALTER ahead as it comes.
+    definitions: dict[str, str] | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -36,6 +39,7 @@ class Checkpoint:
                 "saved_at": self.saved_at.isoformat(),
                 "last_event_ts": self.last_event_ts.isoformat() if self.last_event_ts else None,
                 "tables": list(self.tables) if self.tables is not None else None,
+                "definitions": self.definitions,
             },
             indent=2,
         ).encode()
@@ -56,6 +60,7 @@ class Checkpoint:
                 saved_at=datetime.fromisoformat(raw["saved_at"]),
                 last_event_ts=datetime.fromisoformat(last) if last else None,
                 tables=tuple(str(t) for t in raw["tables"]) if raw.get("tables") is not None else None,
+                definitions={str(k): str(v) for k, v in raw["definitions"].items()} if raw.get("definitions") else None,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CorruptStateError(

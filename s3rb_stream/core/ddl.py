@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from s3rb_stream.core.schema import SourceTable
+
 _COMMENTS = re.compile(r"/\*.*?\*/|--[^\n]*|#[^\n]*", re.S)
 _NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"
 _QUALIFIED = rf"{_NAME}(?:\s*\.\s*{_NAME})?"
@@ -55,4 +57,46 @@ def parse_ddl(statement: str, default_db: str) -> DdlChange | None:
         pairs = re.split(r"\s*,\s*", match["names"])
         sources = [re.split(r"\s+TO\s+", pair, flags=re.I)[0] for pair in pairs]
         return DdlChange("RENAME", tuple(_split_qualified(n, default_db) for n in sources))
+    return None
+
+
+_RENAMES_COLUMN = re.compile(rf"\bRENAME\s+COLUMN\b|\bCHANGE\s+(?:COLUMN\s+)?(?P<old>{_NAME})\s+(?P<new>{_NAME})", re.I)
+_RENAMES_TABLE = re.compile(r"\bRENAME\s+(?!COLUMN\b|INDEX\b|KEY\b)", re.I)
+_CONSTANT = re.compile(r"^-?\d+(?:\.\d+)?$|^'[^'\\]*'$")
+
+
+def constant_default(default: str | None) -> str | None:
+    """A column default that is a literal (a number or a plain quoted string), as SQL; else None."""
+    if default is None or default.upper() == "NULL":
+        return None
+    return default if _CONSTANT.match(default) else None
+
+
+def follow_problem(statement: str, old: SourceTable, new: SourceTable | None) -> str | None:
+    """Why an ALTER of a captured table cannot be followed, or None when it can.
+
+    Followed: columns added (nullable, or with a literal default that the target applies to
+    existing rows), columns dropped (the target keeps them), and changes that leave every
+    remaining column's type as it was (nullability, defaults, comments, indexes).
+    """
+    if new is None:
+        return "the table is gone"
+    for match in _RENAMES_COLUMN.finditer(statement):
+        if match["old"] is None or _unquote(match["old"]) != _unquote(match["new"]):
+            return "a column was renamed, which is not followed yet"
+    if _RENAMES_TABLE.search(_COMMENTS.sub(" ", statement)):
+        return "the table was renamed"
+    if new.key_columns != old.key_columns:
+        return f"the key changed from {list(old.key_columns)} to {list(new.key_columns)}"
+    before = {c.name: c for c in old.columns}
+    for col in new.columns:
+        was = before.get(col.name)
+        if was is None:
+            has_default = col.default is not None and col.default.upper() != "NULL"
+            if (has_default or not col.nullable) and constant_default(col.default) is None:
+                return f"column {col.name} was added with default {col.default}, which the target cannot give old rows"
+            continue
+        same = (was.column_type, was.char_length, was.precision, was.scale, was.datetime_precision)
+        if same != (col.column_type, col.char_length, col.precision, col.scale, col.datetime_precision):
+            return f"column {col.name} changed type from {was.column_type} to {col.column_type}"
     return None

@@ -65,6 +65,7 @@ class SourceColumn:
     precision: int | None = None
     scale: int | None = None
     datetime_precision: int | None = None
+    default: str | None = field(default=None, compare=False)  # COLUMN_DEFAULT as the server shows it
 
     @property
     def unsigned(self) -> bool:
@@ -139,14 +140,24 @@ def arrow_type(col: SourceColumn) -> pa.DataType:
     raise SchemaError(f"column {col.name} has type {col.column_type}, which is not supported yet")
 
 
+DEFINITION_KEY = b"s3rb.table"
+
+
 def arrow_schema(table: SourceTable) -> pa.Schema:
+    """The batch schema; its metadata carries the table definition the batch was written with."""
     fields = [pa.field(c.name, arrow_type(c), nullable=True) for c in table.columns]
     fields += [
         pa.field("_s3rb_seq", pa.int64(), nullable=False),
         pa.field("_s3rb_op", pa.string(), nullable=False),
         pa.field("_s3rb_source_ts", pa.timestamp("us", tz="UTC"), nullable=False),
     ]
-    return pa.schema(fields)
+    return pa.schema(fields, metadata={DEFINITION_KEY: table_to_json(table).encode()})
+
+
+def definition_of(data: pa.Table) -> SourceTable | None:
+    """The definition a batch was written with, or None for batches written before it was kept."""
+    meta = data.schema.metadata or {}
+    return table_from_json(meta[DEFINITION_KEY]) if DEFINITION_KEY in meta else None
 
 
 # --------------------------------------------------------------------------- value conversion
@@ -295,3 +306,19 @@ def row_converter(table: SourceTable) -> Callable[[dict[str, Any]], tuple[Any, .
         return tuple(out)
 
     return convert
+
+
+# --------------------------------------------------------------------------- definitions as data
+
+
+def table_to_json(table: SourceTable) -> str:
+    """The definition a batch object was written with, kept in its Parquet metadata."""
+    columns = [{k: v for k, v in vars(c).items() if v is not None} for c in table.columns]
+    raw = {"database": table.database, "name": table.name, "key": list(table.key_columns), "columns": columns}
+    return json.dumps(raw)
+
+
+def table_from_json(text: str | bytes) -> SourceTable:
+    raw = json.loads(text)
+    columns = tuple(SourceColumn(**c) for c in raw["columns"])
+    return SourceTable(str(raw["database"]), str(raw["name"]), columns, tuple(raw["key"]))

@@ -16,11 +16,11 @@ from typing import Any
 from s3rb_stream.core.batching import BatchBuffers, FlushPolicy
 from s3rb_stream.core.changes import Change, Op
 from s3rb_stream.core.checkpoint import Checkpoint, now_utc
-from s3rb_stream.core.ddl import parse_ddl
+from s3rb_stream.core.ddl import follow_problem, parse_ddl
 from s3rb_stream.core.object_keys import batch_key, checkpoint_key, extract_state_key, quarantine_key
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.query_state import ExtractState
-from s3rb_stream.core.schema import SourceTable, row_converter
+from s3rb_stream.core.schema import SourceTable, row_converter, table_to_json
 from s3rb_stream.errors import CorruptStateError, SchemaError
 from s3rb_stream.log import get_logger
 from s3rb_stream.sources.binlog import BinlogReader, Boundary, Ddl, RowImages
@@ -109,6 +109,7 @@ class Capture:
         resumed: bool = True,
         skip_below: dict[str, int] | None = None,
         one_change_per_transaction: set[str] | None = None,
+        describe: Callable[[str], SourceTable | None] | None = None,
     ) -> None:
         """``resumed`` is False on a first run: the start position is then saved even if idle.
 
@@ -116,6 +117,7 @@ class Capture:
         its snapshot's position), when reading starts earlier for another table's sake.
         ``one_change_per_transaction``: tables (SCD2) that keep only each key's last change of a
         transaction: the states inside a transaction are not versions.
+        ``describe``: reads a table's definition from the source now, to follow an ALTER.
         """
         self.store = store
         self.source_db = source_db
@@ -131,6 +133,7 @@ class Capture:
         self.batches_written = 0
         self.skip_below = skip_below or {}
         self.quarantined: dict[str, str] = {}
+        self.describe = describe
         self.collapse = one_change_per_transaction or set()
 
     # ------------------------------------------------------------------ reading
@@ -199,17 +202,40 @@ class Capture:
                 continue
             if change.verb == "TRUNCATE":
                 self._truncate(name, item.position)
+            elif change.verb == "ALTER" and self.describe is not None:
+                self._follow_alter(name, item)
             else:
                 self.quarantine(
                     name,
-                    f"{change.verb} TABLE at {item.position} changed its definition, which capture does not follow yet",
+                    f"{change.verb} TABLE at {item.position} changed its definition, which capture does not follow",
                     item.position,
                 )
+
+    def _follow_alter(self, table: str, item: Ddl) -> None:
+        """Adopt the table's new definition when the change is additive; quarantine it otherwise.
+
+        The definition is read from the source now. If capture is behind and the table changed
+        again since, its rows will not match the definition, and the table is quarantined then.
+        """
+        assert self.describe is not None
+        old = self.tables[table]
+        new = self.describe(table)
+        problem = follow_problem(item.statement, old, new)
+        if problem is not None or new is None:
+            self.quarantine(table, f"ALTER TABLE at {item.position}: {problem}", item.position)
+            return
+        if table in self.buffers.tables():
+            self.flush([table])  # each object holds rows of one definition
+        self.tables[table] = new
+        self.converters[table] = row_converter(new)
+        self.key_positions[table] = [new.position(k) for k in new.key_columns]
+        log.info("ALTER followed: new definition adopted", table=table, position=str(item.position),
+                 columns=list(new.column_names))  # fmt: skip
 
     def _truncate(self, table: str, position: BinlogPosition) -> None:
         """A TRUNCATE is an empty whole-table extract at its position: loading it removes every
         row (SCD2: expires every version) with an older sequence."""
-        if self.buffers.peek(table):
+        if table in self.buffers.tables():
             self.flush([table])  # the changes before the TRUNCATE go in their own object first
         source = self.tables[table]
         seq = position.seq
@@ -291,6 +317,7 @@ class Capture:
             now_utc(),
             self.last_event_ts,
             tuple(sorted(t for t in self.tables if t not in self.quarantined)),
+            {name: table_to_json(t) for name, t in self.tables.items() if name not in self.quarantined},
         )
         self.store.put(checkpoint_key(self.store.prefix, self.source_db, self.target_schema), checkpoint.to_json())
         self.saved_position = position

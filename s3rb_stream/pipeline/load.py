@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+
 from s3rb_stream.core.object_keys import BatchRef, extract_state_key, parse_batch_key, table_prefix
 from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.query_state import ExtractState
 from s3rb_stream.core.scd2 import Scd2Spec, make_spec
-from s3rb_stream.core.schema import SourceTable
+from s3rb_stream.core.schema import SourceTable, definition_of
 from s3rb_stream.log import get_logger
 from s3rb_stream.settings import TableConfig
 from s3rb_stream.store import parquet
@@ -90,21 +92,28 @@ class Loader:
                 stats.held_back.append(table.name)
                 continue
             sweep = extract if extract is not None and config.mode != "append" else None
-            chunk: list[tuple[BatchRef, object]] = []
+            chunk: list[tuple[BatchRef, pa.Table]] = []
+            definition = table
             rows = 0
             for ref in refs:
                 data = self.store.get(ref.key)
                 if data is None:
                     continue  # listed but gone: nothing to apply, it is not recorded as applied
                 decoded = parquet.decode(data, ref.key)
+                written_with = definition_of(decoded) or table
+                if chunk and written_with != definition:  # one definition per load: the target evolves between
+                    stats.rows += self._apply(config, definition, chunk, sweep)
+                    stats.batches += len(chunk)
+                    chunk, rows = [], 0
+                definition = written_with
                 chunk.append((ref, decoded))
                 rows += decoded.num_rows
                 if rows >= MAX_ROWS_PER_LOAD or (sweep is not None and ref.key == sweep.final_key):
-                    stats.rows += self._apply(config, table, chunk, sweep)
+                    stats.rows += self._apply(config, definition, chunk, sweep)
                     stats.batches += len(chunk)
                     chunk, rows = [], 0
             if chunk:
-                stats.rows += self._apply(config, table, chunk, sweep)
+                stats.rows += self._apply(config, definition, chunk, sweep)
                 stats.batches += len(chunk)
             if refs:
                 stats.per_table[table.name] = len(refs)
@@ -118,7 +127,7 @@ class Loader:
         self,
         config: TableConfig,
         table: SourceTable,
-        chunk: list[tuple[BatchRef, object]],
+        chunk: list[tuple[BatchRef, pa.Table]],
         extract: ExtractState | None,
     ) -> int:
         """Apply one chunk; when it holds the extract's final part, sweep what the extract did not see."""
@@ -126,6 +135,7 @@ class Loader:
         if extract is not None and any(ref.key == extract.final_key for ref, _ in chunk):
             sweep = Sweep(extract.first_seq, extract.started_at)
             log.info("extract complete: removing rows it did not see", table=table.name, kind=extract.kind)
-        spec = self.specs[table.name]
+        spec = scd2_spec(config, table)
+        self.warehouse.prepare(self.target_schema, table, spec)  # adds the columns this definition brings
         overflow = Overflow(config.overflow, config.overflow_columns)
         return self.warehouse.apply(self.target_schema, table, config.mode, chunk, sweep, spec, overflow)

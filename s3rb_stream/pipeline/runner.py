@@ -14,7 +14,7 @@ from s3rb_stream.core.checkpoint import Checkpoint, now_utc
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.preflight import retention_warning
 from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR
-from s3rb_stream.core.schema import SourceTable, arrow_schema
+from s3rb_stream.core.schema import SourceTable, arrow_schema, table_from_json
 from s3rb_stream.errors import ConfigError, SourceError, SourceUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.capture import Capture, active_quarantines, load_checkpoint, save_quarantine
@@ -153,6 +153,12 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
             for name in sorted(gone):  # dropped while it was captured: stop it, keep the rest going
                 reason = "the table no longer exists at the source (dropped or renamed)"
                 save_quarantine(store, source_db, target_schema, name, reason, checkpoint.position)
+        if checkpoint is not None and checkpoint.definitions:
+            # Replay from the checkpoint with the definitions in effect there; ALTERs ahead are followed.
+            tables = [
+                (c, table_from_json(checkpoint.definitions[t.name]) if t.name in checkpoint.definitions else t)
+                for c, t in tables
+            ]
         for config, table in tables:
             scd2_spec(config, table)  # SCD2 names that collide fail here
             arrow_schema(table)  # unsupported column types fail here, before any write
@@ -300,6 +306,17 @@ def _run(
         max_bytes=settings.batch_max_bytes,
         max_age_seconds=settings.batch_max_age_seconds,
     )
+
+    def describe(name: str) -> SourceTable | None:
+        conn = mysql_meta.connect(settings.mysql())
+        try:
+            tables_file = load_tables_file(settings.tables_file)
+            everything = {e.table_pattern for e in tables_file.for_source(source_db)}
+            found = mysql_meta.resolve_tables(conn, source_db, tables_file, missing_ok=everything)
+        finally:
+            conn.close()
+        return next((t for _, t in found if t.name == name), None)
+
     capture = Capture(
         prepared.store,
         source_db,
@@ -310,6 +327,7 @@ def _run(
         prepared.resumed,
         prepared.skip_below,
         {t.name for c, t in prepared.binlog_tables if c.mode == "scd2"},
+        describe,
     )
     server_id = settings.server_id or default_server_id(source_db, target_schema)
     target = prepared.target_position or prepared.start

@@ -93,7 +93,7 @@ def _columns(conn: Any, source_db: str) -> tuple[list[str], dict[str, list[Sourc
         tables = [str(r[0]) for r in cur.fetchall()]
         cur.execute(q.COLUMNS_OF_TABLES, (source_db,))
         columns: dict[str, list[SourceColumn]] = defaultdict(list)
-        for table, name, dtype, ctype, nullable, clen, prec, scale, dprec in cur.fetchall():
+        for table, name, dtype, ctype, nullable, clen, prec, scale, dprec, default in cur.fetchall():
             columns[str(table)].append(
                 SourceColumn(
                     name=str(name),
@@ -104,6 +104,7 @@ def _columns(conn: Any, source_db: str) -> tuple[list[str], dict[str, list[Sourc
                     precision=int(prec) if prec is not None else None,
                     scale=int(scale) if scale is not None else None,
                     datetime_precision=int(dprec) if dprec is not None else None,
+                    default=str(default) if default is not None else None,
                 )
             )
         json_columns = _json_checked_columns(cur, source_db)

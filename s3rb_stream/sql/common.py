@@ -116,6 +116,8 @@ def target_columns(d: ControlDialect) -> str:
     )
 
 
-def add_column(schema: str, table: str, column: str, column_type: str) -> str:
-    """Additive evolution: a source column the target lacks (it was added at the source)."""
-    return f"ALTER TABLE {table_name(schema, table)} ADD COLUMN {q(column)} {column_type}"
+def add_column(schema: str, table: str, column: str, column_type: str, default: str | None = None) -> str:
+    """Additive evolution: a source column the target lacks (it was added at the source). A literal
+    default fills the rows already there, as the source's ALTER filled them."""
+    with_default = f" DEFAULT {default}" if default is not None else ""
+    return f"ALTER TABLE {table_name(schema, table)} ADD COLUMN {q(column)} {column_type}{with_default}"

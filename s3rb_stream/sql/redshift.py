@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from s3rb_stream.core.ddl import constant_default
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
 from s3rb_stream.errors import SchemaError
@@ -278,6 +279,5 @@ def target_columns() -> str:
 
 def missing_columns(schema: str, table: SourceTable, existing: set[str]) -> list[str]:
     """ALTER statements adding the source columns the target table lacks (additive evolution)."""
-    return [
-        common.add_column(schema, table.name, c.name, column_type(c)) for c in table.columns if c.name not in existing
-    ]
+    missing = [c for c in table.columns if c.name not in existing]
+    return [common.add_column(schema, table.name, c.name, column_type(c), constant_default(c.default)) for c in missing]

@@ -11,7 +11,7 @@ import pyarrow as pa
 from s3rb_stream.core.object_keys import BatchRef
 from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.scd2 import Scd2Spec
-from s3rb_stream.core.schema import SourceTable
+from s3rb_stream.core.schema import SourceTable, table_to_json
 from s3rb_stream.errors import WarehouseError, WarehouseUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.settings import Mode
@@ -38,13 +38,13 @@ class DuckDBWarehouse:
                 f"cannot open DuckDB file {path}: {str(exc).splitlines()[0]}",
                 "is another process (a running pipeline or a DuckDB shell) holding it open?",
             ) from None
-        self._prepared: set[tuple[str, str]] = set()
+        self._prepared: set[tuple[str, str, str]] = set()  # (schema, table, definition) ready
 
     def describe(self) -> str:
         return f"duckdb:///{self.path}"
 
     def prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None) -> None:
-        if (target_schema, table.name) in self._prepared:
+        if (target_schema, table.name, table_to_json(table)) in self._prepared:
             return
         self._con.execute(sql.create_schema(target_schema))
         self._con.execute(sql.create_control_table(target_schema))
@@ -54,7 +54,7 @@ class DuckDBWarehouse:
         for statement in sql.missing_columns(target_schema, table, existing):
             log.warning("target table evolved: a source column added", statement=statement)
             self._con.execute(statement)
-        self._prepared.add((target_schema, table.name))
+        self._prepared.add((target_schema, table.name, table_to_json(table)))
 
     def applied(self, target_schema: str, table: str) -> set[str]:
         rows = self._con.execute(sql.applied_keys(target_schema), [table]).fetchall()

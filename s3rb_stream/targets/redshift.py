@@ -17,7 +17,7 @@ import redshift_connector
 from s3rb_stream.core.object_keys import BatchRef
 from s3rb_stream.core.overflow import Overflow, fit_table
 from s3rb_stream.core.scd2 import Scd2Spec
-from s3rb_stream.core.schema import SourceTable
+from s3rb_stream.core.schema import SourceTable, table_to_json
 from s3rb_stream.errors import ConfigError, WarehouseError, WarehouseUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.settings import Mode, OptionTypes, WarehouseLocation, typed_options
@@ -94,7 +94,7 @@ class RedshiftWarehouse:
         self.store = store
         self.statements: list[str] = []  # every statement sent, for the lint in tests
         self.coercions: dict[tuple[str, str, str], int] = {}  # (table, column, action) → values
-        self._prepared: set[tuple[str, str]] = set()
+        self._prepared: set[tuple[str, str, str]] = set()  # (schema, table, definition) ready
         self._conn = self._connect()
 
     def describe(self) -> str:
@@ -116,7 +116,7 @@ class RedshiftWarehouse:
         cursor.execute(statement, params)
 
     def prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None) -> None:
-        if (target_schema, table.name) in self._prepared:
+        if (target_schema, table.name, table_to_json(table)) in self._prepared:
             return
         cur = self._conn.cursor()
         for statement in (
@@ -131,7 +131,7 @@ class RedshiftWarehouse:
             log.warning("target table evolved: a source column added", statement=statement)
             self._run(cur, statement)
         self._conn.commit()
-        self._prepared.add((target_schema, table.name))
+        self._prepared.add((target_schema, table.name, table_to_json(table)))
 
     def applied(self, target_schema: str, table: str) -> set[str]:
         cur = self._conn.cursor()

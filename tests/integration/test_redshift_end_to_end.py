@@ -324,3 +324,30 @@ def test_snapshot_and_full_sync_reach_redshift_with_their_sweeps(
         ("a", Decimal("1.00")),
         ("c", Decimal("9.00")),
     ]
+
+
+def test_an_added_column_is_followed_into_redshift(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
+) -> None:
+    db, schema = "rs_alter", "rs_alter_target"
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-alter")
+    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.items"\n')
+    mariadb.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
+        f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
+    )
+    settings = redshift_settings(mariadb, s3_server, "rs-alter", emulator_port, tmp_path / "tables.yml")
+    run(settings, db, schema, until_caught_up=True)
+    mariadb.execute(
+        f"ALTER TABLE {db}.items ADD COLUMN qty INT NOT NULL DEFAULT 7, ADD COLUMN note TEXT",
+        f"INSERT INTO {db}.items VALUES (3, 'three', 3, 'new')",
+        f"UPDATE {db}.items SET note = 'changed' WHERE id = 1",
+    )
+    run(settings, db, schema, until_caught_up=True)
+    assert target_rows(emulator_port, schema, "items", "id, name, qty, note", "id") == [
+        (1, "one", 7, "changed"),
+        (2, "two", 7, None),  # untouched since the ALTER: the default, as at the source
+        (3, "three", 3, "new"),
+    ]
+    assert source_rows(mariadb, db, "items") == [(1, "one", 7, "changed"), (2, "two", 7, None), (3, "three", 3, "new")]

@@ -8,11 +8,11 @@ import pyarrow as pa
 import pytest
 
 from s3rb_stream.core.checkpoint import Checkpoint
-from s3rb_stream.core.ddl import parse_ddl
+from s3rb_stream.core.ddl import constant_default, follow_problem, parse_ddl
 from s3rb_stream.core.object_keys import BatchRef, batch_key, parse_batch_key
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR, ExtractState, HybridState, next_query_seq
-from s3rb_stream.core.schema import SourceColumn
+from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_schema, definition_of
 from s3rb_stream.core.text_values import column_to_arrow
 from s3rb_stream.errors import CorruptStateError
 from s3rb_stream.pipeline.runner import choose_start
@@ -144,3 +144,62 @@ def test_ddl_names_the_tables_it_changes(statement: str, verb: str, tables: list
 @pytest.mark.parametrize("statement", ["CREATE TABLE x (a INT)", "CREATE INDEX i ON t (a)", "GRANT SELECT ON *.* TO u"])
 def test_other_statements_change_no_table(statement: str) -> None:
     assert parse_ddl(statement, "shop") is None
+
+
+OLD = SourceTable(
+    "db",
+    "t",
+    (
+        SourceColumn("id", "int", "int(11)", nullable=False),
+        SourceColumn("note", "varchar", "varchar(20)", char_length=20),
+    ),
+    ("id",),
+)
+
+
+def altered(*extra: SourceColumn, note: SourceColumn | None = None, key: tuple[str, ...] = ("id",)) -> SourceTable:
+    columns = [OLD.columns[0], note or OLD.columns[1], *extra]
+    return SourceTable("db", "t", tuple(columns), key)
+
+
+@pytest.mark.parametrize(
+    ("statement", "new", "problem"),
+    [
+        ("ALTER TABLE t ADD COLUMN q INT", altered(SourceColumn("q", "int", "int(11)", default="NULL")), None),
+        (
+            "ALTER TABLE t ADD q INT NOT NULL DEFAULT 3",
+            altered(SourceColumn("q", "int", "int(11)", nullable=False, default="3")),
+            None,
+        ),
+        ("ALTER TABLE t ADD INDEX (note)", altered(), None),
+        ("ALTER TABLE t DROP COLUMN note", SourceTable("db", "t", (OLD.columns[0],), ("id",)), None),
+        (
+            "ALTER TABLE t ADD at DATETIME DEFAULT CURRENT_TIMESTAMP",
+            altered(SourceColumn("at", "datetime", "datetime", default="current_timestamp()")),
+            "was added with default current_timestamp()",
+        ),
+        (
+            "ALTER TABLE t MODIFY note VARCHAR(40)",
+            altered(note=SourceColumn("note", "varchar", "varchar(40)", char_length=40)),
+            "column note changed type from varchar(20) to varchar(40)",
+        ),
+        ("ALTER TABLE t RENAME COLUMN note TO n", altered(), "a column was renamed"),
+        ("ALTER TABLE t CHANGE note n VARCHAR(20)", altered(), "a column was renamed"),
+        ("ALTER TABLE t CHANGE note note VARCHAR(20) NOT NULL", altered(), None),
+        ("ALTER TABLE t RENAME TO u", altered(), "the table was renamed"),
+        ("ALTER TABLE t DROP PRIMARY KEY, ADD PRIMARY KEY (note)", altered(key=("note",)), "the key changed"),
+        ("ALTER TABLE t ADD q INT", None, "the table is gone"),
+    ],
+)
+def test_which_alters_are_followed(statement: str, new: SourceTable | None, problem: str | None) -> None:
+    found = follow_problem(statement, OLD, new)
+    assert found == problem if problem is None else (found is not None and problem in found)
+
+
+def test_a_definition_round_trips_through_batch_metadata() -> None:
+    table = altered(SourceColumn("q", "decimal", "decimal(5,2)", precision=5, scale=2, default="1.50"))
+    data = pa.Table.from_pylist([], schema=arrow_schema(table))
+    found = definition_of(data)
+    assert found == table and found.columns[-1].default == "1.50"
+    assert constant_default("1.50") == "1.50" and constant_default("'a b'") == "'a b'"
+    assert constant_default("NULL") is None and constant_default("current_timestamp()") is None
