@@ -62,6 +62,7 @@ def parse_ddl(statement: str, default_db: str) -> DdlChange | None:
 
 _RENAMES_COLUMN = re.compile(rf"\bRENAME\s+COLUMN\b|\bCHANGE\s+(?:COLUMN\s+)?(?P<old>{_NAME})\s+(?P<new>{_NAME})", re.I)
 _RENAMES_TABLE = re.compile(r"\bRENAME\s+(?!COLUMN\b|INDEX\b|KEY\b)", re.I)
+_TEXT = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
 _CONSTANT = re.compile(r"^-?\d+(?:\.\d+)?$|^'[^'\\]*'$")
 
 
@@ -76,8 +77,9 @@ def follow_problem(statement: str, old: SourceTable, new: SourceTable | None) ->
     """Why an ALTER of a captured table cannot be followed, or None when it can.
 
     Followed: columns added (nullable, or with a literal default that the target applies to
-    existing rows), columns dropped (the target keeps them), and changes that leave every
-    remaining column's type as it was (nullability, defaults, comments, indexes).
+    existing rows), columns dropped (the target keeps them), text columns made longer (or ENUM
+    and SET given more members), and changes that leave every remaining column's type as it was
+    (nullability, defaults, comments, indexes).
     """
     if new is None:
         return "the table is gone"
@@ -97,6 +99,14 @@ def follow_problem(statement: str, old: SourceTable, new: SourceTable | None) ->
                 return f"column {col.name} was added with default {col.default}, which the target cannot give old rows"
             continue
         same = (was.column_type, was.char_length, was.precision, was.scale, was.datetime_precision)
-        if same != (col.column_type, col.char_length, col.precision, col.scale, col.datetime_precision):
+        if same == (col.column_type, col.char_length, col.precision, col.scale, col.datetime_precision):
+            continue
+        grown_text = (
+            was.data_type in _TEXT
+            and col.data_type in _TEXT
+            and was.unsigned == col.unsigned
+            and (col.char_length or 0) >= (was.char_length or 0)
+        )
+        if not grown_text:  # a longer text (or more ENUM/SET members) is followed; other type changes are not
             return f"column {col.name} changed type from {was.column_type} to {col.column_type}"
     return None

@@ -110,9 +110,10 @@ def sweep(schema: str, table: SourceTable, d: ControlDialect) -> str:
 
 
 def target_columns(d: ControlDialect) -> str:
-    """The columns a target table has now. Parameters: schema, table."""
+    """The columns a target table has now, with their character length. Parameters: schema, table."""
     return (
-        f"SELECT column_name FROM information_schema.columns WHERE table_schema = {d.param} AND table_name = {d.param}"
+        "SELECT column_name, character_maximum_length FROM information_schema.columns"
+        f" WHERE table_schema = {d.param} AND table_name = {d.param}"
     )
 
 

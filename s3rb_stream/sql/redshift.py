@@ -281,3 +281,14 @@ def missing_columns(schema: str, table: SourceTable, existing: set[str]) -> list
     """ALTER statements adding the source columns the target table lacks (additive evolution)."""
     missing = [c for c in table.columns if c.name not in existing]
     return [common.add_column(schema, table.name, c.name, column_type(c), constant_default(c.default)) for c in missing]
+
+
+def widened_columns(schema: str, table: SourceTable, lengths: dict[str, int | None]) -> list[str]:
+    """ALTERs growing VARCHAR columns the source widened. Redshift runs them outside a transaction."""
+    out = []
+    for col in table.columns:
+        wanted = column_type(col)
+        current = lengths.get(col.name)
+        if wanted.startswith("VARCHAR(") and current is not None and int(wanted[8:-1]) > current:
+            out.append(f"ALTER TABLE {table_name(schema, table.name)} ALTER COLUMN {q(col.name)} TYPE {wanted}")
+    return out

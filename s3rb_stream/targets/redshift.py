@@ -126,11 +126,20 @@ class RedshiftWarehouse:
         ):
             self._run(cur, statement)
         self._run(cur, sql.target_columns(), (target_schema, table.name))
-        existing = {str(r[0]) for r in cur.fetchall()}
-        for statement in sql.missing_columns(target_schema, table, existing):
+        lengths = {str(r[0]): (int(r[1]) if r[1] is not None else None) for r in cur.fetchall()}
+        for statement in sql.missing_columns(target_schema, table, set(lengths)):
             log.warning("target table evolved: a source column added", statement=statement)
             self._run(cur, statement)
         self._conn.commit()
+        widen = sql.widened_columns(target_schema, table, lengths)
+        if widen:  # ALTER COLUMN TYPE cannot run inside a transaction block on Redshift
+            self._conn.autocommit = True
+            try:
+                for statement in widen:
+                    log.warning("target table evolved: a VARCHAR widened", statement=statement)
+                    self._run(self._conn.cursor(), statement)
+            finally:
+                self._conn.autocommit = False
         self._prepared.add((target_schema, table.name, table_to_json(table)))
 
     def applied(self, target_schema: str, table: str) -> set[str]:

@@ -351,3 +351,24 @@ def test_an_added_column_is_followed_into_redshift(
         (3, "three", 3, "new"),
     ]
     assert source_rows(mariadb, db, "items") == [(1, "one", 7, "changed"), (2, "two", 7, None), (3, "three", 3, "new")]
+
+
+def test_a_widened_varchar_is_followed_into_redshift(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
+) -> None:
+    db, schema = "rs_widen", "rs_widen_target"
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-widen")
+    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.items"\n')
+    mariadb.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(5))",
+        f"INSERT INTO {db}.items VALUES (1, 'short')",
+    )
+    settings = redshift_settings(mariadb, s3_server, "rs-widen", emulator_port, tmp_path / "tables.yml")
+    run(settings, db, schema, until_caught_up=True)
+    long_name = "é" * 50  # 100 bytes: over the old VARCHAR(20), within the new VARCHAR(200)
+    mariadb.execute(
+        f"ALTER TABLE {db}.items MODIFY name VARCHAR(50)", f"INSERT INTO {db}.items VALUES (2, '{long_name}')"
+    )
+    run(settings, db, schema, until_caught_up=True)
+    assert target_rows(emulator_port, schema, "items", "id, name", "id") == [(1, "short"), (2, long_name)]

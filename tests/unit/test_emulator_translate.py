@@ -30,14 +30,14 @@ def test_plain_sql_passes_untouched(sql: str) -> None:
 
 def test_varchar_limits_count_bytes_as_redshift_does() -> None:
     assert translate('CREATE TABLE "s"."t" ("v" VARCHAR(8), "c" CHAR(1) NOT NULL, "n" INTEGER)') == (
-        'CREATE TABLE "s"."t" ("v" VARCHAR(8) CHECK (OCTET_LENGTH("v") <= 8),'
-        ' "c" CHAR(1) NOT NULL CHECK (OCTET_LENGTH("c") <= 1), "n" INT)'
+        'CREATE TABLE "s"."t" ("v" VARCHAR(8) CONSTRAINT "s3rb_bytes_v" CHECK (OCTET_LENGTH("v") <= 8),'
+        ' "c" CHAR(1) NOT NULL CONSTRAINT "s3rb_bytes_c" CHECK (OCTET_LENGTH("c") <= 1), "n" INT)'
     )
 
 
 def test_temporary_stage_tables_count_bytes_too() -> None:
     assert translate('CREATE TEMP TABLE "_s3rb_stage" ("v" VARCHAR(4))') == (
-        'CREATE TEMPORARY TABLE "_s3rb_stage" ("v" VARCHAR(4) CHECK (OCTET_LENGTH("v") <= 4))'
+        'CREATE TEMPORARY TABLE "_s3rb_stage" ("v" VARCHAR(4) CONSTRAINT "s3rb_bytes_v" CHECK (OCTET_LENGTH("v") <= 4))'
     )
 
 
@@ -54,5 +54,13 @@ def test_create_table_as_select_passes_untouched() -> None:
 
 def test_quoted_names_with_spaces_get_byte_checks() -> None:
     assert translate('CREATE TABLE IF NOT EXISTS "my schema"."a table" ("v" VARCHAR(4))') == (
-        'CREATE TABLE IF NOT EXISTS "my schema"."a table" ("v" VARCHAR(4) CHECK (OCTET_LENGTH("v") <= 4))'
+        'CREATE TABLE IF NOT EXISTS "my schema"."a table" ("v" VARCHAR(4) CONSTRAINT "s3rb_bytes_v"'
+        ' CHECK (OCTET_LENGTH("v") <= 4))'
+    )
+
+
+def test_widening_a_varchar_moves_its_byte_check() -> None:
+    assert translate('ALTER TABLE "s"."t" ALTER COLUMN "c" TYPE VARCHAR(160)') == (
+        'ALTER TABLE "s"."t" DROP CONSTRAINT IF EXISTS "s3rb_bytes_c", ALTER COLUMN "c" TYPE VARCHAR(160),'
+        ' ADD CONSTRAINT "s3rb_bytes_c" CHECK (OCTET_LENGTH("c") <= 160)'
     )

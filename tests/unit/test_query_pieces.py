@@ -181,7 +181,17 @@ def altered(*extra: SourceColumn, note: SourceColumn | None = None, key: tuple[s
         (
             "ALTER TABLE t MODIFY note VARCHAR(40)",
             altered(note=SourceColumn("note", "varchar", "varchar(40)", char_length=40)),
-            "column note changed type from varchar(20) to varchar(40)",
+            None,
+        ),
+        (
+            "ALTER TABLE t MODIFY note VARCHAR(10)",
+            altered(note=SourceColumn("note", "varchar", "varchar(10)", char_length=10)),
+            "column note changed type from varchar(20) to varchar(10)",
+        ),
+        (
+            "ALTER TABLE t MODIFY note INT",
+            altered(note=SourceColumn("note", "int", "int(11)")),
+            "column note changed type from varchar(20) to int(11)",
         ),
         ("ALTER TABLE t RENAME COLUMN note TO n", altered(), "a column was renamed"),
         ("ALTER TABLE t CHANGE note n VARCHAR(20)", altered(), "a column was renamed"),

@@ -14,7 +14,8 @@ from sqlglot import exp
 _REDSHIFT_ONLY = re.compile(
     r"\b(GETDATE|SYSDATE|IDENTITY|DISTKEY|SORTKEY|DISTSTYLE|ENCODE|SUPER|VARBYTE|MAX|JSON_PARSE)\b"
     # a table defined by its columns: VARCHAR(n) counts bytes in Redshift, characters in PostgreSQL
-    r"|^\s*CREATE\s+(?:TEMP\s+|TEMPORARY\s+)?TABLE\b(?![^(]*\bAS\b)",
+    r"|^\s*CREATE\s+(?:TEMP\s+|TEMPORARY\s+)?TABLE\b(?![^(]*\bAS\b)"
+    r"|^\s*ALTER\s+TABLE\b.*\bALTER\s+COLUMN\b",
     re.IGNORECASE,
 )
 _DROP_PROPERTIES = (exp.DistKeyProperty, exp.SortKeyProperty, exp.DistStyleProperty)
@@ -22,6 +23,34 @@ _DROP_PROPERTIES = (exp.DistKeyProperty, exp.SortKeyProperty, exp.DistStylePrope
 
 def needs_translation(sql: str) -> bool:
     return bool(_REDSHIFT_ONLY.search(sql))
+
+
+def _byte_check(column: str, size: int) -> exp.ColumnConstraint:
+    """``CONSTRAINT s3rb_bytes_<col> CHECK (OCTET_LENGTH(col) <= size)``: named, so a widening can replace it."""
+    check = exp.CheckColumnConstraint(
+        this=exp.LTE(
+            this=exp.func("OCTET_LENGTH", exp.column(column, quoted=True)), expression=exp.Literal.number(size)
+        )
+    )
+    return exp.ColumnConstraint(this=exp.to_identifier(f"s3rb_bytes_{column}", quoted=True), kind=check)
+
+
+def _widen_varchar(tree: exp.Alter) -> str | None:
+    """Redshift's ``ALTER COLUMN c TYPE VARCHAR(n)`` as PostgreSQL, with the byte CHECK moved to n."""
+    actions = tree.args.get("actions") or []
+    if len(actions) != 1 or not isinstance(actions[0], exp.AlterColumn):
+        return None
+    dtype = actions[0].args.get("dtype")
+    if not isinstance(dtype, exp.DataType) or dtype.this != exp.DataType.Type.VARCHAR or not dtype.expressions:
+        return None
+    column, size = actions[0].this.name, int(dtype.expressions[0].name)
+    constraint = _byte_check(column, size)
+    name = exp.to_identifier(f"s3rb_bytes_{column}", quoted=True).sql("postgres")
+    return (
+        f"ALTER TABLE {tree.this.sql('postgres')} DROP CONSTRAINT IF EXISTS {name},"
+        f" ALTER COLUMN {exp.to_identifier(column, quoted=True).sql('postgres')} TYPE VARCHAR({size}),"
+        f" ADD {constraint.sql('postgres')}"
+    )
 
 
 def _byte_limits(tree: exp.Expression) -> None:
@@ -33,13 +62,7 @@ def _byte_limits(tree: exp.Expression) -> None:
         size = kind.expressions[0].name if kind.expressions else ""
         if not size.isdigit():
             continue
-        check = exp.CheckColumnConstraint(
-            this=exp.LTE(
-                this=exp.func("OCTET_LENGTH", exp.column(column.name, quoted=True)),
-                expression=exp.Literal.number(int(size)),
-            )
-        )
-        column.append("constraints", exp.ColumnConstraint(kind=check))
+        column.append("constraints", _byte_check(column.name, int(size)))
 
 
 def _rewrite(node: exp.Expression) -> exp.Expression | None:
@@ -73,5 +96,9 @@ def translate(sql: str) -> str:
         return sql  # let PostgreSQL report the error in its own words
     if isinstance(tree, exp.Create) and tree.kind == "TABLE":
         _byte_limits(tree)
+    if isinstance(tree, exp.Alter):
+        widened = _widen_varchar(tree)
+        if widened is not None:
+            return widened
     translated = tree.transform(_rewrite)
     return translated.sql(dialect="postgres") if translated is not None else sql
