@@ -60,7 +60,20 @@ def parse_ddl(statement: str, default_db: str) -> DdlChange | None:
     return None
 
 
-_RENAMES_COLUMN = re.compile(rf"\bRENAME\s+COLUMN\b|\bCHANGE\s+(?:COLUMN\s+)?(?P<old>{_NAME})\s+(?P<new>{_NAME})", re.I)
+def column_renames(statement: str) -> dict[str, str]:
+    """``RENAME COLUMN a TO b`` and ``CHANGE a b ...`` in an ALTER: old name → new name."""
+    text = _COMMENTS.sub(" ", statement)
+    found = {}
+    for match in _RENAME_COLUMN_TO.finditer(text):
+        found[_unquote(match["old"])] = _unquote(match["new"])
+    for match in _CHANGE_COLUMN.finditer(text):
+        if _unquote(match["old"]) != _unquote(match["new"]):
+            found[_unquote(match["old"])] = _unquote(match["new"])
+    return found
+
+
+_RENAME_COLUMN_TO = re.compile(rf"\bRENAME\s+COLUMN\s+(?P<old>{_NAME})\s+TO\s+(?P<new>{_NAME})", re.I)
+_CHANGE_COLUMN = re.compile(rf"\bCHANGE\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?(?P<old>{_NAME})\s+(?P<new>{_NAME})", re.I)
 _RENAMES_TABLE = re.compile(r"\bRENAME\s+(?!COLUMN\b|INDEX\b|KEY\b)", re.I)
 _TEXT = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
 _CONSTANT = re.compile(r"^-?\d+(?:\.\d+)?$|^'[^'\\]*'$")
@@ -77,20 +90,21 @@ def follow_problem(statement: str, old: SourceTable, new: SourceTable | None) ->
     """Why an ALTER of a captured table cannot be followed, or None when it can.
 
     Followed: columns added (nullable, or with a literal default that the target applies to
-    existing rows), columns dropped (the target keeps them), text columns made longer (or ENUM
-    and SET given more members), and changes that leave every remaining column's type as it was
-    (nullability, defaults, comments, indexes).
+    existing rows), columns dropped (the target keeps them), columns renamed (so is the target's),
+    text columns made longer (or ENUM and SET given more members), and changes that leave every
+    remaining column's type as it was (nullability, defaults, comments, indexes).
     """
     if new is None:
         return "the table is gone"
-    for match in _RENAMES_COLUMN.finditer(statement):
-        if match["old"] is None or _unquote(match["old"]) != _unquote(match["new"]):
-            return "a column was renamed, which is not followed yet"
     if _RENAMES_TABLE.search(_COMMENTS.sub(" ", statement)):
         return "the table was renamed"
-    if new.key_columns != old.key_columns:
+    renamed = column_renames(statement)
+    if any(target not in new.column_names or source in new.column_names for source, target in renamed.items()):
+        return "a column rename did not produce the definition the source now has"
+    keys = tuple(renamed.get(k, k) for k in old.key_columns)
+    if new.key_columns != keys:
         return f"the key changed from {list(old.key_columns)} to {list(new.key_columns)}"
-    before = {c.name: c for c in old.columns}
+    before = {renamed.get(c.name, c.name): c for c in old.columns}
     for col in new.columns:
         was = before.get(col.name)
         if was is None:

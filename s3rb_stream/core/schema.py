@@ -66,6 +66,7 @@ class SourceColumn:
     scale: int | None = None
     datetime_precision: int | None = None
     default: str | None = field(default=None, compare=False)  # COLUMN_DEFAULT as the server shows it
+    renamed_from: str | None = field(default=None, compare=False)  # set when capture followed a rename
 
     @property
     def unsigned(self) -> bool:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from s3rb_stream.core.batching import BatchBuffers, FlushPolicy
 from s3rb_stream.core.changes import Change, Op
 from s3rb_stream.core.checkpoint import Checkpoint, now_utc
-from s3rb_stream.core.ddl import follow_problem, parse_ddl
+from s3rb_stream.core.ddl import column_renames, follow_problem, parse_ddl
 from s3rb_stream.core.object_keys import batch_key, checkpoint_key, extract_state_key, quarantine_key
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.query_state import ExtractState
@@ -224,6 +224,10 @@ class Capture:
         if problem is not None or new is None:
             self.quarantine(table, f"ALTER TABLE at {item.position}: {problem}", item.position)
             return
+        renames = {to: source for source, to in column_renames(item.statement).items()}
+        if renames:
+            columns = tuple(replace(c, renamed_from=renames.get(c.name)) for c in new.columns)
+            new = SourceTable(new.database, new.name, columns, new.key_columns)
         if table in self.buffers.tables():
             self.flush([table])  # each object holds rows of one definition
         self.tables[table] = new

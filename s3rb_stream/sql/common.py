@@ -122,3 +122,7 @@ def add_column(schema: str, table: str, column: str, column_type: str, default: 
     default fills the rows already there, as the source's ALTER filled them."""
     with_default = f" DEFAULT {default}" if default is not None else ""
     return f"ALTER TABLE {table_name(schema, table)} ADD COLUMN {q(column)} {column_type}{with_default}"
+
+
+def rename_column(schema: str, table: str, old: str, new: str) -> str:
+    return f"ALTER TABLE {table_name(schema, table)} RENAME COLUMN {q(old)} TO {q(new)}"

@@ -131,6 +131,10 @@ def target_columns() -> str:
 
 
 def missing_columns(schema: str, table: SourceTable, existing: set[str]) -> list[str]:
-    """ALTER statements adding the source columns the target table lacks (additive evolution)."""
+    """ALTERs giving the target the source's columns: renamed where the source renamed one, else added."""
     missing = [c for c in table.columns if c.name not in existing]
-    return [common.add_column(schema, table.name, c.name, column_type(c), constant_default(c.default)) for c in missing]
+    renamed = [c for c in missing if c.renamed_from is not None and c.renamed_from in existing]
+    added = [c for c in missing if c not in renamed]
+    return [common.rename_column(schema, table.name, c.renamed_from or "", c.name) for c in renamed] + [
+        common.add_column(schema, table.name, c.name, column_type(c), constant_default(c.default)) for c in added
+    ]

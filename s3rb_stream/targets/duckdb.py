@@ -52,7 +52,7 @@ class DuckDBWarehouse:
             self._con.execute(statement)
         existing = {str(r[0]) for r in self._con.execute(sql.target_columns(), [target_schema, table.name]).fetchall()}
         for statement in sql.missing_columns(target_schema, table, existing):
-            log.warning("target table evolved: a source column added", statement=statement)
+            log.warning("target table evolved", statement=statement)
             self._con.execute(statement)
         self._prepared.add((target_schema, table.name, table_to_json(table)))
 

@@ -128,7 +128,7 @@ class RedshiftWarehouse:
         self._run(cur, sql.target_columns(), (target_schema, table.name))
         lengths = {str(r[0]): (int(r[1]) if r[1] is not None else None) for r in cur.fetchall()}
         for statement in sql.missing_columns(target_schema, table, set(lengths)):
-            log.warning("target table evolved: a source column added", statement=statement)
+            log.warning("target table evolved", statement=statement)
             self._run(cur, statement)
         self._conn.commit()
         widen = sql.widened_columns(target_schema, table, lengths)

@@ -353,7 +353,7 @@ def test_an_added_column_is_followed_into_redshift(
     assert source_rows(mariadb, db, "items") == [(1, "one", 7, "changed"), (2, "two", 7, None), (3, "three", 3, "new")]
 
 
-def test_a_widened_varchar_is_followed_into_redshift(
+def test_a_widened_and_renamed_column_is_followed_into_redshift(
     mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
 ) -> None:
     db, schema = "rs_widen", "rs_widen_target"
@@ -372,3 +372,12 @@ def test_a_widened_varchar_is_followed_into_redshift(
     )
     run(settings, db, schema, until_caught_up=True)
     assert target_rows(emulator_port, schema, "items", "id, name", "id") == [(1, "short"), (2, long_name)]
+    mariadb.execute(
+        f"ALTER TABLE {db}.items RENAME COLUMN name TO title", f"INSERT INTO {db}.items VALUES (3, 'renamed')"
+    )
+    run(settings, db, schema, until_caught_up=True)
+    assert target_rows(emulator_port, schema, "items", "id, title", "id") == [
+        (1, "short"),
+        (2, long_name),
+        (3, "renamed"),
+    ]
