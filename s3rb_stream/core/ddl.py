@@ -1,8 +1,9 @@
 """Which tables a DDL statement from the binlog changes, and how.
 
 Only the statements that change what a captured table holds matter: ALTER, RENAME, DROP and
-TRUNCATE of a table. Names may be quoted with backticks and qualified with a database; an
-unqualified name belongs to the statement's default database (the binlog's ``schema``).
+TRUNCATE of a table, and CREATE of one the tables file may include by pattern. Names may be
+quoted with backticks and qualified with a database; an unqualified name belongs to the
+statement's default database (the binlog's ``schema``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ _TRUNCATE = re.compile(rf"^TRUNCATE\s+(?:TABLE\s+)?(?P<names>{_QUALIFIED})", re.
 _DROP = re.compile(
     rf"^DROP\s+(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+EXISTS\s+)?(?P<names>{_QUALIFIED}(?:\s*,\s*{_QUALIFIED})*)", re.I
 )
+_CREATE = re.compile(rf"^CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<names>{_QUALIFIED})", re.I)
 _RENAME = re.compile(
     rf"^RENAME\s+TABLES?\s+(?P<names>{_QUALIFIED}\s+TO\s+{_QUALIFIED}(?:\s*,\s*{_QUALIFIED}\s+TO\s+{_QUALIFIED})*)",
     re.I,
@@ -28,7 +30,7 @@ _RENAME = re.compile(
 
 @dataclass(frozen=True)
 class DdlChange:
-    verb: str  # ALTER, TRUNCATE, DROP, RENAME
+    verb: str  # ALTER, TRUNCATE, DROP, RENAME, CREATE
     tables: tuple[tuple[str, str], ...]  # (database, table) the statement changes
 
 
@@ -47,7 +49,7 @@ def _split_qualified(text: str, default_db: str) -> tuple[str, str]:
 def parse_ddl(statement: str, default_db: str) -> DdlChange | None:
     """The tables a statement changes, or None for statements that change no table's rows or shape."""
     text = _COMMENTS.sub(" ", statement).strip()
-    for verb, pattern in (("ALTER", _ALTER), ("TRUNCATE", _TRUNCATE), ("DROP", _DROP)):
+    for verb, pattern in (("ALTER", _ALTER), ("TRUNCATE", _TRUNCATE), ("DROP", _DROP), ("CREATE", _CREATE)):
         match = pattern.match(text)
         if match:
             names = re.findall(_QUALIFIED, match["names"])

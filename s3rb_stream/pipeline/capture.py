@@ -110,6 +110,7 @@ class Capture:
         skip_below: dict[str, int] | None = None,
         one_change_per_transaction: set[str] | None = None,
         describe: Callable[[str], SourceTable | None] | None = None,
+        adopt: Callable[[str], SourceTable | None] | None = None,
     ) -> None:
         """``resumed`` is False on a first run: the start position is then saved even if idle.
 
@@ -118,6 +119,7 @@ class Capture:
         ``one_change_per_transaction``: tables (SCD2) that keep only each key's last change of a
         transaction: the states inside a transaction are not versions.
         ``describe``: reads a table's definition from the source now, to follow an ALTER.
+        ``adopt``: a table just created: its definition when the tables file includes it, else None.
         """
         self.store = store
         self.source_db = source_db
@@ -134,6 +136,8 @@ class Capture:
         self.skip_below = skip_below or {}
         self.quarantined: dict[str, str] = {}
         self.describe = describe
+        self.adopt = adopt
+        self.reopen = False  # the set of captured tables grew: the reader must be reopened
         self.collapse = one_change_per_transaction or set()
 
     # ------------------------------------------------------------------ reading
@@ -156,7 +160,7 @@ class Capture:
                 pending = _Pending({})
                 self.flush(self.buffers.due(time.monotonic()))
                 on_boundary()
-                if should_stop(item.position):
+                if should_stop(item.position) or self.reopen:
                     return
 
     def _add_rows(self, pending: _Pending, item: RowImages) -> None:
@@ -197,6 +201,9 @@ class Capture:
         change = parse_ddl(item.statement, item.schema)
         if change is None:
             return
+        if change.verb == "CREATE":
+            self._adopt_created(change.tables)
+            return
         for db, name in change.tables:
             if db != self.source_db or name not in self.tables or name in self.quarantined:
                 continue
@@ -210,6 +217,21 @@ class Capture:
                     f"{change.verb} TABLE at {item.position} changed its definition, which capture does not follow",
                     item.position,
                 )
+
+    def _adopt_created(self, tables: tuple[tuple[str, str], ...]) -> None:
+        """A table created while streaming that the tables file includes (by pattern): capture it
+        from its CREATE on. The reader filters by table, so it is reopened right after the CREATE."""
+        for db, name in tables:
+            if db != self.source_db or name in self.tables or self.adopt is None:
+                continue
+            new = self.adopt(name)
+            if new is None:
+                continue
+            self.tables[name] = new
+            self.converters[name] = row_converter(new)
+            self.key_positions[name] = [new.position(k) for k in new.key_columns]
+            self.reopen = True
+            log.info("new table captured from its CREATE on", table=name)
 
     def _follow_alter(self, table: str, item: Ddl) -> None:
         """Adopt the table's new definition when the change is additive; quarantine it otherwise.

@@ -63,7 +63,6 @@ class Loader:
         self.source_db = source_db
         self.target_schema = target_schema
         self.tables = tables
-        self.specs = {table.name: scd2_spec(config, table) for config, table in tables}
 
     def pending(self, table: SourceTable) -> list[BatchRef]:
         prefix = table_prefix(self.store.prefix, self.source_db, self.target_schema, table.name)
@@ -79,7 +78,7 @@ class Loader:
     def load_all(self) -> LoadStats:
         stats = LoadStats()
         for config, table in self.tables:
-            self.warehouse.prepare(self.target_schema, table, self.specs[table.name])
+            self.warehouse.prepare(self.target_schema, table, scd2_spec(config, table))
             refs = self.pending(table)
             extract = self.extract_state(table) if refs else None
             if extract is not None and extract.status == "running":

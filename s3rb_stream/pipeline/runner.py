@@ -317,6 +317,23 @@ def _run(
             conn.close()
         return next((t for _, t in found if t.name == name), None)
 
+    def adopt(name: str) -> SourceTable | None:
+        config = load_tables_file(settings.tables_file).resolve(source_db, name)
+        if config is None or config.cdc_strategy != "binlog":
+            return None
+        table = describe(name)
+        if table is None:
+            return None
+        if config.mode != "append" and not table.key_columns:
+            log.error("new table not captured: it has no primary key (set key_columns or mode: append)", table=name)
+            return None
+        arrow_schema(table)
+        warehouse.prepare(target_schema, table, scd2_spec(config, table))
+        loader.tables.append((config, table))
+        if config.mode == "scd2":
+            capture.collapse.add(name)
+        return table
+
     capture = Capture(
         prepared.store,
         source_db,
@@ -328,6 +345,7 @@ def _run(
         prepared.skip_below,
         {t.name for c, t in prepared.binlog_tables if c.mode == "scd2"},
         describe,
+        adopt,
     )
     server_id = settings.server_id or default_server_id(source_db, target_schema)
     target = prepared.target_position or prepared.start
@@ -354,12 +372,15 @@ def _run(
             settings.mysql(),
             server_id,
             source_db,
-            [t.name for _, t in prepared.binlog_tables],
+            [name for name in capture.tables if name not in capture.quarantined],
             capture.buffers.last_commit,
             settings.heartbeat_seconds,
         )
         try:
             capture.consume(reader, should_stop, on_boundary)
+            if capture.reopen:  # a new table joined: read on from right after its CREATE
+                capture.reopen = False
+                continue
             break
         except SourceUnavailable as exc:
             # Back off harder only while no progress is made between failures.

@@ -159,14 +159,19 @@ def test_daemon_syncs_query_tables_on_their_interval(file_pipeline: Pipeline, tm
     assert pipeline.target_rows("t") == [(1,)]
 
 
-def test_daemon_follows_an_added_column_and_quarantines_a_type_change(file_pipeline: Pipeline, tmp_path: Path) -> None:
+def test_daemon_follows_a_new_table_and_an_added_column_and_quarantines_a_type_change(
+    file_pipeline: Pipeline, tmp_path: Path
+) -> None:
     pipeline = file_pipeline
     db = pipeline.source_db
-    Path(pipeline.settings.tables_file).write_text(f'tables:\n  - name: "{db}.a"\n  - name: "{db}.b"\n')
+    tables = f'tables:\n  - name: "{db}.a"\n  - name: "{db}.b"\n  - name: "{db}.c_*"\n'
+    Path(pipeline.settings.tables_file).write_text(tables)
     pipeline.sql("CREATE TABLE a (id INT PRIMARY KEY)", "CREATE TABLE b (id INT PRIMARY KEY)")
     proc = start_daemon(pipeline, tmp_path)
     try:
         pipeline.sql("INSERT INTO a VALUES (1)", "INSERT INTO b VALUES (1)")
+        wait_for_checkpoint(pipeline, proc)
+        pipeline.sql("CREATE TABLE c_new (id INT PRIMARY KEY)", "INSERT INTO c_new VALUES (10)")  # while running
         wait_for_checkpoint(pipeline, proc)
         pipeline.sql("ALTER TABLE a ADD COLUMN v INT", "INSERT INTO a VALUES (2, 2)", "INSERT INTO b VALUES (2)")
         wait_for_checkpoint(pipeline, proc)
@@ -180,3 +185,5 @@ def test_daemon_follows_an_added_column_and_quarantines_a_type_change(file_pipel
     assert "table quarantined" in stderr and "column v changed type from int(11) to bigint(20)" in stderr
     assert pipeline.target_rows("b") == [(1,), (2,), (3,)]
     assert pipeline.target_query('SELECT id, v FROM "analytics".a ORDER BY id') == [(1, None), (2, 2)]
+    assert "new table captured from its CREATE on" in stderr
+    assert pipeline.target_rows("c_new") == [(10,)]

@@ -146,3 +146,23 @@ def test_a_table_gone_is_quarantined_and_the_others_go_on(file_pipeline: Pipelin
     assert pipeline.target_query('SELECT COUNT(*) FROM "analytics".orders')[0][0] >= 2  # kept as it was
     (warning,) = prepare(pipeline.settings, pipeline.source_db, pipeline.target_schema, "earliest").warnings
     assert "table orders is quarantined" in warning
+
+
+def test_a_table_created_mid_stream_that_a_pattern_includes_is_captured(file_pipeline: Pipeline) -> None:
+    pipeline = file_pipeline
+    pipeline.tables('tables:\n  - name: "{db}.other"\n  - name: "{db}.log_*"\n')
+    pipeline.sql("CREATE TABLE other (id INT PRIMARY KEY, note VARCHAR(20))")
+    pipeline.run()
+    pipeline.sql(
+        "CREATE TABLE log_2026 (id INT PRIMARY KEY, msg TEXT)",
+        "INSERT INTO log_2026 VALUES (1, 'first row, right after the CREATE')",
+        "CREATE TABLE unrelated (id INT PRIMARY KEY)",
+        "INSERT INTO unrelated VALUES (1)",
+        "INSERT INTO other VALUES (1, 'x')",
+        "UPDATE log_2026 SET msg = 'changed' WHERE id = 1",
+    )
+    pipeline.run()
+    assert pipeline.target_rows("log_2026") == pipeline.source_rows("log_2026") == [(1, "changed")]
+    assert pipeline.target_rows("other") == [(1, "x")]
+    tables = {r[0] for r in pipeline.target_query("SELECT table_name FROM information_schema.tables")}
+    assert "unrelated" not in tables
