@@ -260,6 +260,7 @@ class TableConfig(BaseModel):
     sync_interval: float | None = Field(default=None, gt=0)  # seconds between runs; S3RB_SYNC_INTERVAL_SECONDS
     overflow: Literal["fail", "truncate", "null"] = "fail"  # a value too long for its target column
     overflow_columns: dict[str, Literal["fail", "truncate", "null"]] = Field(default_factory=dict)
+    decimal_overflow: Literal["widen", "fail", "truncate", "null"] = "widen"  # DECIMAL over 38 digits
     scd2_tracked_columns: tuple[str, ...] | None = None  # default: every non-key column
     scd2_untracked: Literal["update", "ignore"] = "update"  # a change to untracked columns only
     scd2_valid_from_column: str = "valid_from"

@@ -11,15 +11,19 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
 from typing import Any
 
 import pyarrow as pa
 
 from s3rb_stream.errors import SchemaError
+from s3rb_stream.log import get_logger
+
+log = get_logger(__name__)
 
 META_COLUMNS: tuple[str, ...] = ("_s3rb_seq", "_s3rb_op", "_s3rb_source_ts")
 MAX_ARROW_DECIMAL = 38
+MAX_DECIMAL_DIGITS = 65  # MySQL's DECIMAL precision limit
 
 MAX_BIT_IN_BIGINT = 63
 # (signed, unsigned) → Arrow. Parquet objects carry only signed types wide enough for the column's
@@ -67,6 +71,9 @@ class SourceColumn:
     datetime_precision: int | None = None
     default: str | None = field(default=None, compare=False)  # COLUMN_DEFAULT as the server shows it
     renamed_from: str | None = field(default=None, compare=False)  # set when capture followed a rename
+    # DECIMAL wider than 38 digits: "widen" (exact text) or, to keep a number, "fail", "truncate"
+    # (toward zero, to the scale that fits) or "null" for a value that does not fit DECIMAL(38, s).
+    decimal_overflow: str | None = None
 
     @property
     def unsigned(self) -> bool:
@@ -119,7 +126,9 @@ def arrow_type(col: SourceColumn) -> pa.DataType:
         precision, scale = col.precision or 10, col.scale or 0
         if precision <= MAX_ARROW_DECIMAL:
             return pa.decimal128(precision, scale)
-        return pa.string()  # exact text; wider decimals follow the overflow policy later
+        if col.decimal_overflow in (None, "widen"):
+            return pa.string()  # exact text
+        return pa.decimal128(MAX_ARROW_DECIMAL, narrowed_scale(precision, scale))
     if dt == "float":
         return pa.float32()
     if dt == "double" or dt == "real":
@@ -248,6 +257,41 @@ def _set_text(members: tuple[str, ...]) -> Converter:
     return convert
 
 
+def narrowed_scale(precision: int, scale: int) -> int:
+    """The scale a DECIMAL(precision, scale) keeps in DECIMAL(38): its integer digits come first."""
+    return max(0, scale - (precision - MAX_ARROW_DECIMAL))
+
+
+def _decimal_fit(col: SourceColumn) -> Converter:
+    """A DECIMAL over 38 digits fitted to DECIMAL(38, s) by the column's policy; never silently."""
+    scale = narrowed_scale(col.precision or 10, col.scale or 0)
+    quantum = Decimal(1).scaleb(-scale)
+    limit = Decimal(10) ** (MAX_ARROW_DECIMAL - scale)
+    seen: set[str] = set()
+
+    def convert(value: Any) -> Any:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        with localcontext() as ctx:
+            ctx.prec = 2 * MAX_DECIMAL_DIGITS  # MySQL's 65 digits and then some: quantize never rounds
+            fitted = number.quantize(quantum, rounding=ROUND_DOWN)
+        if abs(fitted) < limit and (fitted == number or col.decimal_overflow == "truncate"):
+            if fitted != number and "truncated" not in seen:
+                seen.add("truncated")
+                log.warning("DECIMAL values truncated to fit DECIMAL(38)", column=col.name, scale=scale)
+            return fitted
+        if col.decimal_overflow == "null":
+            if "nulled" not in seen:
+                seen.add("nulled")
+                log.warning("DECIMAL values that do not fit DECIMAL(38) set to NULL", column=col.name)
+            return None
+        raise SchemaError(
+            f"value {number} of column {col.name} ({col.column_type}) does not fit DECIMAL(38,{scale})",
+            "set decimal_overflow: widen (exact text), truncate or null for the table",
+        )
+
+    return convert
+
+
 def _decimal_text(value: Any) -> Any:
     return str(value) if isinstance(value, Decimal) else value
 
@@ -277,7 +321,7 @@ def column_converter(col: SourceColumn) -> Converter:
     if dt == "set":
         return _set_text(col.set_members)
     if dt == "decimal" and (col.precision or 10) > MAX_ARROW_DECIMAL:
-        return _decimal_text
+        return _decimal_text if col.decimal_overflow in (None, "widen") else _decimal_fit(col)
     return _identity
 
 

@@ -11,11 +11,12 @@ The reading session runs with ``time_zone = '+00:00'``, so TIMESTAMP text is alr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from s3rb_stream.core.schema import SourceColumn, arrow_type
+from s3rb_stream.core.schema import MAX_ARROW_DECIMAL, SourceColumn, arrow_type, column_converter
 from s3rb_stream.errors import SchemaError
 
 TextValue = bytes | str | None  # the client decodes text columns to str, leaves the rest bytes
@@ -59,6 +60,9 @@ def convert_array(col: SourceColumn, raw: pa.Array) -> pa.Array:
     try:
         if dt == "bit":
             return pa.array(_bit(raw.to_pylist()), target)
+        if dt == "decimal" and pa.types.is_decimal(target) and (col.precision or 10) > MAX_ARROW_DECIMAL:
+            fit = column_converter(col)  # the same policy as the binlog path, value by value
+            return pa.array([fit(Decimal(v)) if v is not None else None for v in raw.to_pylist()], target)
         if pa.types.is_binary(target) or dt not in _DATES | _PARSED_FROM_TEXT:
             return raw
         if dt in _DATES:

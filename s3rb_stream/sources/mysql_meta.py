@@ -12,7 +12,7 @@ import pymysql.cursors
 
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.preflight import grant_problems, require_binlog_settings, server_id_problems
-from s3rb_stream.core.schema import SourceColumn, SourceTable
+from s3rb_stream.core.schema import MAX_ARROW_DECIMAL, SourceColumn, SourceTable
 from s3rb_stream.errors import SchemaError, SourceError, SourceUnavailable
 from s3rb_stream.settings import MySQLTarget, OptionTypes, TableConfig, TablesFile, typed_options
 from s3rb_stream.sql import mysql as q
@@ -172,7 +172,13 @@ def resolve_tables(
         if found is None:
             continue
         entry = found
-        table = SourceTable(source_db, name, tuple(columns[name]), tuple(keys.get(name, ())))
+        defined = tuple(
+            replace(c, decimal_overflow=entry.decimal_overflow)
+            if c.data_type == "decimal" and (c.precision or 10) > MAX_ARROW_DECIMAL
+            else c
+            for c in columns[name]
+        )
+        table = SourceTable(source_db, name, defined, tuple(keys.get(name, ())))
         if entry.key_columns:
             table = table.with_key(entry.key_columns)
         check_config_columns(entry, table)

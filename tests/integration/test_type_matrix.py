@@ -25,6 +25,7 @@ from s3rb_stream.pipeline.snapshot import snapshot
 from s3rb_stream.settings import Settings, load_settings
 from s3rb_stream.testing.mariadb import MariaDBServer
 from s3rb_stream.testing.s3server import MotoS3Server
+from tests.integration.conftest import Pipeline
 from tests.integration.test_redshift_end_to_end import query_target, redshift_settings
 
 _n = itertools.count(1)
@@ -176,3 +177,15 @@ def assert_rows(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]]) -> None
     for row, expect in zip(got, want, strict=True):
         for name, value, wanted in zip(["id", *NAMES], row, expect, strict=True):
             assert value == wanted, f"row {row[0]}, column {name}: {value!r:.200} != {wanted!r:.200}"
+
+
+def test_wide_decimals_follow_decimal_overflow_by_binlog_and_by_snapshot(file_pipeline: Pipeline) -> None:
+    pipeline = file_pipeline
+    pipeline.tables('tables:\n  - name: "{db}.money"\n    decimal_overflow: "null"\n')
+    pipeline.sql("CREATE TABLE money (id INT PRIMARY KEY, amount DECIMAL(65,30))")
+    pipeline.sql_unlogged("INSERT INTO money VALUES (1, 1.5), (2, 0.0001), (3, NULL)")  # by snapshot
+    pipeline.snapshot()
+    pipeline.sql("INSERT INTO money VALUES (4, -7.25), (5, 1.0009)")  # by binlog
+    pipeline.run()
+    got = pipeline.target_query(f'SELECT id, amount FROM "{pipeline.target_schema}".money ORDER BY id')
+    assert got == [(1, Decimal("1.500")), (2, None), (3, None), (4, Decimal("-7.250")), (5, None)]

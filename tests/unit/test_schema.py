@@ -142,3 +142,32 @@ def test_an_empty_set_from_the_binlog_is_an_empty_string_not_null() -> None:
     restored = _restore_empty_sets(row)["values"]
     assert column_converter(col("set", "set('a','b')"))(restored["st"]) == ""
     assert restored["n"] is None
+
+
+def wide(policy: str) -> SourceColumn:
+    return SourceColumn("d", "decimal", "decimal(65,30)", precision=65, scale=30, decimal_overflow=policy)
+
+
+def test_decimals_over_38_digits_are_exact_text_by_default_or_fitted_by_policy() -> None:
+    assert arrow_type(wide("widen")) == pa.string()
+    assert arrow_type(wide("truncate")) == pa.decimal128(38, 3)  # 35 integer digits kept, 3 decimals
+    exact, cut = Decimal("12.125"), Decimal("12.1259")
+    for policy in ("fail", "truncate", "null"):
+        assert column_converter(wide(policy))(exact) == exact
+    assert column_converter(wide("truncate"))(cut) == Decimal("12.125")
+    assert column_converter(wide("truncate"))(Decimal("-12.1259")) == Decimal("-12.125")  # toward zero
+    assert column_converter(wide("null"))(cut) is None
+    with pytest.raises(SchemaError, match=r"value 12\.1259 of column d .* does not fit DECIMAL\(38,3\)"):
+        column_converter(wide("fail"))(cut)
+    huge = Decimal("9" * 36)  # more integer digits than DECIMAL(38,3) holds: nothing to truncate
+    assert column_converter(wide("null"))(huge) is None
+    with pytest.raises(SchemaError, match="does not fit"):
+        column_converter(wide("truncate"))(huge)
+
+
+def test_the_snapshot_path_fits_wide_decimals_by_the_same_policy() -> None:
+    from s3rb_stream.core.text_values import column_to_arrow
+
+    values = column_to_arrow(wide("truncate"), ["12.125000000000000000000000000000", "-1.99999", None])
+    assert values.type == pa.decimal128(38, 3)
+    assert values.to_pylist() == [Decimal("12.125"), Decimal("-1.999"), None]
