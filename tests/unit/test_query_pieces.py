@@ -142,7 +142,9 @@ def test_ddl_names_the_tables_it_changes(statement: str, verb: str, tables: list
     assert change is not None and change.verb == verb and list(change.tables) == tables
 
 
-@pytest.mark.parametrize("statement", ["CREATE INDEX i ON t (a)", "GRANT SELECT ON *.* TO u", "CREATE VIEW v AS SELECT 1"])
+@pytest.mark.parametrize(
+    "statement", ["CREATE INDEX i ON t (a)", "GRANT SELECT ON *.* TO u", "CREATE VIEW v AS SELECT 1"]
+)
 def test_other_statements_change_no_table(statement: str) -> None:
     assert parse_ddl(statement, "shop") is None
 
