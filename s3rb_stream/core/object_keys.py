@@ -91,3 +91,12 @@ def parse_batch_key(key: str) -> BatchRef | None:
     return BatchRef(
         int(match["first"]), int(match["last"]), key, match["table"], int(match["part"]) if match["part"] else None
     )
+
+
+def source_db_of(key: str) -> str:
+    """The source database a batch key belongs to (the segment before target schema and table)."""
+    match = _BATCH.search(key)
+    if not match:
+        return ""
+    parts = key[: match.start()].split("/")
+    return parts[-2] if len(parts) >= 2 else ""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from s3rb_stream import metrics
 from s3rb_stream.core.batching import BatchBuffers, FlushPolicy
 from s3rb_stream.core.changes import Change, Op
 from s3rb_stream.core.checkpoint import Checkpoint, now_utc
@@ -156,6 +157,8 @@ class Capture:
             elif isinstance(item, Ddl):
                 self._check_ddl(item)
             elif isinstance(item, Boundary):
+                if item.is_heartbeat:
+                    metrics.event_read(self.source_db, self.target_schema, None)  # caught up: no lag
                 self._commit(pending, item)
                 pending = _Pending({})
                 self.flush(self.buffers.due(time.monotonic()))
@@ -285,12 +288,17 @@ class Capture:
             return
         ts = boundary.commit_ts or now_utc()
         self.last_event_ts = ts
+        metrics.event_read(self.source_db, self.target_schema, ts)
         committed: dict[str, list[tuple[Change, int]]] = {}
         for table, rows in pending.rows.items():
             if table in self.collapse:
                 rows = self._last_per_key(table, rows)
             committed[table] = [(Change(op, seq, ts, values), _approx_size(values)) for op, seq, values in rows]
             self.changes_total += len(rows)
+            for op in Op:
+                count = sum(1 for row in rows if row[0] == op)
+                if count:
+                    metrics.CHANGES.labels(self.source_db, self.target_schema, op.name.lower()).inc(count)
         self.buffers.commit(self.buffers.last_commit, boundary.position, committed, time.monotonic())
 
     def _last_per_key(
@@ -323,6 +331,7 @@ class Capture:
             self.store.put(key, parquet.encode(parquet.changes_to_table(table, changes)))
             self.buffers.drop([name])
             self.batches_written += 1
+            metrics.BATCHES_WRITTEN.labels(self.source_db, self.target_schema, name).inc()
             log.debug("batch written", key=key, rows=len(changes))
         self.save_checkpoint(force=bool(tables))
 

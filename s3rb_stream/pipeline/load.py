@@ -7,15 +7,19 @@ check comes after the listing, so every batch listed was written before the extr
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from s3rb_stream import metrics
 from s3rb_stream.core.object_keys import BatchRef, extract_state_key, parse_batch_key, table_prefix
 from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.query_state import ExtractState
 from s3rb_stream.core.scd2 import Scd2Spec, make_spec
 from s3rb_stream.core.schema import SourceTable, definition_of
+from s3rb_stream.errors import S3rbError
 from s3rb_stream.log import get_logger
 from s3rb_stream.settings import TableConfig
 from s3rb_stream.store import parquet
@@ -89,6 +93,7 @@ class Loader:
                     pending=len(refs),
                 )
                 stats.held_back.append(table.name)
+                metrics.BATCHES_PENDING.labels(self.source_db, self.target_schema, table.name).set(len(refs))
                 continue
             sweep = extract if extract is not None and config.mode != "append" else None
             chunk: list[tuple[BatchRef, pa.Table]] = []
@@ -114,6 +119,7 @@ class Loader:
             if chunk:
                 stats.rows += self._apply(config, definition, chunk, sweep)
                 stats.batches += len(chunk)
+            metrics.BATCHES_PENDING.labels(self.source_db, self.target_schema, table.name).set(0)
             if refs:
                 stats.per_table[table.name] = len(refs)
         if stats.batches:
@@ -135,6 +141,17 @@ class Loader:
             sweep = Sweep(extract.first_seq, extract.started_at)
             log.info("extract complete: removing rows it did not see", table=table.name, kind=extract.kind)
         spec = scd2_spec(config, table)
-        self.warehouse.prepare(self.target_schema, table, spec)  # adds the columns this definition brings
-        overflow = Overflow(config.overflow, config.overflow_columns)
-        return self.warehouse.apply(self.target_schema, table, config.mode, chunk, sweep, spec, overflow)
+        labels = (self.source_db, self.target_schema, table.name)
+        started = time.monotonic()
+        try:
+            self.warehouse.prepare(self.target_schema, table, spec)  # adds the columns this definition brings
+            overflow = Overflow(config.overflow, config.overflow_columns)
+            rows = self.warehouse.apply(self.target_schema, table, config.mode, chunk, sweep, spec, overflow)
+        except S3rbError:
+            metrics.ERRORS.labels(*labels, "load").inc()
+            raise
+        metrics.LOAD_SECONDS.labels(*labels).observe(time.monotonic() - started)
+        metrics.LOADED_ROWS.labels(*labels).inc(rows)
+        newest = [pc.max(data.column("_s3rb_source_ts")).as_py() for _, data in chunk if data.num_rows]
+        metrics.applied(*labels, max(newest) if newest else None)
+        return rows

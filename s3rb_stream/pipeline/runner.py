@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Literal
 
+from s3rb_stream import metrics
 from s3rb_stream.core.batching import FlushPolicy
 from s3rb_stream.core.checkpoint import Checkpoint, now_utc
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.preflight import retention_warning
 from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR
 from s3rb_stream.core.schema import SourceTable, arrow_schema, table_from_json
-from s3rb_stream.errors import ConfigError, SourceError, SourceUnavailable
+from s3rb_stream.errors import ConfigError, S3rbError, SourceError, SourceUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.capture import Capture, active_quarantines, load_checkpoint, save_quarantine
 from s3rb_stream.pipeline.extract import require_extractable
@@ -32,6 +33,7 @@ log = get_logger(__name__)
 
 StartPosition = Literal["earliest", "current"]
 MAX_RECONNECTS_CAUGHT_UP = 5
+PROBE_EVERY_SECONDS = 10.0
 
 
 @dataclass
@@ -225,6 +227,7 @@ def run(
     stop: StopFlag | None = None,
 ) -> RunResult:
     prepared = prepare(settings, source_db, target_schema, start_position)
+    start_metrics(settings)
     warehouse = open_warehouse(settings)
     try:
         return _run(settings, prepared, warehouse, source_db, target_schema, until_caught_up, stop or StopFlag())
@@ -281,6 +284,26 @@ class QueryScheduler:
         for _, table in due:
             self.last_run[table.name] = now
         return sum(rows.values())
+
+
+_metrics_server: object | None = None
+
+
+def start_metrics(settings: Settings) -> None:
+    """Serve /metrics and /healthz on S3RB_METRICS_PORT, once per process."""
+    global _metrics_server
+    if settings.metrics_port and _metrics_server is None:
+        _metrics_server = metrics.serve(settings.metrics_port, stale_after=max(60.0, 10 * settings.heartbeat_seconds))
+        log.info("metrics served", port=settings.metrics_port, paths=["/metrics", "/healthz"])
+
+
+def bytes_behind(logs: list[tuple[str, int]], position: BinlogPosition) -> int | None:
+    """Binlog bytes from ``position`` to the end of the newest file; None when its file is gone."""
+    names = [name for name, _ in logs]
+    if position.file not in names:
+        return None
+    index = names.index(position.file)
+    return max(0, logs[index][1] - position.pos) + sum(size for _, size in logs[index + 1 :])
 
 
 def _run(
@@ -356,8 +379,30 @@ def _run(
             return True
         return until_caught_up and position.at_or_after(target)
 
+    last_probe = 0.0
+
+    def probe_source() -> None:
+        """Every few seconds: how far behind capture is, in bytes."""
+        nonlocal last_probe
+        if time.monotonic() - last_probe < PROBE_EVERY_SECONDS:
+            return
+        last_probe = time.monotonic()
+        try:
+            conn = mysql_meta.connect(settings.mysql())
+            try:
+                behind = bytes_behind(mysql_meta.binary_log_sizes(conn), capture.buffers.last_commit)
+            finally:
+                conn.close()
+        except S3rbError as exc:
+            log.warning("source probe failed", error=str(exc))
+            return
+        if behind is not None:
+            metrics.BYTES_BEHIND.labels(source_db, target_schema).set(behind)
+
     def on_boundary() -> None:
         nonlocal last_load
+        metrics.heartbeat()
+        probe_source()
         if until_caught_up:
             return
         scheduler.run_due()
@@ -415,6 +460,7 @@ def _run_queries_only(
     rows = scheduler.run_due(force=True)
     _add(loaded, loader.load_all())
     while not until_caught_up and not stop.stopping:
+        metrics.heartbeat()
         time.sleep(min(1.0, settings.heartbeat_seconds))
         if scheduler.run_due():
             _add(loaded, loader.load_all())

@@ -74,8 +74,8 @@ class RowImages:
 @dataclass(frozen=True, slots=True)
 class Boundary:
     position: BinlogPosition
-    commit_ts: datetime | None  # None for heartbeats
-    is_heartbeat: bool = False
+    commit_ts: datetime | None  # None for heartbeats and file rotations
+    is_heartbeat: bool = False  # the source sent a heartbeat: nothing more to read for now
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +184,7 @@ class BinlogReader:
                 elif isinstance(event, NotImplementedEvent):
                     self._refuse(event)
                 elif isinstance(event, RotateEvent) and not in_txn:
-                    yield Boundary(after, None, is_heartbeat=True)
+                    yield Boundary(after, None)  # a file change, not the end of the binlog
         except pymysql.err.OperationalError as exc:
             raise SourceUnavailable(
                 f"the binlog connection failed (error {exc.args[0] if exc.args else '?'})",

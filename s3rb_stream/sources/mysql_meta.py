@@ -82,9 +82,14 @@ def current_position(conn: Any) -> BinlogPosition:
 
 
 def binary_logs(conn: Any) -> list[str]:
+    return [name for name, _ in binary_log_sizes(conn)]
+
+
+def binary_log_sizes(conn: Any) -> list[tuple[str, int]]:
+    """``SHOW BINARY LOGS``: every binlog file on the server with its size, oldest first."""
     with conn.cursor() as cur:
         cur.execute(q.BINARY_LOGS)
-        return [str(r[0]) for r in cur.fetchall()]
+        return [(str(r[0]), int(r[1])) for r in cur.fetchall()]
 
 
 def _columns(conn: Any, source_db: str) -> tuple[list[str], dict[str, list[SourceColumn]], dict[str, list[str]]]:

@@ -14,7 +14,8 @@ from typing import Any
 import pyarrow as pa
 import redshift_connector
 
-from s3rb_stream.core.object_keys import BatchRef
+from s3rb_stream import metrics
+from s3rb_stream.core.object_keys import BatchRef, source_db_of
 from s3rb_stream.core.overflow import Overflow, fit_table
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceTable, table_to_json
@@ -223,6 +224,8 @@ class RedshiftWarehouse:
             counted = (table.name, report.column, report.action)
             first = counted not in self.coercions
             self.coercions[counted] = self.coercions.get(counted, 0) + report.count
+            labels = (source_db_of(ref.key), schema, table.name, report.column, report.action)
+            metrics.COERCIONS.labels(*labels).inc(report.count)
             (log.warning if first else log.debug)(
                 f"values {report.action} to fit Redshift" + (" (logged once per column; counted)" if first else ""),
                 table=table.name,

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.sources.mysql_meta import current_position
 from tests.integration.conftest import Pipeline
@@ -187,3 +189,41 @@ def test_daemon_follows_a_new_table_and_an_added_column_and_quarantines_a_type_c
     assert pipeline.target_query('SELECT id, v FROM "analytics".a ORDER BY id') == [(1, None), (2, 2)]
     assert "new table captured from its CREATE on" in stderr
     assert pipeline.target_rows("c_new") == [(10,)]
+
+
+def test_daemon_serves_metrics_that_move_and_its_health(
+    file_pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+    import urllib.request
+
+    from s3rb_stream.testing.ports import free_port, port_open, wait_until
+
+    pipeline = file_pipeline
+    db = pipeline.source_db
+    Path(pipeline.settings.tables_file).write_text(f'tables:\n  - name: "{db}.t"\n')
+    pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)")
+    port = free_port()
+    monkeypatch.setenv("S3RB_METRICS_PORT", str(port))
+    proc = start_daemon(pipeline, tmp_path)
+
+    def inserts() -> float:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        match = re.search(
+            rf'^s3rb_changes_total{{op="insert",source_db="{db}",target_schema="analytics"}} (\S+)$', body, re.M
+        )
+        return float(match.group(1)) if match else 0.0
+
+    try:
+        wait_until(lambda: port_open(port), 30, "metrics endpoint")
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).status == 200
+        before = inserts()
+        pipeline.sql("INSERT INTO t VALUES (1), (2), (3)")
+        wait_for_checkpoint(pipeline, proc)
+        wait_until(lambda: inserts() >= before + 3, 30, "s3rb_changes_total to count the inserts")
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        assert f's3rb_source_lag_seconds{{source_db="{db}",target_schema="analytics"}}' in body
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr

@@ -183,3 +183,35 @@ def test_status_shows_checkpoint_and_pending_batches(pipeline: Pipeline) -> None
     assert status.problems == []
     text = "\n".join(render(status))
     assert f"{pipeline.source_db} → analytics: checkpoint {result.position}" in text
+
+
+def test_metrics_move_during_a_run(file_pipeline: Pipeline) -> None:
+    from s3rb_stream import metrics
+
+    pipeline = file_pipeline
+    write_tables(pipeline, 'tables:\n  - name: "{db}.t"\n')
+    pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    source = {"source_db": pipeline.source_db, "target_schema": "analytics"}
+    table = {**source, "table": "t"}
+
+    def value(name: str, labels: dict[str, str]) -> float:
+        return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+    pipeline.sql(
+        "INSERT INTO t VALUES (1, 1), (2, 2), (3, 3)", "UPDATE t SET v = 9 WHERE id = 1", "DELETE FROM t WHERE id = 2"
+    )
+    pipeline.run()
+    assert value("s3rb_changes_total", {**source, "op": "insert"}) == 3
+    assert value("s3rb_changes_total", {**source, "op": "update"}) == 1
+    assert value("s3rb_changes_total", {**source, "op": "delete"}) == 1
+    assert value("s3rb_batches_written_total", table) == 1
+    assert value("s3rb_loaded_rows_total", table) == 5
+    assert value("s3rb_load_duration_seconds_count", table) == 1
+    assert value("s3rb_batches_pending", table) == 0
+    freshness = metrics.REGISTRY.get_sample_value("s3rb_freshness_seconds", table)
+    assert freshness is not None and freshness < 120
+
+    pipeline.sql("INSERT INTO t VALUES (4, 4)")
+    pipeline.run()
+    assert value("s3rb_changes_total", {**source, "op": "insert"}) == 4
+    assert value("s3rb_load_duration_seconds_count", table) == 2

@@ -1,0 +1,126 @@
+"""Prometheus metrics and the health endpoint (``S3RB_METRICS_PORT``: ``/metrics`` and ``/healthz``).
+
+Per source (``source_db``, ``target_schema``): lag, bytes behind, changes by op, batches written.
+Per table: batches pending, freshness, load duration, errors, coercions. Lag and freshness are
+computed when scraped, from the newest commit time seen, so they keep growing while nothing moves.
+deploy/metrics.md is the reference; deploy/alerts.yml has sample alert rules.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+REGISTRY = CollectorRegistry()
+SOURCE = ["source_db", "target_schema"]
+TABLE = [*SOURCE, "table"]
+
+CHANGES = Counter("s3rb_changes", "Row changes captured, by operation.", [*SOURCE, "op"], registry=REGISTRY)
+BATCHES_WRITTEN = Counter("s3rb_batches_written", "Batch objects written.", TABLE, registry=REGISTRY)
+BATCHES_PENDING = Gauge("s3rb_batches_pending", "Batch objects written, not yet applied.", TABLE, registry=REGISTRY)
+BYTES_BEHIND = Gauge(
+    "s3rb_binlog_bytes_behind", "Binlog bytes between capture and the source.", SOURCE, registry=REGISTRY
+)
+LOAD_SECONDS = Histogram("s3rb_load_duration_seconds", "Duration of one load of a table.", TABLE, registry=REGISTRY)
+LOADED_ROWS = Counter("s3rb_loaded_rows", "Rows staged into the target.", TABLE, registry=REGISTRY)
+ERRORS = Counter("s3rb_errors", "Errors, by where they happened.", [*TABLE, "kind"], registry=REGISTRY)
+COERCIONS = Counter(
+    "s3rb_coercions", "Values changed to fit the target, by policy.", [*TABLE, "column", "action"], registry=REGISTRY
+)
+
+
+class _Clocks(Collector):
+    """Lag and freshness, as of the scrape."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.last_event: dict[tuple[str, str], float] = {}
+        self.newest_applied: dict[tuple[str, str, str], float] = {}
+        self.alive: float = 0.0
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = time.time()
+        lag = GaugeMetricFamily(
+            "s3rb_source_lag_seconds", "Now minus the commit time of the last event read.", labels=SOURCE
+        )
+        fresh = GaugeMetricFamily(
+            "s3rb_freshness_seconds", "Now minus the commit time of the newest change in the target.", labels=TABLE
+        )
+        with self.lock:
+            for key, ts in self.last_event.items():
+                lag.add_metric(list(key), max(0.0, now - ts))
+            for tkey, ts in self.newest_applied.items():
+                fresh.add_metric(list(tkey), max(0.0, now - ts))
+        yield lag
+        yield fresh
+
+
+CLOCKS = _Clocks()
+REGISTRY.register(CLOCKS)
+
+
+def event_read(source_db: str, target_schema: str, commit_ts: datetime | None) -> None:
+    """An event was read; ``None`` (a heartbeat at the end of the binlog) means caught up now."""
+    with CLOCKS.lock:
+        CLOCKS.last_event[(source_db, target_schema)] = commit_ts.timestamp() if commit_ts else time.time()
+        CLOCKS.alive = time.time()
+
+
+def applied(source_db: str, target_schema: str, table: str, newest: datetime | None) -> None:
+    if newest is None:
+        return
+    key = (source_db, target_schema, table)
+    with CLOCKS.lock:
+        CLOCKS.newest_applied[key] = max(CLOCKS.newest_applied.get(key, 0.0), newest.timestamp())
+
+
+def heartbeat() -> None:
+    """The pipeline loop is alive (for ``/healthz``)."""
+    with CLOCKS.lock:
+        CLOCKS.alive = time.time()
+
+
+def render() -> bytes:
+    return generate_latest(REGISTRY)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    stale_after = 60.0
+
+    def do_GET(self) -> None:  # the http.server API
+        if self.path.split("?")[0] == "/metrics":
+            self._reply(200, render(), "text/plain; version=0.0.4; charset=utf-8")
+        elif self.path.split("?")[0] == "/healthz":
+            with CLOCKS.lock:
+                age = time.time() - CLOCKS.alive
+            ok = age <= self.stale_after
+            self._reply(200 if ok else 503, f"{'ok' if ok else 'stalled'}: last progress {age:.0f}s ago\n".encode())
+        else:
+            self._reply(404, b"not found: try /metrics or /healthz\n")
+
+    def _reply(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # scrapes are not log lines
+        return
+
+
+def serve(port: int, stale_after: float, host: str = "0.0.0.0") -> ThreadingHTTPServer:  # noqa: S104 - scraped from outside
+    """Serve ``/metrics`` and ``/healthz`` in a daemon thread. ``/healthz`` turns 503 when the
+    pipeline loop has made no progress (no event, heartbeat or sync) for ``stale_after`` seconds."""
+    handler = type("Handler", (_Handler,), {"stale_after": stale_after})
+    server = ThreadingHTTPServer((host, port), handler)
+    threading.Thread(target=server.serve_forever, name="s3rb-metrics", daemon=True).start()
+    heartbeat()
+    return server
