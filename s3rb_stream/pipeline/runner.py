@@ -196,11 +196,17 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
         if start is not None:
             logs = mysql_meta.binary_logs(conn)
             if start.file not in logs:
+                oldest = logs[0] if logs else "none"
+                modes = {t.name: c.mode for c, t in tables}
+                only = " ".join(f"-t {name}" for name in binlog_names if modes[name] != "append")
+                history = [name for name in binlog_names if modes[name] == "append"]
+                lost = f"; the history of append tables {history} in that range cannot be recovered" if history else ""
                 raise SourceError(
                     f"binlog {start.file} needed to resume {source_db} → {target_schema} at {start}"
-                    f" is no longer on the server (oldest: {logs[0] if logs else 'none'})",
-                    "changes in between were lost to binlog purging; re-snapshot the tables:"
-                    f" s3rb-stream snapshot --source-db {source_db} --target-schema {target_schema} --restart",
+                    f" is no longer on the server: changes from {start} up to the start of {oldest} are lost",
+                    "never skipped silently; re-snapshot the tables captured from the binlog, then run again:"
+                    f" s3rb-stream snapshot --source-db {source_db} --target-schema {target_schema} {only} --restart"
+                    + lost,
                 )
             log.info("resuming", position=str(start), source_db=source_db, target_schema=target_schema)
         elif start_position == "current":

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from s3rb_stream.testing.mariadb import MariaDBServer
-from s3rb_stream.testing.ports import free_port
+from s3rb_stream.testing.ports import free_port, wait_until
 
 SECRET = "Sup3r-Secret-pw"
 
@@ -188,3 +188,37 @@ def test_a_server_id_equal_to_the_sources_is_refused(tmp_path: Path, spare_serve
     finally:
         del os.environ["S3RB_SERVER_ID"]
     assert_refused(result, tmp_path, f"S3RB_SERVER_ID={source_id} is the source's own server_id")
+
+
+def test_a_purged_binlog_stops_the_source_with_the_lost_range_and_the_fix(
+    tmp_path: Path, spare_server: MariaDBServer
+) -> None:
+    with_shop(spare_server)
+    tables = 'tables:\n  - name: "shop.orders"\n  - name: "shop.no_key"\n    mode: append\n'
+    first = cli(tmp_path, spare_server.url, tables, "run", "--source-db", "shop", "--target-schema", "t",
+                "--until-caught-up", "--start-position", "current")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    spare_server.execute(
+        "INSERT INTO shop.orders VALUES (100, 'never captured')", "FLUSH BINARY LOGS", "FLUSH BINARY LOGS"
+    )
+    conn = spare_server.connect()
+    with conn.cursor() as cur:
+        cur.execute("SHOW BINARY LOGS")
+        newest = cur.fetchall()[-1][0]
+
+        def purged() -> bool:  # MariaDB purges once the engine has made those commits durable
+            cur.execute(f"PURGE BINARY LOGS TO '{newest}'")
+            cur.execute("SHOW BINARY LOGS")
+            return [r[0] for r in cur.fetchall()] == [newest]
+
+        wait_until(purged, 30, "the old binlogs to be purged")
+    conn.close()
+    again = cli(tmp_path, spare_server.url, tables, "run", "--source-db", "shop", "--target-schema", "t",
+                "--until-caught-up")  # fmt: skip
+    assert again.returncode == 2, again.stderr
+    error = [line for line in again.stderr.splitlines() if line.startswith("error: ")]
+    assert len(error) == 1
+    assert "is no longer on the server: changes from" in error[0]
+    assert f"up to the start of {newest} are lost" in error[0]
+    assert "s3rb-stream snapshot --source-db shop --target-schema t -t orders --restart" in error[0]
+    assert "the history of append tables ['no_key'] in that range cannot be recovered" in error[0]

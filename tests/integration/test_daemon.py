@@ -227,3 +227,48 @@ def test_daemon_serves_metrics_that_move_and_its_health(
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
+
+
+def test_sigterm_under_load_then_a_restart_loses_and_duplicates_nothing(
+    file_pipeline: Pipeline, tmp_path: Path
+) -> None:
+    import threading
+
+    pipeline = file_pipeline
+    db = pipeline.source_db
+    Path(pipeline.settings.tables_file).write_text(
+        f'tables:\n  - name: "{db}.t"\n  - name: "{db}.events"\n    mode: append\n'
+    )
+    pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY, v INT)", "CREATE TABLE events (msg VARCHAR(20))")
+    proc = start_daemon(pipeline, tmp_path)
+    written = 0
+    stop_writing = threading.Event()
+
+    def writer() -> None:
+        nonlocal written
+        conn = pipeline.server.connect(db)
+        with conn.cursor() as cur:
+            while not stop_writing.is_set() and written < 3000:
+                written += 1
+                cur.execute("INSERT INTO t VALUES (%s, 0) ON DUPLICATE KEY UPDATE v = v + 1", (written % 500,))
+                cur.execute("INSERT INTO events VALUES (%s)", (f"e{written}",))
+                if written % 7 == 0:
+                    cur.execute("DELETE FROM t WHERE id = %s", ((written * 3) % 500,))
+        conn.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        wait_for_checkpoint(pipeline, proc)
+        while written < 800:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)  # mid-load: changes buffered, batches being written
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        stop_writing.set()
+        thread.join()
+    assert proc.returncode == 0, stderr
+    pipeline.run()  # the restart
+    assert pipeline.target_rows("t") == pipeline.source_rows("t")
+    events = pipeline.target_query("SELECT msg FROM \"analytics\".events WHERE _s3rb_op = 'c' ORDER BY _s3rb_seq")
+    assert [e[0] for e in events] == [f"e{i}" for i in range(1, written + 1)]  # each once, in order
