@@ -56,8 +56,9 @@ def main() -> None:
     show_default=True,
     help="Where to start when there is no checkpoint yet: the oldest binlog on the server, or now.",
 )
+@click.option("--standby", is_flag=True, help="If another instance writes this source schema, wait and take over.")
 @friendly_errors
-def run(source_db: str, target_schema: str, until_caught_up: bool, start_position: str) -> None:
+def run(source_db: str, target_schema: str, until_caught_up: bool, start_position: str, standby: bool) -> None:
     """Capture the binlog of one source schema and load it, as a daemon or until caught up."""
     from s3rb_stream.pipeline.runner import StopFlag
     from s3rb_stream.pipeline.runner import run as run_pipeline
@@ -65,7 +66,7 @@ def run(source_db: str, target_schema: str, until_caught_up: bool, start_positio
     settings = _settings()
     stop = StopFlag()
     stop.install()
-    run_pipeline(settings, source_db, target_schema, until_caught_up, start_position, stop)  # type: ignore[arg-type]
+    run_pipeline(settings, source_db, target_schema, until_caught_up, start_position, stop, standby)  # type: ignore[arg-type]
 
 
 @main.command()

@@ -189,6 +189,7 @@ class Settings(BaseSettings):
     load_interval_seconds: float = Field(default=30.0, gt=0)
     snapshot_chunk_rows: int = Field(default=50_000, ge=1, le=10_000_000)
     sync_interval_seconds: float = Field(default=300.0, gt=0)
+    lease_seconds: float = Field(default=60.0, ge=5)  # one writer per source schema; a dead holder's expires
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -20,6 +20,7 @@ from s3rb_stream.errors import ConfigError, S3rbError, SourceError, SourceUnavai
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.capture import Capture, active_quarantines, load_checkpoint, save_quarantine
 from s3rb_stream.pipeline.extract import require_extractable
+from s3rb_stream.pipeline.lease import Lease
 from s3rb_stream.pipeline.load import Loader, LoadStats, scd2_spec
 from s3rb_stream.pipeline.parts import TableStore
 from s3rb_stream.settings import Settings, TableConfig, load_tables_file
@@ -231,14 +232,25 @@ def run(
     until_caught_up: bool = False,
     start_position: StartPosition = "earliest",
     stop: StopFlag | None = None,
+    standby: bool = False,
 ) -> RunResult:
-    prepared = prepare(settings, source_db, target_schema, start_position)
+    stop = stop or StopFlag()
+    prepared = prepare(settings, source_db, target_schema, start_position)  # preflight: nothing written yet
     start_metrics(settings)
-    warehouse = open_warehouse(settings)
+    lease = Lease(prepared.store, source_db, target_schema, settings.lease_seconds)
+    waited = time.monotonic()
+    if not lease.acquire(standby, lambda: stop.stopping):
+        return RunResult(0, 0, LoadStats(), None)  # stopped while standing by
     try:
-        return _run(settings, prepared, warehouse, source_db, target_schema, until_caught_up, stop or StopFlag())
+        if time.monotonic() - waited > 1.0:  # stood by while another instance wrote: read its progress
+            prepared = prepare(settings, source_db, target_schema, start_position)
+        warehouse = open_warehouse(settings)
+        try:
+            return _run(settings, prepared, warehouse, source_db, target_schema, until_caught_up, stop, lease)
+        finally:
+            warehouse.close()
     finally:
-        warehouse.close()
+        lease.release()
 
 
 def refuse_switched_to_binlog(
@@ -320,6 +332,7 @@ def _run(
     target_schema: str,
     until_caught_up: bool,
     stop: StopFlag,
+    lease: Lease | None = None,
 ) -> RunResult:
     loader = Loader(prepared.store, warehouse, source_db, target_schema, prepared.tables)
     loaded = LoadStats()
@@ -328,7 +341,7 @@ def _run(
     refuse_switched_to_binlog(warehouse, target_schema, prepared.binlog_tables)
     scheduler = QueryScheduler(settings, prepared, source_db, target_schema)
     if prepared.start is None:
-        return _run_queries_only(settings, scheduler, loader, until_caught_up, stop)
+        return _run_queries_only(settings, scheduler, loader, until_caught_up, stop, lease)
 
     policy = FlushPolicy(
         max_rows=settings.batch_max_rows,
@@ -408,6 +421,8 @@ def _run(
     def on_boundary() -> None:
         nonlocal last_load
         metrics.heartbeat()
+        if lease is not None:
+            lease.renew()
         probe_source()
         if until_caught_up:
             return
@@ -459,7 +474,12 @@ def _run(
 
 
 def _run_queries_only(
-    settings: Settings, scheduler: QueryScheduler, loader: Loader, until_caught_up: bool, stop: StopFlag
+    settings: Settings,
+    scheduler: QueryScheduler,
+    loader: Loader,
+    until_caught_up: bool,
+    stop: StopFlag,
+    lease: Lease | None,
 ) -> RunResult:
     """No table on the binlog: sync on schedule (once, with ``until_caught_up``) and load."""
     loaded = LoadStats()
@@ -467,6 +487,8 @@ def _run_queries_only(
     _add(loaded, loader.load_all())
     while not until_caught_up and not stop.stopping:
         metrics.heartbeat()
+        if lease is not None:
+            lease.renew()
         time.sleep(min(1.0, settings.heartbeat_seconds))
         if scheduler.run_due():
             _add(loaded, loader.load_all())

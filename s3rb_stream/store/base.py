@@ -25,3 +25,10 @@ class ObjectStore(Protocol):
 
     def check(self) -> None:
         """Raise a clear error when the store cannot be written."""
+
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        """The object's bytes and a token of this version, or None when it does not exist."""
+
+    def put_if(self, key: str, data: bytes, token: str | None) -> str | None:
+        """Write only if the object is still at ``token`` (None: only if it does not exist).
+        The new version's token, or None when another writer got there first."""

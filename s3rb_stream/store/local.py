@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -65,7 +67,7 @@ class LocalStore:
             return []
         keys = []
         for path in start.rglob("*"):
-            if path.is_file() and not path.name.startswith(".tmp-"):
+            if path.is_file() and not path.name.startswith((".tmp-", ".")):
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
                     keys.append(key)
@@ -73,3 +75,22 @@ class LocalStore:
 
     def check(self) -> None:
         self.put("_s3rb_state/.write-check", b"ok")
+
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        data = self.get(key)
+        return (data, hashlib.sha256(data).hexdigest()) if data is not None else None
+
+    def put_if(self, key: str, data: bytes, token: str | None) -> str | None:
+        """Compare and write under an exclusive lock on a sibling lock file: one writer at a time."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(f".{path.name}.lock"), "a+b") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                current = self.get_versioned(key)
+                if (current[1] if current else None) != token:
+                    return None
+                self.put(key, data)
+                return hashlib.sha256(data).hexdigest()
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)

@@ -75,3 +75,29 @@ class S3Store:
 
     def check(self) -> None:
         self.put(join(self.prefix, "_s3rb_state/.write-check"), b"ok")
+
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            found = self._client.get_object(Bucket=self.bucket, Key=key)
+            return found["Body"].read(), str(found["ETag"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise self._fail("read", key, exc) from None
+        except BotoCoreError as exc:
+            raise self._fail("read", key, exc) from None
+
+    def put_if(self, key: str, data: bytes, token: str | None) -> str | None:
+        """S3 conditional writes: If-None-Match for a new object, If-Match for this version."""
+        try:
+            if token is None:
+                done = self._client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+            else:
+                done = self._client.put_object(Bucket=self.bucket, Key=key, Body=data, IfMatch=token)
+            return str(done["ETag"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
+                return None
+            raise self._fail("write", key, exc) from None
+        except BotoCoreError as exc:
+            raise self._fail("write", key, exc) from None

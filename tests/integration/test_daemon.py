@@ -17,7 +17,7 @@ from s3rb_stream.sources.mysql_meta import current_position
 from tests.integration.conftest import Pipeline
 
 
-def start_daemon(pipeline: Pipeline, tmp_path: Path) -> subprocess.Popen[str]:
+def start_daemon(pipeline: Pipeline, tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
     s = pipeline.settings
     env = {
         **os.environ,
@@ -30,8 +30,9 @@ def start_daemon(pipeline: Pipeline, tmp_path: Path) -> subprocess.Popen[str]:
         "S3RB_LOAD_INTERVAL_SECONDS": "1",
         "S3RB_LOG_FORMAT": "json",
     }
+    command = [sys.executable, "-m", "s3rb_stream", "run", "--source-db", pipeline.source_db]
     return subprocess.Popen(
-        [sys.executable, "-m", "s3rb_stream", "run", "--source-db", pipeline.source_db, "--target-schema", "analytics"],
+        [*command, "--target-schema", "analytics", *extra],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -272,3 +273,29 @@ def test_sigterm_under_load_then_a_restart_loses_and_duplicates_nothing(
     assert pipeline.target_rows("t") == pipeline.source_rows("t")
     events = pipeline.target_query("SELECT msg FROM \"analytics\".events WHERE _s3rb_op = 'c' ORDER BY _s3rb_seq")
     assert [e[0] for e in events] == [f"e{i}" for i in range(1, written + 1)]  # each once, in order
+
+
+def test_a_second_instance_is_refused_or_stands_by_and_takes_over(file_pipeline: Pipeline, tmp_path: Path) -> None:
+    pipeline = file_pipeline
+    db = pipeline.source_db
+    Path(pipeline.settings.tables_file).write_text(f'tables:\n  - name: "{db}.t"\n')
+    pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)")
+    first = start_daemon(pipeline, tmp_path)
+    try:
+        pipeline.sql("INSERT INTO t VALUES (1)")
+        wait_for_checkpoint(pipeline, first)
+        refused = start_daemon(pipeline, tmp_path, "--until-caught-up")
+        _, stderr = refused.communicate(timeout=60)
+        assert refused.returncode == 2
+        assert f"error: another instance writes {db} → analytics:" in stderr and "--standby" in stderr
+        standby = start_daemon(pipeline, tmp_path, "--until-caught-up", "--standby")
+        time.sleep(2)
+        assert standby.poll() is None  # waiting
+        pipeline.sql("INSERT INTO t VALUES (2)")
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    _, stderr = standby.communicate(timeout=60)  # took over at once, caught up, exited
+    assert standby.returncode == 0, stderr
+    assert "standing by" in stderr and "lease taken" in stderr
+    assert pipeline.target_rows("t") == [(1,), (2,)]

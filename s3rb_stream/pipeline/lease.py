@@ -1,0 +1,119 @@
+"""One writer per source schema (invariant 5): a lease object in the store, taken and renewed with
+conditional writes, so two instances can never both believe they hold it.
+
+``{prefix}/{source_db}/{target_schema}/_s3rb_state/lease.json`` names the holder and when its lease
+expires. A second ``run`` refuses with the holder's name, or with ``--standby`` waits and takes over
+once the lease is released or expires (a crashed holder's lease expires after its TTL). The holder
+renews it every third of the TTL; one that finds it taken by another stops at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from s3rb_stream.core.object_keys import join
+from s3rb_stream.errors import S3rbError
+from s3rb_stream.log import get_logger
+from s3rb_stream.store.base import ObjectStore
+
+log = get_logger(__name__)
+
+
+class LeaseHeld(S3rbError):
+    """Another instance holds the source schema."""
+
+
+class LeaseLost(S3rbError):
+    """Our lease was taken over: stop writing at once."""
+
+
+def lease_key(prefix: str, source_db: str, target_schema: str) -> str:
+    return join(prefix, source_db, target_schema, "_s3rb_state", "lease.json")
+
+
+class Lease:
+    def __init__(self, store: ObjectStore, source_db: str, target_schema: str, ttl_seconds: float) -> None:
+        self.store = store
+        self.key = lease_key(store.prefix, source_db, target_schema)
+        self.where = f"{source_db} → {target_schema}"
+        self.ttl = ttl_seconds
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.token: str | None = None
+        self.renewed = 0.0
+
+    def _record(self, expires: datetime) -> bytes:
+        return json.dumps(
+            {"owner": self.owner, "host": socket.gethostname(), "pid": os.getpid(), "expires_at": expires.isoformat()}
+        ).encode()
+
+    def _try(self) -> tuple[bool, dict[str, str] | None]:
+        """One attempt: (taken, the current holder's record when not)."""
+        current = self.store.get_versioned(self.key)
+        holder: dict[str, str] | None = None
+        token = None
+        if current is not None:
+            data, token = current
+            try:
+                holder = json.loads(data)
+                expires = datetime.fromisoformat(str(holder["expires_at"]))
+            except (ValueError, KeyError, TypeError):
+                holder, expires = None, datetime.min.replace(tzinfo=UTC)  # unreadable: treat as expired
+            if holder is not None and holder.get("owner") != self.owner and expires > datetime.now(UTC):
+                return False, holder
+        mine = self._record(datetime.now(UTC) + timedelta(seconds=self.ttl))
+        written = self.store.put_if(self.key, mine, token)
+        if written is None:
+            return False, holder  # someone else wrote in between: look again
+        self.token = written
+        self.renewed = time.monotonic()
+        return True, None
+
+    def acquire(self, standby: bool, stopping: Callable[[], bool] = lambda: False) -> bool:
+        """Take the lease; with ``standby`` wait for it. False when stopped while waiting."""
+        announced = False
+        while True:
+            taken, holder = self._try()
+            if taken:
+                log.info("lease taken: this instance writes", pipeline=self.where, owner=self.owner)
+                return True
+            if holder is not None and not standby:
+                raise LeaseHeld(
+                    f"another instance writes {self.where}: {holder.get('owner')} (lease valid until"
+                    f" {holder.get('expires_at')})",
+                    "stop it first, or start this one with --standby to take over when it stops;"
+                    " a crashed instance's lease expires on its own",
+                )
+            if holder is not None and not announced:
+                log.info("standing by: another instance writes", pipeline=self.where, holder=holder.get("owner"))
+                announced = True
+            if stopping():
+                return False
+            time.sleep(min(5.0, self.ttl / 3))
+
+    def renew(self) -> None:
+        """Extend the lease every third of its TTL; raise LeaseLost when another took it."""
+        if time.monotonic() - self.renewed < self.ttl / 3:
+            return
+        mine = self._record(datetime.now(UTC) + timedelta(seconds=self.ttl))
+        written = self.store.put_if(self.key, mine, self.token)
+        if written is None:
+            raise LeaseLost(
+                f"the lease on {self.where} was taken by another instance; this one stops writing",
+                "run one instance per source schema (others with --standby)",
+            )
+        self.token = written
+        self.renewed = time.monotonic()
+
+    def release(self) -> None:
+        """Expire our lease now, so a standby takes over without waiting for the TTL."""
+        if self.token is None:
+            return
+        if self.store.put_if(self.key, self._record(datetime.now(UTC)), self.token):
+            log.info("lease released", pipeline=self.where)
+        self.token = None
