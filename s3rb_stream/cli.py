@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from s3rb_stream import log as logging_setup
-from s3rb_stream.errors import S3rbError
+from s3rb_stream.errors import ConfigError, S3rbError
 from s3rb_stream.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,8 +46,8 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--source-db", required=True, help="Source database (MySQL schema) to capture.")
-@click.option("--target-schema", required=True, help="Schema in the warehouse to load into.")
+@click.option("--source-db", default=None, help="Source database (MySQL schema); default: every pipeline listed.")
+@click.option("--target-schema", default=None, help="Schema in the warehouse to load into.")
 @click.option("--until-caught-up", is_flag=True, help="Capture up to the binlog position at start, load, exit 0.")
 @click.option(
     "--start-position",
@@ -58,14 +58,29 @@ def main() -> None:
 )
 @click.option("--standby", is_flag=True, help="If another instance writes this source schema, wait and take over.")
 @friendly_errors
-def run(source_db: str, target_schema: str, until_caught_up: bool, start_position: str, standby: bool) -> None:
-    """Capture the binlog of one source schema and load it, as a daemon or until caught up."""
+def run(
+    source_db: str | None, target_schema: str | None, until_caught_up: bool, start_position: str, standby: bool
+) -> None:
+    """Capture one source schema (or every pipeline the tables file lists) and load it, as a daemon
+    or until caught up."""
     from s3rb_stream.pipeline.runner import StopFlag
     from s3rb_stream.pipeline.runner import run as run_pipeline
 
     settings = _settings()
     stop = StopFlag()
     stop.install()
+    if source_db is None and target_schema is None:
+        from s3rb_stream.pipeline.supervisor import supervise
+
+        states = supervise(settings, stop, until_caught_up, start_position)  # type: ignore[arg-type]
+        failed = [s for s in states if s.last_error]
+        for state in failed:
+            click.echo(f"error: {state.config.source_db} → {state.config.target_schema}: {state.last_error}", err=True)
+        if failed:
+            sys.exit(EXIT_ERROR)
+        return
+    if source_db is None or target_schema is None:
+        raise ConfigError("give both --source-db and --target-schema, or neither to run every listed pipeline")
     run_pipeline(settings, source_db, target_schema, until_caught_up, start_position, stop, standby)  # type: ignore[arg-type]
 
 

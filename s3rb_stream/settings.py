@@ -301,10 +301,20 @@ class TableConfig(BaseModel):
         return any(c in self.table_pattern for c in "*?[")
 
 
+class PipelineConfig(BaseModel):
+    """One source schema into one target schema; ``run`` without --source-db runs every one listed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source_db: str = Field(pattern=r"^[A-Za-z0-9_$]+$")
+    target_schema: str = Field(min_length=1)
+
+
 class TablesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tables: list[TableConfig] = Field(min_length=1)
+    pipelines: list[PipelineConfig] = Field(default_factory=list)
 
     def for_source(self, source_db: str) -> list[TableConfig]:
         return [t for t in self.tables if t.source_db == source_db]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -307,12 +308,17 @@ class QueryScheduler:
 _metrics_server: object | None = None
 
 
+_metrics_lock = threading.Lock()
+
+
 def start_metrics(settings: Settings) -> None:
-    """Serve /metrics and /healthz on S3RB_METRICS_PORT, once per process."""
+    """Serve /metrics and /healthz on S3RB_METRICS_PORT, once per process (pipelines share it)."""
     global _metrics_server
-    if settings.metrics_port and _metrics_server is None:
-        _metrics_server = metrics.serve(settings.metrics_port, stale_after=max(60.0, 10 * settings.heartbeat_seconds))
-        log.info("metrics served", port=settings.metrics_port, paths=["/metrics", "/healthz"])
+    with _metrics_lock:
+        if settings.metrics_port and _metrics_server is None:
+            stale_after = max(60.0, 10 * settings.heartbeat_seconds)
+            _metrics_server = metrics.serve(settings.metrics_port, stale_after=stale_after)
+            log.info("metrics served", port=settings.metrics_port, paths=["/metrics", "/healthz"])
 
 
 def bytes_behind(logs: list[tuple[str, int]], position: BinlogPosition) -> int | None:

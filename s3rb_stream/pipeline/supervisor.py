@@ -1,0 +1,94 @@
+"""Several pipelines in one process: one thread per source schema, each with its own binlog reader,
+checkpoint, lease and loads. A pipeline that fails is reported and retried with backoff; it never
+stops the others. SIGTERM stops them all (each flushes and saves its checkpoint)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from s3rb_stream.errors import ConfigError, S3rbError
+from s3rb_stream.log import get_logger
+from s3rb_stream.pipeline.runner import RunResult, StartPosition, StopFlag, run
+from s3rb_stream.settings import PipelineConfig, Settings, load_tables_file
+
+log = get_logger(__name__)
+
+MAX_BACKOFF_SECONDS = 300.0
+
+
+@dataclass
+class PipelineState:
+    config: PipelineConfig
+    runs: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    results: list[RunResult] = field(default_factory=list)
+
+
+def pipelines_of(settings: Settings) -> list[PipelineConfig]:
+    listed = load_tables_file(settings.tables_file).pipelines
+    if not listed:
+        raise ConfigError(
+            f"the tables file {settings.tables_file} lists no pipelines",
+            "add 'pipelines: [{source_db: sales, target_schema: analytics}, ...]', or pass --source-db and"
+            " --target-schema",
+        )
+    return listed
+
+
+def supervise(
+    settings: Settings,
+    stop: StopFlag,
+    until_caught_up: bool = False,
+    start_position: StartPosition = "earliest",
+    first_backoff: float = 1.0,
+) -> list[PipelineState]:
+    """Run every listed pipeline until stopped (or, with ``until_caught_up``, until each has caught
+    up once or failed for good)."""
+    states = [PipelineState(p) for p in pipelines_of(settings)]
+    threads = [
+        threading.Thread(
+            target=_keep_running,
+            args=(settings, state, stop, until_caught_up, start_position, first_backoff),
+            name=f"s3rb-{state.config.source_db}",
+            daemon=True,
+        )
+        for state in states
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(timeout=0.5)
+    return states
+
+
+def _keep_running(
+    settings: Settings,
+    state: PipelineState,
+    stop: StopFlag,
+    until_caught_up: bool,
+    start_position: StartPosition,
+    first_backoff: float,
+) -> None:
+    source, target = state.config.source_db, state.config.target_schema
+    while not stop.stopping:
+        state.runs += 1
+        try:
+            state.results.append(run(settings, source, target, until_caught_up, start_position, stop))
+            state.failures, state.last_error = 0, None
+            if until_caught_up:
+                return
+        except S3rbError as exc:
+            state.failures += 1
+            state.last_error = str(exc)
+            delay = min(MAX_BACKOFF_SECONDS, first_backoff * 2 ** (state.failures - 1))
+            log.error("pipeline failed; the others go on", source_db=source, target_schema=target,
+                      error=str(exc), attempt=state.failures, retry_in_s=delay)  # fmt: skip
+            if until_caught_up and state.failures >= 3:
+                return
+            deadline = time.monotonic() + delay
+            while not stop.stopping and time.monotonic() < deadline:
+                time.sleep(0.2)

@@ -1,0 +1,60 @@
+"""Several source schemas in one process: one broken source never stops the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from s3rb_stream.pipeline.runner import StopFlag
+from s3rb_stream.pipeline.supervisor import supervise
+from tests.integration.conftest import Pipeline
+
+
+def test_two_sources_in_one_process_one_broken_the_other_flows(file_pipeline: Pipeline) -> None:
+    pipeline = file_pipeline
+    good, broken = pipeline.source_db, pipeline.source_db + "_broken"
+    pipeline.server.execute(f"CREATE DATABASE {broken}", f"CREATE TABLE {broken}.t (id INT PRIMARY KEY)")
+    Path(pipeline.settings.tables_file).write_text(
+        f'tables:\n  - name: "{good}.t"\n  - name: "{broken}.gone"\n'
+        f"pipelines:\n  - {{source_db: {good}, target_schema: analytics}}\n"
+        f"  - {{source_db: {broken}, target_schema: other}}\n"
+    )
+    pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1), (2)")
+
+    states = supervise(pipeline.settings, StopFlag(), until_caught_up=True, first_backoff=0.1)
+
+    by_source = {s.config.source_db: s for s in states}
+    assert by_source[good].last_error is None and by_source[good].results[0].loaded.rows == 2
+    assert pipeline.target_rows("t") == [(1,), (2,)]
+    assert by_source[broken].failures == 3  # retried with backoff, then reported
+    assert "table " + broken + ".gone from the tables file does not exist" in (by_source[broken].last_error or "")
+
+
+def test_the_cli_runs_every_listed_pipeline_and_names_the_broken_one(file_pipeline: Pipeline, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    pipeline = file_pipeline
+    good, broken = pipeline.source_db, pipeline.source_db + "_cli_broken"
+    pipeline.server.execute(f"CREATE DATABASE {broken}", f"CREATE TABLE {broken}.t (id INT PRIMARY KEY)")
+    Path(pipeline.settings.tables_file).write_text(
+        f'tables:\n  - name: "{good}.t"\n  - name: "{broken}.gone"\n'
+        f"pipelines:\n  - {{source_db: {good}, target_schema: analytics}}\n"
+        f"  - {{source_db: {broken}, target_schema: other}}\n"
+    )
+    pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (7)")
+    s = pipeline.settings
+    env = {
+        **os.environ,
+        "S3RB_MYSQL_URL": s.mysql_url.get_secret_value(),
+        "S3RB_STORE_URL": s.store_url,
+        "S3RB_WAREHOUSE_URL": s.warehouse_url,
+        "S3RB_TABLES_FILE": str(s.tables_file),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "s3rb_stream", "run", "--until-caught-up"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert f"error: {broken} → other: table {broken}.gone from the tables file does not exist" in result.stderr
+    assert pipeline.target_rows("t") == [(7,)]
