@@ -58,3 +58,23 @@ def test_the_cli_runs_every_listed_pipeline_and_names_the_broken_one(file_pipeli
     assert result.returncode == 2
     assert f"error: {broken} → other: table {broken}.gone from the tables file does not exist" in result.stderr
     assert pipeline.target_rows("t") == [(7,)]
+
+
+def test_two_working_sources_share_one_duckdb_file_from_one_process(file_pipeline: Pipeline) -> None:
+    pipeline = file_pipeline
+    first, second = pipeline.source_db, pipeline.source_db + "_second"
+    pipeline.server.execute(
+        f"CREATE DATABASE {second}",
+        f"CREATE TABLE {second}.t (id INT PRIMARY KEY)",
+        f"INSERT INTO {second}.t VALUES (20), (21)",
+    )
+    Path(pipeline.settings.tables_file).write_text(
+        f'tables:\n  - name: "{first}.t"\n  - name: "{second}.t"\n'
+        f"pipelines:\n  - {{source_db: {first}, target_schema: analytics}}\n"
+        f"  - {{source_db: {second}, target_schema: second}}\n"
+    )
+    pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (10)")
+    states = supervise(pipeline.settings, StopFlag(), until_caught_up=True, first_backoff=0.1)
+    assert [s.last_error for s in states] == [None, None]
+    assert pipeline.target_query('SELECT id FROM "analytics".t ORDER BY id') == [(10,)]
+    assert pipeline.target_query('SELECT id FROM "second".t ORDER BY id') == [(20,), (21,)]
