@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from s3rb_stream.core.ddl import constant_default
 from s3rb_stream.core.schema import META_COLUMNS, SourceColumn, SourceTable
 from s3rb_stream.sql.identifiers import quote_ansi as q
 
@@ -126,3 +127,15 @@ def add_column(schema: str, table: str, column: str, column_type: str, default: 
 
 def rename_column(schema: str, table: str, old: str, new: str) -> str:
     return f"ALTER TABLE {table_name(schema, table)} RENAME COLUMN {q(old)} TO {q(new)}"
+
+
+def missing_columns(
+    schema: str, table: SourceTable, existing: set[str], column_type: Callable[[SourceColumn], str]
+) -> list[str]:
+    """ALTERs giving the target the source's columns: renamed where the source renamed one, else added."""
+    missing = [c for c in table.columns if c.name not in existing]
+    renamed = [c for c in missing if c.renamed_from is not None and c.renamed_from in existing]
+    added = [c for c in missing if c not in renamed]
+    return [rename_column(schema, table.name, c.renamed_from or "", c.name) for c in renamed] + [
+        add_column(schema, table.name, c.name, column_type(c), constant_default(c.default)) for c in added
+    ]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from s3rb_stream.core.ddl import constant_default
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
 from s3rb_stream.sql import common, scd2
@@ -131,10 +130,4 @@ def target_columns() -> str:
 
 
 def missing_columns(schema: str, table: SourceTable, existing: set[str]) -> list[str]:
-    """ALTERs giving the target the source's columns: renamed where the source renamed one, else added."""
-    missing = [c for c in table.columns if c.name not in existing]
-    renamed = [c for c in missing if c.renamed_from is not None and c.renamed_from in existing]
-    added = [c for c in missing if c not in renamed]
-    return [common.rename_column(schema, table.name, c.renamed_from or "", c.name) for c in renamed] + [
-        common.add_column(schema, table.name, c.name, column_type(c), constant_default(c.default)) for c in added
-    ]
+    return common.missing_columns(schema, table, existing, column_type)

@@ -9,15 +9,20 @@ from s3rb_stream.pipeline.supervisor import supervise
 from tests.integration.conftest import Pipeline
 
 
+def two_pipelines(pipeline: Pipeline, second: str, second_table: str, second_schema: str) -> None:
+    """List the test's source (table t, into analytics) and ``second`` as two pipelines."""
+    Path(pipeline.settings.tables_file).write_text(
+        f'tables:\n  - name: "{pipeline.source_db}.t"\n  - name: "{second}.{second_table}"\n'
+        f"pipelines:\n  - {{source_db: {pipeline.source_db}, target_schema: analytics}}\n"
+        f"  - {{source_db: {second}, target_schema: {second_schema}}}\n"
+    )
+
+
 def test_two_sources_in_one_process_one_broken_the_other_flows(file_pipeline: Pipeline) -> None:
     pipeline = file_pipeline
     good, broken = pipeline.source_db, pipeline.source_db + "_broken"
     pipeline.server.execute(f"CREATE DATABASE {broken}", f"CREATE TABLE {broken}.t (id INT PRIMARY KEY)")
-    Path(pipeline.settings.tables_file).write_text(
-        f'tables:\n  - name: "{good}.t"\n  - name: "{broken}.gone"\n'
-        f"pipelines:\n  - {{source_db: {good}, target_schema: analytics}}\n"
-        f"  - {{source_db: {broken}, target_schema: other}}\n"
-    )
+    two_pipelines(pipeline, broken, "gone", "other")
     pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1), (2)")
 
     states = supervise(pipeline.settings, StopFlag(), until_caught_up=True, first_backoff=0.1)
@@ -35,13 +40,9 @@ def test_the_cli_runs_every_listed_pipeline_and_names_the_broken_one(file_pipeli
     import sys
 
     pipeline = file_pipeline
-    good, broken = pipeline.source_db, pipeline.source_db + "_cli_broken"
+    broken = pipeline.source_db + "_cli_broken"
     pipeline.server.execute(f"CREATE DATABASE {broken}", f"CREATE TABLE {broken}.t (id INT PRIMARY KEY)")
-    Path(pipeline.settings.tables_file).write_text(
-        f'tables:\n  - name: "{good}.t"\n  - name: "{broken}.gone"\n'
-        f"pipelines:\n  - {{source_db: {good}, target_schema: analytics}}\n"
-        f"  - {{source_db: {broken}, target_schema: other}}\n"
-    )
+    two_pipelines(pipeline, broken, "gone", "other")
     pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (7)")
     s = pipeline.settings
     env = {
@@ -62,17 +63,13 @@ def test_the_cli_runs_every_listed_pipeline_and_names_the_broken_one(file_pipeli
 
 def test_two_working_sources_share_one_duckdb_file_from_one_process(file_pipeline: Pipeline) -> None:
     pipeline = file_pipeline
-    first, second = pipeline.source_db, pipeline.source_db + "_second"
+    second = pipeline.source_db + "_second"
     pipeline.server.execute(
         f"CREATE DATABASE {second}",
         f"CREATE TABLE {second}.t (id INT PRIMARY KEY)",
         f"INSERT INTO {second}.t VALUES (20), (21)",
     )
-    Path(pipeline.settings.tables_file).write_text(
-        f'tables:\n  - name: "{first}.t"\n  - name: "{second}.t"\n'
-        f"pipelines:\n  - {{source_db: {first}, target_schema: analytics}}\n"
-        f"  - {{source_db: {second}, target_schema: second}}\n"
-    )
+    two_pipelines(pipeline, second, "t", "second")
     pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (10)")
     states = supervise(pipeline.settings, StopFlag(), until_caught_up=True, first_backoff=0.1)
     assert [s.last_error for s in states] == [None, None]
