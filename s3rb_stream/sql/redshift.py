@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
 from s3rb_stream.errors import SchemaError
-from s3rb_stream.sql import common, scd2
+from s3rb_stream.sql import common
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
 from s3rb_stream.sql.common import ControlDialect, all_columns, table_name
 from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
@@ -27,6 +26,7 @@ from s3rb_stream.sql.common import load_summary as load_summary
 from s3rb_stream.sql.identifiers import literal
 from s3rb_stream.sql.identifiers import quote_ansi as q
 from s3rb_stream.sql.scd2 import Scd2Dialect
+from s3rb_stream.sql.target import TargetStatements
 
 STAGE = "_s3rb_stage"
 NEWEST = "_s3rb_newest"
@@ -237,47 +237,16 @@ DIALECT = ControlDialect(
 SCD2 = Scd2Dialect(param="%s", json_in=lambda expr: f"JSON_PARSE({expr})", identity="BIGINT IDENTITY(1,1)")
 
 
-def create_table(schema: str, table: SourceTable, spec: Scd2Spec | None = None) -> list[str]:
-    """The target table (and, for SCD2, what its surrogate key needs first)."""
-    if spec is None:
-        return [common.create_table(schema, table, column_type, DIALECT)]
-    extra = scd2.version_columns(schema, table, spec, SCD2)
-    return [
-        *scd2.create_statements(schema, table, SCD2),
-        common.create_table(schema, table, column_type, DIALECT, extra),
-    ]
-
-
-def create_control_table(schema: str) -> str:
-    return common.create_control_table(schema, DIALECT)
-
-
-def control_table_exists() -> str:
-    return common.control_table_exists(DIALECT)
-
-
-def applied_keys(schema: str) -> str:
-    return common.applied_keys(schema, DIALECT)
-
-
-def watermark(schema: str) -> str:
-    return common.watermark(schema, DIALECT)
-
-
-def record_batch(schema: str) -> str:
-    return common.record_batch(schema, DIALECT)
-
-
-def sweep(schema: str, table: SourceTable) -> str:
-    return common.sweep(schema, table, DIALECT)
-
-
-def target_columns() -> str:
-    return common.target_columns(DIALECT)
-
-
-def missing_columns(schema: str, table: SourceTable, existing: set[str]) -> list[str]:
-    return common.missing_columns(schema, table, existing, column_type)
+_STATEMENTS = TargetStatements(DIALECT, SCD2, column_type)
+create_table = _STATEMENTS.create_table
+create_control_table = _STATEMENTS.create_control_table
+control_table_exists = _STATEMENTS.control_table_exists
+applied_keys = _STATEMENTS.applied_keys
+watermark = _STATEMENTS.watermark
+record_batch = _STATEMENTS.record_batch
+sweep = _STATEMENTS.sweep
+target_columns = _STATEMENTS.target_columns
+missing_columns = _STATEMENTS.missing_columns
 
 
 def widened_columns(schema: str, table: SourceTable, lengths: dict[str, int | None]) -> list[str]:

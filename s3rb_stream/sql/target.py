@@ -1,0 +1,57 @@
+"""The statements both targets write the same way, bound once to a dialect.
+
+``sql.duckdb`` and ``sql.redshift`` each make one :class:`TargetStatements` and export its methods
+as their own functions, so callers keep writing ``sql.watermark(schema)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from s3rb_stream.core.scd2 import Scd2Spec
+from s3rb_stream.core.schema import SourceColumn, SourceTable
+from s3rb_stream.sql import common, scd2
+from s3rb_stream.sql.common import ControlDialect
+from s3rb_stream.sql.scd2 import Scd2Dialect
+
+
+@dataclass(frozen=True)
+class TargetStatements:
+    control: ControlDialect
+    history: Scd2Dialect
+    column_type: Callable[[SourceColumn], str]
+
+    def create_table(self, schema: str, table: SourceTable, spec: Scd2Spec | None = None) -> list[str]:
+        """The target table (and, for SCD2, what its surrogate key needs first)."""
+        if spec is None:
+            return [common.create_table(schema, table, self.column_type, self.control)]
+        extra = scd2.version_columns(schema, table, spec, self.history)
+        return [
+            *scd2.create_statements(schema, table, self.history),
+            common.create_table(schema, table, self.column_type, self.control, extra),
+        ]
+
+    def create_control_table(self, schema: str) -> str:
+        return common.create_control_table(schema, self.control)
+
+    def control_table_exists(self) -> str:
+        return common.control_table_exists(self.control)
+
+    def applied_keys(self, schema: str) -> str:
+        return common.applied_keys(schema, self.control)
+
+    def watermark(self, schema: str) -> str:
+        return common.watermark(schema, self.control)
+
+    def record_batch(self, schema: str) -> str:
+        return common.record_batch(schema, self.control)
+
+    def sweep(self, schema: str, table: SourceTable) -> str:
+        return common.sweep(schema, table, self.control)
+
+    def target_columns(self) -> str:
+        return common.target_columns(self.control)
+
+    def missing_columns(self, schema: str, table: SourceTable, existing: set[str]) -> list[str]:
+        return common.missing_columns(schema, table, existing, self.column_type)
