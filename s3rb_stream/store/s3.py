@@ -45,15 +45,8 @@ class S3Store:
             raise self._fail("write", key, exc) from None
 
     def get(self, key: str) -> bytes | None:
-        try:
-            body: bytes = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-            return body
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise self._fail("read", key, exc) from None
-        except BotoCoreError as exc:
-            raise self._fail("read", key, exc) from None
+        found = self.get_versioned(key)
+        return found[0] if found is not None else None
 
     def size(self, key: str) -> int:
         try:
@@ -79,7 +72,8 @@ class S3Store:
     def get_versioned(self, key: str) -> tuple[bytes, str] | None:
         try:
             found = self._client.get_object(Bucket=self.bucket, Key=key)
-            return found["Body"].read(), str(found["ETag"])
+            body: bytes = found["Body"].read()
+            return body, str(found["ETag"])
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
