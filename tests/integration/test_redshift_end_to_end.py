@@ -36,6 +36,44 @@ def redshift_settings(
     )
 
 
+def settings_for_target(
+    request: pytest.FixtureRequest, mariadb: MariaDBServer, tmp_path: Path, tables: Path, bucket: str
+) -> tuple[Settings, int | None]:
+    """Settings for a scenario run on both targets: into the Redshift emulator (through moto S3, in
+    ``bucket``) when the test is parametrized ``redshift``, else into DuckDB; and the emulator's port."""
+    if request.param == "redshift":
+        s3: MotoS3Server = request.getfixturevalue("s3_server")
+        port: int = request.getfixturevalue("emulator_port")
+        boto3.client("s3", endpoint_url=s3.endpoint_url).create_bucket(Bucket=bucket)
+        return redshift_settings(mariadb, s3, bucket, port, tables), port
+    settings = load_settings(
+        mysql_url=mariadb.url,
+        store_url=f"file://{tmp_path / 'objects'}",
+        warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}",
+        tables_file=tables,
+        heartbeat_seconds=0.5,
+    )
+    return settings, None
+
+
+def redshift_source(
+    mariadb: MariaDBServer,
+    s3_server: MotoS3Server,
+    port: int,
+    tmp_path: Path,
+    db: str,
+    tables_yml: str,
+    *statements: str,
+) -> Settings:
+    """A source database made by ``statements``, its tables file, a bucket named after it, and
+    settings that load it through moto S3 into the emulator (or a proxy) on ``port``."""
+    bucket = db.replace("_", "-")
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket=bucket)
+    (tmp_path / "tables.yml").write_text(tables_yml)
+    mariadb.execute(f"CREATE DATABASE {db}", *statements)
+    return redshift_settings(mariadb, s3_server, bucket, port, tmp_path / "tables.yml")
+
+
 def target_rows(port: int, schema: str, table: str, columns: str, order: str) -> list[tuple[Any, ...]]:
     conn = redshift_connector.connect(
         host="127.0.0.1", port=port, user="postgres", password="", database="postgres", ssl=False
@@ -67,10 +105,13 @@ def test_binlog_to_redshift_emulator_mirrors_the_source(
     mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db, schema = "rs_src", "rs_target"
-    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-bucket")
-    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.items"\n')
-    mariadb.execute(
-        f"CREATE DATABASE {db}",
+    settings = redshift_source(
+        mariadb,
+        s3_server,
+        emulator_port,
+        tmp_path,
+        db,
+        f'tables:\n  - name: "{db}.items"\n',
         f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20), price DECIMAL(10,2), qty BIGINT UNSIGNED)",
         f"INSERT INTO {db}.items VALUES (1, 'one', 1.50, 10), (2, 'two ✓', NULL, 18446744073709551615),"
         " (3, 'three', 3.00, 0), (4, 'four', 4.00, 4)",
@@ -78,7 +119,6 @@ def test_binlog_to_redshift_emulator_mirrors_the_source(
         f"UPDATE {db}.items SET id = 30 WHERE id = 3",
         f"DELETE FROM {db}.items WHERE id = 4",
     )
-    settings = redshift_settings(mariadb, s3_server, "rs-bucket", emulator_port, tmp_path / "tables.yml")
     statements: list[str] = []
     original_close = RedshiftWarehouse.close
 
@@ -124,15 +164,17 @@ def test_replayed_and_older_batches_change_nothing_on_redshift(
     mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
 ) -> None:
     db, schema = "rs_replay", "rs_replay_target"
-    s3 = boto3.client("s3", endpoint_url=s3_server.endpoint_url)
-    s3.create_bucket(Bucket="rs-replay")
-    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.items"\n')
-    mariadb.execute(
-        f"CREATE DATABASE {db}",
+    settings = redshift_source(
+        mariadb,
+        s3_server,
+        emulator_port,
+        tmp_path,
+        db,
+        f'tables:\n  - name: "{db}.items"\n',
         f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
         f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
     )
-    settings = redshift_settings(mariadb, s3_server, "rs-replay", emulator_port, tmp_path / "tables.yml")
+    s3 = boto3.client("s3", endpoint_url=s3_server.endpoint_url)
     run(settings, db, schema, until_caught_up=True)
     first = [o["Key"] for o in s3.list_objects_v2(Bucket="rs-replay")["Contents"] if o["Key"].endswith(".parquet")]
     assert len(first) == 1
@@ -159,15 +201,17 @@ def test_a_load_cut_mid_transaction_applies_nothing_and_the_next_load_completes(
     from s3rb_stream.testing.tcp_proxy import CuttingProxy
 
     db, schema = "rs_cut", "rs_cut_target"
-    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-cut")
-    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.items"\n')
-    mariadb.execute(
-        f"CREATE DATABASE {db}",
-        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
-        f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
-    )
     with CuttingProxy(emulator_port) as proxy:
-        settings = redshift_settings(mariadb, s3_server, "rs-cut", proxy.port, tmp_path / "tables.yml")
+        settings = redshift_source(
+            mariadb,
+            s3_server,
+            proxy.port,
+            tmp_path,
+            db,
+            f'tables:\n  - name: "{db}.items"\n',
+            f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
+            f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
+        )
         # Every load is cut as it records its batches: after COPY, deletes and MERGE ran in its transaction.
         proxy.cut_on = b'"_s3rb_batches" (table_name, object_key'
 
@@ -188,10 +232,13 @@ def test_type_extremes_reach_redshift_exactly(
     mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
 ) -> None:
     db, schema = "rs_types", "rs_types_target"
-    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-types")
-    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.t"\n')
-    mariadb.execute(
-        f"CREATE DATABASE {db}",  # the server runs at -07:00: ts is the last TIMESTAMP in UTC
+    settings = redshift_source(
+        mariadb,
+        s3_server,
+        emulator_port,
+        tmp_path,
+        db,
+        f'tables:\n  - name: "{db}.t"\n',  # the server runs at -07:00: ts is the last TIMESTAMP in UTC
         f"CREATE TABLE {db}.t (id INT PRIMARY KEY, uti TINYINT UNSIGNED, usi SMALLINT UNSIGNED,"
         " umi MEDIUMINT UNSIGNED, ui INT UNSIGNED, ubi BIGINT UNSIGNED, bi BIGINT, b1 BIT(1), b64 BIT(64),"
         " j JSON, vc VARCHAR(3), tm TIME(6), ts TIMESTAMP(6) NULL, dw DECIMAL(50,10))",
@@ -201,7 +248,6 @@ def test_type_extremes_reach_redshift_exactly(
         " '-1234567890123456789012345678901234567890.0123456789')",
         f"INSERT INTO {db}.t (id) VALUES (2)",
     )
-    settings = redshift_settings(mariadb, s3_server, "rs-types", emulator_port, tmp_path / "tables.yml")
     run(settings, db, schema, until_caught_up=True)
 
     columns = "id, uti, usi, umi, ui, ubi, bi, b1, b64, j::text, vc, tm, (ts AT TIME ZONE 'UTC')::text, dw"
@@ -220,16 +266,18 @@ def test_values_over_the_varchar_byte_limit_follow_the_overflow_policy(
     from s3rb_stream.errors import WarehouseError
 
     db, schema = "rs_long", "rs_long_target"
-    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-long")
-    tables = tmp_path / "tables.yml"
-    tables.write_text(f'tables:\n  - name: "{db}.t"\n')
-    mariadb.execute(
-        f"CREATE DATABASE {db}",
+    settings = redshift_source(
+        mariadb,
+        s3_server,
+        emulator_port,
+        tmp_path,
+        db,
+        f'tables:\n  - name: "{db}.t"\n',
         f"CREATE TABLE {db}.t (id INT PRIMARY KEY, body MEDIUMTEXT, note MEDIUMTEXT)",
         # 20,000 characters, 80,000 bytes: within VARCHAR(65535) for PostgreSQL, over it for Redshift
         f"INSERT INTO {db}.t VALUES (1, 'fits', 'short'), (2, REPEAT('😀', 20000), REPEAT('x', 70000))",
     )
-    settings = redshift_settings(mariadb, s3_server, "rs-long", emulator_port, tables)
+    tables = tmp_path / "tables.yml"
     with pytest.raises(
         WarehouseError, match=r"1 value\(s\) of rs_long_target\.t\.body exceed the target's 65535 bytes"
     ):
@@ -257,10 +305,13 @@ def test_cli_run_until_caught_up_mirrors_a_table_through_the_emulator(
     from s3rb_stream.testing.s3server import TEST_CREDENTIALS
 
     db, schema = "rs_cli", "rs_cli_target"
-    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-cli")
-    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.items"\n')
-    mariadb.execute(
-        f"CREATE DATABASE {db}",
+    redshift_source(  # the bucket and the source; the CLI reads its settings from the environment below
+        mariadb,
+        s3_server,
+        emulator_port,
+        tmp_path,
+        db,
+        f'tables:\n  - name: "{db}.items"\n',
         f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20), doc JSON)",
         f"INSERT INTO {db}.items VALUES (1, 'one', '{{\"a\": 1}}'), (2, 'two', NULL), (3, 'three', '[]')",
         f"UPDATE {db}.items SET name = 'zwei', doc = '{{\"b\": [true]}}' WHERE id = 2",
@@ -302,18 +353,18 @@ def test_snapshot_and_full_sync_reach_redshift_with_their_sweeps(
     from s3rb_stream.pipeline.sync import sync
 
     db, schema = "rs_query", "rs_query_target"
-    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-query")
-    (tmp_path / "tables.yml").write_text(
-        f'tables:\n  - name: "{db}.items"\n  - name: "{db}.products"\n    cdc_strategy: full_sync\n'
-    )
-    mariadb.execute(
-        f"CREATE DATABASE {db}",
+    settings = redshift_source(
+        mariadb,
+        s3_server,
+        emulator_port,
+        tmp_path,
+        db,
+        f'tables:\n  - name: "{db}.items"\n  - name: "{db}.products"\n    cdc_strategy: full_sync\n',
         f"CREATE TABLE {db}.items (id INT PRIMARY KEY, doc JSON)",
         f"CREATE TABLE {db}.products (sku VARCHAR(10) PRIMARY KEY, price DECIMAL(8,2))",
         f"INSERT INTO {db}.items VALUES (1, '{{\"a\": 1}}'), (2, NULL)",
         f"INSERT INTO {db}.products VALUES ('a', 1.00), ('b', 2.00), ('c', 3.00)",
     )
-    settings = redshift_settings(mariadb, s3_server, "rs-query", emulator_port, tmp_path / "tables.yml")
     settings = settings.model_copy(update={"snapshot_chunk_rows": 2})
     snapshot(settings, db, schema)
     sync(settings, db, schema)
@@ -330,14 +381,16 @@ def test_an_added_column_is_followed_into_redshift(
     mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
 ) -> None:
     db, schema = "rs_alter", "rs_alter_target"
-    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-alter")
-    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.items"\n')
-    mariadb.execute(
-        f"CREATE DATABASE {db}",
+    settings = redshift_source(
+        mariadb,
+        s3_server,
+        emulator_port,
+        tmp_path,
+        db,
+        f'tables:\n  - name: "{db}.items"\n',
         f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
         f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
     )
-    settings = redshift_settings(mariadb, s3_server, "rs-alter", emulator_port, tmp_path / "tables.yml")
     run(settings, db, schema, until_caught_up=True)
     mariadb.execute(
         f"ALTER TABLE {db}.items ADD COLUMN qty INT NOT NULL DEFAULT 7, ADD COLUMN note TEXT",
@@ -357,14 +410,16 @@ def test_a_widened_and_renamed_column_is_followed_into_redshift(
     mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
 ) -> None:
     db, schema = "rs_widen", "rs_widen_target"
-    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="rs-widen")
-    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.items"\n')
-    mariadb.execute(
-        f"CREATE DATABASE {db}",
+    settings = redshift_source(
+        mariadb,
+        s3_server,
+        emulator_port,
+        tmp_path,
+        db,
+        f'tables:\n  - name: "{db}.items"\n',
         f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(5))",
         f"INSERT INTO {db}.items VALUES (1, 'short')",
     )
-    settings = redshift_settings(mariadb, s3_server, "rs-widen", emulator_port, tmp_path / "tables.yml")
     run(settings, db, schema, until_caught_up=True)
     long_name = "é" * 50  # 100 bytes: over the old VARCHAR(20), within the new VARCHAR(200)
     mariadb.execute(

@@ -9,15 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from s3rb_stream.pipeline.runner import run
 from s3rb_stream.pipeline.sync import sync
-from s3rb_stream.settings import Settings, load_settings
+from s3rb_stream.settings import Settings
 from s3rb_stream.testing.mariadb import MariaDBServer
-from s3rb_stream.testing.s3server import MotoS3Server
-from tests.integration.test_redshift_end_to_end import query_target, redshift_settings
+from tests.integration.test_redshift_end_to_end import query_target, settings_for_target
 
 _n = itertools.count(1)
 CUSTOMERS = "CREATE TABLE customers (id INT PRIMARY KEY, tier VARCHAR(10), name VARCHAR(20), visits INT)"
@@ -75,21 +73,8 @@ def env(request: pytest.FixtureRequest, mariadb: MariaDBServer, tmp_path: Path) 
     db, schema = f"scd{n}", f"dim{n}"
     mariadb.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.{CUSTOMERS.removeprefix('CREATE TABLE ')}")
     tables = tmp_path / "tables.yml"
-    if request.param == "redshift":
-        s3: MotoS3Server = request.getfixturevalue("s3_server")
-        port: int = request.getfixturevalue("emulator_port")
-        boto3.client("s3", endpoint_url=s3.endpoint_url).create_bucket(Bucket=f"scd-{n}")
-        settings = redshift_settings(mariadb, s3, f"scd-{n}", port, tables)
-        yield Scd2Env(mariadb, db, schema, settings, port)
-    else:
-        settings = load_settings(
-            mysql_url=mariadb.url,
-            store_url=f"file://{tmp_path / 'objects'}",
-            warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}",
-            tables_file=tables,
-            heartbeat_seconds=0.5,
-        )
-        yield Scd2Env(mariadb, db, schema, settings, None)
+    settings, port = settings_for_target(request, mariadb, tmp_path, tables, f"scd-{n}")
+    yield Scd2Env(mariadb, db, schema, settings, port)
 
 
 def test_binlog_changes_become_versions_at_their_commit_time(env: Scd2Env) -> None:

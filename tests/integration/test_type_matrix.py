@@ -17,16 +17,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from s3rb_stream.pipeline.runner import run
 from s3rb_stream.pipeline.snapshot import snapshot
-from s3rb_stream.settings import Settings, load_settings
+from s3rb_stream.settings import Settings
 from s3rb_stream.testing.mariadb import MariaDBServer
-from s3rb_stream.testing.s3server import MotoS3Server
 from tests.integration.conftest import Pipeline
-from tests.integration.test_redshift_end_to_end import query_target, redshift_settings
+from tests.integration.test_redshift_end_to_end import query_target, settings_for_target
 
 _n = itertools.count(1)
 
@@ -132,20 +130,8 @@ def matrix(request: pytest.FixtureRequest, mariadb: MariaDBServer, tmp_path: Pat
     mariadb.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.matrix (id INT PRIMARY KEY, {columns})")
     tables = tmp_path / "tables.yml"
     tables.write_text(f'tables:\n  - name: "{db}.matrix"\n    overflow_columns: {{tx: truncate}}\n')
-    if request.param == "redshift":
-        s3: MotoS3Server = request.getfixturevalue("s3_server")
-        port: int = request.getfixturevalue("emulator_port")
-        boto3.client("s3", endpoint_url=s3.endpoint_url).create_bucket(Bucket=f"types-{n}")
-        yield Matrix(mariadb, db, schema, redshift_settings(mariadb, s3, f"types-{n}", port, tables), "redshift", port)
-    else:
-        settings = load_settings(
-            mysql_url=mariadb.url,
-            store_url=f"file://{tmp_path / 'objects'}",
-            warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}",
-            tables_file=tables,
-            heartbeat_seconds=0.5,
-        )
-        yield Matrix(mariadb, db, schema, settings, "duckdb", None)
+    settings, port = settings_for_target(request, mariadb, tmp_path, tables, f"types-{n}")
+    yield Matrix(mariadb, db, schema, settings, request.param, port)
 
 
 def insert(m: Matrix, logged: bool) -> None:
