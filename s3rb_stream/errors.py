@@ -7,6 +7,7 @@ Every error says what is wrong and what to do, and whether retrying can help::
     ├── SourceError
     │   ├── SourceUnavailable      retryable: MySQL unreachable or connection dropped
     │   ├── BinlogSettingsError    binlog off, not ROW/FULL, compressed events
+    │   ├── BinlogGone             the changes needed to resume are not on the server (purged)
     │   ├── UnsupportedEventError  an event the reader cannot decode
     │   └── SchemaError            missing table, missing key, unexpected columns
     ├── StoreError                 object store failure
@@ -49,6 +50,10 @@ class SourceUnavailable(SourceError):
 
 class BinlogSettingsError(SourceError):
     """The server's binlog is not configured the way row-based CDC needs."""
+
+
+class BinlogGone(SourceError):
+    """The server cannot send the binlog from where capture must resume: purged, or never had it."""
 
 
 class UnsupportedEventError(SourceError):

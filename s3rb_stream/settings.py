@@ -190,6 +190,9 @@ class Settings(BaseSettings):
     snapshot_chunk_rows: int = Field(default=50_000, ge=1, le=10_000_000)
     sync_interval_seconds: float = Field(default=300.0, gt=0)
     lease_seconds: float = Field(default=60.0, ge=5)  # one writer per source schema; a dead holder's expires
+    # "gtid": resume by GTID and number changes by their place in the GTID history, so capture can
+    # follow a failover to another server; "file": binlog file and offset of one server.
+    positioning: Literal["file", "gtid"] = "file"
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

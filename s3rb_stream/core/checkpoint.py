@@ -34,6 +34,8 @@ class Checkpoint:
                 "version": FORMAT_VERSION,
                 "binlog_file": self.position.file,
                 "binlog_pos": self.position.pos,
+                "gtid": self.position.gtid,
+                "gtid_ordinal": self.position.ordinal,
                 "source_db": self.source_db,
                 "target_schema": self.target_schema,
                 "saved_at": self.saved_at.isoformat(),
@@ -54,7 +56,7 @@ class Checkpoint:
                 raise ValueError(f"unknown checkpoint version {raw.get('version')!r}")
             last = raw.get("last_event_ts")
             return cls(
-                position=BinlogPosition(str(raw["binlog_file"]), int(raw["binlog_pos"])),
+                position=BinlogPosition.from_dict(raw, "binlog_file", "binlog_pos"),
                 source_db=str(raw["source_db"]),
                 target_schema=str(raw["target_schema"]),
                 saved_at=datetime.fromisoformat(raw["saved_at"]),

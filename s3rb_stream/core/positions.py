@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from s3rb_stream.core.gtid import boundary_seq
+
 _FILE_INDEX = re.compile(r"\.(\d+)$")
 OFFSET_BITS = 32
 MAX_FILE_INDEX = (1 << (63 - OFFSET_BITS)) - 1
@@ -34,19 +36,44 @@ def make_seq(binlog_file: str, offset: int) -> int:
     return (file_index(binlog_file) << OFFSET_BITS) | offset
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class BinlogPosition:
-    """A position between two events. Ordered by (file index, offset)."""
+    """A position between two events, ordered by :attr:`seq`.
+
+    With GTID positioning it also carries the GTID state there and its ordinal, and the sequence
+    comes from the ordinal (see :mod:`s3rb_stream.core.gtid`): file and offset are then only
+    where this server happens to keep it.
+    """
 
     file: str
     pos: int
+    gtid: str | None = None
+    ordinal: int | None = None
 
     @property
     def seq(self) -> int:
+        if self.ordinal is not None:
+            return boundary_seq(self.ordinal)
         return make_seq(self.file, self.pos)
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.pos}"
+        return f"{self.file}:{self.pos}" + (f" (GTID {self.gtid or 'empty'})" if self.ordinal is not None else "")
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"file": self.file, "pos": self.pos}
+        if self.ordinal is not None:
+            out |= {"gtid": self.gtid, "gtid_ordinal": self.ordinal}
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, object], file_key: str = "file", pos_key: str = "pos") -> BinlogPosition:
+        ordinal = raw.get("gtid_ordinal")
+        return cls(
+            str(raw[file_key]),
+            int(str(raw[pos_key])),
+            str(raw["gtid"] or "") if ordinal is not None else None,
+            int(str(ordinal)) if ordinal is not None else None,
+        )
 
     def at_or_after(self, other: BinlogPosition) -> bool:
         return self.seq >= other.seq

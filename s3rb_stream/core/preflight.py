@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from s3rb_stream.core.gtid import Flavor
 from s3rb_stream.errors import BinlogSettingsError
 
 
@@ -33,6 +34,27 @@ def require_binlog_settings(variables: dict[str, str], where: str) -> None:
     problems = binlog_problems(variables)
     if problems:
         raise BinlogSettingsError(f"{where} cannot be captured: " + "; ".join(problems))
+
+
+def server_flavor(variables: dict[str, str]) -> Flavor:
+    text = " ".join(variables.get(k, "") for k in ("version", "version_comment"))
+    return "mariadb" if "mariadb" in text.lower() else "mysql"
+
+
+def gtid_problems(variables: dict[str, str]) -> list[str]:
+    """Why GTID positioning (S3RB_POSITIONING=gtid) cannot work on this server, if it cannot."""
+    if server_flavor(variables) == "mysql" and variables.get("gtid_mode", "OFF").upper() != "ON":
+        return [f"gtid_mode={variables.get('gtid_mode', 'OFF')}: set gtid_mode=ON (and enforce_gtid_consistency=ON)"]
+    return []
+
+
+def gtid_warning(variables: dict[str, str]) -> str | None:
+    if server_flavor(variables) == "mariadb" and variables.get("gtid_strict_mode", "OFF").upper() not in ("ON", "1"):
+        return (
+            "gtid_strict_mode is OFF on the source: GTID positioning stops with an error if a domain's"
+            " seq_no ever goes back; set gtid_strict_mode=ON on every server of the topology"
+        )
+    return None
 
 
 # --------------------------------------------------------------------------- grants

@@ -98,7 +98,7 @@ class ExtractState:
         raw.update(
             version=FORMAT_VERSION,
             started_at=self.started_at.isoformat(),
-            position={"file": self.position.file, "pos": self.position.pos} if self.position else None,
+            position=self.position.to_dict() if self.position else None,
             last_key=encode_key(self.last_key),
         )
         return json.dumps(raw, indent=2).encode()
@@ -114,7 +114,7 @@ class ExtractState:
                 first_seq=int(raw["first_seq"]),
                 last_seq=int(raw["last_seq"]),
                 started_at=datetime.fromisoformat(raw["started_at"]),
-                position=BinlogPosition(str(position["file"]), int(position["pos"])) if position else None,
+                position=BinlogPosition.from_dict(position) if position else None,
                 exact=bool(raw.get("exact", True)),
                 parts=int(raw["parts"]),
                 rows=int(raw["rows"]),

@@ -36,7 +36,8 @@ CHECKPOINT_EVERY_SECONDS = 5.0
 def save_quarantine(
     store: ObjectStore, source_db: str, target_schema: str, table: str, reason: str, position: BinlogPosition
 ) -> None:
-    record = {"table": table, "reason": reason, "binlog_file": position.file, "binlog_pos": position.pos}
+    record: dict[str, object] = {"table": table, "reason": reason, "binlog_file": position.file}
+    record |= {"binlog_pos": position.pos} | {k: v for k, v in position.to_dict().items() if k.startswith("gtid")}
     record["at"] = now_utc().isoformat()
     store.put(quarantine_key(store.prefix, source_db, target_schema, table), json.dumps(record, indent=2).encode())
     log.error(
@@ -59,7 +60,7 @@ def active_quarantines(store: ObjectStore, source_db: str, target_schema: str) -
         try:
             record = json.loads(data)
             table, reason = str(record["table"]), str(record["reason"])
-            since = BinlogPosition(str(record["binlog_file"]), int(record["binlog_pos"]))
+            since = BinlogPosition.from_dict(record, "binlog_file", "binlog_pos")
         except (ValueError, KeyError, TypeError) as exc:
             raise CorruptStateError(
                 f"quarantine record {key} is unreadable: {exc}", "delete it and re-snapshot the table"

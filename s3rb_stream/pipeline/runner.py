@@ -13,11 +13,12 @@ from typing import Literal
 from s3rb_stream import metrics
 from s3rb_stream.core.batching import FlushPolicy
 from s3rb_stream.core.checkpoint import Checkpoint, now_utc
+from s3rb_stream.core.gtid import Flavor, GtidState
 from s3rb_stream.core.positions import BinlogPosition
-from s3rb_stream.core.preflight import retention_warning
+from s3rb_stream.core.preflight import gtid_problems, gtid_warning, retention_warning, server_flavor
 from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR
 from s3rb_stream.core.schema import SourceTable, arrow_schema, table_from_json
-from s3rb_stream.errors import ConfigError, S3rbError, SourceError, SourceUnavailable
+from s3rb_stream.errors import BinlogGone, BinlogSettingsError, ConfigError, S3rbError, SourceUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.capture import Capture, active_quarantines, load_checkpoint, save_quarantine
 from s3rb_stream.pipeline.extract import require_extractable
@@ -79,6 +80,7 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
 
     quarantined: dict[str, str] = field(default_factory=dict)
+    gtid: Flavor | None = None  # the server's flavor when positioning by GTID
 
     @property
     def binlog_tables(self) -> list[tuple[TableConfig, SourceTable]]:
@@ -127,13 +129,17 @@ def choose_start(
         if not fresh:
             return None, skip
         skip.update({name: pos.seq for name, pos in fresh.items()})
-        return min(fresh.values()), skip
-    start = min([checkpoint.position, *fresh.values()])
+        return min(fresh.values(), key=_seq), skip
+    start = min([checkpoint.position, *fresh.values()], key=_seq)
     if start != checkpoint.position:
         covered = checkpoint.tables if checkpoint.tables is not None else tuple(tables)
         skip.update({name: checkpoint.position.seq for name in covered if name in tables})
     skip.update({name: pos.seq for name, pos in fresh.items()})
     return start, skip
+
+
+def _seq(position: BinlogPosition) -> int:
+    return position.seq
 
 
 def prepare(settings: Settings, source_db: str, target_schema: str, start_position: StartPosition) -> Prepared:
@@ -174,7 +180,8 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
             return Prepared(tables, None, None, store, True)
         variables = mysql_meta.check_binlog(conn, mysql)
         mysql_meta.check_server_id(conn, variables, settings.server_id or default_server_id(source_db, target_schema))
-        target_position = mysql_meta.current_position(conn)
+        gtid = _gtid_flavor(settings, variables, checkpoint, warnings)
+        target_position = mysql_meta.current_position(conn, gtid)
         quarantined = active_quarantines(store, source_db, target_schema)
         for name, reason in quarantined.items():
             warnings.append(
@@ -194,28 +201,30 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
         snapshots = _snapshot_positions(
             store, source_db, target_schema, [(c, t) for c, t in tables if t.name in binlog_names]
         )
+        for name, position in snapshots.items():
+            if (position.ordinal is not None) != (gtid is not None):
+                raise ConfigError(
+                    f"the snapshot of {name} was positioned by {'GTID' if position.ordinal is not None else 'file'},"
+                    f" but S3RB_POSITIONING={settings.positioning}",
+                    f"set S3RB_POSITIONING back, or re-snapshot the table: s3rb-stream snapshot --source-db"
+                    f" {source_db} --target-schema {target_schema} -t {name} --restart",
+                )
         start, skip = choose_start(checkpoint, snapshots, binlog_names)
         if start is not None:
-            logs = mysql_meta.binary_logs(conn)
-            if start.file not in logs:
-                oldest = logs[0] if logs else "none"
-                modes = {t.name: c.mode for c, t in tables}
-                only = " ".join(f"-t {name}" for name in binlog_names if modes[name] != "append")
-                history = [name for name in binlog_names if modes[name] == "append"]
-                lost = f"; the history of append tables {history} in that range cannot be recovered" if history else ""
-                raise SourceError(
-                    f"binlog {start.file} needed to resume {source_db} → {target_schema} at {start}"
-                    f" is no longer on the server: changes from {start} up to the start of {oldest} are lost",
-                    "never skipped silently; re-snapshot the tables captured from the binlog, then run again:"
-                    f" s3rb-stream snapshot --source-db {source_db} --target-schema {target_schema} {only} --restart"
-                    + lost,
-                )
+            lost = _lost_range(conn, start, target_position, gtid)
+            if lost:
+                lost_tables = [(c, t) for c, t in tables if t.name in binlog_names]
+                raise purged_error(source_db, target_schema, lost_tables, lost)
             log.info("resuming", position=str(start), source_db=source_db, target_schema=target_schema)
         elif start_position == "current":
             start = target_position
             log.warning("no checkpoint: starting at the current binlog position", position=str(start))
         else:
             start = BinlogPosition(mysql_meta.binary_logs(conn)[0], 4)
+            if gtid == "mariadb":
+                start = mysql_meta.gtid_position(conn, start, gtid)
+            elif gtid == "mysql":
+                start = mysql_meta.with_gtid(start, mysql_meta.purged_gtids(conn, gtid))
             log.warning(
                 "no checkpoint: starting at the oldest binlog on the server; rows written before it are not captured",
                 position=str(start),
@@ -223,7 +232,68 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
     finally:
         conn.close()
     store.check()
-    return Prepared(tables, start, target_position, store, checkpoint is not None, skip, warnings, quarantined)
+    return Prepared(tables, start, target_position, store, checkpoint is not None, skip, warnings, quarantined, gtid)
+
+
+def _gtid_flavor(
+    settings: Settings, variables: dict[str, str], checkpoint: Checkpoint | None, warnings: list[str]
+) -> Flavor | None:
+    """The server's flavor when positioning by GTID (None by file), once the server and the
+    checkpoint agree with the setting: the two number ``_s3rb_seq`` differently."""
+    if checkpoint is not None and (checkpoint.position.ordinal is not None) != (settings.positioning == "gtid"):
+        was = "gtid" if checkpoint.position.ordinal is not None else "file"
+        raise ConfigError(
+            f"the checkpoint of {checkpoint.source_db} → {checkpoint.target_schema} was written with"
+            f" S3RB_POSITIONING={was}, but it is now {settings.positioning}: the two number _s3rb_seq differently",
+            f"set S3RB_POSITIONING={was}; to switch, drop the target tables, delete the checkpoint and snapshot again",
+        )
+    if settings.positioning != "gtid":
+        return None
+    problems = gtid_problems(variables)
+    if problems:
+        raise BinlogSettingsError("GTID positioning cannot work on this source: " + "; ".join(problems))
+    warning = gtid_warning(variables)
+    if warning:
+        warnings.append(warning)
+        log.warning(warning)
+    return server_flavor(variables)
+
+
+def _lost_range(conn: object, start: BinlogPosition, now: BinlogPosition, gtid: Flavor | None) -> str | None:
+    """What capture would lose resuming at ``start`` on this server, or None when it can resume."""
+    if gtid is None:
+        logs = mysql_meta.binary_logs(conn)
+        if start.file in logs:
+            return None
+        oldest = logs[0] if logs else "none"
+        return (
+            f"binlog {start.file} is no longer on the server: changes from {start} up to the start of {oldest} are lost"
+        )
+    have = GtidState.parse(start.gtid or "", gtid)
+    purged = have.missing_since(mysql_meta.purged_gtids(conn, gtid))
+    if purged:
+        return f"the server's binlogs no longer hold GTIDs up to {', '.join(purged)}: changes after {start} are lost"
+    behind = GtidState.parse(now.gtid or "", gtid).missing_since(have)
+    if behind:
+        return (
+            f"the server lacks GTIDs up to {', '.join(behind)} that the target already has: it is behind the"
+            " checkpoint (a replica promoted before it caught up?), and resuming would lose or repeat changes"
+        )
+    return None
+
+
+def purged_error(
+    source_db: str, target_schema: str, binlog_tables: list[tuple[TableConfig, SourceTable]], lost: str
+) -> BinlogGone:
+    """Never skip ahead: name what is lost and the command that re-snapshots only those tables."""
+    only = " ".join(f"-t {t.name}" for c, t in binlog_tables if c.mode != "append")
+    history = [t.name for c, t in binlog_tables if c.mode == "append"]
+    append = f"; the history of append tables {history} in that range cannot be recovered" if history else ""
+    return BinlogGone(
+        f"cannot resume {source_db} → {target_schema}: {lost}",
+        "never skipped silently; re-snapshot the tables captured from the binlog, then run again:"
+        f" s3rb-stream snapshot --source-db {source_db} --target-schema {target_schema} {only} --restart" + append,
+    )
 
 
 def run(
@@ -415,14 +485,25 @@ def _run(
         try:
             conn = mysql_meta.connect(settings.mysql())
             try:
-                behind = bytes_behind(mysql_meta.binary_log_sizes(conn), capture.buffers.last_commit)
+                logs = mysql_meta.binary_log_sizes(conn)
             finally:
                 conn.close()
         except S3rbError as exc:
             log.warning("source probe failed", error=str(exc))
             return
+        behind = bytes_behind(logs, capture.buffers.last_commit)
         if behind is not None:
             metrics.BYTES_BEHIND.labels(source_db, target_schema).set(behind)
+        saved = capture.saved_position
+        if prepared.gtid is None and saved is not None and saved.file not in {name for name, _ in logs}:
+            # Retention is shorter than batches stay open: a restart now could not resume. Reading
+            # is already past it, so writing every open batch moves the checkpoint out of danger.
+            log.error(
+                "the binlog holding the checkpoint was purged while running: flushing every batch now;"
+                " raise binlog retention above S3RB_BATCH_MAX_AGE_SECONDS by a wide margin",
+                checkpoint=str(saved),
+            )
+            capture.flush_all()
 
     def on_boundary() -> None:
         nonlocal last_load
@@ -447,6 +528,7 @@ def _run(
             [name for name in capture.tables if name not in capture.quarantined],
             capture.buffers.last_commit,
             settings.heartbeat_seconds,
+            prepared.gtid,
         )
         try:
             capture.consume(reader, should_stop, on_boundary)
@@ -454,6 +536,8 @@ def _run(
                 capture.reopen = False
                 continue
             break
+        except BinlogGone as exc:
+            raise purged_error(source_db, target_schema, prepared.binlog_tables, str(exc)) from None
         except SourceUnavailable as exc:
             # Back off harder only while no progress is made between failures.
             failures = 1 if capture.buffers.last_commit != failed_at else failures + 1

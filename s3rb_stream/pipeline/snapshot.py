@@ -14,11 +14,13 @@ images make that replay converge on the source's state.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from s3rb_stream.core.checkpoint import now_utc
 from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.core.preflight import server_flavor
 from s3rb_stream.core.query_state import ExtractState
 from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.errors import SourceError
@@ -58,6 +60,31 @@ def resolve_for_query(settings: Settings, source_db: str, need_binlog: bool) -> 
         conn.close()
 
 
+@contextmanager
+def gtid_positions(
+    settings: Settings,
+) -> Iterator[Callable[[BinlogPosition | None, bool], tuple[BinlogPosition | None, bool]]]:
+    """With GTID positioning, a snapshot's position needs the GTID state there too. MariaDB tells
+    it for the exact position; on MySQL the state is read just before the snapshot opens (not exact:
+    the overlap is replayed, which full row images make harmless)."""
+    if settings.positioning != "gtid":
+        yield lambda position, exact: (position, exact)
+        return
+    conn = mysql_meta.connect(settings.mysql())
+    try:
+        flavor = server_flavor(mysql_meta.server_variables(conn))
+        before = mysql_meta.current_position(conn, flavor) if flavor == "mysql" else None
+
+        def attach(position: BinlogPosition | None, exact: bool) -> tuple[BinlogPosition | None, bool]:
+            if position is None or flavor == "mysql":
+                return before if position is not None else None, False
+            return mysql_meta.gtid_position(conn, position, flavor), exact
+
+        yield attach
+    finally:
+        conn.close()
+
+
 def snapshot(
     settings: Settings,
     source_db: str,
@@ -86,7 +113,8 @@ def snapshot(
 
     reader = QueryReader(settings.mysql())
     try:
-        position, exact = reader.begin_snapshot()
+        with gtid_positions(settings) as attach:
+            position, exact = attach(*reader.begin_snapshot())
         if position is None:
             raise SourceError(
                 "snapshot needs the binary log: the server reports no binlog position",

@@ -35,8 +35,9 @@ from pymysqlreplication.event import (
 )
 from pymysqlreplication.row_event import DeleteRowsEvent, TableMapEvent, UpdateRowsEvent, WriteRowsEvent
 
+from s3rb_stream.core.gtid import Flavor, GtidState, row_seq
 from s3rb_stream.core.positions import BinlogPosition, make_seq
-from s3rb_stream.errors import SourceUnavailable, UnsupportedEventError
+from s3rb_stream.errors import BinlogGone, SourceUnavailable, UnsupportedEventError
 from s3rb_stream.settings import MySQLTarget
 from s3rb_stream.sources.mysql_meta import driver_options
 
@@ -59,6 +60,7 @@ _COMPRESSED = {
     0xAA: "MariaDB log_bin_compress (UPDATE_ROWS_COMPRESSED_EVENT)",
     0xAB: "MariaDB log_bin_compress (DELETE_ROWS_COMPRESSED_EVENT)",
 }
+ER_MASTER_FATAL_ERROR_READING_BINLOG = 1236  # purged binlog, unknown GTID state, and the like
 _TXN_CONTROL = re.compile(r"^\s*(BEGIN|XA\s+START|SAVEPOINT|ROLLBACK\s+TO)\b", re.I)
 _DDL = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(ALTER|RENAME|DROP|TRUNCATE|CREATE)\b", re.I | re.S)
 
@@ -115,18 +117,31 @@ class BinlogReader:
         tables: list[str],
         start: BinlogPosition,
         heartbeat_seconds: float,
+        gtid: Flavor | None = None,
     ) -> None:
+        """``gtid``: the server's flavor when positioning by GTID; ``start`` then carries the GTID
+        state to resume from, and the server finds it in its own binlog files."""
         self.source_db = source_db
         self.tables = set(tables)
+        self.describe_target = target.describe()
         settings = driver_options(target)
         settings["read_timeout"] = max(int(heartbeat_seconds * 4), 30)
+        self._gtid: GtidState | None = None
+        where: dict[str, Any] = {"log_file": start.file, "log_pos": start.pos}
+        if gtid is not None:
+            if start.ordinal is None:
+                raise ValueError("GTID positioning needs a start position with its GTID state")
+            self._gtid = GtidState.parse(start.gtid or "", gtid)
+            where = {"auto_position": start.gtid or "", "is_mariadb": gtid == "mariadb"}
+        self._ordinal = self._gtid.ordinal if self._gtid else 0  # the current transaction's
+        self._row_index = 0  # rows of the current transaction so far (GTID sequences)
+        self._last_file, self._last_pos = start.file, start.pos
         self._stream = BinLogStreamReader(
             connection_settings=settings,
             server_id=server_id,
             blocking=True,
             resume_stream=True,
-            log_file=start.file,
-            log_pos=start.pos,
+            **where,
             only_schemas=[source_db],
             only_tables=sorted(self.tables),
             filter_non_implemented_events=False,
@@ -139,7 +154,19 @@ class BinlogReader:
         self._stream.close()
 
     def position(self) -> BinlogPosition:
-        return BinlogPosition(self._stream.log_file, self._stream.log_pos)
+        file = self._stream.log_file or self._last_file  # None until a GTID stream's first rotate
+        pos = self._stream.log_pos or self._last_pos
+        if self._gtid is None:
+            return BinlogPosition(file, pos)
+        return BinlogPosition(file, pos, str(self._gtid), self._gtid.ordinal)
+
+    def _row_seq(self, after: BinlogPosition, event: Any) -> int:
+        if self._gtid is None:
+            return make_seq(after.file, event.packet.log_pos - event.packet.event_size)
+        seq = row_seq(self._ordinal, self._row_index)
+        row_seq(self._ordinal, self._row_index + len(event.rows) - 1)  # the whole event fits, or a clear error
+        self._row_index += len(event.rows)
+        return seq
 
     def items(self) -> Iterator[BinlogItem]:
         in_txn = False
@@ -153,7 +180,6 @@ class BinlogReader:
                     in_txn = True
                     if event.schema != self.source_db or event.table not in self.tables:
                         continue
-                    start = event.packet.log_pos - event.packet.event_size
                     kind = (
                         "insert"
                         if isinstance(event, WriteRowsEvent)
@@ -162,7 +188,7 @@ class BinlogReader:
                         else "delete"
                     )
                     rows = [_restore_empty_sets(row) for row in event.rows]
-                    yield RowImages(event.table, kind, rows, make_seq(after.file, start))
+                    yield RowImages(event.table, kind, rows, self._row_seq(after, event))
                 elif isinstance(event, XidEvent):
                     in_txn = False
                     yield Boundary(after, _ts(event.timestamp))
@@ -176,7 +202,12 @@ class BinlogReader:
                     if _DDL.match(query):
                         yield Ddl(query, schema, after)
                     yield Boundary(after, _ts(event.timestamp))
-                elif isinstance(event, (GtidEvent, MariadbGtidEvent, TableMapEvent)):
+                elif isinstance(event, (GtidEvent, MariadbGtidEvent)):
+                    in_txn = True
+                    if self._gtid is not None:
+                        self._ordinal = self._gtid.add(event.gtid)
+                        self._row_index = 0
+                elif isinstance(event, TableMapEvent):
                     in_txn = True
                 elif isinstance(event, HeartbeatLogEvent):
                     if not in_txn:
@@ -186,6 +217,12 @@ class BinlogReader:
                 elif isinstance(event, RotateEvent) and not in_txn:
                     yield Boundary(after, None)  # a file change, not the end of the binlog
         except pymysql.err.OperationalError as exc:
+            if exc.args and exc.args[0] == ER_MASTER_FATAL_ERROR_READING_BINLOG:
+                raise BinlogGone(
+                    f"MySQL at {self.describe_target} cannot send the binlog from {self.position()}: {exc.args[1]}",
+                    "the changes after that position are no longer on this server (purged, or this server"
+                    " lacks them): re-snapshot the tables, never skipped silently",
+                ) from None
             raise SourceUnavailable(
                 f"the binlog connection failed (error {exc.args[0] if exc.args else '?'})",
                 "reconnecting from the last transaction boundary",

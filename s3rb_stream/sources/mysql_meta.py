@@ -10,6 +10,7 @@ from typing import Any
 import pymysql
 import pymysql.cursors
 
+from s3rb_stream.core.gtid import Flavor, GtidState
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.preflight import grant_problems, require_binlog_settings, server_id_problems
 from s3rb_stream.core.schema import MAX_ARROW_DECIMAL, SourceColumn, SourceTable
@@ -69,7 +70,8 @@ def check_binlog(conn: Any, target: MySQLTarget) -> dict[str, str]:
     return variables
 
 
-def current_position(conn: Any) -> BinlogPosition:
+def current_position(conn: Any, gtid: Flavor | None = None) -> BinlogPosition:
+    """The end of the binlog now; with ``gtid``, with the GTID state there."""
     with conn.cursor() as cur:
         try:
             cur.execute(q.BINARY_LOG_STATUS)
@@ -78,7 +80,43 @@ def current_position(conn: Any) -> BinlogPosition:
         row = cur.fetchone()
     if not row:
         raise SourceError("the source has no binary log position", "enable log_bin on the server")
-    return BinlogPosition(str(row[0]), int(row[1]))
+    position = BinlogPosition(str(row[0]), int(row[1]))
+    if gtid == "mysql":
+        return with_gtid(position, GtidState.parse(str(row[4] or "") if len(row) > 4 else "", "mysql"))
+    return gtid_position(conn, position, gtid) if gtid else position
+
+
+def gtid_position(conn: Any, position: BinlogPosition, flavor: Flavor) -> BinlogPosition:
+    """``position`` with the GTID state there (MariaDB knows it for any file and offset)."""
+    if flavor != "mariadb":
+        raise SourceError(
+            f"the GTID state at {position} cannot be read from MySQL",
+            "start GTID positioning at the current position (--start-position current) or from a snapshot",
+        )
+    with conn.cursor() as cur:
+        cur.execute(q.GTID_AT, (position.file, position.pos))
+        row = cur.fetchone()
+    if row is None or row[0] is None:
+        raise SourceError(f"MariaDB found no GTID state at {position}", "is the binlog file still on the server?")
+    return with_gtid(position, GtidState.parse(str(row[0]), "mariadb"))
+
+
+def with_gtid(position: BinlogPosition, state: GtidState) -> BinlogPosition:
+    return BinlogPosition(position.file, position.pos, str(state), state.ordinal)
+
+
+def purged_gtids(conn: Any, flavor: Flavor) -> GtidState:
+    """What the server no longer has in any binlog: MariaDB's state at the start of its oldest
+    binlog, MySQL's ``gtid_purged``."""
+    if flavor == "mysql":
+        with conn.cursor() as cur:
+            cur.execute(q.GTID_PURGED)
+            row = cur.fetchone()
+        return GtidState.parse(str(row[0] or "") if row else "", "mysql")
+    logs = binary_logs(conn)
+    if not logs:
+        return GtidState.parse("", "mariadb")
+    return GtidState.parse(gtid_position(conn, BinlogPosition(logs[0], 4), "mariadb").gtid or "", "mariadb")
 
 
 def binary_logs(conn: Any) -> list[str]:

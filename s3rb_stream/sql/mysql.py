@@ -38,7 +38,7 @@ BINLOG_VARIABLES = """
 SHOW GLOBAL VARIABLES WHERE Variable_name IN (
   'log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata',
   'log_bin_compress', 'binlog_transaction_compression', 'server_id', 'version', 'version_comment',
-  'binlog_expire_logs_seconds', 'expire_logs_days'
+  'binlog_expire_logs_seconds', 'expire_logs_days', 'gtid_mode', 'gtid_strict_mode'
 )
 """
 
@@ -47,6 +47,8 @@ SHOW_GRANTS = "SHOW GRANTS"
 REPLICA_HOSTS = "SHOW SLAVE HOSTS"
 BINARY_LOG_STATUS = "SHOW BINARY LOG STATUS"
 BINARY_LOGS = "SHOW BINARY LOGS"
+GTID_AT = "SELECT BINLOG_GTID_POS(%s, %s)"  # MariaDB: the GTID state at a binlog file and offset
+GTID_PURGED = "SELECT @@GLOBAL.gtid_purged"  # MySQL: the GTIDs no longer in any binlog
 
 CONSISTENT_SNAPSHOT = "START TRANSACTION WITH CONSISTENT SNAPSHOT"
 SNAPSHOT_POSITION = "SHOW STATUS LIKE 'binlog_snapshot_%'"  # MariaDB: the position of that snapshot

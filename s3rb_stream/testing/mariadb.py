@@ -139,6 +139,41 @@ class MariaDBServer:
         finally:
             conn.close()
 
+    def query_one(self, statement: str) -> Any:
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement)
+                row = cur.fetchone()
+                return row[0] if row else None
+        finally:
+            conn.close()
+
+    # ------------------------------------------------------------------ replication (GTID)
+
+    def replicate_from(self, primary: MariaDBServer) -> None:
+        """Become a GTID replica of ``primary``, from its first binlog. Start this server with its own
+        ``server_id`` and ``log_slave_updates`` so that it can be promoted later."""
+        self.execute(
+            f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary.port}, MASTER_USER='root',"
+            " MASTER_USE_GTID=slave_pos",
+            "START SLAVE",
+        )
+
+    def wait_replicated(self, primary: MariaDBServer, timeout: float = 30.0) -> None:
+        """Until this replica has applied everything ``primary`` has logged so far."""
+        wanted = primary.query_one("SELECT @@GLOBAL.gtid_binlog_pos")
+
+        def caught_up() -> bool:
+            running = self.query_one("SELECT @@GLOBAL.gtid_slave_pos")
+            return bool(running == wanted)
+
+        wait_until(caught_up, timeout, f"the replica on port {self.port} to apply {wanted}")
+
+    def promote(self) -> None:
+        """Stop replicating: this server is now a primary."""
+        self.execute("STOP SLAVE", "RESET SLAVE ALL")
+
     def stop(self) -> None:
         terminate(self._proc, timeout=30)
         self._proc = None

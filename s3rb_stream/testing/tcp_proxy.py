@@ -2,6 +2,8 @@
 
 ``cut_on`` is a byte string; while it is set, any connection whose client sends a chunk
 containing it is closed on both sides at that moment, before the chunk reaches the server.
+``cut_after_bytes``: while ``cuts_left`` > 0, a connection that has relayed that many bytes from the
+server is closed mid-stream (a long binlog stream, not the short metadata queries).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ class CuttingProxy:
     target_port: int
     port: int = 0
     cut_on: bytes | None = None
+    cut_after_bytes: int | None = None
+    cuts_left: int = 0
     cuts: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
@@ -59,7 +63,13 @@ class CuttingProxy:
                 await server_w.drain()
 
         async def downstream() -> None:
+            relayed = 0
             while data := await server_r.read(65536):
+                relayed += len(data)
+                if self.cut_after_bytes is not None and self.cuts_left > 0 and relayed > self.cut_after_bytes:
+                    self.cuts_left -= 1
+                    self.cuts += 1
+                    break
                 client_w.write(data)
                 await client_w.drain()
 
