@@ -4,7 +4,9 @@ conditional writes, so two instances can never both believe they hold it.
 ``{prefix}/{source_db}/{target_schema}/_s3rb_state/lease.json`` names the holder and when its lease
 expires. A second ``run`` refuses with the holder's name, or with ``--standby`` waits and takes over
 once the lease is released or expires (a crashed holder's lease expires after its TTL). The holder
-renews it every third of the TTL; one that finds it taken by another stops at once.
+renews it every third of the TTL; one that finds it taken by another stops at once. A holder that
+ran on this same host, in this same PID namespace, and whose process is gone (``kill -9``, a crash
+before a restart) is known dead at once: its lease is taken over without waiting for the TTL.
 """
 
 from __future__ import annotations
@@ -37,6 +39,38 @@ def lease_key(prefix: str, source_db: str, target_schema: str) -> str:
     return join(prefix, source_db, target_schema, "_s3rb_state", "lease.json")
 
 
+_OWNERS_HERE: set[str] = set()  # the leases this process has created (alive while it runs)
+
+
+def _pid_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def _gone(holder: dict[str, str]) -> bool:
+    """True only when the holder's process is certainly dead: same host, same PID namespace, and
+    its pid no longer exists (or is ours: a restarted container's previous incarnation)."""
+    namespace = _pid_namespace()
+    if namespace is None or holder.get("host") != socket.gethostname() or holder.get("pid_namespace") != namespace:
+        return False
+    try:
+        pid = int(holder["pid"])
+    except (KeyError, ValueError, TypeError):
+        return False
+    if pid == os.getpid():
+        return holder.get("owner") not in _OWNERS_HERE  # not one of ours: a previous incarnation
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists, as another user
+    return False
+
+
 class Lease:
     def __init__(self, store: ObjectStore, source_db: str, target_schema: str, ttl_seconds: float) -> None:
         self.store = store
@@ -44,12 +78,19 @@ class Lease:
         self.where = f"{source_db} → {target_schema}"
         self.ttl = ttl_seconds
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        _OWNERS_HERE.add(self.owner)
         self.token: str | None = None
         self.renewed = 0.0
 
     def _record(self, expires: datetime) -> bytes:
         return json.dumps(
-            {"owner": self.owner, "host": socket.gethostname(), "pid": os.getpid(), "expires_at": expires.isoformat()}
+            {
+                "owner": self.owner,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "pid_namespace": _pid_namespace(),
+                "expires_at": expires.isoformat(),
+            }
         ).encode()
 
     def _try(self) -> tuple[bool, dict[str, str] | None]:
@@ -65,7 +106,9 @@ class Lease:
             except (ValueError, KeyError, TypeError):
                 holder, expires = None, datetime.min.replace(tzinfo=UTC)  # unreadable: treat as expired
             if holder is not None and holder.get("owner") != self.owner and expires > datetime.now(UTC):
-                return False, holder
+                if not _gone(holder):
+                    return False, holder
+                log.warning("the lease holder on this host is gone: taking over", holder=holder.get("owner"))
         mine = self._record(datetime.now(UTC) + timedelta(seconds=self.ttl))
         written = self.store.put_if(self.key, mine, token)
         if written is None:

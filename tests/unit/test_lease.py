@@ -71,3 +71,38 @@ def test_conditional_writes_on_the_local_store(tmp_path: Path) -> None:
     assert store.put_if("k", b"3", "stale") is None
     assert store.put_if("k", b"4", token) is not None and store.get("k") == b"4"
     assert store.list("") == ["k"]  # the lock file is not an object
+
+
+def test_a_killed_holder_on_this_host_is_taken_over_at_once(tmp_path: Path) -> None:
+    """kill -9 leaves a lease that would block a restart for its TTL; a dead pid on this host does not."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from s3rb_stream.pipeline.lease import Lease; from s3rb_stream.store.local import LocalStore;"
+        f" assert Lease(LocalStore({str(tmp_path)!r}), 'sales', 'analytics', 300).acquire(standby=False)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)  # exits holding a 300 s lease
+    restarted = lease(tmp_path, ttl=300)
+    assert restarted.acquire(standby=False)
+
+
+def test_a_live_holder_in_another_process_is_not_taken_over(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time; from s3rb_stream.pipeline.lease import Lease; from s3rb_stream.store.local import"
+        f" LocalStore; assert Lease(LocalStore({str(tmp_path)!r}), 'sales', 'analytics', 300).acquire(standby=False);"
+        " print('held', flush=True); time.sleep(30)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None
+        assert "held" in iter(lambda: holder.stdout.readline().strip(), "")  # type: ignore[union-attr]
+        with pytest.raises(LeaseHeld):
+            lease(tmp_path, ttl=300).acquire(standby=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert lease(tmp_path, ttl=300).acquire(standby=False)  # killed: its pid is gone
