@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from s3rb_stream import metrics
+from s3rb_stream import faultpoints, metrics
 from s3rb_stream.core.batching import BatchBuffers, FlushPolicy
 from s3rb_stream.core.changes import Change, Op
 from s3rb_stream.core.checkpoint import Checkpoint, now_utc
@@ -301,6 +301,7 @@ class Capture:
                 if count:
                     metrics.CHANGES.labels(self.source_db, self.target_schema, op.name.lower()).inc(count)
         self.buffers.commit(self.buffers.last_commit, boundary.position, committed, time.monotonic())
+        faultpoints.reached("capture.commit")
 
     def _last_per_key(
         self, table: str, rows: list[tuple[Op, int, tuple[Any, ...]]]
@@ -355,6 +356,7 @@ class Capture:
             tuple(sorted(t for t in self.tables if t not in self.quarantined)),
             {name: table_to_json(t) for name, t in self.tables.items() if name not in self.quarantined},
         )
+        faultpoints.reached("checkpoint.write")
         self.store.put(checkpoint_key(self.store.prefix, self.source_db, self.target_schema), checkpoint.to_json())
         self.saved_position = position
         self.last_saved_at = time.monotonic()

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from s3rb_stream import faultpoints
 from s3rb_stream.core.object_keys import BatchRef
 from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.scd2 import Scd2Spec
@@ -84,6 +85,7 @@ class DuckDBWarehouse:
         con.execute("BEGIN TRANSACTION")
         try:
             con.register(STAGING, staged)
+            faultpoints.reached("load.copy")
             row = con.execute(sql.watermark(target_schema), [table.name]).fetchone()
             mark = int(row[0]) if row else -1
             if mode == "append":
@@ -102,6 +104,7 @@ class DuckDBWarehouse:
                     sql.record_batch(target_schema),
                     [table.name, ref.key, ref.first_seq, ref.last_seq, data.num_rows],
                 )
+            faultpoints.reached("load.merge")
             con.execute("COMMIT")
         except duckdb.Error as exc:
             con.execute("ROLLBACK")

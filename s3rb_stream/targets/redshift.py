@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 import redshift_connector
 
-from s3rb_stream import metrics
+from s3rb_stream import faultpoints, metrics
 from s3rb_stream.core.object_keys import BatchRef, source_db_of
 from s3rb_stream.core.overflow import Overflow, fit_table
 from s3rb_stream.core.scd2 import Scd2Spec
@@ -263,12 +263,15 @@ class RedshiftWarehouse:
             steps = load(schema, table, manifest, self.iam_role, mark)
         for statement in steps:
             self._run(cur, statement)
+            if statement.lstrip().upper().startswith("COPY"):
+                faultpoints.reached("load.copy")
         if sweep is not None and scd2 is not None:
             self._run(cur, scd2_sql.expire_unseen(schema, table, scd2, sql.SCD2), (sweep.at, sweep.below_seq))
         elif sweep is not None:
             self._run(cur, sql.sweep(schema, table), (sweep.below_seq,))
         for ref, data in batches:
             self._run(cur, sql.record_batch(schema), (table.name, ref.key, ref.first_seq, ref.last_seq, data.num_rows))
+        faultpoints.reached("load.merge")
         self._conn.commit()
 
     def _rollback(self) -> None:
