@@ -99,23 +99,30 @@ class Loader:
             chunk: list[tuple[BatchRef, pa.Table]] = []
             definition = table
             rows = 0
+            top = -1  # the highest last_seq of the binlog batches in the chunk
             for ref in refs:
                 data = self.store.get(ref.key)
                 if data is None:
                     continue  # listed but gone: nothing to apply, it is not recorded as applied
                 decoded = parquet.decode(data, ref.key)
                 written_with = definition_of(decoded) or table
-                if chunk and written_with != definition:  # one definition per load: the target evolves between
+                # One definition per load (the target evolves between), and no two binlog batches
+                # whose ranges overlap: a replay after a crash may cut the same changes into other
+                # batches, and only separate loads let the watermark drop the copies (append mode).
+                overlaps = ref.part is None and ref.first_seq <= top
+                if chunk and (written_with != definition or overlaps):
                     stats.rows += self._apply(config, definition, chunk, sweep)
                     stats.batches += len(chunk)
-                    chunk, rows = [], 0
+                    chunk, rows, top = [], 0, -1
                 definition = written_with
                 chunk.append((ref, decoded))
                 rows += decoded.num_rows
+                if ref.part is None:
+                    top = max(top, ref.last_seq)
                 if rows >= MAX_ROWS_PER_LOAD or (sweep is not None and ref.key == sweep.final_key):
                     stats.rows += self._apply(config, definition, chunk, sweep)
                     stats.batches += len(chunk)
-                    chunk, rows = [], 0
+                    chunk, rows, top = [], 0, -1
             if chunk:
                 stats.rows += self._apply(config, definition, chunk, sweep)
                 stats.batches += len(chunk)
