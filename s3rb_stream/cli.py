@@ -81,7 +81,12 @@ def run(
         return
     if source_db is None or target_schema is None:
         raise ConfigError("give both --source-db and --target-schema, or neither to run every listed pipeline")
-    run_pipeline(settings, source_db, target_schema, until_caught_up, start_position, stop, standby)  # type: ignore[arg-type]
+    if until_caught_up:
+        run_pipeline(settings, source_db, target_schema, True, start_position, stop, standby)  # type: ignore[arg-type]
+    else:
+        from s3rb_stream.pipeline.supervisor import run_daemon
+
+        run_daemon(settings, source_db, target_schema, stop, start_position, standby)  # type: ignore[arg-type]
 
 
 @main.command()

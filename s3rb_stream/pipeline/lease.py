@@ -154,9 +154,12 @@ class Lease:
         self.renewed = time.monotonic()
 
     def release(self) -> None:
-        """Expire our lease now, so a standby takes over without waiting for the TTL."""
+        """Expire our lease now, so a standby takes over without waiting for the TTL. If the store
+        cannot be reached, the record stays, but this process no longer counts it as alive: a retry
+        in this process takes it over at once."""
+        _OWNERS_HERE.discard(self.owner)
         if self.token is None:
             return
-        if self.store.put_if(self.key, self._record(datetime.now(UTC)), self.token):
+        token, self.token = self.token, None
+        if self.store.put_if(self.key, self._record(datetime.now(UTC)), token):
             log.info("lease released", pipeline=self.where)
-        self.token = None

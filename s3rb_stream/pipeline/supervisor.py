@@ -16,6 +16,8 @@ from s3rb_stream.settings import PipelineConfig, Settings, load_tables_file
 log = get_logger(__name__)
 
 MAX_BACKOFF_SECONDS = 300.0
+MAX_OUTAGE_BACKOFF_SECONDS = 30.0  # an unreachable service is retried at least this often
+HEALTHY_RUN_SECONDS = 60.0  # a run that lasted this long resets the backoff
 
 
 @dataclass
@@ -63,6 +65,35 @@ def supervise(
         while thread.is_alive():
             thread.join(timeout=0.5)
     return states
+
+
+def run_daemon(
+    settings: Settings,
+    source_db: str,
+    target_schema: str,
+    stop: StopFlag,
+    start_position: StartPosition = "earliest",
+    standby: bool = False,
+    first_backoff: float = 1.0,
+) -> None:
+    """One source schema as a daemon: an outage of MySQL, the store or the warehouse (a retryable
+    error) is ridden out, resuming from the checkpoint with backoff; any other error ends it."""
+    failures = 0
+    while not stop.stopping:
+        started = time.monotonic()
+        try:
+            run(settings, source_db, target_schema, False, start_position, stop, standby)
+            return
+        except S3rbError as exc:
+            if not exc.retryable:
+                raise
+            failures = 1 if time.monotonic() - started > HEALTHY_RUN_SECONDS else failures + 1
+            delay = min(MAX_OUTAGE_BACKOFF_SECONDS, first_backoff * 2 ** (failures - 1))
+            log.error("pipeline interrupted; resuming from its checkpoint", source_db=source_db,
+                      target_schema=target_schema, error=str(exc), attempt=failures, retry_in_s=delay)  # fmt: skip
+            deadline = time.monotonic() + delay
+            while not stop.stopping and time.monotonic() < deadline:
+                time.sleep(0.2)
 
 
 def _keep_running(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -113,12 +114,29 @@ class RedshiftWarehouse:
             raise WarehouseError(f"Redshift at {self.describe()} refused the login: {exc}") from None
 
     def _run(self, cursor: Any, statement: str, params: Any = None) -> None:
+        """Run one statement, logged at debug level: COPY names the IAM role, never a key."""
         self.statements.append(statement)
+        log.debug("redshift statement", sql=statement)
         cursor.execute(statement, params)
+
+    @contextlib.contextmanager
+    def _reachable(self, what: str) -> Iterator[None]:
+        """A dropped or refused connection is an outage, which the daemon rides out (retryable)."""
+        try:
+            yield
+        except (redshift_connector.error.InterfaceError, OSError) as exc:
+            raise WarehouseUnavailable(
+                f"lost the connection to Redshift at {self.describe()} while {what}: {type(exc).__name__}",
+                "retried from the checkpoint with backoff; nothing was applied by the failed step",
+            ) from None
 
     def prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None) -> None:
         if (target_schema, table.name, table_to_json(table)) in self._prepared:
             return
+        with self._reachable(f"preparing {target_schema}.{table.name}"):
+            self._prepare(target_schema, table, scd2)
+
+    def _prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None) -> None:
         cur = self._conn.cursor()
         for statement in (
             sql.create_schema(target_schema),
@@ -144,21 +162,23 @@ class RedshiftWarehouse:
         self._prepared.add((target_schema, table.name, table_to_json(table)))
 
     def applied(self, target_schema: str, table: str) -> set[str]:
-        cur = self._conn.cursor()
-        self._run(cur, sql.applied_keys(target_schema), (table,))
-        keys = {str(r[0]) for r in cur.fetchall()}
-        self._conn.commit()
+        with self._reachable(f"reading the batches applied to {target_schema}.{table}"):
+            cur = self._conn.cursor()
+            self._run(cur, sql.applied_keys(target_schema), (table,))
+            keys = {str(r[0]) for r in cur.fetchall()}
+            self._conn.commit()
         return keys
 
     def load_summary(self, target_schema: str) -> dict[str, AppliedSummary]:
-        cur = self._conn.cursor()
-        self._run(cur, sql.control_table_exists(), (target_schema, sql.CONTROL_TABLE))
-        if not cur.fetchall()[0][0]:
+        with self._reachable(f"reading the load summary of {target_schema}"):
+            cur = self._conn.cursor()
+            self._run(cur, sql.control_table_exists(), (target_schema, sql.CONTROL_TABLE))
+            if not cur.fetchall()[0][0]:
+                self._conn.commit()
+                return {}
+            self._run(cur, sql.load_summary(target_schema))
+            rows = cur.fetchall()
             self._conn.commit()
-            return {}
-        self._run(cur, sql.load_summary(target_schema))
-        rows = cur.fetchall()
-        self._conn.commit()
         out = {}
         for name, count, last, seq in rows:
             applied_at = last if isinstance(last, datetime) else None
@@ -196,7 +216,9 @@ class RedshiftWarehouse:
                     hint = "nothing was applied; the batches stay pending"
                     if step == "COPY":
                         hint += "; on Redshift, SYS_LOAD_ERROR_DETAIL names the object, row and column"
-                    raise WarehouseError(
+                    # Still unreachable after the retries: the daemon retries the whole load later.
+                    error = WarehouseUnavailable if _retryable(exc) else WarehouseError
+                    raise error(
                         f"loading {len(batches)} batch(es) into {target_schema}.{table.name} failed"
                         f" at {step}: {server_message(exc)}",
                         hint,

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,9 +126,8 @@ class MariaDBServer:
             port=self.port,
             user="root",
             database=database,
-            autocommit=True,
             charset="utf8mb4",
-            **kwargs,
+            **{"autocommit": True, **kwargs},
         )
 
     def execute(self, *statements: str, database: str | None = None) -> None:
@@ -173,6 +173,13 @@ class MariaDBServer:
     def promote(self) -> None:
         """Stop replicating: this server is now a primary."""
         self.execute("STOP SLAVE", "RESET SLAVE ALL")
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop the server (as a clean shutdown does) and start it again on the same port and data."""
+        terminate(self._proc, timeout=30)
+        self._proc = None
+        time.sleep(down_seconds)
+        self.start()
 
     def stop(self) -> None:
         terminate(self._proc, timeout=30)

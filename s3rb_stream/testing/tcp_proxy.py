@@ -4,6 +4,7 @@
 containing it is closed on both sides at that moment, before the chunk reaches the server.
 ``cut_after_bytes``: while ``cuts_left`` > 0, a connection that has relayed that many bytes from the
 server is closed mid-stream (a long binlog stream, not the short metadata queries).
+``set_down(True)``: the service looks down: open connections are cut, new ones closed at once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class CuttingProxy:
     cut_after_bytes: int | None = None
     cuts_left: int = 0
     cuts: int = 0
+    down: bool = False
+    _open: set[asyncio.StreamWriter] = field(default_factory=set)
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
     _ready: threading.Event = field(default_factory=threading.Event)
@@ -47,12 +50,27 @@ class CuttingProxy:
         with contextlib.suppress(RuntimeError):  # stopped
             self._loop.run_until_complete(main())
 
+    def set_down(self, down: bool) -> None:
+        self.down = down
+        if down and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._cut_all)
+
+    def _cut_all(self) -> None:
+        for writer in list(self._open):
+            with contextlib.suppress(Exception):
+                writer.close()
+        self._open.clear()
+
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        if self.down:
+            client_w.close()
+            return
         try:
             server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
             client_w.close()
             return
+        self._open.update((client_w, server_w))
 
         async def upstream() -> None:
             while data := await client_r.read(65536):
@@ -79,6 +97,7 @@ class CuttingProxy:
         for task in tasks:
             task.cancel()
         for writer in (client_w, server_w):
+            self._open.discard(writer)
             with contextlib.suppress(Exception):
                 writer.close()
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,9 +22,8 @@ from s3rb_stream.pipeline.snapshot import SnapshotResult, snapshot
 from s3rb_stream.pipeline.sync import SyncResult, sync
 from s3rb_stream.settings import Settings, load_settings
 from s3rb_stream.targets.duckdb import DuckDBWarehouse
+from s3rb_stream.testing.emulator_server import RedshiftEmulatorServer
 from s3rb_stream.testing.mariadb import MariaDBServer
-from s3rb_stream.testing.ports import free_port, port_open, wait_until
-from s3rb_stream.testing.postgres import PostgresServer
 from s3rb_stream.testing.s3server import TEST_CREDENTIALS, MotoS3Server
 
 SERVER_TIME_ZONE = "-07:00"
@@ -51,28 +48,8 @@ def s3_server() -> Iterator[MotoS3Server]:
 
 @pytest.fixture(scope="session")
 def emulator_port(s3_server: MotoS3Server) -> Iterator[int]:
-    with PostgresServer() as pg:
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "s3rb_stream.testing.redshift_emulator",
-                "--port",
-                str(port),
-                "--pg-dsn",
-                pg.dsn,
-                "--s3-endpoint-url",
-                s3_server.endpoint_url,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            wait_until(lambda: port_open(port), 30, "redshift emulator")
-            yield port
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    with RedshiftEmulatorServer(s3_server.endpoint_url) as emulator:
+        yield emulator.port
 
 
 @dataclass

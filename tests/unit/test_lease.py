@@ -106,3 +106,12 @@ def test_a_live_holder_in_another_process_is_not_taken_over(tmp_path: Path) -> N
         holder.kill()
         holder.wait()
     assert lease(tmp_path, ttl=300).acquire(standby=False)  # killed: its pid is gone
+
+
+def test_a_lease_left_by_a_failed_run_in_this_process_is_taken_over(tmp_path: Path) -> None:
+    """The daemon retries a run that failed while the store was down; its old record must not block it."""
+    failed = lease(tmp_path, ttl=300)
+    assert failed.acquire(standby=False)
+    failed.token = None  # its release could not reach the store: the record stays
+    failed.release()
+    assert lease(tmp_path, ttl=300).acquire(standby=False)

@@ -1,0 +1,76 @@
+"""The fault-injection suite's figures: fault, trials, load, rows lost, rows duplicated, time to recover.
+
+    .venv/bin/python -m bench.faults            # the full variant (about 20 minutes)
+    .venv/bin/python -m bench.faults --short    # what CI runs in tests/faults (a few minutes)
+    .venv/bin/python -m bench.faults --only crash|outage
+
+Starts its own MariaDB, moto S3 server and Redshift emulator; runs the real daemon as a subprocess
+under a sustained write load of inserts, updates and deletes on four tables; kills it (``kill -9``)
+at each named fault point and at random moments, and takes MariaDB, the binlog connection, S3 and
+the warehouse away; then compares source and target row by row. Prints the table, and exits 1 if
+any row was lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from s3rb_stream.faultpoints import POINTS
+from s3rb_stream.testing.faults import (
+    FULL,
+    OUTAGES,
+    SHORT,
+    FaultResult,
+    Variant,
+    crash_trials,
+    format_table,
+    outage_rig,
+    outage_trial,
+)
+from s3rb_stream.testing.mariadb import MariaDBServer
+
+
+def run_crashes(workdir: Path, variant: Variant) -> list[FaultResult]:
+    results = []
+    with MariaDBServer() as server:
+        for point in POINTS:
+            results.append(crash_trials(workdir, server, point, variant.point_trials, variant.point_kills))
+            print(format_table(results[-1:]), flush=True)
+        results.append(crash_trials(workdir, server, None, variant.random_trials, variant.random_kills))
+        print(format_table(results[-1:]), flush=True)
+    return results
+
+
+def run_outages(workdir: Path, variant: Variant) -> list[FaultResult]:
+    results = []
+    with outage_rig(workdir) as rig:
+        for fault in OUTAGES:
+            results.append(outage_trial(rig, fault, variant.outage_seconds[fault]))
+            print(format_table(results[-1:]), flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--short", action="store_true", help="the CI variant")
+    parser.add_argument("--only", choices=["crash", "outage"])
+    args = parser.parse_args()
+    variant = SHORT if args.short else FULL
+    results: list[FaultResult] = []
+    with tempfile.TemporaryDirectory(prefix="s3rb-faults-") as tmp:
+        if args.only in (None, "crash"):
+            results += run_crashes(Path(tmp), variant)
+        if args.only in (None, "outage"):
+            results += run_outages(Path(tmp), variant)
+    print()
+    print(format_table(results))
+    if not all(r.ok for r in results):
+        print("\nrows were lost or duplicated", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
