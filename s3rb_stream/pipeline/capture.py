@@ -34,14 +34,26 @@ CHECKPOINT_EVERY_SECONDS = 5.0
 
 
 def save_quarantine(
-    store: ObjectStore, source_db: str, target_schema: str, table: str, reason: str, position: BinlogPosition
+    store: ObjectStore,
+    source_db: str,
+    target_schema: str,
+    table: str,
+    reason: str,
+    position: BinlogPosition,
+    hold_loads_below: int | None = None,
 ) -> None:
+    """Stop capturing ``table``; with ``hold_loads_below`` (a sequence) also stop loading it until a
+    snapshot taken after that sequence replaces what was lost (a corrupt batch object)."""
     record: dict[str, object] = {"table": table, "reason": reason, "binlog_file": position.file}
     record |= {"binlog_pos": position.pos} | {k: v for k, v in position.to_dict().items() if k.startswith("gtid")}
+    if hold_loads_below is not None:
+        record["hold_loads_below"] = hold_loads_below
     record["at"] = now_utc().isoformat()
     store.put(quarantine_key(store.prefix, source_db, target_schema, table), json.dumps(record, indent=2).encode())
     log.error(
-        "table quarantined: capture of it stopped, the other tables go on",
+        "table quarantined: capture of it stopped"
+        + (" and its loads held" if hold_loads_below is not None else "")
+        + ", the other tables go on",
         table=table,
         reason=reason,
         position=str(position),
@@ -51,7 +63,16 @@ def save_quarantine(
 
 def active_quarantines(store: ObjectStore, source_db: str, target_schema: str) -> dict[str, str]:
     """Quarantined tables and why; a snapshot completed after the quarantine lifts it."""
-    found: dict[str, str] = {}
+    return {table: reason for table, (reason, _) in _quarantines(store, source_db, target_schema).items()}
+
+
+def load_holds(store: ObjectStore, source_db: str, target_schema: str) -> dict[str, str]:
+    """Quarantined tables whose loads must wait for a snapshot too (a batch object was lost)."""
+    return {t: reason for t, (reason, hold) in _quarantines(store, source_db, target_schema).items() if hold}
+
+
+def _quarantines(store: ObjectStore, source_db: str, target_schema: str) -> dict[str, tuple[str, bool]]:
+    found: dict[str, tuple[str, bool]] = {}
     prefix = quarantine_key(store.prefix, source_db, target_schema, "x").rsplit("/", 1)[0] + "/"
     for key in store.list(prefix):
         data = store.get(key)
@@ -61,6 +82,8 @@ def active_quarantines(store: ObjectStore, source_db: str, target_schema: str) -
             record = json.loads(data)
             table, reason = str(record["table"]), str(record["reason"])
             since = BinlogPosition.from_dict(record, "binlog_file", "binlog_pos")
+            hold = record.get("hold_loads_below")
+            since_seq = int(hold) if hold is not None else since.seq
         except (ValueError, KeyError, TypeError) as exc:
             raise CorruptStateError(
                 f"quarantine record {key} is unreadable: {exc}", "delete it and re-snapshot the table"
@@ -72,10 +95,11 @@ def active_quarantines(store: ObjectStore, source_db: str, target_schema: str) -
             and state.kind == "snapshot"
             and state.status == "complete"
             and state.position is not None
-            and state.position.seq > since.seq
+            and state.position.seq > since_seq
         )
         if not lifted:
-            found[table] = f"{reason} (quarantined at {since})"
+            where = f"sequence {since_seq}" if hold is not None else str(since)
+            found[table] = (f"{reason} (quarantined at {where})", hold is not None)
     return found
 
 

@@ -16,11 +16,13 @@ import pyarrow.compute as pc
 from s3rb_stream import metrics
 from s3rb_stream.core.object_keys import BatchRef, extract_state_key, parse_batch_key, table_prefix
 from s3rb_stream.core.overflow import Overflow
+from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.query_state import ExtractState
 from s3rb_stream.core.scd2 import Scd2Spec, make_spec
 from s3rb_stream.core.schema import SourceTable, definition_of
-from s3rb_stream.errors import S3rbError
+from s3rb_stream.errors import CorruptStateError, S3rbError
 from s3rb_stream.log import get_logger
+from s3rb_stream.pipeline.capture import load_holds, save_quarantine
 from s3rb_stream.settings import TableConfig
 from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
@@ -81,7 +83,11 @@ class Loader:
 
     def load_all(self) -> LoadStats:
         stats = LoadStats()
+        holds = load_holds(self.store, self.source_db, self.target_schema)
         for config, table in self.tables:
+            if table.name in holds:
+                stats.held_back.append(table.name)
+                continue
             self.warehouse.prepare(self.target_schema, table, scd2_spec(config, table))
             refs = self.pending(table)
             extract = self.extract_state(table) if refs else None
@@ -104,7 +110,13 @@ class Loader:
                 data = self.store.get(ref.key)
                 if data is None:
                     continue  # listed but gone: nothing to apply, it is not recorded as applied
-                decoded = parquet.decode(data, ref.key)
+                try:
+                    decoded = parquet.decode(data, ref.key)
+                except CorruptStateError as exc:
+                    self._set_aside(table, ref, data, exc)
+                    chunk = []  # nothing more of this table until a snapshot replaces what was lost
+                    stats.held_back.append(table.name)
+                    break
                 written_with = definition_of(decoded) or table
                 # One definition per load (the target evolves between), and no two binlog batches
                 # whose ranges overlap: a replay after a crash may cut the same changes into other
@@ -126,6 +138,8 @@ class Loader:
             if chunk:
                 stats.rows += self._apply(config, definition, chunk, sweep)
                 stats.batches += len(chunk)
+            if table.name in stats.held_back:
+                continue
             metrics.BATCHES_PENDING.labels(self.source_db, self.target_schema, table.name).set(0)
             if refs:
                 stats.per_table[table.name] = len(refs)
@@ -134,6 +148,24 @@ class Loader:
                 "loaded", batches=stats.batches, rows=stats.rows, tables=stats.per_table, target=self.target_schema
             )
         return stats
+
+    def _set_aside(self, table: SourceTable, ref: BatchRef, data: bytes, exc: CorruptStateError) -> None:
+        """A batch object that cannot be read is never loaded as if good: it moves to ``_corrupt/``
+        (kept for inspection), and the table is quarantined with its loads held until a snapshot
+        taken after the object's changes lifts it. The other tables go on."""
+        aside = f"{ref.key.split('/year=')[0]}/_corrupt/{ref.key.rsplit('/', 1)[1]}"
+        self.store.put(aside, data)
+        self.store.delete(ref.key)
+        metrics.ERRORS.labels(self.source_db, self.target_schema, table.name, "load").inc()
+        save_quarantine(
+            self.store,
+            self.source_db,
+            self.target_schema,
+            table.name,
+            f"batch object {ref.key} is unreadable ({exc}); it was moved to {aside}",
+            BinlogPosition("", 0),
+            hold_loads_below=ref.last_seq,
+        )
 
     def _apply(
         self,

@@ -23,6 +23,9 @@ class ObjectStore(Protocol):
     def list(self, prefix: str) -> list[str]:
         """All keys that start with ``prefix``, sorted."""
 
+    def delete(self, key: str) -> None:
+        """Remove the object; nothing happens when it does not exist."""
+
     def check(self) -> None:
         """Raise a clear error when the store cannot be written."""
 

@@ -64,6 +64,12 @@ class LocalStore:
         except OSError as exc:
             raise StoreError(f"cannot read {key} from {self.describe()}: {exc.strerror}") from None
 
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot delete {key} from {self.describe()}: {exc.strerror}") from None
+
     def list(self, prefix: str) -> list[str]:
         base = self.root / prefix
         start = base if base.is_dir() else base.parent

@@ -48,6 +48,12 @@ class S3Store:
         found = self.get_versioned(key)
         return found[0] if found is not None else None
 
+    def delete(self, key: str) -> None:
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("delete", key, exc) from None
+
     def size(self, key: str) -> int:
         try:
             return int(self._client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
