@@ -3,7 +3,10 @@
 ``{prefix}/{source_db}/{target_schema}/{table}/year=YYYY/month=MM/day=DD/{table}_{first}_{last}.parquet``
 
 The date comes from the first change's source commit time, so a replayed range gets the same
-key. No ``:`` or spaces are added by us; table names are used as MySQL spells them.
+key. Source, schema and table names are used as spelled when they hold only ASCII letters, digits,
+``_``, ``-`` and ``.``; anything else (spaces, quotes, backticks, ``:``, non-ASCII letters) is
+percent-encoded as UTF-8, so keys stay safe for S3, URLs and COPY manifests: ``o'rders ü`` is
+``o%27rders%20%C3%BC``.
 
 A snapshot stamps every row with the one binlog position it is consistent with, so its chunks
 share a range and are told apart by a part number: ``{table}_{seq}_{seq}_{part:06d}.parquet``.
@@ -14,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote, unquote
 
 STATE_DIR = "_s3rb_state"
 _BATCH = re.compile(
@@ -26,12 +30,17 @@ def join(*parts: str) -> str:
     return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
 
 
+def segment(name: str) -> str:
+    """A database, schema or table name as one key segment (see the module docstring)."""
+    return quote(name, safe="_-.").replace("~", "%7E")
+
+
 def pipeline_prefix(prefix: str, source_db: str, target_schema: str) -> str:
-    return join(prefix, source_db, target_schema)
+    return join(prefix, segment(source_db), segment(target_schema))
 
 
 def table_prefix(prefix: str, source_db: str, target_schema: str, table: str) -> str:
-    return join(prefix, source_db, target_schema, table) + "/"
+    return join(pipeline_prefix(prefix, source_db, target_schema), segment(table)) + "/"
 
 
 def batch_key(
@@ -46,26 +55,34 @@ def batch_key(
 ) -> str:
     day = f"year={first_ts:%Y}/month={first_ts:%m}/day={first_ts:%d}"
     suffix = f"_{part:06d}" if part is not None else ""
-    return join(prefix, source_db, target_schema, table, day, f"{table}_{first_seq}_{last_seq}{suffix}.parquet")
+    name = segment(table)
+    return join(
+        table_prefix(prefix, source_db, target_schema, table), day, f"{name}_{first_seq}_{last_seq}{suffix}.parquet"
+    )
+
+
+def state_key(prefix: str, source_db: str, target_schema: str, *parts: str) -> str:
+    """An object under the pipeline's ``_s3rb_state/`` (checkpoint, lease, per-table states)."""
+    return join(pipeline_prefix(prefix, source_db, target_schema), STATE_DIR, *parts)
 
 
 def checkpoint_key(prefix: str, source_db: str, target_schema: str) -> str:
-    return join(prefix, source_db, target_schema, STATE_DIR, "checkpoint.json")
+    return state_key(prefix, source_db, target_schema, "checkpoint.json")
 
 
 def extract_state_key(prefix: str, source_db: str, target_schema: str, table: str) -> str:
     """Progress of a table's latest snapshot or full_sync extract."""
-    return join(prefix, source_db, target_schema, STATE_DIR, "extracts", f"{table}.json")
+    return state_key(prefix, source_db, target_schema, "extracts", f"{segment(table)}.json")
 
 
 def quarantine_key(prefix: str, source_db: str, target_schema: str, table: str) -> str:
     """Why and where capture of a table stopped while the others go on."""
-    return join(prefix, source_db, target_schema, STATE_DIR, "quarantine", f"{table}.json")
+    return state_key(prefix, source_db, target_schema, "quarantine", f"{segment(table)}.json")
 
 
 def hybrid_state_key(prefix: str, source_db: str, target_schema: str, table: str) -> str:
     """A hybrid table's watermark: the last (timestamp, id) read."""
-    return join(prefix, source_db, target_schema, STATE_DIR, "hybrid", f"{table}.json")
+    return state_key(prefix, source_db, target_schema, "hybrid", f"{segment(table)}.json")
 
 
 @dataclass(frozen=True)
@@ -88,9 +105,8 @@ def parse_batch_key(key: str) -> BatchRef | None:
     match = _BATCH.search(key)
     if not match:
         return None
-    return BatchRef(
-        int(match["first"]), int(match["last"]), key, match["table"], int(match["part"]) if match["part"] else None
-    )
+    part = int(match["part"]) if match["part"] else None
+    return BatchRef(int(match["first"]), int(match["last"]), key, unquote(match["table"]), part)
 
 
 def source_db_of(key: str) -> str:
@@ -99,4 +115,4 @@ def source_db_of(key: str) -> str:
     if not match:
         return ""
     parts = key[: match.start()].split("/")
-    return parts[-2] if len(parts) >= 2 else ""
+    return unquote(parts[-2]) if len(parts) >= 2 else ""

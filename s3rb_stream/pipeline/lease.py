@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from s3rb_stream.core.object_keys import join
+from s3rb_stream.core.object_keys import state_key
 from s3rb_stream.errors import S3rbError
 from s3rb_stream.log import get_logger
 from s3rb_stream.store.base import ObjectStore
@@ -36,7 +36,7 @@ class LeaseLost(S3rbError):
 
 
 def lease_key(prefix: str, source_db: str, target_schema: str) -> str:
-    return join(prefix, source_db, target_schema, "_s3rb_state", "lease.json")
+    return state_key(prefix, source_db, target_schema, "lease.json")
 
 
 _OWNERS_HERE: set[str] = set()  # the leases this process has created (alive while it runs)

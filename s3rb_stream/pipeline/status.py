@@ -9,6 +9,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 from s3rb_stream.core.checkpoint import Checkpoint, now_utc
 from s3rb_stream.core.object_keys import STATE_DIR, parse_batch_key
@@ -57,10 +58,10 @@ def collect(settings: Settings, source_db: str | None = None, target_schema: str
     # Every pipeline keeps state under {prefix}/{source_db}/{target_schema}/_s3rb_state/.
     bases = sorted({k.split(STATE_MARK)[0] for k in keys if STATE_MARK in k and k.count("/") >= 3})
     position = _source_position(settings, problems)
-    summaries = _applied(settings, problems, {b.split("/")[-1] for b in bases})
+    summaries = _applied(settings, problems, {unquote(b.split("/")[-1]) for b in bases})
     pipelines = []
     for base in bases:
-        db, schema = base.split("/")[-2:]
+        db, schema = (unquote(part) for part in base.split("/")[-2:])
         if (source_db and db != source_db) or (target_schema and schema != target_schema):
             continue
         data = store.get(base + CHECKPOINT_SUFFIX)
@@ -98,7 +99,7 @@ def _notes(store: ObjectStore, base: str, keys: list[str]) -> dict[str, str]:
         if not key.startswith(base + STATE_MARK) or not key.endswith(".json"):
             continue
         kind, _, name = key[len(base + STATE_MARK) :].partition("/")
-        table = name.removesuffix(".json")
+        table = unquote(name.removesuffix(".json"))
         data = store.get(key) if kind in ("extracts", "hybrid", "quarantine") and table else None
         if data is None:
             continue

@@ -102,3 +102,10 @@ def test_types_redshift_cannot_load_fail_the_copy(column: pa.Array, shown: str) 
 
 def test_raise_statement_quotes_the_message() -> None:
     assert raise_statement("it's 100%") == "DO $s3rb$ BEGIN RAISE EXCEPTION 'it''s 100%%'; END $s3rb$"
+
+
+def test_a_doubled_quote_in_the_manifest_url_is_one_quote() -> None:
+    command = parse_copy(
+        "COPY \"_s3rb_stage\" FROM 's3://b/cdc/o''rders/m.manifest' IAM_ROLE 'arn:x' FORMAT AS PARQUET MANIFEST"
+    )
+    assert command is not None and command.url == "s3://b/cdc/o'rders/m.manifest"

@@ -27,3 +27,17 @@ def test_parse_round_trips_and_ignores_other_objects() -> None:
 def test_table_prefix_does_not_match_a_longer_table_name() -> None:
     assert table_prefix("", "s", "t", "orders") == "s/t/orders/"
     assert not "s/t/orders_archive/x".startswith(table_prefix("", "s", "t", "orders"))
+
+
+def test_names_that_are_unsafe_in_keys_are_percent_encoded_and_parsed_back() -> None:
+    from datetime import UTC, datetime
+
+    from s3rb_stream.core.object_keys import batch_key, parse_batch_key, segment, source_db_of
+
+    assert segment("orders_2024-v1.x") == "orders_2024-v1.x"  # plain names stay as spelled
+    assert segment('o\'rders "q" ü:`~') == "o%27rders%20%22q%22%20%C3%BC%3A%60%7E"
+    key = batch_key("cdc", "shop db", "an:alytics", "o'rders ü", 10, 20, datetime(2026, 1, 2, tzinfo=UTC))
+    assert " " not in key and ":" not in key and "'" not in key
+    ref = parse_batch_key(key)
+    assert ref is not None and (ref.table, ref.first_seq, ref.last_seq) == ("o'rders ü", 10, 20)
+    assert source_db_of(key) == "shop db"

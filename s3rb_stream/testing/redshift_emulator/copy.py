@@ -22,7 +22,7 @@ from s3rb_stream.sql.identifiers import literal
 from s3rb_stream.store.manifest import parse_manifest
 
 _COPY = re.compile(
-    r"^\s*COPY\s+(?P<table>.+?)\s+FROM\s+'(?P<url>s3://[^']+)'(?P<options>.*?);?\s*$",
+    r"^\s*COPY\s+(?P<table>.+?)\s+FROM\s+'(?P<url>s3://(?:[^']|'')+)'(?P<options>.*?);?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -50,7 +50,8 @@ def parse_copy(sql: str) -> CopyCommand | None:
         raise CopyError("the emulator only runs COPY ... FORMAT AS PARQUET")
     if "IAM_ROLE" not in options:
         raise CopyError("COPY needs IAM_ROLE: s3rb_stream never sends access keys in SQL")
-    return CopyCommand(match["table"], match["url"], bool(re.search(r"\bMANIFEST\b", options)))
+    url = match["url"].replace("''", "'")  # a quote inside a SQL literal is doubled
+    return CopyCommand(match["table"], url, bool(re.search(r"\bMANIFEST\b", options)))
 
 
 def object_urls(command: CopyCommand, fetch: Fetch) -> list[str]:
