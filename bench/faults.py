@@ -26,6 +26,7 @@ from s3rb_stream.testing.faults import (
     FaultResult,
     Variant,
     crash_trials,
+    disk_full_trial,
     format_table,
     outage_rig,
     outage_trial,
@@ -40,6 +41,8 @@ def run_crashes(workdir: Path, variant: Variant) -> list[FaultResult]:
             results.append(crash_trials(workdir, server, point, variant.point_trials, variant.point_kills))
             print(format_table(results[-1:]), flush=True)
         results.append(crash_trials(workdir, server, None, variant.random_trials, variant.random_kills))
+        print(format_table(results[-1:]), flush=True)
+        results.append(disk_full_trial(workdir, server, variant.disk_full_seconds))
         print(format_table(results[-1:]), flush=True)
     return results
 

@@ -12,6 +12,9 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/
 have mariadbd || missing+=(mariadb-server)
 have mariadb-install-db || missing+=(mariadb-server)
 have mariadb || missing+=(mariadb-client)
+# The fault suite mounts a small tmpfs in a private namespace for its full-disk trial.
+have unshare || missing+=(util-linux)
+have mount || missing+=(mount)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || have initdb || missing+=(postgresql)
 # mysqlclient (the C client used for snapshots and syncs) builds against the MariaDB client library.
 { pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null; } \

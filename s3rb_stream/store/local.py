@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
@@ -9,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from s3rb_stream import faultpoints
-from s3rb_stream.errors import StoreError
+from s3rb_stream.errors import StoreError, StoreUnavailable
 
 
 class LocalStore:
@@ -51,6 +52,13 @@ class LocalStore:
             finally:
                 os.close(dir_fd)
         except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                # Nothing was written under the key and the checkpoint stays put: free space and the
+                # daemon goes on from where it was.
+                raise StoreUnavailable(
+                    f"cannot write {key} to {self.describe()}: the disk is full ({exc.strerror})",
+                    "free space on that disk; the daemon retries with backoff and loses nothing",
+                ) from None
             raise StoreError(
                 f"cannot write {key} to {self.describe()}: {exc.strerror}",
                 "check that the directory is writable and the disk has space",

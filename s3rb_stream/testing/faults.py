@@ -16,6 +16,7 @@ Used by ``tests/faults`` (a short variant in CI) and ``bench/faults.py`` (the fu
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import signal
@@ -54,10 +55,11 @@ class Variant:
     random_trials: int
     random_kills: int
     outage_seconds: dict[str, float]
+    disk_full_seconds: float
 
 
-SHORT = Variant(1, 2, 1, 3, {"mariadb restart": 2, "binlog connection cuts": 3, "S3 down": 8, "warehouse down": 8})
-FULL = Variant(3, 3, 5, 4, {"mariadb restart": 5, "binlog connection cuts": 5, "S3 down": 30, "warehouse down": 60})
+SHORT = Variant(1, 2, 1, 3, {"mariadb restart": 2, "binlog connection cuts": 3, "S3 down": 8, "warehouse down": 8}, 5)
+FULL = Variant(3, 3, 5, 4, {"mariadb restart": 5, "binlog connection cuts": 5, "S3 down": 30, "warehouse down": 60}, 30)
 
 
 @dataclass
@@ -210,6 +212,56 @@ def crash_trials(
     return result
 
 
+def disk_full_trial(workdir: Path, server: MariaDBServer, full_seconds: float, seed: int = 5) -> FaultResult:
+    """The local store's disk full for ``full_seconds`` under load (see :mod:`.disk_full`)."""
+    db = "disk_full"
+    home = workdir / db
+    home.mkdir(parents=True)
+    (home / "tables.yml").write_text(tables_yaml(db))
+    store = home / "objects"
+    env = base_env(home / "tables.yml") | {
+        "S3RB_MYSQL_URL": server.url,
+        "S3RB_STORE_URL": f"file://{store}",
+        "S3RB_WAREHOUSE_URL": f"duckdb:///{home / 'w.duckdb'}",
+    }
+    workload = Workload(server, db, seed=seed)
+    workload.create()
+    driver = subprocess.Popen(
+        ["unshare", "--user", "--map-root-user", "--mount", sys.executable, "-m", "s3rb_stream.testing.disk_full",
+         "--store", str(store), "--db", db, "--log", str(home / "daemon.log"), "--full-seconds", str(full_seconds)],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert driver.stdin is not None and driver.stdout is not None
+
+    def expect(word: str) -> str:
+        line = driver.stdout.readline().strip()  # type: ignore[union-attr]
+        if line != word:
+            driver.kill()
+            raise RuntimeError(f"the disk-full driver said {line!r}, not {word!r}; see {home / 'daemon.log'}")
+        return line
+
+    expect("ready")
+    workload.start()
+    try:
+        expect("full")
+        expect("freed")
+        time.sleep(3.0)
+    finally:
+        workload.stop()
+    driver.stdin.write("go\n")
+    driver.stdin.flush()
+    report = json.loads(driver.stdout.readline())
+    driver.wait(timeout=60)
+    if report["exit_code"] != 0:
+        raise RuntimeError(f"the daemon exited with {report['exit_code']} on SIGTERM; see {home / 'daemon.log'}")
+    result = FaultResult(
+        "local store disk full", 1, workload.changes, 0, 0, [report["recovery_s"]],
+        f"{report['full_errors']} 'disk is full' errors logged while full; the daemon kept running",
+    )  # fmt: skip
+    _add(result, compare(server, db, _duckdb_rows(home / "w.duckdb", db)))
+    return result
+
+
 def _duckdb_rows(path: Path, schema: str) -> Any:
     def rows(table: str, columns: str) -> list[tuple[Any, ...]]:
         wh = DuckDBWarehouse(str(path), read_only=True)
@@ -354,6 +406,7 @@ __all__ = [
     "FaultResult",
     "Variant",
     "crash_trials",
+    "disk_full_trial",
     "format_table",
     "outage_rig",
     "outage_trial",

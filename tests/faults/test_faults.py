@@ -21,6 +21,7 @@ from s3rb_stream.testing.faults import (
     FaultResult,
     OutageRig,
     crash_trials,
+    disk_full_trial,
     format_table,
     outage_rig,
     outage_trial,
@@ -60,6 +61,14 @@ def test_kill_9_under_load_loses_and_duplicates_nothing(
     RESULTS.append(result)
     assert result.load > 500  # the load really ran across the kills
     assert result.note == ""  # every kill happened at its point, none by timeout
+    assert (result.lost, result.duplicated) == (0, 0)
+
+
+def test_a_full_disk_under_the_local_store_is_ridden_out(server: MariaDBServer, tmp_path: Path) -> None:
+    result = disk_full_trial(tmp_path, server, SHORT.disk_full_seconds)
+    RESULTS.append(result)
+    assert result.load > 500
+    assert "'disk is full' errors logged" in result.note and not result.note.startswith("0 ")
     assert (result.lost, result.duplicated) == (0, 0)
 
 
