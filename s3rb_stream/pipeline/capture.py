@@ -179,6 +179,8 @@ class Capture:
         for item in reader.items():
             if isinstance(item, RowImages):
                 self._add_rows(pending, item)
+                if len(pending.rows.get(item.table, ())) >= self.buffers.policy.max_rows:
+                    self._spill(pending, item)
             elif isinstance(item, Ddl):
                 self._check_ddl(item)
             elif isinstance(item, Boundary):
@@ -319,13 +321,16 @@ class Capture:
             if table in self.collapse:
                 rows = self._last_per_key(table, rows)
             committed[table] = [(Change(op, seq, ts, values), _approx_size(values)) for op, seq, values in rows]
-            self.changes_total += len(rows)
-            for op in Op:
-                count = sum(1 for row in rows if row[0] == op)
-                if count:
-                    metrics.CHANGES.labels(self.source_db, self.target_schema, op.name.lower()).inc(count)
+            self._count(rows)
         self.buffers.commit(self.buffers.last_commit, boundary.position, committed, time.monotonic())
         faultpoints.reached("capture.commit")
+
+    def _count(self, rows: list[tuple[Op, int, tuple[Any, ...]]]) -> None:
+        self.changes_total += len(rows)
+        for op in Op:
+            count = sum(1 for row in rows if row[0] == op)
+            if count:
+                metrics.CHANGES.labels(self.source_db, self.target_schema, op.name.lower()).inc(count)
 
     def _last_per_key(
         self, table: str, rows: list[tuple[Op, int, tuple[Any, ...]]]
@@ -343,23 +348,42 @@ class Capture:
     def flush(self, tables: list[str]) -> None:
         """Write the named buffers as batch objects, then save the checkpoint they allow."""
         for name in tables:
-            changes = self.buffers.peek(name)
-            table = self.tables[name]
-            key = batch_key(
-                self.store.prefix,
-                self.source_db,
-                self.target_schema,
-                name,
-                changes[0].seq,
-                changes[-1].seq,
-                changes[0].source_ts,
-            )
-            self.store.put(key, parquet.encode(parquet.changes_to_table(table, changes)))
+            self._write(name, self.buffers.peek(name))
             self.buffers.drop([name])
-            self.batches_written += 1
-            metrics.BATCHES_WRITTEN.labels(self.source_db, self.target_schema, name).inc()
-            log.debug("batch written", key=key, rows=len(changes))
         self.save_checkpoint(force=bool(tables))
+
+    def _write(self, name: str, changes: list[Change]) -> None:
+        key = batch_key(
+            self.store.prefix,
+            self.source_db,
+            self.target_schema,
+            name,
+            changes[0].seq,
+            changes[-1].seq,
+            changes[0].source_ts,
+        )
+        self.store.put(key, parquet.encode(parquet.changes_to_table(self.tables[name], changes)))
+        self.batches_written += 1
+        metrics.BATCHES_WRITTEN.labels(self.source_db, self.target_schema, name).inc()
+        log.debug("batch written", key=key, rows=len(changes))
+
+    def _spill(self, pending: _Pending, item: RowImages) -> None:
+        """Write the rows read so far of a huge transaction, so that memory stays bounded.
+
+        The source committed the transaction (the binlog holds only committed ones); only its end
+        is still ahead. The checkpoint stays before it, so a restart reads all of it again, and
+        the spill points, counted in rows, fall the same way. Its rows carry the time of their
+        statement rather than of the commit. SCD2 tables keep one change per key per transaction
+        and are not spilled.
+        """
+        if item.table in self.collapse:
+            return
+        rows = pending.rows.pop(item.table)
+        if item.table in self.buffers.tables():
+            self.flush([item.table])  # committed changes of the table go first, in their own object
+        self._write(item.table, [Change(op, seq, item.ts, values) for op, seq, values in rows])
+        self._count(rows)
+        log.info("a large transaction is written as it is read", table=item.table, rows=len(rows))
 
     def flush_all(self) -> None:
         self.flush(self.buffers.tables())

@@ -30,7 +30,9 @@ from s3rb_stream.targets import Sweep, Warehouse
 
 log = get_logger(__name__)
 
-MAX_ROWS_PER_LOAD = 2_000_000
+# One apply holds its batches decoded in memory: these bound it (the warehouse works on a copy).
+MAX_ROWS_PER_LOAD = 100_000
+MAX_BYTES_PER_LOAD = 64 * 1024 * 1024
 
 
 @dataclass
@@ -104,7 +106,7 @@ class Loader:
             sweep = extract if extract is not None and config.mode != "append" else None
             chunk: list[tuple[BatchRef, pa.Table]] = []
             definition = table
-            rows = 0
+            rows = size = 0
             top = -1  # the highest last_seq of the binlog batches in the chunk
             for ref in refs:
                 data = self.store.get(ref.key)
@@ -125,16 +127,18 @@ class Loader:
                 if chunk and (written_with != definition or overlaps):
                     stats.rows += self._apply(config, definition, chunk, sweep)
                     stats.batches += len(chunk)
-                    chunk, rows, top = [], 0, -1
+                    chunk, rows, size, top = [], 0, 0, -1
                 definition = written_with
                 chunk.append((ref, decoded))
                 rows += decoded.num_rows
+                size += decoded.nbytes
                 if ref.part is None:
                     top = max(top, ref.last_seq)
-                if rows >= MAX_ROWS_PER_LOAD or (sweep is not None and ref.key == sweep.final_key):
+                full = rows >= MAX_ROWS_PER_LOAD or size >= MAX_BYTES_PER_LOAD
+                if full or (sweep is not None and ref.key == sweep.final_key):
                     stats.rows += self._apply(config, definition, chunk, sweep)
                     stats.batches += len(chunk)
-                    chunk, rows, top = [], 0, -1
+                    chunk, rows, size, top = [], 0, 0, -1
             if chunk:
                 stats.rows += self._apply(config, definition, chunk, sweep)
                 stats.batches += len(chunk)

@@ -71,6 +71,7 @@ class RowImages:
     kind: str  # "insert" | "update" | "delete"
     rows: list[dict[str, Any]]  # {"values": ...} or {"before_values": ..., "after_values": ...}
     first_seq: int
+    ts: datetime  # when the statement ran (the commit time comes with the transaction's end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +189,7 @@ class BinlogReader:
                         else "delete"
                     )
                     rows = [_restore_empty_sets(row) for row in event.rows]
-                    yield RowImages(event.table, kind, rows, self._row_seq(after, event))
+                    yield RowImages(event.table, kind, rows, self._row_seq(after, event), _ts(event.timestamp))
                 elif isinstance(event, XidEvent):
                     in_txn = False
                     yield Boundary(after, _ts(event.timestamp))
