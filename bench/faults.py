@@ -14,6 +14,7 @@ any row was lost or duplicated.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -50,6 +51,10 @@ def run_crashes(workdir: Path, variant: Variant) -> list[FaultResult]:
 def run_outages(workdir: Path, variant: Variant) -> list[FaultResult]:
     results = []
     with outage_rig(workdir) as rig:
+        for point in ("load.copy", "load.merge"):
+            trials, kills = variant.point_trials, variant.point_kills
+            results.append(crash_trials(workdir, rig.server, point, trials, kills, prefix="rs_crash", rig=rig))
+            print(format_table(results[-1:]), flush=True)
         for fault in OUTAGES:
             results.append(outage_trial(rig, fault, variant.outage_seconds[fault]))
             print(format_table(results[-1:]), flush=True)
@@ -63,16 +68,21 @@ def main() -> None:
     args = parser.parse_args()
     variant = SHORT if args.short else FULL
     results: list[FaultResult] = []
-    with tempfile.TemporaryDirectory(prefix="s3rb-faults-") as tmp:
-        if args.only in (None, "crash"):
-            results += run_crashes(Path(tmp), variant)
-        if args.only in (None, "outage"):
-            results += run_outages(Path(tmp), variant)
+    workdir = Path(tempfile.mkdtemp(prefix="s3rb-faults-"))
+    if args.only in (None, "crash"):
+        results += run_crashes(workdir, variant)
+    if args.only in (None, "outage"):
+        results += run_outages(workdir, variant)
     print()
     print(format_table(results))
     if not all(r.ok for r in results):
-        print("\nrows were lost or duplicated", file=sys.stderr)
+        for result in results:
+            for detail in result.details:
+                print(f"{result.fault}: {detail}", file=sys.stderr)
+        print(f"\nrows were lost or duplicated; the trials' stores, targets and daemon logs are in {workdir}",
+              file=sys.stderr)  # fmt: skip
         sys.exit(1)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -133,7 +133,12 @@ class BinlogReader:
             if start.ordinal is None:
                 raise ValueError("GTID positioning needs a start position with its GTID state")
             self._gtid = GtidState.parse(start.gtid or "", gtid)
-            where = {"auto_position": start.gtid or "", "is_mariadb": gtid == "mariadb"}
+            if gtid == "mariadb":
+                where = {"auto_position": start.gtid or "", "is_mariadb": True}
+            elif start.gtid:
+                where = {"auto_position": start.gtid}
+            # else: MySQL with nothing executed yet: an empty set means "from the start", which the
+            # library would take as "from now"; the file and offset of the start say the same.
         self._ordinal = self._gtid.ordinal if self._gtid else 0  # the current transaction's
         self._row_index = 0  # rows of the current transaction so far (GTID sequences)
         self._last_file, self._last_pos = start.file, start.pos

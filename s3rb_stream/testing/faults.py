@@ -71,6 +71,7 @@ class FaultResult:
     duplicated: int
     recovery_s: list[float] = field(default_factory=list)
     note: str = ""
+    details: list[str] = field(default_factory=list)  # where and which keys, when a trial lost or doubled rows
 
     @property
     def ok(self) -> bool:
@@ -165,22 +166,30 @@ def crash_trials(
     kills: int,
     seed: int = 7,
     prefix: str = "crash",
+    rig: OutageRig | None = None,
 ) -> FaultResult:
-    """``kill -9`` at ``point`` (None: at random moments), ``kills`` times per trial, under load."""
+    """``kill -9`` at ``point`` (None: at random moments), ``kills`` times per trial, under load.
+
+    Into DuckDB through a local store, or with ``rig`` through S3 into the Redshift emulator (where
+    ``load.copy`` is a real COPY and ``load.merge`` the moment before COMMIT).
+    """
     rng = random.Random(seed)
     name = point or "random"
-    result = FaultResult(f"kill -9 at {name}", trials, 0, 0, 0)
+    result = FaultResult(f"kill -9 at {name}" + (" (S3 → Redshift)" if rig else ""), trials, 0, 0, 0)
     missed = 0
     for trial in range(trials):
         db = f"{prefix}_{name.replace('.', '_')}_{trial}"
         home = workdir / db
         home.mkdir(parents=True)
         (home / "tables.yml").write_text(tables_yaml(db))
-        env = base_env(home / "tables.yml") | {
-            "S3RB_MYSQL_URL": server.url,
-            "S3RB_STORE_URL": f"file://{home / 'objects'}",
-            "S3RB_WAREHOUSE_URL": f"duckdb:///{home / 'w.duckdb'}",
-        }
+        if rig is None:
+            env = base_env(home / "tables.yml") | {
+                "S3RB_MYSQL_URL": server.url,
+                "S3RB_STORE_URL": f"file://{home / 'objects'}",
+                "S3RB_WAREHOUSE_URL": f"duckdb:///{home / 'w.duckdb'}",
+            }
+        else:
+            env = rig.env(db, home / "tables.yml")
         workload = Workload(server, db, seed=seed + trial)
         workload.create()
         daemon = Daemon(env, db, home / "daemon.log")
@@ -205,8 +214,8 @@ def crash_trials(
             workload.stop()
         result.load += workload.changes
         result.recovery_s.append(daemon.catch_up())
-        outcome = compare(server, db, _duckdb_rows(home / "w.duckdb", db))
-        _add(result, outcome)
+        target = _duckdb_rows(home / "w.duckdb", db) if rig is None else rig.target_rows(db)
+        _add(result, compare(server, db, target), home)
     if missed:
         result.note = f"{missed} of {trials * kills} kills came by timeout: the point was not reached"
     return result
@@ -258,7 +267,7 @@ def disk_full_trial(workdir: Path, server: MariaDBServer, full_seconds: float, s
         "local store disk full", 1, workload.changes, 0, 0, [report["recovery_s"]],
         f"{report['full_errors']} 'disk is full' errors logged while full; the daemon kept running",
     )  # fmt: skip
-    _add(result, compare(server, db, _duckdb_rows(home / "w.duckdb", db)))
+    _add(result, compare(server, db, _duckdb_rows(home / "w.duckdb", db)), home)
     return result
 
 
@@ -273,9 +282,11 @@ def _duckdb_rows(path: Path, schema: str) -> Any:
     return rows
 
 
-def _add(result: FaultResult, outcome: Comparison) -> None:
+def _add(result: FaultResult, outcome: Comparison, home: Path | None = None) -> None:
     result.lost += outcome.total_lost
     result.duplicated += outcome.total_duplicated
+    if outcome.examples:
+        result.details.append(f"{home}: keys lost or doubled per table: {outcome.examples}")
 
 
 # ---------------------------------------------------------------------- outages
@@ -373,7 +384,7 @@ def outage_trial(rig: OutageRig, fault: str, duration: float, seed: int = 11) ->
     if code != 0:
         raise RuntimeError(f"the daemon exited with {code} on SIGTERM; see {daemon.log}")
     result = FaultResult(fault, 1, workload.changes, 0, 0, [recovery], f"end-to-end latency before: {baseline:.1f} s")
-    _add(result, compare(rig.server, db, rig.target_rows(db)))
+    _add(result, compare(rig.server, db, rig.target_rows(db)), home)
     return result
 
 

@@ -185,6 +185,7 @@ class Comparison:
     lost: dict[str, int]
     duplicated: dict[str, int]
     rows: dict[str, int]
+    examples: dict[str, list[Any]] = field(default_factory=dict)  # a few lost or duplicated keys
 
     @property
     def total_lost(self) -> int:
@@ -219,6 +220,7 @@ def compare(server: MariaDBServer, db: str, target_rows: Callable[[str, str], li
     lost: dict[str, int] = {}
     duplicated: dict[str, int] = {}
     counts: dict[str, int] = {}
+    examples: dict[str, list[Any]] = {}
     conn = server.connect(db)
     try:
         for table, columns in COLUMNS.items():
@@ -229,10 +231,13 @@ def compare(server: MariaDBServer, db: str, target_rows: Callable[[str, str], li
             for row in target_rows(table, columns):
                 target.setdefault(row[0], []).append(row_digest(row))
             counts[table] = len(source)
-            missing_or_stale = sum(1 for key, digest in source.items() if digest not in target.get(key, []))
-            resurrected = sum(1 for key in target if key not in source)  # a delete that never arrived
-            lost[table] = missing_or_stale + resurrected
-            duplicated[table] = sum(len(copies) - 1 for copies in target.values())
+            wrong = [key for key, digest in source.items() if digest not in target.get(key, [])]
+            wrong += [key for key in target if key not in source]  # a delete that never arrived
+            twice = [key for key, copies in target.items() if len(copies) > 1]
+            lost[table] = len(wrong)
+            duplicated[table] = sum(len(target[key]) - 1 for key in twice)
+            if wrong or twice:
+                examples[table] = sorted(wrong)[:5] + sorted(twice)[:5]
     finally:
         conn.close()
-    return Comparison(lost, duplicated, counts)
+    return Comparison(lost, duplicated, counts, examples)

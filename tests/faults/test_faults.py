@@ -61,7 +61,7 @@ def test_kill_9_under_load_loses_and_duplicates_nothing(
     RESULTS.append(result)
     assert result.load > 500  # the load really ran across the kills
     assert result.note == ""  # every kill happened at its point, none by timeout
-    assert (result.lost, result.duplicated) == (0, 0)
+    assert (result.lost, result.duplicated) == (0, 0), result.details
 
 
 def test_a_full_disk_under_the_local_store_is_ridden_out(server: MariaDBServer, tmp_path: Path) -> None:
@@ -69,7 +69,16 @@ def test_a_full_disk_under_the_local_store_is_ridden_out(server: MariaDBServer, 
     RESULTS.append(result)
     assert result.load > 500
     assert "'disk is full' errors logged" in result.note and not result.note.startswith("0 ")
-    assert (result.lost, result.duplicated) == (0, 0)
+    assert (result.lost, result.duplicated) == (0, 0), result.details
+
+
+@pytest.mark.parametrize("point", ["load.copy", "load.merge"])
+def test_kill_9_inside_a_redshift_load_loses_and_duplicates_nothing(point: str, rig: OutageRig) -> None:
+    result = crash_trials(rig.workdir, rig.server, point, 1, SHORT.point_kills, prefix="rs_crash", rig=rig)
+    RESULTS.append(result)
+    assert result.load > 500
+    assert result.note == ""
+    assert (result.lost, result.duplicated) == (0, 0), result.details
 
 
 @pytest.mark.parametrize("fault", OUTAGES)
@@ -78,13 +87,13 @@ def test_outage_under_load_is_ridden_out_and_loses_nothing(fault: str, rig: Outa
     RESULTS.append(result)
     assert result.load > 500
     assert result.recovery_s and result.recovery_s[0] > 0
-    assert (result.lost, result.duplicated) == (0, 0)
+    assert (result.lost, result.duplicated) == (0, 0), result.details
 
 
 def test_the_comparison_sees_a_lost_and_a_duplicated_row(server: MariaDBServer, tmp_path: Path) -> None:
     """The harness itself: a target with one row missing and one row twice is reported as such."""
     result = crash_trials(tmp_path, server, "load.merge", 1, 1, prefix="selfcheck")
-    assert (result.lost, result.duplicated) == (0, 0)
+    assert (result.lost, result.duplicated) == (0, 0), result.details
     db = "selfcheck_load_merge_0"
     warehouse = DuckDBWarehouse(str(tmp_path / db / "w.duckdb"))
     try:
