@@ -149,6 +149,25 @@ class MariaDBServer:
         finally:
             conn.close()
 
+    def purge_binary_logs(self, timeout: float = 30.0) -> str:
+        """Purge every binlog but the newest; its name. MariaDB purges a file only once the engine
+        has made its commits durable, so this retries until it has."""
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SHOW BINARY LOGS")
+                newest = str(cur.fetchall()[-1][0])
+
+                def purged() -> bool:
+                    cur.execute(f"PURGE BINARY LOGS TO '{newest}'")
+                    cur.execute("SHOW BINARY LOGS")
+                    return [r[0] for r in cur.fetchall()] == [newest]
+
+                wait_until(purged, timeout, "the old binlogs to be purged")
+        finally:
+            conn.close()
+        return newest
+
     # ------------------------------------------------------------------ replication (GTID)
 
     def replicate_from(self, primary: MariaDBServer) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from s3rb_stream.testing.mariadb import MariaDBServer
-from s3rb_stream.testing.ports import free_port, wait_until
+from s3rb_stream.testing.ports import free_port
 
 SECRET = "Sup3r-Secret-pw"
 
@@ -201,18 +201,7 @@ def test_a_purged_binlog_stops_the_source_with_the_lost_range_and_the_fix(
     spare_server.execute(
         "INSERT INTO shop.orders VALUES (100, 'never captured')", "FLUSH BINARY LOGS", "FLUSH BINARY LOGS"
     )
-    conn = spare_server.connect()
-    with conn.cursor() as cur:
-        cur.execute("SHOW BINARY LOGS")
-        newest = cur.fetchall()[-1][0]
-
-        def purged() -> bool:  # MariaDB purges once the engine has made those commits durable
-            cur.execute(f"PURGE BINARY LOGS TO '{newest}'")
-            cur.execute("SHOW BINARY LOGS")
-            return [r[0] for r in cur.fetchall()] == [newest]
-
-        wait_until(purged, 30, "the old binlogs to be purged")
-    conn.close()
+    newest = spare_server.purge_binary_logs()
     again = cli(tmp_path, spare_server.url, tables, "run", "--source-db", "shop", "--target-schema", "t",
                 "--until-caught-up")  # fmt: skip
     assert again.returncode == 2, again.stderr

@@ -15,7 +15,6 @@ from s3rb_stream.pipeline.runner import run
 from s3rb_stream.pipeline.snapshot import snapshot
 from s3rb_stream.settings import Settings, load_settings
 from s3rb_stream.testing.mariadb import MariaDBServer
-from s3rb_stream.testing.ports import wait_until
 from s3rb_stream.testing.tcp_proxy import CuttingProxy
 from tests.integration.conftest import SERVER_TIME_ZONE, Pipeline
 
@@ -108,13 +107,18 @@ def test_resume_by_gtid_after_failover_to_a_replica_with_other_binlog_files(
     assert int(str(at_replica["gtid_ordinal"])) > int(str(at_primary["gtid_ordinal"]))
 
 
-def test_switching_positioning_under_an_existing_checkpoint_is_refused(
-    tmp_path: Path, topology: tuple[MariaDBServer, MariaDBServer]
-) -> None:
-    primary, _ = topology
+def first_run(tmp_path: Path, primary: MariaDBServer) -> Settings:
+    """A GTID pipeline on an empty shop.orders, checkpointed at the current position."""
     primary.execute("CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY)")
     settings = gtid_settings(tmp_path, primary)
     run(settings, "shop", "t", until_caught_up=True, start_position="current")
+    return settings
+
+
+def test_switching_positioning_under_an_existing_checkpoint_is_refused(
+    tmp_path: Path, topology: tuple[MariaDBServer, MariaDBServer]
+) -> None:
+    settings = first_run(tmp_path, topology[0])
     with pytest.raises(Exception, match="written with S3RB_POSITIONING=gtid, but it is now file"):
         run(settings.model_copy(update={"positioning": "file"}), "shop", "t", until_caught_up=True)
 
@@ -123,22 +127,9 @@ def test_purged_gtids_stop_the_source_with_the_lost_range_and_the_fix(
     tmp_path: Path, topology: tuple[MariaDBServer, MariaDBServer]
 ) -> None:
     primary, _ = topology
-    primary.execute("CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY)")
-    settings = gtid_settings(tmp_path, primary)
-    run(settings, "shop", "t", until_caught_up=True, start_position="current")
+    settings = first_run(tmp_path, primary)
     primary.execute("INSERT INTO shop.orders VALUES (1)", "FLUSH BINARY LOGS", "FLUSH BINARY LOGS")
-    conn = primary.connect()
-    with conn.cursor() as cur:
-        cur.execute("SHOW BINARY LOGS")
-        newest = cur.fetchall()[-1][0]
-
-        def purged() -> bool:  # MariaDB purges once the engine has made those commits durable
-            cur.execute(f"PURGE BINARY LOGS TO '{newest}'")
-            cur.execute("SHOW BINARY LOGS")
-            return [r[0] for r in cur.fetchall()] == [newest]
-
-        wait_until(purged, 30, "the old binlogs to be purged")
-    conn.close()
+    primary.purge_binary_logs()
     with pytest.raises(BinlogGone) as caught:
         run(settings, "shop", "t", until_caught_up=True)
     message = str(caught.value) + " " + str(caught.value.hint)
