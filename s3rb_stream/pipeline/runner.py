@@ -12,19 +12,19 @@ from typing import Literal
 
 from s3rb_stream import metrics
 from s3rb_stream.core.batching import FlushPolicy
-from s3rb_stream.core.checkpoint import Checkpoint, now_utc
-from s3rb_stream.core.gtid import Flavor, GtidState
+from s3rb_stream.core.checkpoint import now_utc
+from s3rb_stream.core.gtid import Flavor
 from s3rb_stream.core.positions import BinlogPosition
-from s3rb_stream.core.preflight import gtid_problems, gtid_warning, retention_warning, server_flavor
+from s3rb_stream.core.preflight import retention_warning
 from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR
 from s3rb_stream.core.schema import SourceTable, arrow_schema, table_from_json
-from s3rb_stream.errors import BinlogGone, BinlogSettingsError, ConfigError, S3rbError, SourceUnavailable
+from s3rb_stream.errors import BinlogGone, ConfigError, S3rbError, SourceUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.capture import Capture, active_quarantines, load_checkpoint, save_quarantine
 from s3rb_stream.pipeline.extract import require_extractable
 from s3rb_stream.pipeline.lease import Lease
 from s3rb_stream.pipeline.load import Loader, LoadStats, scd2_spec
-from s3rb_stream.pipeline.parts import TableStore
+from s3rb_stream.pipeline.resume import choose_start, gtid_flavor, lost_range, purged_error, snapshot_positions
 from s3rb_stream.settings import Settings, TableConfig, load_tables_file
 from s3rb_stream.sources import mysql_meta
 from s3rb_stream.sources.binlog import BinlogReader
@@ -92,56 +92,6 @@ class Prepared:
         return [(c, t) for c, t in self.tables if c.cdc_strategy != "binlog"]
 
 
-def _snapshot_positions(
-    store: ObjectStore, source_db: str, target_schema: str, tables: list[tuple[TableConfig, SourceTable]]
-) -> dict[str, BinlogPosition]:
-    """Binlog tables whose last snapshot is complete, with the position each is consistent with."""
-    positions = {}
-    for _, table in tables:
-        state = TableStore(store, source_db, target_schema, table).extract_state()
-        if state is None or state.kind != "snapshot":
-            continue
-        if state.status == "running":
-            log.warning(
-                "a snapshot of this table is unfinished: its loads wait until `s3rb-stream snapshot` completes it",
-                table=table.name,
-            )
-        elif state.position is not None:
-            positions[table.name] = state.position
-    return positions
-
-
-def choose_start(
-    checkpoint: Checkpoint | None, snapshots: dict[str, BinlogPosition], tables: list[str]
-) -> tuple[BinlogPosition | None, dict[str, int]]:
-    """Where capture starts, and per table the sequence below which its rows are already complete.
-
-    A table snapshotted but not yet captured starts at its snapshot's position, which may lie
-    before the checkpoint; the tables the checkpoint covers skip what they already have.
-    """
-    skip: dict[str, int] = {}
-    fresh = {
-        name: pos
-        for name, pos in snapshots.items()
-        if name in tables and (checkpoint is None or (checkpoint.tables is not None and name not in checkpoint.tables))
-    }
-    if checkpoint is None:
-        if not fresh:
-            return None, skip
-        skip.update({name: pos.seq for name, pos in fresh.items()})
-        return min(fresh.values(), key=_seq), skip
-    start = min([checkpoint.position, *fresh.values()], key=_seq)
-    if start != checkpoint.position:
-        covered = checkpoint.tables if checkpoint.tables is not None else tuple(tables)
-        skip.update({name: checkpoint.position.seq for name in covered if name in tables})
-    skip.update({name: pos.seq for name, pos in fresh.items()})
-    return start, skip
-
-
-def _seq(position: BinlogPosition) -> int:
-    return position.seq
-
-
 def prepare(settings: Settings, source_db: str, target_schema: str, start_position: StartPosition) -> Prepared:
     """Preflight everything before anything is written: config, source, binlog settings, store."""
     tables_file = load_tables_file(settings.tables_file)
@@ -180,7 +130,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
             return Prepared(tables, None, None, store, True)
         variables = mysql_meta.check_binlog(conn, mysql)
         mysql_meta.check_server_id(conn, variables, settings.server_id or default_server_id(source_db, target_schema))
-        gtid = _gtid_flavor(settings, variables, checkpoint, warnings)
+        gtid = gtid_flavor(settings, variables, checkpoint, warnings)
         target_position = mysql_meta.current_position(conn, gtid)
         quarantined = active_quarantines(store, source_db, target_schema)
         for name, reason in quarantined.items():
@@ -198,7 +148,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
             if warning:
                 warnings.append(warning)
                 log.warning(warning)
-        snapshots = _snapshot_positions(
+        snapshots = snapshot_positions(
             store, source_db, target_schema, [(c, t) for c, t in tables if t.name in binlog_names]
         )
         for name, position in snapshots.items():
@@ -211,7 +161,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
                 )
         start, skip = choose_start(checkpoint, snapshots, binlog_names)
         if start is not None:
-            lost = _lost_range(conn, start, target_position, gtid)
+            lost = lost_range(conn, start, target_position, gtid)
             if lost:
                 lost_tables = [(c, t) for c, t in tables if t.name in binlog_names]
                 raise purged_error(source_db, target_schema, lost_tables, lost)
@@ -233,67 +183,6 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
         conn.close()
     store.check()
     return Prepared(tables, start, target_position, store, checkpoint is not None, skip, warnings, quarantined, gtid)
-
-
-def _gtid_flavor(
-    settings: Settings, variables: dict[str, str], checkpoint: Checkpoint | None, warnings: list[str]
-) -> Flavor | None:
-    """The server's flavor when positioning by GTID (None by file), once the server and the
-    checkpoint agree with the setting: the two number ``_s3rb_seq`` differently."""
-    if checkpoint is not None and (checkpoint.position.ordinal is not None) != (settings.positioning == "gtid"):
-        was = "gtid" if checkpoint.position.ordinal is not None else "file"
-        raise ConfigError(
-            f"the checkpoint of {checkpoint.source_db} → {checkpoint.target_schema} was written with"
-            f" S3RB_POSITIONING={was}, but it is now {settings.positioning}: the two number _s3rb_seq differently",
-            f"set S3RB_POSITIONING={was}; to switch, drop the target tables, delete the checkpoint and snapshot again",
-        )
-    if settings.positioning != "gtid":
-        return None
-    problems = gtid_problems(variables)
-    if problems:
-        raise BinlogSettingsError("GTID positioning cannot work on this source: " + "; ".join(problems))
-    warning = gtid_warning(variables)
-    if warning:
-        warnings.append(warning)
-        log.warning(warning)
-    return server_flavor(variables)
-
-
-def _lost_range(conn: object, start: BinlogPosition, now: BinlogPosition, gtid: Flavor | None) -> str | None:
-    """What capture would lose resuming at ``start`` on this server, or None when it can resume."""
-    if gtid is None:
-        logs = mysql_meta.binary_logs(conn)
-        if start.file in logs:
-            return None
-        oldest = logs[0] if logs else "none"
-        return (
-            f"binlog {start.file} is no longer on the server: changes from {start} up to the start of {oldest} are lost"
-        )
-    have = GtidState.parse(start.gtid or "", gtid)
-    purged = have.missing_since(mysql_meta.purged_gtids(conn, gtid))
-    if purged:
-        return f"the server's binlogs no longer hold GTIDs up to {', '.join(purged)}: changes after {start} are lost"
-    behind = GtidState.parse(now.gtid or "", gtid).missing_since(have)
-    if behind:
-        return (
-            f"the server lacks GTIDs up to {', '.join(behind)} that the target already has: it is behind the"
-            " checkpoint (a replica promoted before it caught up?), and resuming would lose or repeat changes"
-        )
-    return None
-
-
-def purged_error(
-    source_db: str, target_schema: str, binlog_tables: list[tuple[TableConfig, SourceTable]], lost: str
-) -> BinlogGone:
-    """Never skip ahead: name what is lost and the command that re-snapshots only those tables."""
-    only = " ".join(f"-t {t.name}" for c, t in binlog_tables if c.mode != "append")
-    history = [t.name for c, t in binlog_tables if c.mode == "append"]
-    append = f"; the history of append tables {history} in that range cannot be recovered" if history else ""
-    return BinlogGone(
-        f"cannot resume {source_db} → {target_schema}: {lost}",
-        "never skipped silently; re-snapshot the tables captured from the binlog, then run again:"
-        f" s3rb-stream snapshot --source-db {source_db} --target-schema {target_schema} {only} --restart" + append,
-    )
 
 
 def run(

@@ -15,7 +15,7 @@ from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR, ExtractState, HybridSt
 from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_schema, definition_of
 from s3rb_stream.core.text_values import column_to_arrow
 from s3rb_stream.errors import CorruptStateError
-from s3rb_stream.pipeline.runner import choose_start
+from s3rb_stream.pipeline.resume import choose_start
 from s3rb_stream.pipeline.sync import lookback_start
 from s3rb_stream.sql import mysql as q
 
