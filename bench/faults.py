@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.faults            # the full variant (about 20 minutes)
     .venv/bin/python -m bench.faults --short    # what CI runs in tests/faults (a few minutes)
     .venv/bin/python -m bench.faults --only crash|outage
+    .venv/bin/python -m bench.faults --point store.write --trials 8 --kills 4 --seed 21   # one point, harder
 
 Starts its own MariaDB, moto S3 server and Redshift emulator; runs the real daemon as a subprocess
 under a sustained write load of inserts, updates and deletes on four tables; kills it (``kill -9``)
@@ -65,13 +66,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--short", action="store_true", help="the CI variant")
     parser.add_argument("--only", choices=["crash", "outage"])
+    parser.add_argument("--point", choices=POINTS, help="only kill -9 at this fault point (DuckDB path)")
+    parser.add_argument("--trials", type=int, default=3, help="with --point")
+    parser.add_argument("--kills", type=int, default=3, help="kills per trial, with --point")
+    parser.add_argument("--seed", type=int, default=7, help="with --point")
     args = parser.parse_args()
     variant = SHORT if args.short else FULL
     results: list[FaultResult] = []
     workdir = Path(tempfile.mkdtemp(prefix="s3rb-faults-"))
-    if args.only in (None, "crash"):
+    if args.point:
+        with MariaDBServer() as server:
+            results.append(crash_trials(workdir, server, args.point, args.trials, args.kills, seed=args.seed))
+    elif args.only in (None, "crash"):
         results += run_crashes(workdir, variant)
-    if args.only in (None, "outage"):
+    if not args.point and args.only in (None, "outage"):
         results += run_outages(workdir, variant)
     print()
     print(format_table(results))
