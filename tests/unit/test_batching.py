@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from s3rb_stream.core.batching import BatchBuffers, FlushPolicy
 from s3rb_stream.core.changes import Change, Op
 from s3rb_stream.core.positions import BinlogPosition
@@ -55,3 +58,43 @@ def test_total_bytes_flushes_the_largest_buffers_first() -> None:
     buffers = BatchBuffers(policy, pos(4))
     buffers.commit(pos(4), pos(10), {"small": [change(5)], "large": [change(6)] * 4}, now=0)
     assert buffers.due(now=1) == ["large"]
+
+
+@given(
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("txn"), st.sets(st.sampled_from("abc"), max_size=3)),
+            st.tuples(st.just("flush"), st.sets(st.sampled_from("abc"), min_size=1, max_size=3)),
+        ),
+        max_size=40,
+    )
+)
+def test_the_checkpoint_never_passes_a_change_that_is_not_in_an_object(
+    steps: list[tuple[str, set[str]]],
+) -> None:
+    """Whatever mix of transactions (on any tables, or none) and partial flushes: resuming at the
+    checkpoint re-reads every change not yet written, and nothing earlier than it needs to."""
+    buffers = BatchBuffers(FlushPolicy(), pos(4))
+    boundary = [4]  # boundary[i]: the position after transaction i (0: the start)
+    unflushed: dict[str, list[int]] = {}  # table -> transactions whose changes are only buffered
+    for kind, tables in steps:
+        if kind == "txn":
+            n = len(boundary)
+            boundary.append(4 + 10 * n)
+            if tables:
+                changes = {t: [change(boundary[-2] + 1)] for t in sorted(tables)}
+                buffers.commit(pos(boundary[-2]), pos(boundary[-1]), changes, now=0)
+                for t in tables:
+                    unflushed.setdefault(t, []).append(n)
+            else:
+                buffers.advance(pos(boundary[-1]))
+        else:
+            buffers.drop(tables)
+            for t in tables:
+                unflushed.pop(t, None)
+        checkpoint = buffers.checkpoint_position().pos
+        pending = [n for ns in unflushed.values() for n in ns]
+        if pending:
+            assert checkpoint == boundary[min(pending) - 1]  # right before the oldest unwritten change
+        else:
+            assert checkpoint == boundary[-1]  # everything written: the last commit
