@@ -104,45 +104,8 @@ class Loader:
                 metrics.BATCHES_PENDING.labels(self.source_db, self.target_schema, table.name).set(len(refs))
                 continue
             sweep = extract if extract is not None and config.mode != "append" else None
-            chunk: list[tuple[BatchRef, pa.Table]] = []
-            definition = table
-            rows = size = 0
-            top = -1  # the highest last_seq of the binlog batches in the chunk
-            for ref in refs:
-                data = self.store.get(ref.key)
-                if data is None:
-                    continue  # listed but gone: nothing to apply, it is not recorded as applied
-                try:
-                    decoded = parquet.decode(data, ref.key)
-                except CorruptStateError as exc:
-                    self._set_aside(table, ref, data, exc)
-                    chunk = []  # nothing more of this table until a snapshot replaces what was lost
-                    stats.held_back.append(table.name)
-                    break
-                written_with = definition_of(decoded) or table
-                # One definition per load (the target evolves between), and no two binlog batches
-                # whose ranges overlap: a replay after a crash may cut the same changes into other
-                # batches, and only separate loads let the watermark drop the copies (append mode).
-                overlaps = ref.part is None and ref.first_seq <= top
-                if chunk and (written_with != definition or overlaps):
-                    stats.rows += self._apply(config, definition, chunk, sweep)
-                    stats.batches += len(chunk)
-                    chunk, rows, size, top = [], 0, 0, -1
-                definition = written_with
-                chunk.append((ref, decoded))
-                rows += decoded.num_rows
-                size += decoded.nbytes
-                if ref.part is None:
-                    top = max(top, ref.last_seq)
-                full = rows >= MAX_ROWS_PER_LOAD or size >= MAX_BYTES_PER_LOAD
-                if full or (sweep is not None and ref.key == sweep.final_key):
-                    stats.rows += self._apply(config, definition, chunk, sweep)
-                    stats.batches += len(chunk)
-                    chunk, rows, size, top = [], 0, 0, -1
-            if chunk:
-                stats.rows += self._apply(config, definition, chunk, sweep)
-                stats.batches += len(chunk)
-            if table.name in stats.held_back:
+            if not self._load_table(config, table, refs, sweep, stats):
+                stats.held_back.append(table.name)
                 continue
             metrics.BATCHES_PENDING.labels(self.source_db, self.target_schema, table.name).set(0)
             if refs:
@@ -152,6 +115,55 @@ class Loader:
                 "loaded", batches=stats.batches, rows=stats.rows, tables=stats.per_table, target=self.target_schema
             )
         return stats
+
+    def _load_table(
+        self,
+        config: TableConfig,
+        table: SourceTable,
+        refs: list[BatchRef],
+        sweep: ExtractState | None,
+        stats: LoadStats,
+    ) -> bool:
+        """Apply a table's pending batches in bounded chunks; False when one had to be set aside."""
+        chunk: list[tuple[BatchRef, pa.Table]] = []
+        definition = table
+        rows = size = 0
+        top = -1  # the highest last_seq of the binlog batches in the chunk
+
+        def apply_chunk() -> None:
+            nonlocal chunk, rows, size, top
+            if chunk:
+                stats.rows += self._apply(config, definition, chunk, sweep)
+                stats.batches += len(chunk)
+            chunk, rows, size, top = [], 0, 0, -1
+
+        for ref in refs:
+            data = self.store.get(ref.key)
+            if data is None:
+                continue  # listed but gone: nothing to apply, it is not recorded as applied
+            try:
+                decoded = parquet.decode(data, ref.key)
+            except CorruptStateError as exc:
+                self._set_aside(table, ref, data, exc)
+                return False  # nothing more of this table until a snapshot replaces what was lost
+            written_with = definition_of(decoded) or table
+            # One definition per load (the target evolves between), and no two binlog batches
+            # whose ranges overlap: a replay after a crash may cut the same changes into other
+            # batches, and only separate loads let the watermark drop the copies (append mode).
+            overlaps = ref.part is None and ref.first_seq <= top
+            if written_with != definition or overlaps:
+                apply_chunk()
+            definition = written_with
+            chunk.append((ref, decoded))
+            rows += decoded.num_rows
+            size += decoded.nbytes
+            if ref.part is None:
+                top = max(top, ref.last_seq)
+            full = rows >= MAX_ROWS_PER_LOAD or size >= MAX_BYTES_PER_LOAD
+            if full or (sweep is not None and ref.key == sweep.final_key):
+                apply_chunk()
+        apply_chunk()
+        return True
 
     def _set_aside(self, table: SourceTable, ref: BatchRef, data: bytes, exc: CorruptStateError) -> None:
         """A batch object that cannot be read is never loaded as if good: it moves to ``_corrupt/``
