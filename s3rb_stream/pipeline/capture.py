@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from s3rb_stream import faultpoints, metrics
@@ -381,7 +381,8 @@ class Capture:
         rows = pending.rows.pop(item.table)
         if item.table in self.buffers.tables():
             self.flush([item.table])  # committed changes of the table go first, in their own object
-        self._write(item.table, [Change(op, seq, item.ts, values) for op, seq, values in rows])
+        ts = datetime.fromtimestamp(item.ts, UTC)
+        self._write(item.table, [Change(op, seq, ts, values) for op, seq, values in rows])
         self._count(rows)
         log.info("a large transaction is written as it is read", table=item.table, rows=len(rows))
 

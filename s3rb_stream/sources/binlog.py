@@ -71,7 +71,7 @@ class RowImages:
     kind: str  # "insert" | "update" | "delete"
     rows: list[dict[str, Any]]  # {"values": ...} or {"before_values": ..., "after_values": ...}
     first_seq: int
-    ts: datetime  # when the statement ran (the commit time comes with the transaction's end)
+    ts: int  # when the statement ran, epoch seconds (the commit time comes with the transaction's end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +141,7 @@ class BinlogReader:
             # library would take as "from now"; the file and offset of the start say the same.
         self._ordinal = self._gtid.ordinal if self._gtid else 0  # the current transaction's
         self._row_index = 0  # rows of the current transaction so far (GTID sequences)
-        self._last_file, self._last_pos = start.file, start.pos
+        self._start_file, self._start_pos = start.file, start.pos
         self._stream = BinLogStreamReader(
             connection_settings=settings,
             server_id=server_id,
@@ -160,8 +160,8 @@ class BinlogReader:
         self._stream.close()
 
     def position(self) -> BinlogPosition:
-        file = self._stream.log_file or self._last_file  # None until a GTID stream's first rotate
-        pos = self._stream.log_pos or self._last_pos
+        file = self._stream.log_file or self._start_file  # None until a GTID stream's first rotate
+        pos = self._stream.log_pos or self._start_pos
         if self._gtid is None:
             return BinlogPosition(file, pos)
         return BinlogPosition(file, pos, str(self._gtid), self._gtid.ordinal)
@@ -194,7 +194,7 @@ class BinlogReader:
                         else "delete"
                     )
                     rows = [_restore_empty_sets(row) for row in event.rows]
-                    yield RowImages(event.table, kind, rows, self._row_seq(after, event), _ts(event.timestamp))
+                    yield RowImages(event.table, kind, rows, self._row_seq(after, event), event.timestamp)
                 elif isinstance(event, XidEvent):
                     in_txn = False
                     yield Boundary(after, _ts(event.timestamp))
