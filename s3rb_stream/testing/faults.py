@@ -155,6 +155,23 @@ def base_env(tables_file: Path) -> dict[str, str]:
     }
 
 
+def trial_home(workdir: Path, db: str) -> Path:
+    """A trial's own directory, with the tables file of the workload's tables in ``db``."""
+    home = workdir / db
+    home.mkdir(parents=True)
+    (home / "tables.yml").write_text(tables_yaml(db))
+    return home
+
+
+def local_env(home: Path, server: MariaDBServer) -> dict[str, str]:
+    """The daemon's settings for a trial into DuckDB through a local store, both under ``home``."""
+    return base_env(home / "tables.yml") | {
+        "S3RB_MYSQL_URL": server.url,
+        "S3RB_STORE_URL": f"file://{home / 'objects'}",
+        "S3RB_WAREHOUSE_URL": f"duckdb:///{home / 'w.duckdb'}",
+    }
+
+
 # ---------------------------------------------------------------------- crashes
 
 
@@ -179,17 +196,8 @@ def crash_trials(
     missed = 0
     for trial in range(trials):
         db = f"{prefix}_{name.replace('.', '_')}_{trial}"
-        home = workdir / db
-        home.mkdir(parents=True)
-        (home / "tables.yml").write_text(tables_yaml(db))
-        if rig is None:
-            env = base_env(home / "tables.yml") | {
-                "S3RB_MYSQL_URL": server.url,
-                "S3RB_STORE_URL": f"file://{home / 'objects'}",
-                "S3RB_WAREHOUSE_URL": f"duckdb:///{home / 'w.duckdb'}",
-            }
-        else:
-            env = rig.env(db, home / "tables.yml")
+        home = trial_home(workdir, db)
+        env = local_env(home, server) if rig is None else rig.env(db, home / "tables.yml")
         workload = Workload(server, db, seed=seed + trial)
         workload.create()
         daemon = Daemon(env, db, home / "daemon.log")
@@ -224,15 +232,9 @@ def crash_trials(
 def disk_full_trial(workdir: Path, server: MariaDBServer, full_seconds: float, seed: int = 5) -> FaultResult:
     """The local store's disk full for ``full_seconds`` under load (see :mod:`.disk_full`)."""
     db = "disk_full"
-    home = workdir / db
-    home.mkdir(parents=True)
-    (home / "tables.yml").write_text(tables_yaml(db))
+    home = trial_home(workdir, db)
     store = home / "objects"
-    env = base_env(home / "tables.yml") | {
-        "S3RB_MYSQL_URL": server.url,
-        "S3RB_STORE_URL": f"file://{store}",
-        "S3RB_WAREHOUSE_URL": f"duckdb:///{home / 'w.duckdb'}",
-    }
+    env = local_env(home, server)
     workload = Workload(server, db, seed=seed)
     workload.create()
     driver = subprocess.Popen(
@@ -363,9 +365,7 @@ def wait_for_marker(rig: OutageRig, daemon: Daemon, marker: int, timeout: float 
 def outage_trial(rig: OutageRig, fault: str, duration: float, seed: int = 11) -> FaultResult:
     """The daemon runs under load through ``fault`` lasting ``duration`` seconds."""
     db = "outage_" + "".join(ch if ch.isalnum() else "_" for ch in fault.lower())
-    home = rig.workdir / db
-    home.mkdir(parents=True)
-    (home / "tables.yml").write_text(tables_yaml(db))
+    home = trial_home(rig.workdir, db)
     daemon = Daemon(rig.env(db, home / "tables.yml"), db, home / "daemon.log")
     workload = Workload(rig.server, db, seed=seed)
     workload.create()

@@ -61,6 +61,18 @@ class Pipeline:
     target_schema: str
     settings: Settings
 
+    def cli_env(self, **extra: str) -> dict[str, str]:
+        """The environment that makes ``s3rb-stream`` in a subprocess use this pipeline's settings."""
+        s = self.settings
+        return {
+            **os.environ,
+            "S3RB_MYSQL_URL": s.mysql_url.get_secret_value(),
+            "S3RB_STORE_URL": s.store_url,
+            "S3RB_WAREHOUSE_URL": s.warehouse_url,
+            "S3RB_TABLES_FILE": str(s.tables_file),
+            **extra,
+        }
+
     def run(self, **kwargs: Any) -> RunResult:
         return run(self.settings, self.source_db, self.target_schema, until_caught_up=True, **kwargs)
 

@@ -18,18 +18,12 @@ from tests.integration.conftest import Pipeline
 
 
 def start_daemon(pipeline: Pipeline, tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
-    s = pipeline.settings
-    env = {
-        **os.environ,
-        "S3RB_MYSQL_URL": s.mysql_url.get_secret_value(),
-        "S3RB_STORE_URL": s.store_url,
-        "S3RB_WAREHOUSE_URL": s.warehouse_url,
-        "S3RB_TABLES_FILE": str(s.tables_file),
-        "S3RB_HEARTBEAT_SECONDS": "0.5",
-        "S3RB_BATCH_MAX_AGE_SECONDS": "0.5",
-        "S3RB_LOAD_INTERVAL_SECONDS": "1",
-        "S3RB_LOG_FORMAT": "json",
-    }
+    env = pipeline.cli_env(
+        S3RB_HEARTBEAT_SECONDS="0.5",
+        S3RB_BATCH_MAX_AGE_SECONDS="0.5",
+        S3RB_LOAD_INTERVAL_SECONDS="1",
+        S3RB_LOG_FORMAT="json",
+    )
     command = [sys.executable, "-m", "s3rb_stream", "run", "--source-db", pipeline.source_db]
     return subprocess.Popen(
         [*command, "--target-schema", "analytics", *extra],

@@ -35,7 +35,6 @@ def test_two_sources_in_one_process_one_broken_the_other_flows(file_pipeline: Pi
 
 
 def test_the_cli_runs_every_listed_pipeline_and_names_the_broken_one(file_pipeline: Pipeline, tmp_path: Path) -> None:
-    import os
     import subprocess
     import sys
 
@@ -44,14 +43,7 @@ def test_the_cli_runs_every_listed_pipeline_and_names_the_broken_one(file_pipeli
     pipeline.server.execute(f"CREATE DATABASE {broken}", f"CREATE TABLE {broken}.t (id INT PRIMARY KEY)")
     two_pipelines(pipeline, broken, "gone", "other")
     pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (7)")
-    s = pipeline.settings
-    env = {
-        **os.environ,
-        "S3RB_MYSQL_URL": s.mysql_url.get_secret_value(),
-        "S3RB_STORE_URL": s.store_url,
-        "S3RB_WAREHOUSE_URL": s.warehouse_url,
-        "S3RB_TABLES_FILE": str(s.tables_file),
-    }
+    env = pipeline.cli_env()
     result = subprocess.run(
         [sys.executable, "-m", "s3rb_stream", "run", "--until-caught-up"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
