@@ -95,9 +95,27 @@ class BatchRef:
     table: str
     part: int | None = None  # the page of a whole-table extract
 
-    def load_order(self) -> tuple[int, int, int, str]:
-        """Apply order: by last sequence, so a batch that spans a snapshot's position comes after it."""
-        return (self.last_seq, self.first_seq, -1 if self.part is None else self.part, self.key)
+
+def in_load_order(refs: list[BatchRef]) -> list[BatchRef]:
+    """The order in which a table's batches apply: by first sequence, so that whatever has been
+    applied is always a prefix of the table's changes, which is what the load watermark assumes.
+
+    A run writes every change of a table from its checkpoint on, so every change before a batch's
+    first sequence is in a batch that begins earlier. (By last sequence, a replay that cut a
+    shorter batch would apply before a longer one of the dead run that began earlier, and the
+    watermark would then hide the longer one's first changes.) One exception: a binlog batch that
+    spans the position of an extract (a snapshot's parts, one sequence for all of them) applies
+    right after its parts, since the extract stands for every change up to its position.
+    """
+    extract_seqs = sorted({r.first_seq for r in refs if r.part is not None})
+
+    def key(ref: BatchRef) -> tuple[int, int, int, str]:
+        if ref.part is not None:
+            return (ref.first_seq, 0, ref.part, ref.key)
+        spanned = [seq for seq in extract_seqs if ref.first_seq < seq <= ref.last_seq]
+        return (spanned[-1] if spanned else ref.first_seq, 1, ref.last_seq, ref.key)
+
+    return sorted(refs, key=key)
 
 
 def parse_batch_key(key: str) -> BatchRef | None:

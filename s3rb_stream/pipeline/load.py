@@ -1,4 +1,5 @@
-"""Load: find batch objects not yet applied and apply them table by table, oldest first.
+"""Load: find batch objects not yet applied and apply them table by table, oldest first
+(:func:`~s3rb_stream.core.object_keys.in_load_order`).
 
 A table whose snapshot or full_sync extract is still being written is held back: its parts share
 one sequence with the binlog changes after them, and only in order do they apply correctly. The
@@ -14,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from s3rb_stream import metrics
-from s3rb_stream.core.object_keys import BatchRef, extract_state_key, parse_batch_key, table_prefix
+from s3rb_stream.core.object_keys import BatchRef, extract_state_key, in_load_order, parse_batch_key, table_prefix
 from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.query_state import ExtractState
@@ -76,7 +77,7 @@ class Loader:
         prefix = table_prefix(self.store.prefix, self.source_db, self.target_schema, table.name)
         refs = [r for r in (parse_batch_key(k) for k in self.store.list(prefix)) if r and r.table == table.name]
         applied = self.warehouse.applied(self.target_schema, table.name)
-        return sorted((r for r in refs if r.key not in applied), key=BatchRef.load_order)
+        return in_load_order([r for r in refs if r.key not in applied])
 
     def extract_state(self, table: SourceTable) -> ExtractState | None:
         key = extract_state_key(self.store.prefix, self.source_db, self.target_schema, table.name)

@@ -38,3 +38,19 @@ def test_overlapping_batches_of_a_replay_apply_each_change_once(tmp_path: Path, 
     assert stats.batches == 3
     ids = [r[0] for r in warehouse.query("SELECT id FROM t.items ORDER BY id")]
     assert ids == list(range(10, 80))  # every change once: none lost, none twice
+
+
+@pytest.mark.parametrize("mode", ["append", "merge"])
+def test_a_replay_batch_ending_earlier_never_hides_the_start_of_a_longer_one(tmp_path: Path, mode: Mode) -> None:
+    """Seen in the fault suite (kill -9 at store.write): a run wrote 10..79 in one batch and died
+    with its checkpoint held at 19 by another table's open batch; the replay began at 20 and cut
+    20..49. Applied by last sequence, 20..49 went first and its watermark hid 10..19."""
+    store = LocalStore(str(tmp_path / "objects"))
+    put_batch(store, range(10, 80))
+    put_batch(store, range(20, 50))
+    put_batch(store, range(50, 90))
+    warehouse = DuckDBWarehouse(str(tmp_path / "w.duckdb"))
+    config = TableConfig(name="src.items", mode=mode)
+    Loader(store, warehouse, "src", "t", [(config, TABLE)]).load_all()
+    ids = [r[0] for r in warehouse.query("SELECT id FROM t.items ORDER BY id")]
+    assert ids == list(range(10, 90))

@@ -9,7 +9,7 @@ import pytest
 
 from s3rb_stream.core.checkpoint import Checkpoint
 from s3rb_stream.core.ddl import constant_default, follow_problem, parse_ddl
-from s3rb_stream.core.object_keys import BatchRef, batch_key, parse_batch_key
+from s3rb_stream.core.object_keys import BatchRef, batch_key, in_load_order, parse_batch_key
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR, ExtractState, HybridState, next_query_seq
 from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_schema, definition_of
@@ -71,7 +71,7 @@ def test_snapshot_parts_share_a_range_and_load_before_batches_that_span_it() -> 
     spanning = parse_batch_key(batch_key("p", "db", "an", "t", 90, 120, NOW))
     older = parse_batch_key(batch_key("p", "db", "an", "t", 10, 90, NOW))
     assert spanning is not None and older is not None and spanning.part is None
-    assert sorted([spanning, part, older], key=BatchRef.load_order) == [older, part, spanning]
+    assert in_load_order([spanning, part, older]) == [older, part, spanning]
 
 
 P1, P2, C = BinlogPosition("b.000001", 500), BinlogPosition("b.000001", 900), BinlogPosition("b.000002", 4)
