@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import count, repeat
 from typing import Any
 
 from s3rb_stream import faultpoints, metrics
@@ -21,8 +22,8 @@ from s3rb_stream.core.ddl import column_renames, follow_problem, parse_ddl
 from s3rb_stream.core.object_keys import batch_key, checkpoint_key, extract_state_key, quarantine_key
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.query_state import ExtractState
-from s3rb_stream.core.schema import SourceTable, row_converter, table_to_json
-from s3rb_stream.errors import CorruptStateError, SchemaError
+from s3rb_stream.core.schema import SourceTable, table_to_json
+from s3rb_stream.errors import CorruptStateError
 from s3rb_stream.log import get_logger
 from s3rb_stream.sources.binlog import BinlogReader, Boundary, Ddl, RowImages
 from s3rb_stream.store import parquet
@@ -151,7 +152,6 @@ class Capture:
         self.source_db = source_db
         self.target_schema = target_schema
         self.tables = {t.name: t for t in tables}
-        self.converters = {t.name: row_converter(t) for t in tables}
         self.key_positions = {t.name: [t.position(k) for k in t.key_columns] for t in tables}
         self.buffers = BatchBuffers(policy, start)
         self.saved_position: BinlogPosition | None = start if resumed else None
@@ -194,36 +194,32 @@ class Capture:
                     return
 
     def _add_rows(self, pending: _Pending, item: RowImages) -> None:
-        if item.first_seq < self.skip_below.get(item.table, 0):
-            return  # before where this table is already complete: its rows are in the target
         if item.table in self.quarantined:
             return
-        try:
-            self._convert_rows(pending, item)
-        except SchemaError as exc:
+        if item.problem is not None:
             pending.rows.pop(item.table, None)  # none of this transaction's rows of the table
-            self.quarantine(item.table, str(exc), self.buffers.last_commit)
+            self.quarantine(item.table, item.problem, self.buffers.last_commit)
+            return
+        if item.first_seq < self.skip_below.get(item.table, 0):
+            return  # before where this table is already complete: its rows are in the target
+        self._convert_rows(pending, item)
 
     def _convert_rows(self, pending: _Pending, item: RowImages) -> None:
-        convert = self.converters[item.table]
+        bucket = pending.rows.setdefault(item.table, [])
         seq = item.first_seq
         if item.kind == "insert":
-            for row in item.rows:
-                pending.add(item.table, Op.INSERT, seq, convert(row["values"]))
-                seq += 1
+            bucket.extend(zip(repeat(Op.INSERT), count(seq), item.rows))
         elif item.kind == "delete":
-            for row in item.rows:
-                pending.add(item.table, Op.DELETE, seq, convert(row["values"]))
-                seq += 1
+            bucket.extend(zip(repeat(Op.DELETE), count(seq), item.rows))
         else:
             keys = self.key_positions[item.table]
-            for row in item.rows:
-                before = convert(row["before_values"])
-                after = convert(row["after_values"])
-                if keys and any(before[i] != after[i] for i in keys):
+            rows = item.rows
+            for i in range(0, len(rows), 2):
+                before, after = rows[i], rows[i + 1]
+                if keys and any(before[k] != after[k] for k in keys):
                     # A changed key: the old key disappears, the new one appears.
-                    pending.add(item.table, Op.DELETE, seq, before)
-                pending.add(item.table, Op.UPDATE, seq, after)
+                    bucket.append((Op.DELETE, seq, before))
+                bucket.append((Op.UPDATE, seq, after))
                 seq += 1
 
     def _check_ddl(self, item: Ddl) -> None:
@@ -258,7 +254,6 @@ class Capture:
             if new is None:
                 continue
             self.tables[name] = new
-            self.converters[name] = row_converter(new)
             self.key_positions[name] = [new.position(k) for k in new.key_columns]
             self.reopen = True
             log.info("new table captured from its CREATE on", table=name)
@@ -283,7 +278,6 @@ class Capture:
         if table in self.buffers.tables():
             self.flush([table])  # each object holds rows of one definition
         self.tables[table] = new
-        self.converters[table] = row_converter(new)
         self.key_positions[table] = [new.position(k) for k in new.key_columns]
         log.info("ALTER followed: new definition adopted", table=table, position=str(item.position),
                  columns=list(new.column_names))  # fmt: skip

@@ -414,10 +414,11 @@ def _run(
             settings.mysql(),
             server_id,
             source_db,
-            [name for name in capture.tables if name not in capture.quarantined],
+            capture.tables,
             capture.buffers.last_commit,
             settings.heartbeat_seconds,
             prepared.gtid,
+            capture.quarantined,
         )
         try:
             capture.consume(reader, should_stop, on_boundary)

@@ -1,55 +1,56 @@
-"""The binlog reader: python-mysql-replication behind a small, honest interface.
+"""The binlog reader: python-mysql-replication's connection, our own event decoding.
+
+The library opens the stream (checksums, heartbeats, replica registration, file or GTID
+positioning); events are then read packet by packet and decoded here: table maps are parsed once
+per distinct bytes (:mod:`table_map`) and row images by a decoder generated per table layout
+(:mod:`row_decoder`), several times faster than the library's generic per-value decoding.
 
 It yields three kinds of items, each with the position after it:
 
 * :class:`RowImages` — the row images of one rows event of a configured table;
 * :class:`Boundary` — a point between transactions (commit, DDL, heartbeat while idle);
-  only there may a checkpoint be taken, because the library silently skips rows events whose
-  table map it has not seen, so a resume in the middle of a transaction would lose rows;
+  only there may a checkpoint be taken, because a rows event is readable only after its
+  transaction's table map, so a resume in the middle of a transaction would lose rows;
 * :class:`Ddl` — a statement on a configured table, to follow or refuse.
 
-Events the library cannot decode raise :class:`UnsupportedEventError` instead of being dropped.
-The library's own reconnect resumes at its last event, possibly mid-transaction; we refuse it and
-let the caller reopen from its last boundary.
+Events that may carry rows but cannot be decoded raise :class:`UnsupportedEventError` instead of
+being dropped. A dropped connection is never resumed mid-transaction: the caller reopens from its
+last boundary.
 """
 
 from __future__ import annotations
 
+import binascii
 import re
-from collections.abc import Iterator
+import struct
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pymysql
 from pymysqlreplication import BinLogStreamReader
-from pymysqlreplication.constants import BINLOG, NONE_SOURCE
-from pymysqlreplication.event import (
-    GtidEvent,
-    HeartbeatLogEvent,
-    MariadbGtidEvent,
-    NotImplementedEvent,
-    QueryEvent,
-    RotateEvent,
-    XidEvent,
-)
-from pymysqlreplication.row_event import DeleteRowsEvent, TableMapEvent, UpdateRowsEvent, WriteRowsEvent
 
 from s3rb_stream.core.gtid import Flavor, GtidState, row_seq
 from s3rb_stream.core.positions import BinlogPosition, make_seq
-from s3rb_stream.errors import BinlogGone, SourceUnavailable, UnsupportedEventError
+from s3rb_stream.core.schema import SourceTable
+from s3rb_stream.errors import BinlogGone, SchemaError, SourceUnavailable, UnsupportedEventError
 from s3rb_stream.settings import MySQLTarget
 from s3rb_stream.sources.mysql_meta import driver_options
+from s3rb_stream.sources.row_decoder import RowDecoder, compile_decoder
+from s3rb_stream.sources.table_map import TableMap, TableMapCache, TableMapError, lenenc
 
-# Event types the library does not decode but that carry no row data.
-_HARMLESS_UNDECODED = {
-    BINLOG.ANONYMOUS_GTID_LOG_EVENT,
-    BINLOG.IGNORABLE_LOG_EVENT,
-    BINLOG.INTVAR_EVENT,
-    0x24,  # TRANSACTION_CONTEXT_EVENT (group replication)
-    0x25,  # VIEW_CHANGE_EVENT (group replication)
-    0x29,  # HEARTBEAT_LOG_EVENT_V2
-}
+_HEADER = struct.Struct("<IBIIIH")  # timestamp, type, server id, event size, next position, flags
+QUERY, STOP, ROTATE, XID, TABLE_MAP, HEARTBEAT, INCIDENT = 0x02, 0x03, 0x04, 0x10, 0x13, 0x1B, 0x1A
+GTID, MARIADB_GTID, PARTIAL_UPDATE_ROWS = 0x21, 0xA2, 0x27
+_ROWS = {0x17: "insert", 0x18: "update", 0x19: "delete", 0x1E: "insert", 0x1F: "update", 0x20: "delete"}
+_ROWS_V2 = {0x1E, 0x1F, 0x20}
+# Events that carry no row data: statement-based leftovers, format and GTID bookkeeping, MariaDB's
+# annotations, checkpoints and GTID lists, group replication, heartbeats v2.
+_IGNORED = {
+    0x05, 0x0D, 0x0E, 0x0F, 0x11, 0x12, 0x1C, 0x1D, 0x22, 0x23, 0x24, 0x25, 0x26, 0x29,
+    0xA0, 0xA1, 0xA3, 0xA4, STOP,
+}  # fmt: skip
 _COMPRESSED = {
     0x28: "MySQL binlog_transaction_compression (TRANSACTION_PAYLOAD_EVENT)",
     0xA5: "MariaDB log_bin_compress (QUERY_COMPRESSED_EVENT)",
@@ -67,11 +68,15 @@ _DDL = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(ALTER|RENAME|DROP|TRUNCATE|CREATE)\b",
 
 @dataclass(frozen=True, slots=True)
 class RowImages:
+    """The images of one rows event: one tuple per row in table column order; for updates, the
+    before and after images alternate. ``problem`` says why a table's rows could not be decoded."""
+
     table: str
     kind: str  # "insert" | "update" | "delete"
-    rows: list[dict[str, Any]]  # {"values": ...} or {"before_values": ..., "after_values": ...}
+    rows: list[tuple[Any, ...]]
     first_seq: int
     ts: int  # when the statement ran, epoch seconds (the commit time comes with the transaction's end)
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +120,20 @@ class BinlogReader:
         target: MySQLTarget,
         server_id: int,
         source_db: str,
-        tables: list[str],
+        tables: Mapping[str, SourceTable],
         start: BinlogPosition,
         heartbeat_seconds: float,
         gtid: Flavor | None = None,
+        skip: Container[str] = (),
     ) -> None:
-        """``gtid``: the server's flavor when positioning by GTID; ``start`` then carries the GTID
+        """``tables``: the captured tables by name, read live: a definition replaced while reading
+        (an ALTER followed) decodes the rows after it. ``skip``: names not read (quarantined), also live.
+
+        ``gtid``: the server's flavor when positioning by GTID; ``start`` then carries the GTID
         state to resume from, and the server finds it in its own binlog files."""
         self.source_db = source_db
-        self.tables = set(tables)
+        self.tables = tables
+        self.skip = skip
         self.describe_target = target.describe()
         settings = driver_options(target)
         settings["read_timeout"] = max(int(heartbeat_seconds * 4), 30)
@@ -141,87 +151,48 @@ class BinlogReader:
             # library would take as "from now"; the file and offset of the start say the same.
         self._ordinal = self._gtid.ordinal if self._gtid else 0  # the current transaction's
         self._row_index = 0  # rows of the current transaction so far (GTID sequences)
+        self._file: str | None = start.file if gtid is None else None  # None until a GTID stream's first rotate
+        self._pos = start.pos
         self._start_file, self._start_pos = start.file, start.pos
+        self._maps: dict[int, TableMap | None] = {}  # table id → map of a captured table, None for others
+        self._map_cache: TableMapCache | None = None
+        self._decoders: dict[int, tuple[TableMap, SourceTable, RowDecoder]] = {}
         self._stream = BinLogStreamReader(
             connection_settings=settings,
             server_id=server_id,
             blocking=True,
             resume_stream=True,
             **where,
-            only_schemas=[source_db],
-            only_tables=sorted(self.tables),
-            filter_non_implemented_events=False,
             slave_heartbeat=heartbeat_seconds,
             pymysql_wrapper=_GuardedConnect(),
             enable_logging=False,
         )
+        self._conn: Any = None
+        self._checksum = 0
 
     def close(self) -> None:
         self._stream.close()
 
     def position(self) -> BinlogPosition:
-        file = self._stream.log_file or self._start_file  # None until a GTID stream's first rotate
-        pos = self._stream.log_pos or self._start_pos
+        file = self._file or self._start_file
+        pos = self._pos or self._start_pos
         if self._gtid is None:
             return BinlogPosition(file, pos)
         return BinlogPosition(file, pos, str(self._gtid), self._gtid.ordinal)
 
-    def _row_seq(self, after: BinlogPosition, event: Any) -> int:
-        if self._gtid is None:
-            return make_seq(after.file, event.packet.log_pos - event.packet.event_size)
-        seq = row_seq(self._ordinal, self._row_index)
-        row_seq(self._ordinal, self._row_index + len(event.rows) - 1)  # the whole event fits, or a clear error
-        self._row_index += len(event.rows)
-        return seq
+    def _connect(self) -> None:
+        """Open the stream with the library (the dump request in all its variants), then read it
+        here. Relies on the library's connect step, which its version pin in pyproject keeps."""
+        self._stream._BinLogStreamReader__connect_to_stream()
+        self._conn = self._stream._stream_connection
+        self._checksum = 4 if self._stream._BinLogStreamReader__use_checksum else 0
+        self._map_cache = TableMapCache(mariadb="mariadb" in str(self._conn.server_version).lower())
 
     def items(self) -> Iterator[BinlogItem]:
-        in_txn = False
         try:
-            while True:
-                event = self._stream.fetchone()
-                if event is None:  # only on a non-blocking stream or an EOF packet
-                    raise SourceUnavailable("the binlog stream ended", "reconnecting from the last boundary")
-                after = self.position()
-                if isinstance(event, (WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent)):
-                    in_txn = True
-                    if event.schema != self.source_db or event.table not in self.tables:
-                        continue
-                    kind = (
-                        "insert"
-                        if isinstance(event, WriteRowsEvent)
-                        else "update"
-                        if isinstance(event, UpdateRowsEvent)
-                        else "delete"
-                    )
-                    rows = [_restore_empty_sets(row) for row in event.rows]
-                    yield RowImages(event.table, kind, rows, self._row_seq(after, event), event.timestamp)
-                elif isinstance(event, XidEvent):
-                    in_txn = False
-                    yield Boundary(after, _ts(event.timestamp))
-                elif isinstance(event, QueryEvent):
-                    query = event.query.strip() if isinstance(event.query, str) else str(event.query)
-                    if _TXN_CONTROL.match(query):
-                        in_txn = True
-                        continue
-                    in_txn = False
-                    schema = event.schema.decode() if isinstance(event.schema, bytes) else str(event.schema or "")
-                    if _DDL.match(query):
-                        yield Ddl(query, schema, after)
-                    yield Boundary(after, _ts(event.timestamp))
-                elif isinstance(event, (GtidEvent, MariadbGtidEvent)):
-                    in_txn = True
-                    if self._gtid is not None:
-                        self._ordinal = self._gtid.add(event.gtid)
-                        self._row_index = 0
-                elif isinstance(event, TableMapEvent):
-                    in_txn = True
-                elif isinstance(event, HeartbeatLogEvent):
-                    if not in_txn:
-                        yield Boundary(after, None, is_heartbeat=True)
-                elif isinstance(event, NotImplementedEvent):
-                    self._refuse(event)
-                elif isinstance(event, RotateEvent) and not in_txn:
-                    yield Boundary(after, None)  # a file change, not the end of the binlog
+            if self._conn is None:
+                self._connect()
+            yield from self._read()
         except pymysql.err.OperationalError as exc:
             if exc.args and exc.args[0] == ER_MASTER_FATAL_ERROR_READING_BINLOG:
                 raise BinlogGone(
@@ -233,20 +204,132 @@ class BinlogReader:
                 f"the binlog connection failed (error {exc.args[0] if exc.args else '?'})",
                 "reconnecting from the last transaction boundary",
             ) from None
+        except (pymysql.err.InternalError, ConnectionError, OSError) as exc:
+            raise SourceUnavailable(
+                f"the binlog connection failed ({exc})", "reconnecting from the last transaction boundary"
+            ) from None
 
-    def _refuse(self, event: Any) -> None:
-        etype = event.event_type
-        if etype in _HARMLESS_UNDECODED:
-            return
+    def _read(self) -> Iterator[BinlogItem]:  # one flat dispatch over event types: the hot loop
+        in_txn = False
+        read_packet = self._conn._read_packet
+        unpack_header = _HEADER.unpack_from
+        checksum = self._checksum
+        maps = self._maps
+        assert self._map_cache is not None
+        map_cache = self._map_cache
+        while True:
+            data = read_packet()._data
+            if data[0] != 0:
+                if data[0] == 0xFE and len(data) < 9:
+                    raise SourceUnavailable("the binlog stream ended", "reconnecting from the last boundary")
+                continue
+            ts, etype, _server, size, next_pos, _flags = unpack_header(data, 1)
+            end = len(data) - checksum
+            if etype == ROTATE:
+                self._pos = int.from_bytes(data[20:28], "little")
+                self._file = data[28:end].decode()
+                if ts:  # a real rotation, perhaps a restart: table ids may be reused
+                    maps.clear()
+                    self._decoders.clear()
+                if not in_txn:
+                    yield Boundary(self.position(), None)  # a file change, not the end of the binlog
+                continue
+            if next_pos:
+                self._pos = next_pos
+            if etype in _ROWS:
+                in_txn = True
+                tmap = maps.get(int.from_bytes(data[20:26], "little"))
+                if tmap is not None:
+                    yield self._rows(tmap, _ROWS[etype], etype, data, end, ts, next_pos - size)
+            elif etype == TABLE_MAP:
+                in_txn = True
+                try:
+                    tmap = map_cache.get(data[20:end])
+                except TableMapError as exc:
+                    raise UnsupportedEventError(
+                        f"the table map at {self.position()} cannot be parsed: {exc}",
+                        "please report the server version and the table definition",
+                    ) from None
+                captured = tmap.schema == self.source_db and tmap.table in self.tables and tmap.table not in self.skip
+                maps[tmap.table_id] = tmap if captured else None
+            elif etype == XID:
+                in_txn = False
+                yield Boundary(self.position(), _ts(ts))
+            elif etype == QUERY:
+                query, schema = _query(data, end)
+                if _TXN_CONTROL.match(query):
+                    in_txn = True
+                    continue
+                in_txn = False
+                if _DDL.match(query):
+                    yield Ddl(query, schema, self.position())
+                yield Boundary(self.position(), _ts(ts))
+            elif etype in (GTID, MARIADB_GTID):
+                in_txn = True
+                if self._gtid is not None:
+                    self._ordinal = self._gtid.add(_gtid_text(data, etype, _server))
+                    self._row_index = 0
+            elif etype == HEARTBEAT:
+                if not in_txn:
+                    yield Boundary(self.position(), None, is_heartbeat=True)
+            elif etype not in _IGNORED:
+                self._refuse(etype)
+
+    def _rows(self, tmap: TableMap, kind: str, etype: int, data: bytes, end: int, ts: int, start: int) -> RowImages:
+        table = self.tables.get(tmap.table)
+        pos = 28 + int.from_bytes(data[28:30], "little") if etype in _ROWS_V2 else 28
+        count, pos = lenenc(data, pos)
+        width = (count + 7) // 8
+        full = (1 << count) - 1
+        images = 2 if kind == "update" else 1
+        for _ in range(images):
+            if int.from_bytes(data[pos : pos + width], "little") != full:
+                raise UnsupportedEventError(
+                    f"a rows event of {tmap.schema}.{tmap.table} at {self.position()} lacks columns",
+                    "set binlog_row_image=FULL on the source (MINIMAL and NOBLOB images are not supported)",
+                )
+            pos += width
+        if table is None or tmap.table in self.skip:  # quarantined meanwhile
+            return RowImages(tmap.table, kind, [], 0, ts, problem="not captured")
+        try:
+            rows = self._decoder(tmap, table)(data, pos, end)
+        except SchemaError as exc:
+            return RowImages(tmap.table, kind, [], 0, ts, problem=str(exc))
+        except (IndexError, ValueError, UnicodeDecodeError, struct.error) as exc:
+            problem = f"rows of {tmap.schema}.{tmap.table} at {self.position()} cannot be decoded: {exc}"
+            return RowImages(tmap.table, kind, [], 0, ts, problem=problem)
+        changes = len(rows) // images
+        if self._gtid is None:
+            seq = make_seq(self._file or self._start_file, start)
+        else:
+            seq = row_seq(self._ordinal, self._row_index)
+            row_seq(self._ordinal, self._row_index + changes - 1)  # the whole event fits, or a clear error
+            self._row_index += changes
+        return RowImages(tmap.table, kind, rows, seq, ts)
+
+    def _decoder(self, tmap: TableMap, table: SourceTable) -> RowDecoder:
+        found = self._decoders.get(tmap.table_id)
+        if found is not None and found[0] is tmap and found[1] is table:
+            return found[2]
+        decoder = compile_decoder(table, tmap)
+        self._decoders[tmap.table_id] = (tmap, table, decoder)
+        return decoder
+
+    def _refuse(self, etype: int) -> None:
         if etype in _COMPRESSED:
             raise UnsupportedEventError(
                 f"the binlog holds compressed events ({_COMPRESSED[etype]}) at {self.position()}",
                 "compressed binlog events are not supported yet: turn compression off on the source",
             )
-        if etype == BINLOG.INCIDENT_EVENT:
+        if etype == INCIDENT:
             raise UnsupportedEventError(
                 f"the binlog holds an INCIDENT event at {self.position()}: the source may have lost changes",
                 "re-snapshot the tables after checking the source",
+            )
+        if etype == PARTIAL_UPDATE_ROWS:
+            raise UnsupportedEventError(
+                f"the binlog holds partial JSON updates at {self.position()}",
+                "set binlog_row_value_options='' on the source: only whole JSON values can be captured",
             )
         raise UnsupportedEventError(
             f"binlog event type {etype:#x} at {self.position()} cannot be decoded",
@@ -254,18 +337,26 @@ class BinlogReader:
         )
 
 
+def _query(data: bytes, end: int) -> tuple[str, str]:
+    """A QUERY event's statement and default schema."""
+    schema_length = data[28]
+    status_length = int.from_bytes(data[31:33], "little")
+    schema_at = 33 + status_length
+    schema = data[schema_at : schema_at + schema_length].decode("utf-8", "replace")
+    query = data[schema_at + schema_length + 1 : end].decode("utf-8", "replace")
+    return query.strip(), schema
+
+
+def _gtid_text(data: bytes, etype: int, server_id: int) -> str:
+    """The GTID of a transaction as the server writes it: MySQL uuid:number, MariaDB domain-server-seq."""
+    if etype == GTID:
+        hexed = binascii.hexlify(data[21:37]).decode()
+        uuid = f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}"
+        return f"{uuid}:{int.from_bytes(data[37:45], 'little')}"
+    seq = int.from_bytes(data[20:28], "little")
+    domain = int.from_bytes(data[28:32], "little")
+    return f"{domain}-{server_id}-{seq}"
+
+
 def _ts(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
-
-
-def _restore_empty_sets(row: dict[str, Any]) -> dict[str, Any]:
-    """The library reads an empty SET as None, like NULL, and says which in ``none_sources``:
-    an empty SET is a value (''), not NULL."""
-    for values_key, sources_key in (("values", "none_sources"), ("before_values", "before_none_sources"),
-                                    ("after_values", "after_none_sources")):  # fmt: skip
-        sources = row.get(sources_key)
-        if sources and values_key in row:
-            for name, source in sources.items():
-                if source == NONE_SOURCE.EMPTY_SET:
-                    row[values_key][name] = set()
-    return row

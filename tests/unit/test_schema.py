@@ -135,15 +135,6 @@ def test_the_zero_timestamp_from_the_binlog_is_null_like_every_zero_date() -> No
     assert convert(datetime(1970, 1, 1, 0, 0, 1)) == datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
 
 
-def test_an_empty_set_from_the_binlog_is_an_empty_string_not_null() -> None:
-    from s3rb_stream.sources.binlog import _restore_empty_sets
-
-    row = {"values": {"st": None, "n": None}, "none_sources": {"st": "empty set", "n": "null"}}
-    restored = _restore_empty_sets(row)["values"]
-    assert column_converter(col("set", "set('a','b')"))(restored["st"]) == ""
-    assert restored["n"] is None
-
-
 def wide(policy: str) -> SourceColumn:
     return SourceColumn("d", "decimal", "decimal(65,30)", precision=65, scale=30, decimal_overflow=policy)
 
