@@ -184,7 +184,9 @@ def child(args: argparse.Namespace) -> None:
     seconds = time.perf_counter() - started
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        stats = pstats.Stats(profiler, stream=sys.stderr)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(40)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"changes": changes, "seconds": seconds, "rss_mb": rss}))
 

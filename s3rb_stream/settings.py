@@ -187,6 +187,9 @@ class Settings(BaseSettings):
     batch_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     batch_max_age_seconds: float = Field(default=30.0, gt=0)
     load_interval_seconds: float = Field(default=30.0, gt=0)
+    # DuckDB's own buffer pool (it spills to disk beyond it); its default, 80% of RAM, grows with the
+    # target tables and would leave the pipeline's memory unbounded.
+    duckdb_memory_limit: str = Field(default="256MB", pattern=r"^\d+(\.\d+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)$")
     snapshot_chunk_rows: int = Field(default=50_000, ge=1, le=10_000_000)
     sync_interval_seconds: float = Field(default=300.0, gt=0)
     lease_seconds: float = Field(default=60.0, ge=5)  # one writer per source schema; a dead holder's expires

@@ -48,17 +48,17 @@ class BatchBuffers:
         self,
         txn_start: BinlogPosition,
         txn_end: BinlogPosition,
-        changes: dict[str, list[tuple[Change, int]]],
+        changes: dict[str, tuple[list[Change], int]],
         now: float,
     ) -> None:
-        """Add one committed transaction: ``changes`` maps table → [(change, approx bytes)]."""
-        for table, items in changes.items():
+        """Add one committed transaction: ``changes`` maps table → (its changes, their approximate
+        bytes in memory)."""
+        for table, (items, size) in changes.items():
             buf = self._buffers.get(table)
             if buf is None:
                 buf = self._buffers[table] = TableBuffer(table, txn_start, now)
-            for change, size in items:
-                buf.changes.append(change)
-                buf.size_bytes += size
+            buf.changes.extend(items)
+            buf.size_bytes += size
         self._last_commit = txn_end
 
     def advance(self, position: BinlogPosition) -> None:

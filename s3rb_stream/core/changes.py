@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Op(StrEnum):
@@ -17,9 +16,10 @@ class Op(StrEnum):
     SNAPSHOT = "r"
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One row image after a change (before-image for deletes), values in table column order."""
+class Change(NamedTuple):
+    """One row image after a change (before-image for deletes), values in table column order.
+
+    A named tuple: capture makes one per changed row, and a tuple is the cheapest immutable record."""
 
     op: Op
     seq: int

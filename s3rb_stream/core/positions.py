@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from s3rb_stream.core.gtid import boundary_seq
 
@@ -19,8 +20,9 @@ OFFSET_BITS = 32
 MAX_FILE_INDEX = (1 << (63 - OFFSET_BITS)) - 1
 
 
+@lru_cache(maxsize=64)
 def file_index(binlog_file: str) -> int:
-    """``mariadb-bin.000042`` → 42."""
+    """``mariadb-bin.000042`` → 42 (cached: every position comparison asks)."""
     match = _FILE_INDEX.search(binlog_file)
     if not match:
         raise ValueError(f"binlog file name {binlog_file!r} has no numeric extension")

@@ -77,6 +77,7 @@ class RowImages:
     first_seq: int
     ts: int  # when the statement ran, epoch seconds (the commit time comes with the transaction's end)
     problem: str | None = None
+    nbytes: int = 0  # the images' bytes in the binlog, to size buffers by
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +306,7 @@ class BinlogReader:
             seq = row_seq(self._ordinal, self._row_index)
             row_seq(self._ordinal, self._row_index + changes - 1)  # the whole event fits, or a clear error
             self._row_index += changes
-        return RowImages(tmap.table, kind, rows, seq, ts)
+        return RowImages(tmap.table, kind, rows, seq, ts, None, end - pos)
 
     def _decoder(self, tmap: TableMap, table: SourceTable) -> RowDecoder:
         found = self._decoders.get(tmap.table_id)

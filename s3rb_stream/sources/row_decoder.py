@@ -64,34 +64,6 @@ def _fraction_bytes(fsp: int) -> int:
     return (fsp + 1) // 2
 
 
-def _micros(raw: int, fsp: int) -> int:
-    """Fractional seconds as stored (1-3 bytes, big-endian) → microseconds."""
-    if fsp % 2:
-        raw //= 10
-    return raw * _SCALE[fsp]
-
-
-def _date(packed: int) -> date | None:
-    day, month, year = packed & 31, (packed >> 5) & 15, packed >> 9
-    if not (year and month and day):
-        return None  # a zero date: NULL
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _datetime2(packed: int, micros: int) -> datetime | None:
-    year_month = (packed >> 22) & 0x1FFFF
-    try:
-        return datetime(
-            year_month // 13, year_month % 13, (packed >> 17) & 31, (packed >> 12) & 31,
-            (packed >> 6) & 63, packed & 63, micros,
-        )  # fmt: skip
-    except ValueError:
-        return None  # zero date or zero month/day: NULL
-
-
 def _old_datetime(packed: int) -> datetime | None:
     day_part, time_part = divmod(packed, 1_000_000)
     year, rest = divmod(day_part, 10_000)
@@ -147,46 +119,47 @@ def _old_time(packed: int) -> str:
     return _time_text(False, hours << 12 | minutes << 6 | seconds, 0, 0)
 
 
-def _decimal_reader(precision: int, scale: int) -> tuple[Callable[[bytes], Decimal], int]:
-    """MySQL's binary DECIMAL: groups of 9 digits in 4 bytes, leftovers in fewer, the sign in the
-    top bit and negative numbers stored inverted. Returns (reader of the bytes, their count)."""
-    int_digits = precision - scale
-    int_full, int_left = divmod(int_digits, 9)
+def _micros_code(fsp: int, at: int) -> str:
+    """Code setting ``us`` to the microseconds stored after ``at`` bytes: 1-3 bytes, big-endian,
+    in units of the precision's even digit count (an odd precision's last digit is 0)."""
+    width = _fraction_bytes(fsp)
+    if not width:
+        return "us = 0"
+    raw = f"int.from_bytes(buf[p + {at}:p + {at + width}], 'big')"
+    return f"us = ({raw} // 10) * {_SCALE[fsp]}" if fsp % 2 else f"us = {raw} * {_SCALE[fsp]}"
+
+
+def _emit_decimal(gen: _Gen, v: str, precision: int, scale: int, ind: int) -> None:
+    """MySQL's binary DECIMAL: 9 digits in each 4-byte group, the leftover digits at either end in
+    fewer bytes, the sign in the top bit, negative numbers stored inverted. The digits combine
+    into one integer with a single expression; up to 28 digits (the default context's
+    precision) ``Decimal(n).scaleb(-scale)`` is exact, wider numbers go through text."""
+    int_full, int_left = divmod(precision - scale, 9)
     frac_full, frac_left = divmod(scale, 9)
     size = _DECIMAL_BYTES[int_left] + 4 * int_full + 4 * frac_full + _DECIMAL_BYTES[frac_left]
-    top = 1 << (8 * size - 1)
-    mask = (1 << (8 * size)) - 1
-    frac_bits = 8 * _DECIMAL_BYTES[frac_left]
-    int_left_bits = 8 * _DECIMAL_BYTES[int_left]
-
-    def read(data: bytes) -> Decimal:
-        value = int.from_bytes(data, "big")
-        negative = not value & top
-        value = (value ^ top) if not negative else (~value & mask) ^ top
-        fraction = 0
-        if frac_bits:
-            fraction = value & ((1 << frac_bits) - 1)
-            value >>= frac_bits
-        scale_of = 10**frac_left
-        groups = []
-        for _ in range(frac_full):
-            groups.append(value & 0xFFFFFFFF)
-            value >>= 32
-        for group in groups:  # least significant first
-            fraction += group * scale_of
-            scale_of *= 1_000_000_000
-        whole = 0
-        scale_of = 1
-        for _ in range(int_full):
-            whole += (value & 0xFFFFFFFF) * scale_of
-            value >>= 32
-            scale_of *= 1_000_000_000
-        if int_left_bits:
-            whole += (value & ((1 << int_left_bits) - 1)) * scale_of
-        sign = "-" if negative else ""
-        return Decimal(f"{sign}{whole}.{fraction:0{scale}d}" if scale else f"{sign}{whole}")
-
-    return read, size
+    parts, shift, mult = [], 0, 1
+    groups = [(frac_left, _DECIMAL_BYTES[frac_left])] + [(9, 4)] * (frac_full + int_full)
+    groups.append((int_left, _DECIMAL_BYTES[int_left]))
+    for digits, width in groups:
+        if width:
+            parts.append(f"((x >> {shift}) & {(1 << 8 * width) - 1}) * {mult}")
+            shift += 8 * width
+            mult *= 10**digits
+    top, mask = 1 << (8 * size - 1), (1 << (8 * size)) - 1
+    gen.emit(f"x = int.from_bytes(buf[p:p + {size}], 'big'); p += {size}", ind)
+    gen.emit(f"neg = not x & {top}", ind)
+    gen.emit(f"x = (~x & {mask}) ^ {top} if neg else x ^ {top}", ind)
+    gen.emit(f"n = {' + '.join(parts) or '0'}", ind)
+    dec = gen.ref("Decimal", Decimal)
+    if precision <= 28:
+        gen.emit(f"{v} = {dec}(-n if neg else n){f'.scaleb(-{scale})' if scale else ''}", ind)
+    else:
+        text = (
+            f"f\"{{'-' if neg else ''}}{{n // {10**scale}}}.{{n % {10**scale}:0{scale}d}}\""
+            if scale
+            else ("f\"{'-' if neg else ''}{n}\"")
+        )
+        gen.emit(f"{v} = {dec}({text})", ind)
 
 
 def _set_text(members: tuple[str, ...]) -> Callable[[int], str]:
@@ -269,8 +242,7 @@ def _emit_value(gen: _Gen, i: int, col: SourceColumn, layout: tm.ColumnLayout, i
     elif t == tm.YEAR:
         gen.emit(f"{v} = buf[p] + 1900; p += 1", ind)
     elif t == tm.NEWDECIMAL:
-        read, size = _decimal_reader(meta >> 8, meta & 0xFF)
-        gen.emit(f"{v} = {gen.ref(f'dec{i}', read)}(buf[p:p + {size}]); p += {size}", ind)
+        _emit_decimal(gen, v, meta >> 8, meta & 0xFF, ind)
     elif t in (tm.VARCHAR, tm.VAR_STRING, tm.STRING):
         _length_prefixed(gen, 2 if meta > 255 else 1, ind)
         if dt in contract._BINARY_TYPES:
@@ -298,23 +270,26 @@ def _emit_value(gen: _Gen, i: int, col: SourceColumn, layout: tm.ColumnLayout, i
         width = (meta + 7) // 8
         gen.emit(f"{v} = int.from_bytes(buf[p:p + {width}], 'big'); p += {width}", ind)
     elif t in (tm.DATE, tm.NEWDATE):
-        gen.emit(f"{v} = {gen.ref('date_of', _date)}(buf[p] | buf[p + 1] << 8 | buf[p + 2] << 16); p += 3", ind)
+        # A zero date, or a zero month or day, is no date: NULL.
+        gen.emit("x = buf[p] | buf[p + 1] << 8 | buf[p + 2] << 16; p += 3", ind)
+        gen.emit(f"try: {v} = {gen.ref('date', date)}(x >> 9, (x >> 5) & 15, x & 31)", ind)
+        gen.emit(f"except ValueError: {v} = None", ind)
     elif t == tm.DATETIME2:
         width = _fraction_bytes(meta)
-        micros = f"{gen.ref('micros', _micros)}(int.from_bytes(buf[p + 5:p + {5 + width}], 'big'), {meta})"
+        gen.emit(f"x = int.from_bytes(buf[p:p + 5], 'big'); ym = (x >> 22) & 0x1FFFF; {_micros_code(meta, 5)}", ind)
         gen.emit(
-            f"{v} = {gen.ref('datetime2', _datetime2)}(int.from_bytes(buf[p:p + 5], 'big'),"
-            f" {micros if width else 0}); p += {5 + width}",
+            f"try: {v} = {gen.ref('datetime', datetime)}(ym // 13, ym % 13, (x >> 17) & 31, (x >> 12) & 31,"
+            " (x >> 6) & 63, x & 63, us)",
             ind,
         )
+        gen.emit(f"except ValueError: {v} = None", ind)
+        gen.emit(f"p += {5 + width}", ind)
     elif t == tm.TIMESTAMP2:
         width = _fraction_bytes(meta)
-        micros = f"{gen.ref('micros', _micros)}(int.from_bytes(buf[p + 4:p + {4 + width}], 'big'), {meta})"
-        gen.emit(
-            f"{v} = {gen.ref('timestamp', _timestamp)}(int.from_bytes(buf[p:p + 4], 'big', signed=True),"
-            f" {micros if width else 0}); p += {4 + width}",
-            ind,
-        )
+        gen.emit(f"x = int.from_bytes(buf[p:p + 4], 'big', signed=True); {_micros_code(meta, 4)}", ind)
+        epoch, delta = gen.ref("utc_epoch", _UTC_EPOCH), gen.ref("timedelta", timedelta)
+        # Second 0 is the zero TIMESTAMP: NULL, like every zero date.
+        gen.emit(f"{v} = {epoch} + {delta}(0, x, us) if x or us else None; p += {4 + width}", ind)
     elif t == tm.TIME2:
         gen.emit(f"{v} = {gen.ref('time2', _time2)}(buf, p, {meta}); p += {3 + _fraction_bytes(meta)}", ind)
     elif t == tm.TIMESTAMP:

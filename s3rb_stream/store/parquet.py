@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,8 +16,8 @@ from s3rb_stream.errors import CorruptStateError, SchemaError
 def changes_to_table(table: SourceTable, changes: list[Change]) -> pa.Table:
     schema = arrow_schema(table)
     width = len(table.columns)
-    columns = (
-        [list(col) for col in zip(*(c.values for c in changes), strict=True)] if changes else [[] for _ in range(width)]
+    columns: list[tuple[Any, ...]] = (
+        list(zip(*(c.values for c in changes), strict=True)) if changes else [() for _ in range(width)]
     )
     arrays = []
     for field, values in zip(schema, columns, strict=False):
@@ -28,7 +29,7 @@ def changes_to_table(table: SourceTable, changes: list[Change]) -> pa.Table:
                 "this is a bug in the type mapping; please report it with the column definition",
             ) from None
     arrays.append(pa.array([c.seq for c in changes], type=pa.int64()))
-    arrays.append(pa.array([c.op.value for c in changes], type=pa.string()))
+    arrays.append(pa.array([c.op for c in changes], type=pa.string()))  # a StrEnum is its letter
     arrays.append(pa.array([c.source_ts for c in changes], type=pa.timestamp("us", tz="UTC")))
     return pa.Table.from_arrays(arrays, schema=schema)
 

@@ -71,4 +71,4 @@ def open_warehouse(settings: Settings, read_only: bool = False) -> Warehouse:
         return RedshiftWarehouse(location, settings.redshift_iam_role, open_store(settings))
     from s3rb_stream.targets.duckdb import DuckDBWarehouse
 
-    return DuckDBWarehouse(location.path, read_only=read_only)
+    return DuckDBWarehouse(location.path, read_only=read_only, memory_limit=settings.duckdb_memory_limit)

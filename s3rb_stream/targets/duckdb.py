@@ -26,14 +26,18 @@ STAGING = "s3rb_staging"
 
 
 class DuckDBWarehouse:
-    def __init__(self, path: str, read_only: bool = False) -> None:
+    def __init__(self, path: str, read_only: bool = False, memory_limit: str | None = None) -> None:
+        """``memory_limit``: DuckDB's buffer pool, e.g. "256MB" (None: DuckDB's default, 80% of RAM)."""
         self.path = path
         if read_only and not Path(path).exists():
             raise WarehouseError(f"DuckDB file {path} does not exist yet", "nothing has been loaded into it")
         try:
             if not read_only:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(path, read_only=read_only)
+            config: dict[str, str | bool | int | float | list[str]] = {}
+            if memory_limit:
+                config["memory_limit"] = memory_limit
+            self._con = duckdb.connect(path, read_only=read_only, config=config)
         except duckdb.IOException as exc:
             raise WarehouseUnavailable(
                 f"cannot open DuckDB file {path}: {str(exc).splitlines()[0]}",

@@ -20,6 +20,11 @@ def change(seq: int) -> tuple[Change, int]:
     return Change(Op.INSERT, seq, TS, (seq,)), 100
 
 
+def batched(changes: dict[str, list[tuple[Change, int]]]) -> dict[str, tuple[list[Change], int]]:
+    """Per table: the changes and their bytes in all, as capture hands them over."""
+    return {t: ([c for c, _ in items], sum(size for _, size in items)) for t, items in changes.items()}
+
+
 def test_checkpoint_is_last_commit_when_nothing_is_buffered() -> None:
     buffers = BatchBuffers(FlushPolicy(), pos(4))
     buffers.advance(pos(100))
@@ -28,8 +33,8 @@ def test_checkpoint_is_last_commit_when_nothing_is_buffered() -> None:
 
 def test_checkpoint_stays_before_the_oldest_unflushed_transaction() -> None:
     buffers = BatchBuffers(FlushPolicy(max_rows=10), pos(4))
-    buffers.commit(pos(4), pos(50), {"a": [change(10)]}, now=0)
-    buffers.commit(pos(50), pos(90), {"b": [change(60)]}, now=0)
+    buffers.commit(pos(4), pos(50), batched({"a": [change(10)]}), now=0)
+    buffers.commit(pos(50), pos(90), batched({"b": [change(60)]}), now=0)
     assert buffers.checkpoint_position() == pos(4)
     buffers.drop(["a"])
     assert buffers.checkpoint_position() == pos(50)
@@ -45,18 +50,18 @@ def test_advance_never_moves_backwards() -> None:
 
 def test_due_by_rows_bytes_and_age() -> None:
     buffers = BatchBuffers(FlushPolicy(max_rows=2, max_bytes=250, max_age_seconds=10), pos(4))
-    buffers.commit(pos(4), pos(10), {"rows": [change(5), change(6)]}, now=0)
-    buffers.commit(pos(10), pos(20), {"young": [change(11)]}, now=5)
+    buffers.commit(pos(4), pos(10), batched({"rows": [change(5), change(6)]}), now=0)
+    buffers.commit(pos(10), pos(20), batched({"young": [change(11)]}), now=5)
     assert buffers.due(now=5) == ["rows"]
     assert sorted(buffers.due(now=15)) == ["rows", "young"]
-    buffers.commit(pos(20), pos(30), {"big": [change(21)] * 3}, now=9)
+    buffers.commit(pos(20), pos(30), batched({"big": [change(21)] * 3}), now=9)
     assert "big" in buffers.due(now=9)
 
 
 def test_total_bytes_flushes_the_largest_buffers_first() -> None:
     policy = FlushPolicy(max_rows=1000, max_bytes=10_000, max_age_seconds=100, max_total_bytes=500)
     buffers = BatchBuffers(policy, pos(4))
-    buffers.commit(pos(4), pos(10), {"small": [change(5)], "large": [change(6)] * 4}, now=0)
+    buffers.commit(pos(4), pos(10), batched({"small": [change(5)], "large": [change(6)] * 4}), now=0)
     assert buffers.due(now=1) == ["large"]
 
 
@@ -83,7 +88,7 @@ def test_the_checkpoint_never_passes_a_change_that_is_not_in_an_object(
             boundary.append(4 + 10 * n)
             if tables:
                 changes = {t: [change(boundary[-2] + 1)] for t in sorted(tables)}
-                buffers.commit(pos(boundary[-2]), pos(boundary[-1]), changes, now=0)
+                buffers.commit(pos(boundary[-2]), pos(boundary[-1]), batched(changes), now=0)
                 for t in tables:
                     unflushed.setdefault(t, []).append(n)
             else:
