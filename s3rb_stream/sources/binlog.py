@@ -26,6 +26,7 @@ import struct
 from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import version
 from typing import Any
 
 import pymysql
@@ -34,7 +35,7 @@ from pymysqlreplication import BinLogStreamReader
 from s3rb_stream.core.gtid import Flavor, GtidState, row_seq
 from s3rb_stream.core.positions import BinlogPosition, make_seq
 from s3rb_stream.core.schema import SourceTable
-from s3rb_stream.errors import BinlogGone, SchemaError, SourceUnavailable, UnsupportedEventError
+from s3rb_stream.errors import BinlogGone, ConfigError, SchemaError, SourceUnavailable, UnsupportedEventError
 from s3rb_stream.settings import MySQLTarget
 from s3rb_stream.sources.mysql_meta import driver_options
 from s3rb_stream.sources.row_decoder import RowDecoder, compile_decoder
@@ -184,7 +185,13 @@ class BinlogReader:
     def _connect(self) -> None:
         """Open the stream with the library (the dump request in all its variants), then read it
         here. Relies on the library's connect step, which its version pin in pyproject keeps."""
-        self._stream._BinLogStreamReader__connect_to_stream()
+        connect = getattr(self._stream, "_BinLogStreamReader__connect_to_stream", None)
+        if connect is None:
+            raise ConfigError(
+                f"python-mysql-replication {version('mysql-replication')} has no connect step this reader knows",
+                "install the version pyproject.toml asks for (mysql-replication 1.0.x)",
+            )
+        connect()
         self._conn = self._stream._stream_connection
         self._checksum = 4 if self._stream._BinLogStreamReader__use_checksum else 0
         self._map_cache = TableMapCache(mariadb="mariadb" in str(self._conn.server_version).lower())

@@ -348,6 +348,26 @@ def _check_layout(table: SourceTable, tmap: tm.TableMap) -> None:
             )
 
 
+def _fixed_format(col: SourceColumn, layout: tm.ColumnLayout) -> str:
+    """The struct code of a fixed-width number, or '' for any other column."""
+    if layout.type in _INTS:
+        signed, unsigned, _ = _INTS[layout.type]
+        return (unsigned if col.unsigned else signed)[1:]
+    return {tm.FLOAT: "f", tm.DOUBLE: "d"}.get(layout.type, "")
+
+
+def _runs(columns: list[tuple[SourceColumn, tm.ColumnLayout]]) -> list[list[int]]:
+    """Column indexes grouped: runs of adjacent fixed-width numbers, every other column alone."""
+    runs: list[list[int]] = []
+    for i, column in enumerate(columns):
+        fixed = bool(_fixed_format(*column))
+        if fixed and runs and len(runs[-1]) and _fixed_format(*columns[runs[-1][-1]]):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
 def compile_decoder(table: SourceTable, tmap: tm.TableMap) -> RowDecoder:
     """A function decoding every row image of a rows event body from ``pos`` to ``end``.
 
@@ -366,11 +386,21 @@ def compile_decoder(table: SourceTable, tmap: tm.TableMap) -> RowDecoder:
         gen.emit("nulls = buf[p]; p += 1", 2)
     else:
         gen.emit(f"nulls = int.from_bytes(buf[p:p + {null_bytes}], 'little'); p += {null_bytes}", 2)
-    for i, (col, layout) in enumerate(zip(table.columns, tmap.columns, strict=True)):
-        gen.emit(f"if nulls & {1 << i}:", 2)
-        gen.emit(f"v{i} = None", 3)
-        gen.emit("else:", 2)
-        _emit_value(gen, i, col, layout, 3)
+    columns = list(zip(table.columns, tmap.columns, strict=True))
+    for run in _runs(columns):
+        if len(run) > 1:  # fixed-width numbers side by side: one unpack when none is NULL
+            mask = sum(1 << i for i in run)
+            fmt = "<" + "".join(_fixed_format(*columns[i]) for i in run)
+            unpack = gen.ref(f"run{run[0]}", struct.Struct(fmt).unpack_from)
+            gen.emit(f"if not nulls & {mask}:", 2)
+            gen.emit(f"{', '.join(f'v{i}' for i in run)} = {unpack}(buf, p); p += {struct.calcsize(fmt)}", 3)
+            gen.emit("else:", 2)
+        indent = 3 if len(run) > 1 else 2
+        for i in run:
+            gen.emit(f"if nulls & {1 << i}:", indent)
+            gen.emit(f"v{i} = None", indent + 1)
+            gen.emit("else:", indent)
+            _emit_value(gen, i, *columns[i], indent + 1)
     gen.emit(f"append(({', '.join(f'v{i}' for i in range(count))}{',' if count == 1 else ''}))", 2)
     gen.emit("if p != end:", 1)
     gen.emit("raise ValueError(f'row images end at byte {p}, the event at {end}')", 2)

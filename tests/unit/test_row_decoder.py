@@ -146,3 +146,23 @@ def test_a_table_map_that_does_not_describe_the_table_is_refused() -> None:
                            ("id", "d"))  # fmt: skip
     with pytest.raises(SchemaError, match=r"DECIMAL\(12,2\) in the binlog"):
         compile_decoder(table, rescaled)
+
+
+NUMBERS = [
+    (SourceColumn("a", "tinyint", "tinyint"), tm.TINY, "<b"),
+    (SourceColumn("b", "smallint", "smallint unsigned"), tm.SHORT, "<H"),
+    (SourceColumn("c", "int", "int"), tm.LONG, "<i"),
+    (SourceColumn("d", "bigint", "bigint unsigned"), tm.LONGLONG, "<Q"),
+    (SourceColumn("e", "double", "double"), tm.DOUBLE, "<d"),
+    (SourceColumn("f", "tinyint", "tinyint unsigned"), tm.TINY, "<B"),
+]
+
+
+@given(values=st.tuples(st.none() | st.integers(-128, 127), st.none() | st.integers(0, 65535),
+                        st.none() | st.integers(-(2**31), 2**31 - 1), st.none() | st.integers(0, 2**64 - 1),
+                        st.none() | st.floats(allow_nan=False), st.none() | st.integers(0, 255)))  # fmt: skip
+def test_adjacent_numbers_decode_with_nulls_anywhere(values: tuple[int | float | None, ...]) -> None:
+    """Adjacent fixed-width numbers are read with one unpack when none is NULL, one by one otherwise."""
+    columns = [(col, tm.ColumnLayout(t, 8 if t == tm.DOUBLE else 0)) for col, t, _ in NUMBERS]
+    images = [None if v is None else struct.pack(fmt, v) for v, (_, _, fmt) in zip(values, NUMBERS, strict=True)]
+    assert decode_one(columns, images) == values
