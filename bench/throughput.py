@@ -1,7 +1,7 @@
 """Binlog throughput against bare python-mysql-replication, and snapshot throughput against the
 ``mariadb`` client, in one run.
 
-    .venv/bin/python -m bench.throughput [--bulk 300000] [--oltp 30000] [--snapshot-rows 300000]
+    .venv/bin/python -m bench.throughput [--bulk 300000] [--oltp 30000] [--snapshot-rows 300000] [--repeat 3]
     .venv/bin/python -m bench.throughput --profile c --only oltp     # cProfile one measure
 
 Starts a throwaway MariaDB and writes two workloads, one after the other:
@@ -9,7 +9,7 @@ Starts a throwaway MariaDB and writes two workloads, one after the other:
         mixed types;
   oltp  single-row transactions (inserts, updates, deletes) on a 10-column table.
 For each, on the same binlog range, each measure runs in its own process (so that its peak RSS is
-its own):
+its own), three times by default, interleaved; the median run is reported:
   (a) bare pymysqlreplication iterating the row images (the baseline);
   (b) capture: binlog → Parquet objects in a local store, checkpoint included;
   (c) the whole ``run --until-caught-up`` into DuckDB.
@@ -25,6 +25,7 @@ import cProfile
 import json
 import pstats
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -205,19 +206,18 @@ def measure(port: int, measure: str, start: BinlogPosition, end: BinlogPosition,
 # --------------------------------------------------------------------------- the run
 
 
-def workload_figures(server: MariaDBServer, root: Path, name: str, size: int, profile: str | None) -> list[str]:
+def workload_figures(
+    server: MariaDBServer, root: Path, name: str, size: int, profile: str | None, repeat: int
+) -> list[str]:
+    """Write one workload, then run each measure ``repeat`` times, interleaved (a, b, c, a, b, c,
+    …) so that a slow spell of a shared machine falls on all of them; report the median run."""
     table = "bulk" if name == "bulk" else "oltp"
-    homes = {m: root / f"{name}-{m}" for m in "bc"}
+    homes = {(m, r): root / f"{name}-{m}-{r}" for m in "bc" for r in range(repeat)}
     for home in homes.values():
         home.mkdir()
         # A checkpoint at the current position: the measured runs start where the workload does.
-        run(
-            bench_settings(server.port, home, table),
-            "bench",
-            "analytics",
-            until_caught_up=True,
-            start_position="current",
-        )
+        settings = bench_settings(server.port, home, table)
+        run(settings, "bench", "analytics", until_caught_up=True, start_position="current")
     conn = server.connect()
     start = current_position(conn)
     started = time.perf_counter()
@@ -225,15 +225,22 @@ def workload_figures(server: MariaDBServer, root: Path, name: str, size: int, pr
     written_s = time.perf_counter() - started
     end = current_position(conn)
     conn.close()
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in "abc"}
+    for r in range(repeat):
+        for m in "abc":
+            home = homes.get((m, r), root)
+            runs[m].append(measure(server.port, m, start, end, home, table, profile == m and r == 0))
     lines = [f"{name}: {size:,} changes written in {written_s:.1f} s ({size / written_s:,.0f}/s by one client),"
-             f" binlog {start} → {end}"]  # fmt: skip
+             f" binlog {start} → {end}; median of {repeat} runs"]  # fmt: skip
     base = 0.0
     for m in "abc":
-        got = measure(server.port, m, start, end, homes.get(m, root), table, profile == m)
-        rate = got["changes"] / got["seconds"]
+        seconds = statistics.median(got["seconds"] for got in runs[m])
+        changes = runs[m][0]["changes"]
+        rate = changes / seconds
         base = base or rate
-        lines.append(f"  {MEASURES[m]:34} {got['changes']:9,d} {got['seconds']:8.2f} {rate:10,.0f}"
-                     f" {rate / base:6.2f} {got['rss_mb']:7.0f}")  # fmt: skip
+        spread = ", ".join(f"{changes / got['seconds']:,.0f}" for got in runs[m])
+        lines.append(f"  {MEASURES[m]:34} {changes:9,d} {seconds:8.2f} {rate:10,.0f} {rate / base:6.2f}"
+                     f" {max(got['rss_mb'] for got in runs[m]):7.0f}   ({spread})")  # fmt: skip
     return lines
 
 
@@ -243,6 +250,7 @@ def main() -> None:
     parser.add_argument("--oltp", type=int, default=30_000, help="single-row transactions of the OLTP workload")
     parser.add_argument("--snapshot-rows", type=int, default=300_000, help="0: no snapshot measure")
     parser.add_argument("--only", choices=["bulk", "oltp"])
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measure; the median is reported")
     parser.add_argument("--profile", choices=list("abc"), help="print a cProfile of this measure")
     parser.add_argument("--child", choices=list("abc"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -259,10 +267,11 @@ def main() -> None:
     configure_logging(level="warning")
     with tempfile.TemporaryDirectory(prefix="s3rb-bench-") as tmp, MariaDBServer() as server:
         server.execute("CREATE DATABASE bench", BULK_TABLE, OLTP_TABLE)
-        print(f"  {'measure':34} {'changes':>9} {'seconds':>8} {'changes/s':>10} {'ratio':>6} {'RSS MB':>7}")
+        print(f"  {'measure':34} {'changes':>9} {'seconds':>8} {'changes/s':>10} {'ratio':>6} {'RSS MB':>7}"
+              "   (changes/s of each run)")  # fmt: skip
         for name, size in (("bulk", args.bulk), ("oltp", args.oltp)):
             if args.only in (None, name):
-                print("\n".join(workload_figures(server, Path(tmp), name, size, args.profile)), flush=True)
+                print("\n".join(workload_figures(server, Path(tmp), name, size, args.profile, args.repeat)), flush=True)
     if args.snapshot_rows and args.only is None:
         subprocess.run([sys.executable, "-m", "bench.snapshot", "--rows", str(args.snapshot_rows)], check=True)
 
