@@ -297,20 +297,21 @@ class BinlogReader:
                     "set binlog_row_image=FULL on the source (MINIMAL and NOBLOB images are not supported)",
                 )
             pos += width
-        if table is None or tmap.table in self.skip:  # quarantined meanwhile
-            return RowImages(tmap.table, kind, [], 0, ts, problem="not captured")
-        try:
-            rows = self._decoder(tmap, table)(data, pos, end)
-        except SchemaError as exc:
-            return RowImages(tmap.table, kind, [], 0, ts, problem=str(exc))
-        except (IndexError, ValueError, UnicodeDecodeError, struct.error) as exc:
-            problem = f"rows of {tmap.schema}.{tmap.table} at {self.position()} cannot be decoded: {exc}"
-            return RowImages(tmap.table, kind, [], 0, ts, problem=problem)
-        changes = len(rows) // images
         if self._gtid is None:
             seq = make_seq(self._file or self._start_file, start)
         else:
             seq = row_seq(self._ordinal, self._row_index)
+        if table is None or tmap.table in self.skip:  # quarantined meanwhile
+            return RowImages(tmap.table, kind, [], seq, ts, problem="not captured")
+        try:
+            rows = self._decoder(tmap, table)(data, pos, end)
+        except SchemaError as exc:
+            return RowImages(tmap.table, kind, [], seq, ts, problem=str(exc))
+        except (IndexError, ValueError, UnicodeDecodeError, struct.error) as exc:
+            problem = f"rows of {tmap.schema}.{tmap.table} at {self.position()} cannot be decoded: {exc}"
+            return RowImages(tmap.table, kind, [], seq, ts, problem=problem)
+        if self._gtid is not None:
+            changes = len(rows) // images
             row_seq(self._ordinal, self._row_index + changes - 1)  # the whole event fits, or a clear error
             self._row_index += changes
         return RowImages(tmap.table, kind, rows, seq, ts, None, end - pos)
