@@ -397,6 +397,9 @@ def compile_decoder(table: SourceTable, tmap: tm.TableMap) -> RowDecoder:
             gen.emit("else:", 2)
         indent = 3 if len(run) > 1 else 2
         for i in run:
+            if tmap.nullable is not None and not tmap.nullable[i]:  # NOT NULL in the binlog's own map
+                _emit_value(gen, i, *columns[i], indent)
+                continue
             gen.emit(f"if nulls & {1 << i}:", indent)
             gen.emit(f"v{i} = None", indent + 1)
             gen.emit("else:", indent)

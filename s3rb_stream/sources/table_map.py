@@ -60,6 +60,7 @@ class TableMap:
     table: str
     columns: tuple[ColumnLayout, ...]
     names: tuple[str, ...] | None  # None when the source logs no column names
+    nullable: tuple[bool, ...] | None = None  # per column; None: unknown, every column may be NULL
 
 
 def lenenc(buf: bytes, pos: int) -> tuple[int, int]:
@@ -123,7 +124,9 @@ def _parse(body: bytes, mariadb: bool) -> TableMap:
     if pos != meta_end:
         parsed = pos - (meta_end - meta_length)
         raise TableMapError(f"column metadata of {schema}.{table} is {meta_length} bytes, parsed {parsed}")
-    pos = meta_end + (count + 7) // 8  # nullability bitmap
+    nullability = int.from_bytes(body[meta_end : meta_end + (count + 7) // 8], "little")
+    nullable = tuple(bool(nullability >> i & 1) for i in range(count))
+    pos = meta_end + (count + 7) // 8
     names: tuple[str, ...] | None = None
     collations: list[int] | None = None
     character = [t in _CHARACTER or (mariadb and t == GEOMETRY) for t, _ in layouts]
@@ -157,7 +160,7 @@ def _parse(body: bytes, mariadb: bool) -> TableMap:
         it = iter(collations)
         per_column = [next(it, None) if is_char else None for is_char in character]
     columns = tuple(ColumnLayout(t, m, c) for (t, m), c in zip(layouts, per_column, strict=True))
-    return TableMap(table_id, schema, table, columns, names)
+    return TableMap(table_id, schema, table, columns, names, nullable)
 
 
 class TableMapCache:

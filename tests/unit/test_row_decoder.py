@@ -78,9 +78,13 @@ def time_text(value: timedelta, fsp: int) -> str:
     return text + ("." + f"{frac:06d}"[:fsp] if fsp else "")
 
 
-def decode_one(columns: list[tuple[SourceColumn, tm.ColumnLayout]], values: list[bytes | None]) -> tuple[object, ...]:
+def decode_one(
+    columns: list[tuple[SourceColumn, tm.ColumnLayout]], values: list[bytes | None], not_null: bool = False
+) -> tuple[object, ...]:
+    """Decode one image (twice, back to back); ``not_null``: the table map says no column is nullable."""
     table = SourceTable("db", "t", tuple(c for c, _ in columns))
-    tmap = tm.TableMap(1, "db", "t", tuple(layout for _, layout in columns), table.column_names)
+    nullable = (False,) * len(columns) if not_null else None
+    tmap = tm.TableMap(1, "db", "t", tuple(layout for _, layout in columns), table.column_names, nullable)
     nulls = sum(1 << i for i, v in enumerate(values) if v is None)
     image = nulls.to_bytes((len(values) + 7) // 8, "little") + b"".join(v for v in values if v is not None)
     rows = compile_decoder(table, tmap)(image * 2, 0, 2 * len(image))
@@ -166,3 +170,5 @@ def test_adjacent_numbers_decode_with_nulls_anywhere(values: tuple[int | float |
     columns = [(col, tm.ColumnLayout(t, 8 if t == tm.DOUBLE else 0)) for col, t, _ in NUMBERS]
     images = [None if v is None else struct.pack(fmt, v) for v, (_, _, fmt) in zip(values, NUMBERS, strict=True)]
     assert decode_one(columns, images) == values
+    if None not in values:  # NOT NULL columns: no null checks at all, same values
+        assert decode_one(columns, images, not_null=True) == values
