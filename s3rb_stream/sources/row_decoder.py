@@ -11,6 +11,7 @@ checks that the values equal the library's, converted, for every type of the typ
 
 from __future__ import annotations
 
+import codecs
 import struct
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -208,11 +209,19 @@ class _Gen:
         self.lines.append("    " * indent + line)
 
 
-def _encoding(layout: tm.ColumnLayout) -> str:
+def _encoding(layout: tm.ColumnLayout, col: SourceColumn) -> str:
+    """The Python codec of a text column's character set, checked now rather than at the first row."""
     if layout.collation is None:
         return "utf-8"  # the source logs no character sets (binlog_row_metadata=MINIMAL)
-    charset = charset_by_id(layout.collation)
-    return str(charset.encoding)
+    try:
+        encoding = str(charset_by_id(layout.collation).encoding)
+        codecs.lookup(encoding)
+    except (KeyError, LookupError):
+        raise SchemaError(
+            f"column {col.name} ({col.column_type}) uses collation id {layout.collation}, which cannot be decoded here",
+            "convert the column to utf8mb4 (or another common character set), or report the collation",
+        ) from None
+    return encoding
 
 
 def _length_prefixed(gen: _Gen, width: int, ind: int) -> None:
@@ -250,13 +259,13 @@ def _emit_value(gen: _Gen, i: int, col: SourceColumn, layout: tm.ColumnLayout, i
             if dt == "binary":  # the binlog drops BINARY's trailing zero bytes
                 gen.emit(f"{v} = {v}.ljust({col.char_length or 0}, b'\\x00')", ind)
         else:
-            gen.emit(f"{v} = buf[p:p + n].decode({_encoding(layout)!r}); p += n", ind)
+            gen.emit(f"{v} = buf[p:p + n].decode({_encoding(layout, col)!r}); p += n", ind)
     elif t in _BLOBS or t == tm.GEOMETRY:
         _length_prefixed(gen, meta, ind)
         if dt in contract._BINARY_TYPES:
             gen.emit(f"{v} = buf[p:p + n]; p += n", ind)
         else:
-            gen.emit(f"{v} = buf[p:p + n].decode({_encoding(layout)!r}); p += n", ind)
+            gen.emit(f"{v} = buf[p:p + n].decode({_encoding(layout, col)!r}); p += n", ind)
     elif t == tm.JSON:
         _length_prefixed(gen, meta, ind)
         gen.emit(f"{v} = {gen.ref('json_value', _json_value)}(buf[p:p + n]); p += n", ind)

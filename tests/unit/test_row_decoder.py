@@ -172,3 +172,12 @@ def test_adjacent_numbers_decode_with_nulls_anywhere(values: tuple[int | float |
     assert decode_one(columns, images) == values
     if None not in values:  # NOT NULL columns: no null checks at all, same values
         assert decode_one(columns, images, not_null=True) == values
+
+
+def test_text_in_a_character_set_python_cannot_decode_is_refused_when_the_decoder_is_built() -> None:
+    col = SourceColumn("name", "varchar", "varchar(10)", char_length=10)
+    known = tm.ColumnLayout(tm.VARCHAR, 40, collation=8)  # latin1_swedish_ci: Python's cp1252
+    assert decode_one([(col, known)], [b"\x04d\xe9j\xe0"]) == ("déjà",)
+    unknown = tm.TableMap(1, "db", "t", (tm.ColumnLayout(tm.VARCHAR, 40, collation=9999),), ("name",))
+    with pytest.raises(SchemaError, match=r"column name .* collation id 9999"):
+        compile_decoder(SourceTable("db", "t", (col,)), unknown)
