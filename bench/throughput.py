@@ -211,7 +211,7 @@ def workload_figures(
 ) -> list[str]:
     """Write one workload, then run each measure ``repeat`` times, interleaved (a, b, c, a, b, c,
     …) so that a slow spell of a shared machine falls on all of them; report the median run."""
-    table = "bulk" if name == "bulk" else "oltp"
+    table = name  # each workload has its own table of the same name
     homes = {(m, r): root / f"{name}-{m}-{r}" for m in "bc" for r in range(repeat)}
     for home in homes.values():
         home.mkdir()

@@ -155,9 +155,11 @@ class Capture:
         self.store = store
         self.source_db = source_db
         self.target_schema = target_schema
-        self.tables = {t.name: t for t in tables}
-        self.key_positions = {t.name: [t.position(k) for k in t.key_columns] for t in tables}
-        self.overhead = {t.name: row_overhead(t) for t in tables}
+        self.tables: dict[str, SourceTable] = {}
+        self.key_positions: dict[str, list[int]] = {}
+        self.overhead: dict[str, int] = {}
+        for table in tables:
+            self._set_definition(table)
         self._changes_counter = {op: metrics.CHANGES.labels(source_db, target_schema, op.name.lower()) for op in Op}
         self.buffers = BatchBuffers(policy, start)
         self.saved_position: BinlogPosition | None = start if resumed else None
@@ -237,6 +239,12 @@ class Capture:
         image_bytes = item.nbytes // 2 if item.kind == "update" else item.nbytes
         pending.size[item.table] = pending.size.get(item.table, 0) + image_bytes + added * self.overhead[item.table]
 
+    def _set_definition(self, table: SourceTable) -> None:
+        """Capture ``table`` with this definition from now on, and what derives from it."""
+        self.tables[table.name] = table
+        self.key_positions[table.name] = [table.position(k) for k in table.key_columns]
+        self.overhead[table.name] = row_overhead(table)
+
     def _check_ddl(self, item: Ddl) -> None:
         """Follow what can be followed (TRUNCATE); quarantine a table whose shape changed."""
         change = parse_ddl(item.statement, item.schema)
@@ -268,9 +276,7 @@ class Capture:
             new = self.adopt(name)
             if new is None:
                 continue
-            self.tables[name] = new
-            self.key_positions[name] = [new.position(k) for k in new.key_columns]
-            self.overhead[name] = row_overhead(new)
+            self._set_definition(new)
             self.reopen = True
             log.info("new table captured from its CREATE on", table=name)
 
@@ -293,9 +299,7 @@ class Capture:
             new = SourceTable(new.database, new.name, columns, new.key_columns)
         if table in self.buffers.tables():
             self.flush([table])  # each object holds rows of one definition
-        self.tables[table] = new
-        self.key_positions[table] = [new.position(k) for k in new.key_columns]
-        self.overhead[table] = row_overhead(new)
+        self._set_definition(new)
         log.info("ALTER followed: new definition adopted", table=table, position=str(item.position),
                  columns=list(new.column_names))  # fmt: skip
 

@@ -46,12 +46,11 @@ for _name in ("geometry", "point", "linestring", "polygon", "multipoint", "multi
               "geometrycollection"):  # fmt: skip
     _BINLOG_TYPES[_name] = {tm.GEOMETRY}
 
-_INTS: dict[int, tuple[str, str, int]] = {
-    # binlog type: (struct format signed, unsigned, width)
-    tm.TINY: ("<b", "<B", 1),
-    tm.SHORT: ("<h", "<H", 2),
-    tm.LONG: ("<i", "<I", 4),
-    tm.LONGLONG: ("<q", "<Q", 8),
+_INTS: dict[int, tuple[str, str]] = {  # binlog type: struct codes (signed, unsigned)
+    tm.TINY: ("b", "B"),
+    tm.SHORT: ("h", "H"),
+    tm.LONG: ("i", "I"),
+    tm.LONGLONG: ("q", "Q"),
 }
 _DECIMAL_BYTES = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)  # bytes for 0..9 leftover digits
 _UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -238,34 +237,26 @@ def _emit_value(gen: _Gen, i: int, col: SourceColumn, layout: tm.ColumnLayout, i
     """Code that reads column ``i`` at ``p`` into ``v{i}`` and moves ``p`` past it."""
     v, t, meta = f"v{i}", layout.type, layout.meta
     dt = col.data_type.lower()
-    if t in _INTS:
-        signed, unsigned, width = _INTS[t]
-        unpack = gen.ref(f"u{i}", struct.Struct(unsigned if col.unsigned else signed).unpack_from)
-        gen.emit(f"{v} = {unpack}(buf, p)[0]; p += {width}", ind)
+    fixed = _fixed_format(col, layout)
+    if fixed:
+        unpack = gen.ref(f"u{i}", struct.Struct("<" + fixed).unpack_from)
+        gen.emit(f"{v} = {unpack}(buf, p)[0]; p += {struct.calcsize(fixed)}", ind)
     elif t == tm.INT24:
         gen.emit(f"{v} = int.from_bytes(buf[p:p + 3], 'little', signed={not col.unsigned}); p += 3", ind)
-    elif t in (tm.FLOAT, tm.DOUBLE):
-        fmt, width = ("<f", 4) if t == tm.FLOAT else ("<d", 8)
-        unpack = gen.ref(f"u{i}", struct.Struct(fmt).unpack_from)
-        gen.emit(f"{v} = {unpack}(buf, p)[0]; p += {width}", ind)
     elif t == tm.YEAR:
         gen.emit(f"{v} = buf[p] + 1900; p += 1", ind)
     elif t == tm.NEWDECIMAL:
         _emit_decimal(gen, v, meta >> 8, meta & 0xFF, ind)
-    elif t in (tm.VARCHAR, tm.VAR_STRING, tm.STRING):
-        _length_prefixed(gen, 2 if meta > 255 else 1, ind)
-        if dt in contract._BINARY_TYPES:
+    elif t in (tm.VARCHAR, tm.VAR_STRING, tm.STRING, tm.GEOMETRY) or t in _BLOBS:
+        # Strings store their length in 1 or 2 bytes by their maximum; blobs say how many in meta.
+        prefix = meta if t in _BLOBS or t == tm.GEOMETRY else 2 if meta > 255 else 1
+        _length_prefixed(gen, prefix, ind)
+        if dt not in contract._BINARY_TYPES:
+            gen.emit(f"{v} = buf[p:p + n].decode({_encoding(layout, col)!r}); p += n", ind)
+        else:
             gen.emit(f"{v} = buf[p:p + n]; p += n", ind)
             if dt == "binary":  # the binlog drops BINARY's trailing zero bytes
                 gen.emit(f"{v} = {v}.ljust({col.char_length or 0}, b'\\x00')", ind)
-        else:
-            gen.emit(f"{v} = buf[p:p + n].decode({_encoding(layout, col)!r}); p += n", ind)
-    elif t in _BLOBS or t == tm.GEOMETRY:
-        _length_prefixed(gen, meta, ind)
-        if dt in contract._BINARY_TYPES:
-            gen.emit(f"{v} = buf[p:p + n]; p += n", ind)
-        else:
-            gen.emit(f"{v} = buf[p:p + n].decode({_encoding(layout, col)!r}); p += n", ind)
     elif t == tm.JSON:
         _length_prefixed(gen, meta, ind)
         gen.emit(f"{v} = {gen.ref('json_value', _json_value)}(buf[p:p + n]); p += n", ind)
@@ -312,12 +303,12 @@ def _emit_value(gen: _Gen, i: int, col: SourceColumn, layout: tm.ColumnLayout, i
             f"column {col.name} arrives as binlog type {tm.TYPE_NAMES.get(t, t)}, which cannot be decoded",
             "please report the column definition",
         )
-    convert = _final_converter(col, t)
+    convert = _final_converter(col)
     if convert is not None:
         gen.emit(f"if {v} is not None: {v} = {gen.ref(f'cv{i}', convert)}({v})", ind)
 
 
-def _final_converter(col: SourceColumn, binlog_type: int) -> Callable[[Any], Any] | None:
+def _final_converter(col: SourceColumn) -> Callable[[Any], Any] | None:
     """The contract's converter where the decoder does not already produce the final form."""
     dt = col.data_type.lower()
     if dt == "json":
@@ -360,17 +351,17 @@ def _check_layout(table: SourceTable, tmap: tm.TableMap) -> None:
 def _fixed_format(col: SourceColumn, layout: tm.ColumnLayout) -> str:
     """The struct code of a fixed-width number, or '' for any other column."""
     if layout.type in _INTS:
-        signed, unsigned, _ = _INTS[layout.type]
-        return (unsigned if col.unsigned else signed)[1:]
+        signed, unsigned = _INTS[layout.type]
+        return unsigned if col.unsigned else signed
     return {tm.FLOAT: "f", tm.DOUBLE: "d"}.get(layout.type, "")
 
 
 def _runs(columns: list[tuple[SourceColumn, tm.ColumnLayout]]) -> list[list[int]]:
     """Column indexes grouped: runs of adjacent fixed-width numbers, every other column alone."""
+    fixed = [bool(_fixed_format(*column)) for column in columns]
     runs: list[list[int]] = []
-    for i, column in enumerate(columns):
-        fixed = bool(_fixed_format(*column))
-        if fixed and runs and len(runs[-1]) and _fixed_format(*columns[runs[-1][-1]]):
+    for i, is_fixed in enumerate(fixed):
+        if is_fixed and i and fixed[i - 1]:
             runs[-1].append(i)
         else:
             runs.append([i])

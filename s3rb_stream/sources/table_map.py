@@ -170,12 +170,10 @@ class TableMapCache:
         self.mariadb = mariadb
         self.limit = limit
         self._parsed: dict[bytes, TableMap] = {}
-        self.misses = 0
 
     def get(self, body: bytes) -> TableMap:
         found = self._parsed.get(body)
         if found is None:
-            self.misses += 1
             if len(self._parsed) >= self.limit:
                 self._parsed.clear()  # thousands of distinct maps: tables churn; start over
             found = self._parsed[body] = parse_table_map(body, self.mariadb)
