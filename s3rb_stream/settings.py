@@ -20,6 +20,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from s3rb_stream.errors import ConfigError
 
 IDENTIFIER = re.compile(r"^[^.\s`]+$")
+ParquetCodec = Literal["snappy", "zstd", "gzip", "none"]
+DEFAULT_CODEC: ParquetCodec = "zstd"
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,9 @@ class Settings(BaseSettings):
     load_interval_seconds: float = Field(default=30.0, gt=0)
     # DuckDB's own buffer pool (it spills to disk beyond it); its default, 80% of RAM, grows with the
     # target tables and would leave the pipeline's memory unbounded.
+    # Compression of the Parquet batch objects. Default: snappy when Redshift COPYs them (the codec
+    # its docs name for Parquet, and what its UNLOAD writes), zstd otherwise (smaller, DuckDB reads it).
+    parquet_codec: ParquetCodec | None = None
     duckdb_memory_limit: str = Field(default="256MB", pattern=r"^\d+(\.\d+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)$")
     snapshot_chunk_rows: int = Field(default=50_000, ge=1, le=10_000_000)
     sync_interval_seconds: float = Field(default=300.0, gt=0)
@@ -208,6 +213,12 @@ class Settings(BaseSettings):
 
     def warehouse(self) -> WarehouseLocation:
         return parse_warehouse_url(self.warehouse_url)
+
+    def batch_codec(self) -> ParquetCodec:
+        """The Parquet codec of batch objects: the setting, else what the warehouse reads best."""
+        if self.parquet_codec is not None:
+            return self.parquet_codec
+        return "snappy" if self.warehouse_url.startswith("redshift://") else DEFAULT_CODEC
 
     def secrets(self) -> list[str]:
         """Strings that must never reach a log line."""

@@ -312,7 +312,7 @@ class Capture:
         seq = position.seq
         read_at = self.last_event_ts or now_utc()
         key = batch_key(self.store.prefix, self.source_db, self.target_schema, table, seq, seq, read_at, 0)
-        self.store.put(key, parquet.encode(parquet.changes_to_table(source, [])))
+        self.store.put(key, parquet.encode(parquet.changes_to_table(source, []), self.store.parquet_codec))
         state = ExtractState("truncate", "complete", seq, seq, read_at, position, parts=1, final_key=key)
         self.store.put(extract_state_key(self.store.prefix, self.source_db, self.target_schema, table), state.to_json())
         log.info(
@@ -378,7 +378,9 @@ class Capture:
             changes[-1].seq,
             changes[0].source_ts,
         )
-        self.store.put(key, parquet.encode(parquet.changes_to_table(self.tables[name], changes)))
+        self.store.put(
+            key, parquet.encode(parquet.changes_to_table(self.tables[name], changes), self.store.parquet_codec)
+        )
         self.batches_written += 1
         metrics.BATCHES_WRITTEN.labels(self.source_db, self.target_schema, name).inc()
         log.debug("batch written", key=key, rows=len(changes))

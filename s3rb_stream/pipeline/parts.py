@@ -51,7 +51,7 @@ class TableStore:
         key = batch_key(
             self.store.prefix, self.source_db, self.target_schema, self.table.name, first_seq, last_seq, read_at, part
         )
-        self.store.put(key, parquet.encode(data))
+        self.store.put(key, parquet.encode(data, self.store.parquet_codec))
         return key
 
     @property

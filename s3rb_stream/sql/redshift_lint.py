@@ -28,7 +28,7 @@ def lint(statement: str) -> list[str]:
         return [f"does not parse as Redshift SQL: {str(exc).splitlines()[0]}"]
     problems = []
     for merge in tree.find_all(exp.Merge):
-        problems.extend(_merge_problems(merge))
+        problems.extend(merge_problems(merge))
     if any(True for _ in tree.find_all(exp.NullSafeEQ, exp.NullSafeNEQ)):
         problems.append("IS [NOT] DISTINCT FROM is not Redshift SQL: compare null-safely with IS NULL terms")
     if any(True for _ in tree.find_all(exp.OnConflict)):
@@ -41,7 +41,7 @@ def lint(statement: str) -> list[str]:
     return problems
 
 
-def _merge_problems(merge: exp.Merge) -> list[str]:
+def merge_problems(merge: exp.Merge) -> list[str]:
     problems = []
     whens = merge.args.get("whens")
     clauses = list(whens.expressions) if whens is not None else []

@@ -11,7 +11,9 @@ def open_store(settings: Settings) -> ObjectStore:
     if location.scheme == "file":
         from s3rb_stream.store.local import LocalStore
 
-        return LocalStore(location.root)
+        return LocalStore(location.root, settings.batch_codec())
     from s3rb_stream.store.s3 import S3Store
 
-    return S3Store(location.root, location.prefix, endpoint_url=settings.s3_endpoint_url)
+    return S3Store(
+        location.root, location.prefix, endpoint_url=settings.s3_endpoint_url, parquet_codec=settings.batch_codec()
+    )

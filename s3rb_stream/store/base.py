@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from s3rb_stream.settings import ParquetCodec
+
 
 class ObjectStore(Protocol):
     """Keys are ``/``-separated and relative to the store root.
@@ -12,6 +14,7 @@ class ObjectStore(Protocol):
     """
 
     prefix: str
+    parquet_codec: ParquetCodec  # how batch objects written to this store are compressed
 
     def describe(self) -> str: ...
 

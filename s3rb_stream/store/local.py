@@ -11,13 +11,15 @@ from pathlib import Path
 
 from s3rb_stream import faultpoints
 from s3rb_stream.errors import StoreError, StoreUnavailable
+from s3rb_stream.settings import DEFAULT_CODEC, ParquetCodec
 
 
 class LocalStore:
     prefix = ""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, parquet_codec: ParquetCodec = DEFAULT_CODEC) -> None:
         self.root = Path(root)
+        self.parquet_codec = parquet_codec
 
     def describe(self) -> str:
         return f"file://{self.root}"

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from s3rb_stream.core.changes import Change
 from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.errors import CorruptStateError, SchemaError
+from s3rb_stream.settings import ParquetCodec
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -52,9 +53,9 @@ def _commit_times(changes: list[Change]) -> pa.Array:
     return pa.array(micros, type=pa.int64()).cast(pa.timestamp("us", tz="UTC"))
 
 
-def encode(table: pa.Table) -> bytes:
+def encode(table: pa.Table, codec: ParquetCodec) -> bytes:
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
+    pq.write_table(table, sink, compression=codec)
     return sink.getvalue()
 
 

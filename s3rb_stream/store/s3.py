@@ -10,12 +10,21 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from s3rb_stream.core.object_keys import join
 from s3rb_stream.errors import StoreError, StoreUnavailable
+from s3rb_stream.settings import DEFAULT_CODEC, ParquetCodec
 
 
 class S3Store:
-    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None = None, client: Any = None) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        endpoint_url: str | None = None,
+        client: Any = None,
+        parquet_codec: ParquetCodec = DEFAULT_CODEC,
+    ) -> None:
         self.bucket = bucket
         self.prefix = prefix
+        self.parquet_codec = parquet_codec
         self.endpoint_url = endpoint_url
         self._client = client or boto3.client(
             "s3",

@@ -258,7 +258,7 @@ class RedshiftWarehouse:
                 batch=ref.key,
             )
         key = f"{ref.key.split('/year=')[0]}/_fitted/{ref.key.rsplit('/', 1)[1]}"
-        body = parquet.encode(fitted)
+        body = parquet.encode(fitted, self.store.parquet_codec)
         self.store.put(key, body)
         return ManifestEntry(key, len(body))
 

@@ -32,7 +32,7 @@ def batch(*changes: tuple[str, int, int, str | None]) -> tuple[BatchRef, pa.Tabl
     built = [Change(Op(op), seq, TS, (key, name)) for op, seq, key, name in changes]
     seqs = [c.seq for c in built]
     ref = BatchRef(min(seqs), max(seqs), f"items_{min(seqs)}_{max(seqs)}_{len(seqs)}.parquet", "items")
-    return ref, decode(encode(changes_to_table(TABLE, built)), ref.key)
+    return ref, decode(encode(changes_to_table(TABLE, built), "zstd"), ref.key)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ TS = datetime(2026, 1, 1, tzinfo=UTC)
 def put_batch(store: LocalStore, seqs: range) -> None:
     changes = [Change(Op.INSERT, seq, TS, (seq, f"row {seq}")) for seq in seqs]
     key = batch_key(store.prefix, "src", "t", "items", seqs[0], seqs[-1], TS)
-    store.put(key, encode(changes_to_table(TABLE, changes)))
+    store.put(key, encode(changes_to_table(TABLE, changes), "zstd"))
 
 
 @pytest.mark.parametrize("mode", ["append", "merge"])

@@ -60,7 +60,7 @@ def test_any_crash_and_replay_schedule_applies_each_change_once(
                 end = data.draw(st.integers(written + 1, len(changes)), label="cut")
                 batch = changes[written:end]
                 store.put(batch_key(store.prefix, "src", "t", "items", batch[0].seq, batch[-1].seq, TS),
-                          encode(changes_to_table(TABLE, batch)))  # fmt: skip
+                          encode(changes_to_table(TABLE, batch), "zstd"))  # fmt: skip
                 written = end
                 if data.draw(st.booleans(), label="load now"):
                     loader.load_all()
@@ -68,7 +68,7 @@ def test_any_crash_and_replay_schedule_applies_each_change_once(
         if checkpoint < len(changes):  # the last run reads to the end
             batch = changes[checkpoint:]
             store.put(batch_key(store.prefix, "src", "t", "items", batch[0].seq, batch[-1].seq, TS),
-                      encode(changes_to_table(TABLE, batch)))  # fmt: skip
+                      encode(changes_to_table(TABLE, batch), "zstd"))  # fmt: skip
         loader.load_all()
         got = warehouse.query("SELECT id, name, _s3rb_seq FROM t.items ORDER BY _s3rb_seq, id")
         if mode == "append":

@@ -1,13 +1,17 @@
 """The wire-protocol proxy: startup handling here, then a relay of whole messages both ways.
 
-Messages are framed (type byte, length) in both directions: Query and Parse messages get
-Redshift-only SQL translated, ParameterStatus reports Redshift's version, the rest passes as is.
+Messages are framed (type byte, length) in both directions. Towards PostgreSQL, Query and Parse
+messages carry the statement as Redshift would run it (``transform_sql``), and Bind parameters
+that name a long identifier carry its alias. Back to the client, ParameterStatus reports
+Redshift's version, ReadyForQuery tells the session whether it is in a transaction block, and
+names and error wording are Redshift's. The rest passes as is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import struct
 import threading
 from collections.abc import Callable
@@ -15,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from s3rb_stream.testing.redshift_emulator.copy import CopyError, copy_as_insert, raise_statement
-from s3rb_stream.testing.redshift_emulator.translate import translate
+from s3rb_stream.testing.redshift_emulator.copy import CopyError, copy_as_statement, raise_statement
+from s3rb_stream.testing.redshift_emulator.names import LongNames, rewrite_identifiers
+from s3rb_stream.testing.redshift_emulator.translate import Refused, Session, translate
 
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
@@ -85,6 +90,129 @@ def rewrite_parameter_status(payload: bytes) -> bytes:
     return payload
 
 
+def sql_of(kind: bytes, payload: bytes) -> str | None:
+    """The statement text of a Query or Parse message."""
+    if kind == b"Q":
+        return payload.rstrip(b"\x00").decode()
+    if kind == b"P":
+        return payload.partition(b"\x00")[2].partition(b"\x00")[0].decode()
+    return None
+
+
+def rewrite_bind(payload: bytes, long_names: LongNames) -> bytes:
+    """Bind message: a parameter equal to a long name stands for it, as a string literal does."""
+    portal, _, rest = payload.partition(b"\x00")
+    statement, _, rest = rest.partition(b"\x00")
+    (nformats,) = struct.unpack_from("!h", rest, 0)
+    offset = 2 + 2 * nformats
+    (nparams,) = struct.unpack_from("!h", rest, offset)
+    offset += 2
+    params = []
+    for _ in range(nparams):
+        (size,) = struct.unpack_from("!i", rest, offset)
+        offset += 4
+        value = rest[offset : offset + size] if size >= 0 else None
+        offset += max(size, 0)
+        if value is not None:
+            alias = long_names.known_alias(value.decode(errors="replace"))
+            value = alias.encode() if alias else value
+        params.append(struct.pack("!i", -1) if value is None else struct.pack("!i", len(value)) + value)
+    head = rest[: 2 + 2 * nformats] + struct.pack("!h", nparams)
+    return portal + b"\x00" + statement + b"\x00" + head + b"".join(params) + rest[offset:]
+
+
+def restore_row_description(payload: bytes, long_names: LongNames) -> bytes:
+    (count,) = struct.unpack_from("!h", payload, 0)
+    out, offset = [payload[:2]], 2
+    for _ in range(count):
+        end = payload.index(b"\x00", offset)
+        out.append(long_names.restore_value(payload[offset:end]) + payload[end : end + 19])
+        offset = end + 19
+    return b"".join(out)
+
+
+def restore_data_row(payload: bytes, long_names: LongNames) -> bytes:
+    (count,) = struct.unpack_from("!h", payload, 0)
+    out, offset = [payload[:2]], 2
+    for _ in range(count):
+        (size,) = struct.unpack_from("!i", payload, offset)
+        offset += 4
+        if size < 0:
+            out.append(struct.pack("!i", -1))
+            continue
+        value = long_names.restore_value(payload[offset : offset + size])
+        out.append(struct.pack("!i", len(value)) + value)
+        offset += size
+    return b"".join(out)
+
+
+# PostgreSQL's words for what Redshift reports in its own.
+_REDSHIFT_MESSAGES = (
+    (rb"^MERGE command cannot affect row a second time", b"Found multiple matches to update the same tuple."),
+    (rb"^canceling statement due to statement timeout", b"Query (0) cancelled on user's request"),
+)
+
+
+def restore_notice(payload: bytes, long_names: LongNames) -> bytes:
+    """ErrorResponse / NoticeResponse: Redshift's wording and names in every field."""
+    fields = payload.rstrip(b"\x00").split(b"\x00")
+    out = []
+    for item in fields:
+        code, text = item[:1], item[1:]
+        if code == b"M":
+            for pattern, replacement in _REDSHIFT_MESSAGES:
+                text = re.sub(pattern, replacement, text)
+        out.append(code + (long_names.restore_text(text) if long_names else text))
+    return b"\x00".join(out) + b"\x00\x00"
+
+
+_CASE_SETTING = re.compile(
+    r"^\s*(?:(?:SET\s+(?:SESSION\s+)?enable_case_sensitive_identifier\s*(?:TO|=)\s*'?(?P<value>\w+)'?)"
+    r"|(?P<reset>RESET\s+enable_case_sensitive_identifier)|(?P<show>SHOW\s+enable_case_sensitive_identifier))\s*;?\s*$",
+    re.IGNORECASE,
+)
+_DELAY_SETTING = re.compile(
+    r"^\s*SET\s+(?:SESSION\s+)?s3rb_emulator\.statement_delay\s*(?:TO|=)\s*'(?P<value>(?:[^']|'')*)'\s*;?\s*$",
+    re.IGNORECASE,
+)
+
+
+def session_setting(sql: str, session: Session) -> str | None:
+    """``SET/RESET/SHOW enable_case_sensitive_identifier``, which PostgreSQL does not know: kept
+    by the proxy for the session, answered as Redshift would. None for any other statement."""
+    match = _CASE_SETTING.match(sql)
+    if match is None:
+        return None
+    if match["show"]:
+        # read back from the server: the driver may reuse this statement after a SET
+        setting = "current_setting('s3rb_emulator.enable_case_sensitive_identifier', true)"
+        return f"SELECT COALESCE({setting}, 'off') AS enable_case_sensitive_identifier"
+    if match["reset"]:
+        session.case_sensitive = False
+    else:
+        value = match["value"].lower()
+        if value not in ("true", "false", "on", "off"):
+            raise Refused(f'invalid value for parameter "enable_case_sensitive_identifier": "{match["value"]}"')
+        session.case_sensitive = value in ("true", "on")
+    return f"SET s3rb_emulator.enable_case_sensitive_identifier TO '{'on' if session.case_sensitive else 'off'}'"
+
+
+@dataclass(frozen=True)
+class StatementDelay:
+    """Statements matching ``pattern`` wait ``seconds`` in the proxy before PostgreSQL sees them:
+    a slow warehouse, for tests of timeouts."""
+
+    seconds: float
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def parse(cls, text: str) -> StatementDelay | None:
+        """``"<seconds> [<regex>]"``; ``"0"`` means none. Without a regex every statement waits."""
+        seconds, _, pattern = text.strip().partition(" ")
+        delay = float(seconds)
+        return cls(delay, re.compile(pattern.strip() or ".", re.IGNORECASE | re.DOTALL)) if delay > 0 else None
+
+
 def message(kind: bytes, payload: bytes) -> bytes:
     return kind + struct.pack("!i", len(payload) + 4) + payload
 
@@ -97,10 +225,11 @@ class EmulatorProxy:
     port: int = 0
     host: str = "127.0.0.1"
     s3_endpoint_url: str | None = None
+    statement_delay: StatementDelay | None = None  # emulator-wide; also set by SET s3rb_emulator.statement_delay
+    long_names: LongNames = field(default_factory=LongNames)
     _s3: Any = None
     _s3_lock: threading.Lock = field(default_factory=threading.Lock)
     _server: asyncio.base_events.Server | None = None
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def pg_address(self) -> tuple[str, int]:
@@ -126,9 +255,10 @@ class EmulatorProxy:
             server_r, server_w = await asyncio.open_connection(host, port)
             server_w.write(startup_message(filter_startup_parameters(params)))
             await server_w.drain()
+            session = Session()
             await asyncio.gather(
-                self._frontend_to_backend(client_r, server_w),
-                self._backend_to_frontend(server_r, client_w),
+                self._frontend_to_backend(client_r, server_w, session),
+                self._backend_to_frontend(server_r, client_w, session),
             )
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -136,15 +266,25 @@ class EmulatorProxy:
             with contextlib.suppress(Exception):
                 client_w.close()
 
-    def transform_sql(self, sql: str) -> str:
-        """COPY from S3 becomes an INSERT of the objects' rows; other SQL gets translated."""
+    def transform_sql(self, sql: str, session: Session | None = None) -> str:
+        """One statement as PostgreSQL should run it: session settings kept here, names as Redshift
+        keeps them, COPY from S3 as a load of the objects' rows, Redshift's refusals as errors."""
+        session = session or Session()
         try:
-            insert = copy_as_insert(sql, self.fetch)
-        except CopyError as exc:
+            setting = session_setting(sql, session)
+            if setting is not None:
+                return setting
+            delay = _DELAY_SETTING.match(sql)
+            if delay is not None:
+                self.statement_delay = StatementDelay.parse(delay["value"].replace("''", "'"))
+                return sql
+            sql = rewrite_identifiers(sql, session.case_sensitive, self.long_names)
+            statement = copy_as_statement(sql, self.fetch)
+            return statement if statement is not None else translate(sql, session)
+        except (CopyError, Refused) as exc:
             return raise_statement(str(exc))
         except Exception as exc:  # S3 unreachable, no credentials: fail the statement, keep the session
             return raise_statement(f"S3ServiceException: {type(exc).__name__}: {exc}")
-        return insert if insert is not None else translate(sql)
 
     def fetch(self, url: str) -> bytes | None:
         """Bytes of ``s3://bucket/key`` from the S3 endpoint; None when it does not exist."""
@@ -176,15 +316,26 @@ class EmulatorProxy:
                 return None
             return parse_startup_parameters(body[4:])
 
-    async def _frontend_to_backend(self, client: asyncio.StreamReader, server: asyncio.StreamWriter) -> None:
+    async def _frontend_to_backend(
+        self, client: asyncio.StreamReader, server: asyncio.StreamWriter, session: Session
+    ) -> None:
+        def transform(sql: str) -> str:
+            return self.transform_sql(sql, session)
+
         try:
             while True:
                 kind, payload = await read_message(client)
+                sql = sql_of(kind, payload)
+                delay = self.statement_delay
+                if sql is not None and delay is not None and delay.pattern.search(sql):
+                    await asyncio.sleep(delay.seconds)
                 # Off the event loop: a COPY reads S3, and other sessions keep being served meanwhile.
                 if kind == b"Q":
-                    payload = await asyncio.to_thread(rewrite_query, payload, self.transform_sql)
+                    payload = await asyncio.to_thread(rewrite_query, payload, transform)
                 elif kind == b"P":
-                    payload = await asyncio.to_thread(rewrite_parse, payload, self.transform_sql)
+                    payload = await asyncio.to_thread(rewrite_parse, payload, transform)
+                elif kind == b"B" and self.long_names:
+                    payload = rewrite_bind(payload, self.long_names)
                 server.write(message(kind, payload))
                 await server.drain()
                 if kind == b"X":  # Terminate
@@ -193,13 +344,23 @@ class EmulatorProxy:
             with contextlib.suppress(Exception):
                 server.close()
 
-    @staticmethod
-    async def _backend_to_frontend(server: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
+    async def _backend_to_frontend(
+        self, server: asyncio.StreamReader, client: asyncio.StreamWriter, session: Session
+    ) -> None:
+        names = self.long_names
         try:
             while True:
                 kind, payload = await read_message(server)
                 if kind == b"S":
                     payload = rewrite_parameter_status(payload)
+                elif kind == b"Z":  # ReadyForQuery: I idle, T in a transaction block, E failed in one
+                    session.in_transaction = payload[:1] != b"I"
+                elif kind in (b"E", b"N"):
+                    payload = restore_notice(payload, names)
+                elif kind == b"T" and names:
+                    payload = restore_row_description(payload, names)
+                elif kind == b"D" and names:
+                    payload = restore_data_row(payload, names)
                 client.write(message(kind, payload))
                 await client.drain()
         finally:
