@@ -24,10 +24,10 @@ from s3rb_stream.core.schema import SourceTable, definition_of
 from s3rb_stream.errors import CorruptStateError, S3rbError
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.capture import load_holds, save_quarantine
-from s3rb_stream.settings import TableConfig
+from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
-from s3rb_stream.targets import Sweep, Warehouse
+from s3rb_stream.targets import Sweep, Warehouse, name_rules
 
 log = get_logger(__name__)
 
@@ -56,6 +56,15 @@ def scd2_spec(config: TableConfig, table: SourceTable) -> Scd2Spec | None:
         config.scd2_current_column,
         config.scd2_untracked,
     )
+
+
+def check_target_names(settings: Settings, target_schema: str, tables: list[tuple[TableConfig, SourceTable]]) -> None:
+    """Every name the target will hold can be created and found again, before anything is written."""
+    rules = name_rules(settings)
+    rules.check_schema(target_schema)
+    for config, table in tables:
+        rules.check_table(table, scd2_spec(config, table))
+    rules.check_tables(table for _, table in tables)
 
 
 class Loader:

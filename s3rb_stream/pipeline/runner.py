@@ -23,7 +23,7 @@ from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.capture import Capture, active_quarantines, load_checkpoint, save_quarantine
 from s3rb_stream.pipeline.extract import require_extractable
 from s3rb_stream.pipeline.lease import Lease
-from s3rb_stream.pipeline.load import Loader, LoadStats, scd2_spec
+from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names, scd2_spec
 from s3rb_stream.pipeline.resume import choose_start, gtid_flavor, lost_range, purged_error, snapshot_positions
 from s3rb_stream.settings import Settings, TableConfig, load_tables_file
 from s3rb_stream.sources import mysql_meta
@@ -119,6 +119,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
                 (c, table_from_json(checkpoint.definitions[t.name]) if t.name in checkpoint.definitions else t)
                 for c, t in tables
             ]
+        check_target_names(settings, target_schema, tables)  # names the target cannot hold fail here
         for config, table in tables:
             scd2_spec(config, table)  # SCD2 names that collide fail here
             arrow_schema(table)  # unsupported column types fail here, before any write
@@ -335,6 +336,11 @@ def _run(
             log.error("new table not captured: it has no primary key (set key_columns or mode: append)", table=name)
             return None
         arrow_schema(table)
+        try:
+            check_target_names(settings, target_schema, [*loader.tables, (config, table)])
+        except S3rbError as exc:
+            log.error(f"new table not captured: {exc}", table=name)
+            return None
         warehouse.prepare(target_schema, table, scd2_spec(config, table))
         loader.tables.append((config, table))
         if config.mode == "scd2":

@@ -26,7 +26,7 @@ from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.errors import SourceError
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.extract import read_extract, require_extractable, select_tables
-from s3rb_stream.pipeline.load import Loader, LoadStats
+from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names
 from s3rb_stream.pipeline.parts import Progress, TableStore
 from s3rb_stream.settings import Settings, TableConfig, load_tables_file
 from s3rb_stream.sources import mysql_meta
@@ -94,6 +94,7 @@ def snapshot(
     load: bool = True,
 ) -> SnapshotResult:
     resolved = resolve_for_query(settings, source_db, need_binlog=True)
+    check_target_names(settings, target_schema, resolved)
     selected = select_tables(resolved, table_names, {"binlog"}, "snapshot")
     for config, table in selected:
         require_extractable(config, table, "snapshot")

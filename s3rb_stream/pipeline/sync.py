@@ -20,7 +20,7 @@ from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.core.text_values import as_bytes
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.extract import bound_values, read_extract, require_extractable, select_tables
-from s3rb_stream.pipeline.load import Loader, LoadStats
+from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names
 from s3rb_stream.pipeline.parts import Progress, TableStore, page_table
 from s3rb_stream.pipeline.snapshot import resolve_for_query
 from s3rb_stream.settings import Settings, TableConfig
@@ -143,6 +143,7 @@ def sync(
     warehouse: Warehouse | None = None,
 ) -> SyncResult:
     resolved = resolve_for_query(settings, source_db, need_binlog=False)
+    check_target_names(settings, target_schema, resolved)
     selected = prepare_query_tables(resolved, table_names)
     store = open_store(settings)
     store.check()

@@ -58,20 +58,20 @@ def merge(schema: str, table: SourceTable, staging: str) -> str:
     """Apply the newest change per key; an older change never replaces a newer row (invariant 2)."""
     nullable = {c.name for c in table.columns if c.nullable}
     on = " AND ".join(
-        f"t.{q(k)} IS NOT DISTINCT FROM s.{q(k)}" if k in nullable else f"t.{q(k)} = s.{q(k)}"
+        f"_s3rb_t.{q(k)} IS NOT DISTINCT FROM _s3rb_s.{q(k)}" if k in nullable else f"_s3rb_t.{q(k)} = _s3rb_s.{q(k)}"
         for k in table.key_columns
     )
     cols = all_columns(table)
-    updates = ", ".join(f"{q(c)} = s.{q(c)}" for c in cols)
+    updates = ", ".join(f"{q(c)} = _s3rb_s.{q(c)}" for c in cols)
     insert_cols = ", ".join(q(c) for c in cols)
-    insert_vals = ", ".join(f"s.{q(c)}" for c in cols)
+    insert_vals = ", ".join(f"_s3rb_s.{q(c)}" for c in cols)
     return (
-        f"MERGE INTO {table_name(schema, table.name)} AS t\n"
-        f"USING ({newest_per_key(table, staging)}) AS s\n"
+        f"MERGE INTO {table_name(schema, table.name)} AS _s3rb_t\n"
+        f"USING ({newest_per_key(table, staging)}) AS _s3rb_s\n"
         f"ON {on}\n"
-        'WHEN MATCHED AND s."_s3rb_seq" > t."_s3rb_seq" AND s."_s3rb_op" = \'d\' THEN DELETE\n'
-        f'WHEN MATCHED AND s."_s3rb_seq" > t."_s3rb_seq" THEN UPDATE SET {updates}\n'
-        f"WHEN NOT MATCHED AND s.\"_s3rb_op\" <> 'd' THEN INSERT ({insert_cols}) VALUES ({insert_vals})"
+        'WHEN MATCHED AND _s3rb_s."_s3rb_seq" > _s3rb_t."_s3rb_seq" AND _s3rb_s."_s3rb_op" = \'d\' THEN DELETE\n'
+        f'WHEN MATCHED AND _s3rb_s."_s3rb_seq" > _s3rb_t."_s3rb_seq" THEN UPDATE SET {updates}\n'
+        f"WHEN NOT MATCHED AND _s3rb_s.\"_s3rb_op\" <> 'd' THEN INSERT ({insert_cols}) VALUES ({insert_vals})"
     )
 
 

@@ -30,6 +30,7 @@ from s3rb_stream.sql.target import TargetStatements
 
 STAGE = "_s3rb_stage"
 NEWEST = "_s3rb_newest"
+SOURCE = "_s3rb_src"  # the MERGE source: no source name starts with _s3rb_ (core/target_names.py)
 MAX_VARCHAR_BYTES = 65535
 MAX_VARBYTE = 1_024_000
 UTF8MB4_BYTES_PER_CHAR = 4
@@ -152,7 +153,7 @@ def newest_per_key(table: SourceTable, watermark: int) -> str:
         f"SELECT {cols} FROM (\n"
         f'  SELECT *, ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY "_s3rb_seq" DESC) AS "_s3rb_rank"\n'
         f'  FROM {q(STAGE)} WHERE "_s3rb_seq" >= {int(watermark)}\n'
-        ') AS ranked WHERE "_s3rb_rank" = 1'
+        ') AS _s3rb_ranked WHERE "_s3rb_rank" = 1'
     )
 
 
@@ -177,13 +178,13 @@ def apply_deletes(schema: str, table: SourceTable) -> str:
 def merge_upserts(schema: str, table: SourceTable) -> str:
     cols = all_columns(table)
     select = _applied_columns(table)
-    updates = ", ".join(f"{q(c)} = s.{q(c)}" for c in cols)
+    updates = ", ".join(f"{q(c)} = {SOURCE}.{q(c)}" for c in cols)
     insert_cols = ", ".join(q(c) for c in cols)
-    insert_vals = ", ".join(f"s.{q(c)}" for c in cols)
+    insert_vals = ", ".join(f"{SOURCE}.{q(c)}" for c in cols)
     return (
         f"MERGE INTO {table_name(schema, table.name)}\n"
-        f"USING (SELECT {select} FROM {q(NEWEST)} WHERE \"_s3rb_op\" <> 'd') AS s\n"
-        f"ON {_same_key(table, q(table.name), 's')}\n"
+        f"USING (SELECT {select} FROM {q(NEWEST)} WHERE \"_s3rb_op\" <> 'd') AS {SOURCE}\n"
+        f"ON {_same_key(table, q(table.name), SOURCE)}\n"
         f"WHEN MATCHED THEN UPDATE SET {updates}\n"
         f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({insert_vals})"
     )

@@ -29,7 +29,7 @@ from s3rb_stream.sql.identifiers import quote_ansi as q
 
 CHG, SEG, VER = "_s3rb_chg", "_s3rb_seg", "_s3rb_ver"
 SEQ, OP, TS = '"_s3rb_seq"', '"_s3rb_op"', '"_s3rb_source_ts"'
-NEXT_TS = 'v."_s3rb_next_ts"'
+NEXT_TS = '_s3rb_v."_s3rb_next_ts"'
 
 
 @dataclass(frozen=True)
@@ -60,66 +60,73 @@ def drop_temp_tables() -> list[str]:
 def changes(schema: str, table: SourceTable, spec: Scd2Spec, stage: str, watermark: int, d: Scd2Dialect) -> str:
     target = table_name(schema, table.name)
     json_columns = {c.name for c in table.columns if c.data_type.lower() == "json"}
-    staged = ", ".join(d.json_in(f"s.{q(c)}") if c in json_columns else f"s.{q(c)}" for c in table.column_names)
-    base = ", ".join(f"t.{q(c)}" for c in table.column_names)
+    # Redshift names an expression in CREATE TABLE AS after its function (json_parse): alias it.
+    staged = ", ".join(
+        f"{d.json_in(f'_s3rb_s.{q(c)}')} AS {q(c)}" if c in json_columns else f"_s3rb_s.{q(c)}"
+        for c in table.column_names
+    )
+    base = ", ".join(f"_s3rb_t.{q(c)}" for c in table.column_names)
     first_key = q(table.key_columns[0])
     distinct_keys = ", ".join(q(k) for k in table.key_columns)
     return (
         f"CREATE TEMP TABLE {q(CHG)} AS\n"
-        f'SELECT {staged}, s.{SEQ}, s.{OP}, s.{TS}, 0 AS "_s3rb_base"\n'
-        f"FROM {q(stage)} AS s\n"
-        f"LEFT JOIN {target} AS t ON {_keys(table, 't', 's')} AND t.{q(spec.is_current)}"
-        f" AND t.{q(LAST_SEQ)} >= s.{SEQ}\n"
-        f"WHERE s.{SEQ} >= {int(watermark)} AND t.{first_key} IS NULL\n"
+        f'SELECT {staged}, _s3rb_s.{SEQ}, _s3rb_s.{OP}, _s3rb_s.{TS}, 0 AS "_s3rb_base"\n'
+        f"FROM {q(stage)} AS _s3rb_s\n"
+        f"LEFT JOIN {target} AS _s3rb_t ON {_keys(table, '_s3rb_t', '_s3rb_s')} AND _s3rb_t.{q(spec.is_current)}"
+        f" AND _s3rb_t.{q(LAST_SEQ)} >= _s3rb_s.{SEQ}\n"
+        f"WHERE _s3rb_s.{SEQ} >= {int(watermark)} AND _s3rb_t.{first_key} IS NULL\n"
         "UNION ALL\n"
-        f"SELECT {base}, t.{q(LAST_SEQ)}, 'b', t.{q(spec.valid_from)}, 1 AS \"_s3rb_base\"\n"
-        f"FROM {target} AS t\n"
-        f"JOIN (SELECT DISTINCT {distinct_keys} FROM {q(stage)} WHERE {SEQ} >= {int(watermark)}) AS k"
-        f" ON {_keys(table, 't', 'k')}\n"
-        f"WHERE t.{q(spec.is_current)}"
+        f"SELECT {base}, _s3rb_t.{q(LAST_SEQ)}, 'b', _s3rb_t.{q(spec.valid_from)}, 1 AS \"_s3rb_base\"\n"
+        f"FROM {target} AS _s3rb_t\n"
+        f"JOIN (SELECT DISTINCT {distinct_keys} FROM {q(stage)} WHERE {SEQ} >= {int(watermark)}) AS _s3rb_k"
+        f" ON {_keys(table, '_s3rb_t', '_s3rb_k')}\n"
+        f"WHERE _s3rb_t.{q(spec.is_current)}"
     )
 
 
 def segments(table: SourceTable, spec: Scd2Spec) -> str:
-    window = f"OVER (PARTITION BY {_partition(table, 'c')} ORDER BY c.{SEQ})"
+    window = f"OVER (PARTITION BY {_partition(table, '_s3rb_c')} ORDER BY _s3rb_c.{SEQ})"
     changed = [
-        f"NOT COALESCE(c.{q(col)} = LAG(c.{q(col)}) {window}"
-        f" OR (c.{q(col)} IS NULL AND LAG(c.{q(col)}) {window} IS NULL), FALSE)"
+        f"NOT COALESCE(_s3rb_c.{q(col)} = LAG(_s3rb_c.{q(col)}) {window}"
+        f" OR (_s3rb_c.{q(col)} IS NULL AND LAG(_s3rb_c.{q(col)}) {window} IS NULL), FALSE)"
         for col in spec.tracked
     ]
     tracked = "\n    WHEN " + " OR ".join(changed) + " THEN 1" if changed else ""
     return (
         f"CREATE TEMP TABLE {q(SEG)} AS\n"
-        f'SELECT marked.*, SUM(marked."_s3rb_boundary") OVER (PARTITION BY {_partition(table, "marked")}'
-        f' ORDER BY marked.{SEQ} ROWS UNBOUNDED PRECEDING) AS "_s3rb_segment"\n'
+        'SELECT _s3rb_marked.*, SUM(_s3rb_marked."_s3rb_boundary")'
+        f" OVER (PARTITION BY {_partition(table, '_s3rb_marked')}"
+        f' ORDER BY _s3rb_marked.{SEQ} ROWS UNBOUNDED PRECEDING) AS "_s3rb_segment"\n'
         "FROM (\n"
-        "  SELECT c.*, CASE\n"
-        f"    WHEN c.\"_s3rb_base\" = 1 OR c.{OP} = 'd' THEN 1\n"
-        f"    WHEN LAG(c.{OP}) {window} IS NULL THEN 1\n"
-        f"    WHEN LAG(c.{OP}) {window} = 'd' THEN 1{tracked}\n"
+        "  SELECT _s3rb_c.*, CASE\n"
+        f"    WHEN _s3rb_c.\"_s3rb_base\" = 1 OR _s3rb_c.{OP} = 'd' THEN 1\n"
+        f"    WHEN LAG(_s3rb_c.{OP}) {window} IS NULL THEN 1\n"
+        f"    WHEN LAG(_s3rb_c.{OP}) {window} = 'd' THEN 1{tracked}\n"
         '    ELSE 0 END AS "_s3rb_boundary"\n'
-        f"  FROM {q(CHG)} AS c\n"
-        ") AS marked"
+        f"  FROM {q(CHG)} AS _s3rb_c\n"
+        ") AS _s3rb_marked"
     )
 
 
 def versions(table: SourceTable, spec: Scd2Spec) -> str:
     """One row per segment; values from its last row (``update``) or its first (``ignore``)."""
-    keys = ", ".join(f"b.{q(k)}" for k in table.key_columns)
-    source = "l" if spec.untracked == "update" else "b"
+    keys = ", ".join(f"_s3rb_b.{q(k)}" for k in table.key_columns)
+    source = "_s3rb_l" if spec.untracked == "update" else "_s3rb_b"
     values = ", ".join(f"{source}.{q(c)}" for c in _non_key(table))
     values = f", {values}" if values else ""
     by_segment = f'PARTITION BY {_partition(table)}, "_s3rb_segment" ORDER BY {SEQ} DESC'
     return (
         f"CREATE TEMP TABLE {q(VER)} AS\n"
-        f'SELECT {keys}{values}, b."_s3rb_segment", b."_s3rb_base",\n'
-        f'  b.{OP} AS "_s3rb_start_op", b.{SEQ} AS "_s3rb_start_seq", b.{TS} AS "_s3rb_start_ts",\n'
-        f'  LEAD(b.{TS}) OVER (PARTITION BY {_partition(table, "b")} ORDER BY b."_s3rb_segment") AS "_s3rb_next_ts",\n'
-        f"  l.{SEQ} AS {q(LAST_SEQ)}\n"
-        f"FROM {q(SEG)} AS b\n"
-        f'JOIN (SELECT *, ROW_NUMBER() OVER ({by_segment}) AS "_s3rb_rank" FROM {q(SEG)}) AS l\n'
-        f'  ON {_keys(table, "l", "b")} AND l."_s3rb_segment" = b."_s3rb_segment" AND l."_s3rb_rank" = 1\n'
-        'WHERE b."_s3rb_boundary" = 1'
+        f'SELECT {keys}{values}, _s3rb_b."_s3rb_segment", _s3rb_b."_s3rb_base",\n'
+        f'  _s3rb_b.{OP} AS "_s3rb_start_op", _s3rb_b.{SEQ} AS "_s3rb_start_seq", _s3rb_b.{TS} AS "_s3rb_start_ts",\n'
+        f"  LEAD(_s3rb_b.{TS}) OVER (PARTITION BY {_partition(table, '_s3rb_b')}"
+        ' ORDER BY _s3rb_b."_s3rb_segment") AS "_s3rb_next_ts",\n'
+        f"  _s3rb_l.{SEQ} AS {q(LAST_SEQ)}\n"
+        f"FROM {q(SEG)} AS _s3rb_b\n"
+        f'JOIN (SELECT *, ROW_NUMBER() OVER ({by_segment}) AS "_s3rb_rank" FROM {q(SEG)}) AS _s3rb_l\n'
+        f'  ON {_keys(table, "_s3rb_l", "_s3rb_b")} AND _s3rb_l."_s3rb_segment" = _s3rb_b."_s3rb_segment"'
+        ' AND _s3rb_l."_s3rb_rank" = 1\n'
+        'WHERE _s3rb_b."_s3rb_boundary" = 1'
     )
 
 
@@ -132,16 +139,17 @@ def close_base_versions(schema: str, table: SourceTable, spec: Scd2Spec) -> str:
     the newest untracked values in ``update`` mode."""
     target = table_name(schema, table.name)
     sets = [
-        f'{q(spec.valid_to)} = v."_s3rb_next_ts"',
+        f'{q(spec.valid_to)} = _s3rb_v."_s3rb_next_ts"',
         f"{q(spec.is_current)} = {_current(NEXT_TS)}",
-        f"{q(LAST_SEQ)} = v.{q(LAST_SEQ)}",
+        f"{q(LAST_SEQ)} = _s3rb_v.{q(LAST_SEQ)}",
     ]
     if spec.untracked == "update":
-        sets += [f"{q(c)} = v.{q(c)}" for c in _non_key(table)]
+        sets += [f"{q(c)} = _s3rb_v.{q(c)}" for c in _non_key(table)]
     return (
         f"UPDATE {target} SET {', '.join(sets)}\n"
-        f"FROM {q(VER)} AS v\n"
-        f'WHERE {_keys(table, q(table.name), "v")} AND {q(table.name)}.{q(spec.is_current)} AND v."_s3rb_base" = 1'
+        f"FROM {q(VER)} AS _s3rb_v\n"
+        f"WHERE {_keys(table, q(table.name), '_s3rb_v')} AND {q(table.name)}.{q(spec.is_current)}"
+        ' AND _s3rb_v."_s3rb_base" = 1'
     )
 
 
@@ -149,20 +157,27 @@ def insert_versions(schema: str, table: SourceTable, spec: Scd2Spec) -> str:
     target = table_name(schema, table.name)
     columns = [*table.column_names, "_s3rb_seq", "_s3rb_op", "_s3rb_source_ts", LAST_SEQ]
     columns += [spec.valid_from, spec.valid_to, spec.is_current]
-    values = [f"v.{q(c)}" for c in table.column_names]
-    values += ['v."_s3rb_start_seq"', 'v."_s3rb_start_op"', 'v."_s3rb_start_ts"', f"v.{q(LAST_SEQ)}"]
-    values += ['v."_s3rb_start_ts"', 'v."_s3rb_next_ts"', _current('v."_s3rb_next_ts"')]
+    values = [f"_s3rb_v.{q(c)}" for c in table.column_names]
+    values += [
+        '_s3rb_v."_s3rb_start_seq"',
+        '_s3rb_v."_s3rb_start_op"',
+        '_s3rb_v."_s3rb_start_ts"',
+        f"_s3rb_v.{q(LAST_SEQ)}",
+    ]
+    values += ['_s3rb_v."_s3rb_start_ts"', '_s3rb_v."_s3rb_next_ts"', _current('_s3rb_v."_s3rb_next_ts"')]
     return (
         f"INSERT INTO {target} ({', '.join(q(c) for c in columns)})\n"
         f"SELECT {', '.join(values)}\n"
-        f"FROM {q(VER)} AS v\n"
-        f'LEFT JOIN {target} AS t ON {_keys(table, "t", "v")} AND t.{SEQ} = v."_s3rb_start_seq"\n'
-        f'WHERE v."_s3rb_base" = 0 AND v."_s3rb_start_op" <> \'d\' AND t.{q(table.key_columns[0])} IS NULL'
+        f"FROM {q(VER)} AS _s3rb_v\n"
+        f"LEFT JOIN {target} AS _s3rb_t ON {_keys(table, '_s3rb_t', '_s3rb_v')}"
+        f' AND _s3rb_t.{SEQ} = _s3rb_v."_s3rb_start_seq"\n'
+        'WHERE _s3rb_v."_s3rb_base" = 0 AND _s3rb_v."_s3rb_start_op" <> \'d\''
+        f" AND _s3rb_t.{q(table.key_columns[0])} IS NULL"
     )
 
 
 def apply(schema: str, table: SourceTable, spec: Scd2Spec, stage: str, watermark: int, d: Scd2Dialect) -> list[str]:
-    """Every statement of one SCD2 apply after staging, in order; one transaction with the caller's."""
+    """Every statement of one SCD2 apply after staging, in order; one transaction with the caller'_s3rb_s."""
     return [
         *drop_temp_tables(),
         changes(schema, table, spec, stage, watermark, d),

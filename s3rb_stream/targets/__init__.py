@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 import pyarrow as pa
@@ -12,6 +13,7 @@ from s3rb_stream.core.object_keys import BatchRef
 from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceTable
+from s3rb_stream.core.target_names import NameRules, duckdb_rules, redshift_rules
 from s3rb_stream.settings import Mode, Settings
 
 
@@ -60,6 +62,14 @@ class Warehouse(Protocol):
         """Per table: what the control table says has been applied."""
 
     def close(self) -> None: ...
+
+
+def name_rules(settings: Settings) -> NameRules:
+    """How the configured warehouse holds source names (core.target_names)."""
+    location = settings.warehouse()
+    if location.kind == "redshift":
+        return redshift_rules()
+    return duckdb_rules(Path(location.path).stem)
 
 
 def open_warehouse(settings: Settings, read_only: bool = False) -> Warehouse:

@@ -13,6 +13,7 @@ from s3rb_stream.core.object_keys import BatchRef
 from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceTable, table_to_json
+from s3rb_stream.core.target_names import duckdb_rules
 from s3rb_stream.errors import WarehouseError, WarehouseUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.settings import Mode
@@ -44,6 +45,7 @@ class DuckDBWarehouse:
                 "is another process (a running pipeline or a DuckDB shell) holding it open?",
             ) from None
         self._prepared: set[tuple[str, str, str]] = set()  # (schema, table, definition) ready
+        self.names = duckdb_rules(Path(path).stem)
 
     def describe(self) -> str:
         return f"duckdb:///{self.path}"
@@ -51,6 +53,8 @@ class DuckDBWarehouse:
     def prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None) -> None:
         if (target_schema, table.name, table_to_json(table)) in self._prepared:
             return
+        self.names.check_schema(target_schema)
+        self.names.check_table(table, scd2)
         self._con.execute(sql.create_schema(target_schema))
         self._con.execute(sql.create_control_table(target_schema))
         for statement in sql.create_table(target_schema, table, scd2):

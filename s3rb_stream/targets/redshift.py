@@ -20,6 +20,7 @@ from s3rb_stream.core.object_keys import BatchRef, source_db_of
 from s3rb_stream.core.overflow import Overflow, fit_table
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceTable, table_to_json
+from s3rb_stream.core.target_names import redshift_rules
 from s3rb_stream.errors import ConfigError, WarehouseError, WarehouseUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.settings import Mode, OptionTypes, WarehouseLocation, typed_options
@@ -97,6 +98,7 @@ class RedshiftWarehouse:
         self.statements: list[str] = []  # every statement sent, for the lint in tests
         self.coercions: dict[tuple[str, str, str], int] = {}  # (table, column, action) → values
         self._prepared: set[tuple[str, str, str]] = set()  # (schema, table, definition) ready
+        self.names = redshift_rules()  # every name is created and looked up in lower case
         self._conn = self._connect()
 
     def describe(self) -> str:
@@ -133,8 +135,11 @@ class RedshiftWarehouse:
     def prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None) -> None:
         if (target_schema, table.name, table_to_json(table)) in self._prepared:
             return
+        self.names.check_schema(target_schema)
+        self.names.check_table(table, scd2)
         with self._reachable(f"preparing {target_schema}.{table.name}"):
-            self._prepare(target_schema, table, scd2)
+            self._prepare(self.names.name(target_schema), self.names.table(table), self.names.spec(scd2))
+        self._prepared.add((target_schema, table.name, table_to_json(table)))
 
     def _prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None) -> None:
         cur = self._conn.cursor()
@@ -159,12 +164,11 @@ class RedshiftWarehouse:
                     self._run(self._conn.cursor(), statement)
             finally:
                 self._conn.autocommit = False
-        self._prepared.add((target_schema, table.name, table_to_json(table)))
 
     def applied(self, target_schema: str, table: str) -> set[str]:
         with self._reachable(f"reading the batches applied to {target_schema}.{table}"):
             cur = self._conn.cursor()
-            self._run(cur, sql.applied_keys(target_schema), (table,))
+            self._run(cur, sql.applied_keys(self.names.name(target_schema)), (table,))
             keys = {str(r[0]) for r in cur.fetchall()}
             self._conn.commit()
         return keys
@@ -172,11 +176,12 @@ class RedshiftWarehouse:
     def load_summary(self, target_schema: str) -> dict[str, AppliedSummary]:
         with self._reachable(f"reading the load summary of {target_schema}"):
             cur = self._conn.cursor()
-            self._run(cur, sql.control_table_exists(), (target_schema, sql.CONTROL_TABLE))
+            schema = self.names.name(target_schema)
+            self._run(cur, sql.control_table_exists(), (schema, sql.CONTROL_TABLE))
             if not cur.fetchall()[0][0]:
                 self._conn.commit()
                 return {}
-            self._run(cur, sql.load_summary(target_schema))
+            self._run(cur, sql.load_summary(schema))
             rows = cur.fetchall()
             self._conn.commit()
         out = {}
@@ -205,9 +210,10 @@ class RedshiftWarehouse:
         ]
         self.store.put(manifest_key, manifest_json(self.store.bucket, entries))
         rows = int(sum(data.num_rows for _, data in batches))
+        schema, target, spec = self.names.name(target_schema), self.names.table(table), self.names.spec(scd2)
         for attempt in range(1, RETRIES + 1):
             try:
-                self._apply_once(target_schema, table, mode, batches, self.store.url(manifest_key), sweep, scd2)
+                self._apply_once(schema, target, table.name, mode, batches, self.store.url(manifest_key), sweep, spec)
                 return rows
             except redshift_connector.error.Error as exc:
                 self._rollback()
@@ -266,14 +272,17 @@ class RedshiftWarehouse:
         self,
         schema: str,
         table: SourceTable,
+        ledger_name: str,
         mode: Mode,
         batches: list[tuple[BatchRef, pa.Table]],
         manifest: str,
         sweep: Sweep | None,
         scd2: Scd2Spec | None,
     ) -> None:
+        """``schema`` and ``table`` as Redshift spells them; ``ledger_name``: the source table's name,
+        which the control table records."""
         cur = self._conn.cursor()
-        self._run(cur, sql.watermark(schema), (table.name,))
+        self._run(cur, sql.watermark(schema), (ledger_name,))
         mark = int(cur.fetchall()[0][0])
         if scd2 is not None:
             steps = [
@@ -292,7 +301,7 @@ class RedshiftWarehouse:
         elif sweep is not None:
             self._run(cur, sql.sweep(schema, table), (sweep.below_seq,))
         for ref, data in batches:
-            self._run(cur, sql.record_batch(schema), (table.name, ref.key, ref.first_seq, ref.last_seq, data.num_rows))
+            self._run(cur, sql.record_batch(schema), (ledger_name, ref.key, ref.first_seq, ref.last_seq, data.num_rows))
         faultpoints.reached("load.merge")
         self._conn.commit()
 

@@ -40,8 +40,10 @@ TABLE = SourceTable(
 
 def test_merge_quotes_identifiers_and_compares_nullable_keys_null_safely() -> None:
     text = sql.merge("t", TABLE, "stage")
-    assert text.startswith('MERGE INTO "t"."we""ird" AS t\n')
-    assert 'ON t."a" = s."a" AND t."b" IS NOT DISTINCT FROM s."b"\n' in text
+    assert text.startswith('MERGE INTO "t"."we""ird" AS _s3rb_t\n')
+    assert 'ON _s3rb_t."a" = _s3rb_s."a" AND _s3rb_t."b" IS NOT DISTINCT FROM _s3rb_s."b"\n' in text
     assert 'PARTITION BY "a", "b" ORDER BY "_s3rb_seq" DESC' in text
-    assert 'WHEN MATCHED AND s."_s3rb_seq" > t."_s3rb_seq" AND s."_s3rb_op" = \'d\' THEN DELETE' in text
-    assert "WHEN NOT MATCHED AND s.\"_s3rb_op\" <> 'd' THEN INSERT" in text
+    assert (
+        'WHEN MATCHED AND _s3rb_s."_s3rb_seq" > _s3rb_t."_s3rb_seq" AND _s3rb_s."_s3rb_op" = \'d\' THEN DELETE'
+    ) in text
+    assert "WHEN NOT MATCHED AND _s3rb_s.\"_s3rb_op\" <> 'd' THEN INSERT" in text

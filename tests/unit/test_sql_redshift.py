@@ -109,12 +109,12 @@ def test_merge_text_has_one_unconditional_clause_each() -> None:
     assert rs.merge_upserts("analytics", ITEMS) == (
         'MERGE INTO "analytics"."order_items"\n'
         'USING (SELECT "order_id", "line", "sku", "_s3rb_seq", "_s3rb_op", "_s3rb_source_ts"'
-        ' FROM "_s3rb_newest" WHERE "_s3rb_op" <> \'d\') AS s\n'
-        'ON "order_items"."order_id" = s."order_id" AND "order_items"."line" = s."line"\n'
-        'WHEN MATCHED THEN UPDATE SET "order_id" = s."order_id", "line" = s."line", "sku" = s."sku",'
-        ' "_s3rb_seq" = s."_s3rb_seq", "_s3rb_op" = s."_s3rb_op", "_s3rb_source_ts" = s."_s3rb_source_ts"\n'
+        ' FROM "_s3rb_newest" WHERE "_s3rb_op" <> \'d\') AS _s3rb_src\n'
+        'ON "order_items"."order_id" = _s3rb_src."order_id" AND "order_items"."line" = _s3rb_src."line"\n'
+        'WHEN MATCHED THEN UPDATE SET "order_id" = _s3rb_src."order_id", "line" = _s3rb_src."line", "sku" = _s3rb_src."sku",'
+        ' "_s3rb_seq" = _s3rb_src."_s3rb_seq", "_s3rb_op" = _s3rb_src."_s3rb_op", "_s3rb_source_ts" = _s3rb_src."_s3rb_source_ts"\n'
         'WHEN NOT MATCHED THEN INSERT ("order_id", "line", "sku", "_s3rb_seq", "_s3rb_op", "_s3rb_source_ts")'
-        ' VALUES (s."order_id", s."line", s."sku", s."_s3rb_seq", s."_s3rb_op", s."_s3rb_source_ts")'
+        ' VALUES (_s3rb_src."order_id", _s3rb_src."line", _s3rb_src."sku", _s3rb_src."_s3rb_seq", _s3rb_src."_s3rb_op", _s3rb_src."_s3rb_source_ts")'
     )
 
 

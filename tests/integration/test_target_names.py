@@ -1,0 +1,188 @@
+"""Source names on both targets: mixed case, names the generated SQL uses as aliases, reserved
+words, names at the length limits, and names that cannot be held, refused before anything is written."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from s3rb_stream.errors import ConfigError, SchemaError
+from s3rb_stream.pipeline.runner import run
+from s3rb_stream.settings import Settings, load_settings
+from s3rb_stream.store import open_store
+from s3rb_stream.testing.mariadb import MariaDBServer
+from s3rb_stream.testing.s3server import MotoS3Server
+from tests.integration.test_redshift_end_to_end import query_target, settings_for_target
+
+_n = itertools.count(1)
+LONG_TABLE = "t" * 64  # MySQL's longest name
+LONG_COLUMN = "é" * 63  # 126 bytes: within Redshift's 127
+
+
+def target_name(port: int | None, name: str) -> str:
+    """How the target spells a source name: Redshift in lower case, DuckDB as given."""
+    return name.lower() if port is not None else name
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def nothing_written(settings: Settings) -> bool:
+    location = settings.store()
+    if location.scheme == "file":
+        root = Path(location.root)
+        return not root.exists() or not any(p.is_file() for p in root.rglob("*"))
+    return open_store(settings).list(location.prefix) == []
+
+
+@pytest.fixture(params=["duckdb", "redshift"])
+def target(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def source(mariadb: MariaDBServer, tmp_path: Path, request: pytest.FixtureRequest, tables: str, *ddl: str) -> tuple[
+    str, Settings, int | None
+]:  # fmt: skip
+    n = next(_n)
+    db = f"names{n}"
+    mariadb.execute(f"CREATE DATABASE {db}", *[s.format(db=db) for s in ddl])
+    (tmp_path / "tables.yml").write_text(tables.format(db=db))
+    settings, port = settings_for_target(request, mariadb, tmp_path, tmp_path / "tables.yml", f"names-{n}")
+    return db, settings, port
+
+
+@pytest.mark.parametrize("target", ["duckdb", "redshift"], indirect=True)
+def test_mixed_case_alias_like_and_reserved_names_load_and_evolve(
+    request: pytest.FixtureRequest, target: str, mariadb: MariaDBServer, tmp_path: Path
+) -> None:
+    request.param = target
+    db, settings, port = source(
+        mariadb,
+        tmp_path,
+        request,
+        'tables:\n  - name: "{db}.Orders"\n  - name: "{db}.s"\n  - name: "{db}.select"\n'
+        f'  - name: "{{db}}.{LONG_TABLE}"\n  - name: "{{db}}.v"\n    mode: scd2\n',
+        "CREATE TABLE {db}.Orders (Id INT PRIMARY KEY, createdAt DATETIME, `select` VARCHAR(10), `full` INT,"
+        " `order` INT, s INT, t INT, v INT)",
+        "CREATE TABLE {db}.s (id INT PRIMARY KEY, k INT, l INT, b INT, c INT)",
+        "CREATE TABLE {db}.`select` (id INT PRIMARY KEY, v INT)",
+        f"CREATE TABLE {{db}}.{LONG_TABLE} (id INT PRIMARY KEY, `{LONG_COLUMN}` VARCHAR(5))",
+        "CREATE TABLE {db}.v (id INT PRIMARY KEY, doc JSON, tier VARCHAR(5))",
+        "INSERT INTO {db}.Orders VALUES (1, '2024-01-02 03:04:05', 'a', 1, 2, 3, 4, 5), (2, NULL, 'b', 0, 0, 0, 0, 0)",
+        "INSERT INTO {db}.s VALUES (1, 1, 1, 1, 1), (2, 2, 2, 2, 2)",
+        "INSERT INTO {db}.`select` VALUES (1, 10)",
+        f"INSERT INTO {{db}}.{LONG_TABLE} VALUES (1, 'ü')",
+        "INSERT INTO {db}.v VALUES (1, '{{\"a\": 1}}', 'gold')",
+    )
+    schema = "Analytics"
+    run(settings, db, schema, until_caught_up=True)
+    mariadb.execute(
+        f"UPDATE {db}.Orders SET createdAt = '2025-01-01 00:00:00', `order` = 9 WHERE Id = 1",
+        f"DELETE FROM {db}.Orders WHERE Id = 2",
+        f"UPDATE {db}.s SET k = 20 WHERE id = 2",
+        f"UPDATE {db}.v SET doc = '[2]', tier = 'gold' WHERE id = 1",  # a new version: the tracked doc changed
+        f"ALTER TABLE {db}.Orders ADD COLUMN newCol INT DEFAULT 5",
+        f"INSERT INTO {db}.Orders (Id, newCol) VALUES (3, 6)",
+    )
+    run(settings, db, schema, until_caught_up=True)
+
+    def rows(table: str, columns: list[str], order: str) -> list[tuple[Any, ...]]:
+        names = ", ".join(q(target_name(port, c)) for c in columns)
+        return query_target(settings, port, target_name(port, schema), target_name(port, table), names, order)
+
+    orders = rows("Orders", ["Id", "createdAt", "select", "full", "order", "s", "t", "v", "newCol"], "1")
+    assert [(r[0], str(r[1]), *r[2:]) for r in orders] == [
+        (1, "2025-01-01 00:00:00", "a", 1, 9, 3, 4, 5, 5),  # the ALTER's default fills the rows before it
+        (3, "None", None, None, None, None, None, None, 6),
+    ]
+    assert rows("s", ["id", "k", "l", "b", "c"], "1") == [(1, 1, 1, 1, 1), (2, 20, 2, 2, 2)]
+    assert rows("select", ["id", "v"], "1") == [(1, 10)]
+    assert rows(LONG_TABLE, ["id", LONG_COLUMN], "1") == [(1, "ü")]
+    history = rows("v", ["id", "tier", "is_current"], '"_s3rb_seq"')
+    assert history == [(1, "gold", False), (1, "gold", True)]
+    docs = query_target(settings, port, target_name(port, schema), "v", "doc", '"_s3rb_seq"')
+    assert [str(d[0]).replace(" ", "") for d in docs] == ['{"a":1}', "[2]"]
+
+
+@pytest.mark.parametrize(
+    ("ddl", "tables", "message"),
+    [
+        (
+            "CREATE TABLE {db}.t (id INT PRIMARY KEY, _s3rb_seq INT)",
+            'tables:\n  - name: "{db}.t"\n',
+            r"start with _s3rb_, which s3rb_stream keeps for its own",
+        ),
+        (
+            "CREATE TABLE {db}.t (id INT PRIMARY KEY, Valid_From INT)",
+            'tables:\n  - name: "{db}.t"\n    mode: scd2\n',
+            r"columns 'Valid_From' and 'valid_from' are one name .* scd2_valid_from_column",
+        ),
+        (
+            "CREATE TABLE {db}.Items (id INT PRIMARY KEY)",
+            'tables:\n  - name: "{db}.Items"\n  - name: "{db}.items"\n',
+            r"tables 'Items' and 'items' of names\d+ are one table",
+        ),
+    ],
+)
+@pytest.mark.parametrize("target", ["duckdb", "redshift"], indirect=True)
+def test_names_the_target_cannot_hold_fail_in_one_line_before_anything_is_written(
+    request: pytest.FixtureRequest, target: str, mariadb: MariaDBServer, tmp_path: Path, ddl: str, tables: str,
+    message: str,
+) -> None:  # fmt: skip
+    request.param = target
+    extra = ["CREATE TABLE {db}.items (id INT PRIMARY KEY)"] if "Items" in ddl else []
+    db, settings, _ = source(mariadb, tmp_path, request, tables, ddl, *extra)
+    with pytest.raises(SchemaError, match=message) as raised:
+        run(settings, db, "analytics", until_caught_up=True)
+    assert "\n" not in str(raised.value)
+    assert nothing_written(settings)  # no checkpoint, no lease, no object
+
+
+def test_a_name_over_127_bytes_is_refused_for_redshift_and_kept_by_duckdb(
+    mariadb: MariaDBServer, tmp_path: Path, s3_server: MotoS3Server
+) -> None:
+    column = "é" * 64  # 128 bytes: Redshift would cut it to 127 and never find it again
+    db = f"names{next(_n)}"
+    mariadb.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.t (id INT PRIMARY KEY, `{column}` INT)",
+        f"INSERT INTO {db}.t VALUES (1, 2)",
+    )
+    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.t"\n')
+    common = {"mysql_url": mariadb.url, "tables_file": tmp_path / "tables.yml", "heartbeat_seconds": 0.5}
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="long-names")
+    redshift = load_settings(
+        **common,
+        store_url="s3://long-names/cdc",
+        s3_endpoint_url=s3_server.endpoint_url,
+        warehouse_url="redshift://u:p@127.0.0.1:1/dev?ssl=false",
+        redshift_iam_role="arn:aws:iam::1:role/r",
+    )
+    with pytest.raises(SchemaError, match=r"column of names\d+\.t .* has 128 bytes; Redshift names hold at most 127"):
+        run(redshift, db, "analytics", until_caught_up=True)
+    duck = load_settings(
+        **common, store_url=f"file://{tmp_path / 'objects'}", warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}"
+    )
+    run(duck, db, "analytics", until_caught_up=True)
+    assert query_target(duck, None, "analytics", "t", f'"{column}"', "1") == [(2,)]
+
+
+def test_a_duckdb_schema_named_like_the_file_is_refused_clearly(mariadb: MariaDBServer, tmp_path: Path) -> None:
+    db = f"names{next(_n)}"
+    mariadb.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY)")
+    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.t"\n')
+    settings = load_settings(
+        mysql_url=mariadb.url,
+        tables_file=tmp_path / "tables.yml",
+        store_url=f"file://{tmp_path / 'objects'}",
+        warehouse_url=f"duckdb:///{tmp_path / 'warehouse.duckdb'}",
+    )
+    for schema in ("warehouse", "Warehouse", "temp", "system"):
+        with pytest.raises(ConfigError, match=f"target schema '{schema}' cannot be used with DuckDB"):
+            run(settings, db, schema, until_caught_up=True)
+    assert run(settings, db, "analytics", until_caught_up=True).loaded.batches == 0
