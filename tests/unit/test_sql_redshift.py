@@ -106,15 +106,15 @@ def test_copy_reads_exactly_the_manifest_with_the_role() -> None:
 
 
 def test_merge_text_has_one_unconditional_clause_each() -> None:
+    columns = ["order_id", "line", "sku", "_s3rb_seq", "_s3rb_op", "_s3rb_source_ts"]
+    quoted = ", ".join(f'"{c}"' for c in columns)
     assert rs.merge_upserts("analytics", ITEMS) == (
         'MERGE INTO "analytics"."order_items"\n'
-        'USING (SELECT "order_id", "line", "sku", "_s3rb_seq", "_s3rb_op", "_s3rb_source_ts"'
-        ' FROM "_s3rb_newest" WHERE "_s3rb_op" <> \'d\') AS _s3rb_src\n'
+        f'USING (SELECT {quoted} FROM "_s3rb_newest" WHERE "_s3rb_op" <> \'d\') AS _s3rb_src\n'
         'ON "order_items"."order_id" = _s3rb_src."order_id" AND "order_items"."line" = _s3rb_src."line"\n'
-        'WHEN MATCHED THEN UPDATE SET "order_id" = _s3rb_src."order_id", "line" = _s3rb_src."line", "sku" = _s3rb_src."sku",'
-        ' "_s3rb_seq" = _s3rb_src."_s3rb_seq", "_s3rb_op" = _s3rb_src."_s3rb_op", "_s3rb_source_ts" = _s3rb_src."_s3rb_source_ts"\n'
-        'WHEN NOT MATCHED THEN INSERT ("order_id", "line", "sku", "_s3rb_seq", "_s3rb_op", "_s3rb_source_ts")'
-        ' VALUES (_s3rb_src."order_id", _s3rb_src."line", _s3rb_src."sku", _s3rb_src."_s3rb_seq", _s3rb_src."_s3rb_op", _s3rb_src."_s3rb_source_ts")'
+        "WHEN MATCHED THEN UPDATE SET " + ", ".join(f'"{c}" = _s3rb_src."{c}"' for c in columns) + "\n"
+        f"WHEN NOT MATCHED THEN INSERT ({quoted})"
+        " VALUES (" + ", ".join(f'_s3rb_src."{c}"' for c in columns) + ")"
     )
 
 

@@ -46,7 +46,7 @@ def test_redshift_refuses_names_it_would_cut() -> None:
     rules.check_table(table("é" * 63, "x" * 127))  # 126 and 127 bytes
     with pytest.raises(SchemaError, match=r"column of sales\.t 'ééé.*' has 128 bytes; Redshift names hold at most 127"):
         rules.check_table(table("t", "é" * 64))
-    with pytest.raises(SchemaError, match="target schema 'ssss.*' has 128 bytes"):
+    with pytest.raises(SchemaError, match=r"target schema 'ssss.*' has 128 bytes"):
         rules.check_schema("s" * 128)
     duckdb_rules("w").check_table(table("t", "é" * 64))
 
