@@ -181,6 +181,9 @@ class Settings(BaseSettings):
     warehouse_url: str = "duckdb:///data/warehouse.duckdb"
     tables_file: Path = Path("conf/tables.yml")
     redshift_iam_role: str | None = None
+    # Redshift cancels a statement that runs (or queues) longer than this, and its locks go with
+    # it; 0 turns it off. The driver's socket timeout is set above it (targets/redshift.py).
+    redshift_statement_timeout_seconds: int = Field(default=3600, ge=0)
     metrics_port: int | None = None
 
     server_id: int | None = Field(default=None, ge=1, le=4294967295)

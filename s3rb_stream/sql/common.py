@@ -97,10 +97,23 @@ def watermark(schema: str, d: ControlDialect) -> str:
 
 
 def record_batch(schema: str, d: ControlDialect) -> str:
-    values = ", ".join([d.param] * 5 + [d.now])
+    """Record one applied batch, unless it is recorded already. Parameters: table name, object key,
+    first and last sequence, rows.
+
+    The primary key does not stop a second row on Redshift (constraints are informational there):
+    a commit that succeeded but whose answer was lost is retried, and must not count its batches twice.
+    """
+    ledger = table_name(schema, CONTROL_TABLE)
+    p = d.param
     return (
-        f"INSERT INTO {table_name(schema, CONTROL_TABLE)} "
-        f"(table_name, object_key, first_seq, last_seq, row_count, applied_at) VALUES ({values})"
+        f"INSERT INTO {ledger} (table_name, object_key, first_seq, last_seq, row_count, applied_at)\n"
+        f"SELECT _s3rb_b.table_name, _s3rb_b.object_key, _s3rb_b.first_seq, _s3rb_b.last_seq, _s3rb_b.row_count,"
+        f" {d.now}\n"
+        f"FROM (SELECT CAST({p} AS {d.name_type}) AS table_name, CAST({p} AS {d.key_type}) AS object_key,"
+        f" CAST({p} AS BIGINT) AS first_seq, CAST({p} AS BIGINT) AS last_seq, CAST({p} AS BIGINT) AS row_count)"
+        " AS _s3rb_b\n"
+        f"WHERE NOT EXISTS (SELECT 1 FROM {ledger} AS _s3rb_a"
+        " WHERE _s3rb_a.table_name = _s3rb_b.table_name AND _s3rb_a.object_key = _s3rb_b.object_key)"
     )
 
 
@@ -129,13 +142,35 @@ def rename_column(schema: str, table: str, old: str, new: str) -> str:
     return f"ALTER TABLE {table_name(schema, table)} RENAME COLUMN {q(old)} TO {q(new)}"
 
 
+def backfill(schema: str, table: str, column: str, value: str) -> str:
+    """Every row already in the target gets the value the source's ALTER gave its rows."""
+    return f"UPDATE {table_name(schema, table)} SET {q(column)} = {value}"
+
+
 def missing_columns(
-    schema: str, table: SourceTable, existing: set[str], column_type: Callable[[SourceColumn], str]
+    schema: str,
+    table: SourceTable,
+    existing: set[str],
+    column_type: Callable[[SourceColumn], str],
+    default_in_ddl: bool = True,
 ) -> list[str]:
-    """ALTERs giving the target the source's columns: renamed where the source renamed one, else added."""
+    """ALTERs giving the target the source's columns: renamed where the source renamed one, else added.
+
+    A column added at the source with a literal default holds it in every row there. The target
+    gets the same either through ``DEFAULT`` in the ALTER or, where a column with a default can
+    never be altered again (Redshift), through an UPDATE of the rows already loaded.
+    """
     missing = [c for c in table.columns if c.name not in existing]
     renamed = [c for c in missing if c.renamed_from is not None and c.renamed_from in existing]
     added = [c for c in missing if c not in renamed]
-    return [rename_column(schema, table.name, c.renamed_from or "", c.name) for c in renamed] + [
-        add_column(schema, table.name, c.name, column_type(c), constant_default(c.default)) for c in added
-    ]
+    out = [rename_column(schema, table.name, c.renamed_from or "", c.name) for c in renamed]
+    for c in added:
+        default = constant_default(c.default)
+        if default_in_ddl or default is None:
+            out.append(add_column(schema, table.name, c.name, column_type(c), default))
+        else:
+            out += [
+                add_column(schema, table.name, c.name, column_type(c)),
+                backfill(schema, table.name, c.name, default),
+            ]
+    return out

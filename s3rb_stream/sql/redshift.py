@@ -14,6 +14,8 @@ target, and equality predicates only in ON. So one load is, in one transaction::
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 import pyarrow as pa
 
 from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
@@ -238,7 +240,8 @@ DIALECT = ControlDialect(
 SCD2 = Scd2Dialect(param="%s", json_in=lambda expr: f"JSON_PARSE({expr})", identity="BIGINT IDENTITY(1,1)")
 
 
-_STATEMENTS = TargetStatements(DIALECT, SCD2, column_type)
+# "ALTER TABLE": a column with a default can never be widened, so added columns get none.
+_STATEMENTS = TargetStatements(DIALECT, SCD2, column_type, default_in_ddl=False)
 create_table = _STATEMENTS.create_table
 create_control_table = _STATEMENTS.create_control_table
 control_table_exists = _STATEMENTS.control_table_exists
@@ -246,16 +249,44 @@ applied_keys = _STATEMENTS.applied_keys
 watermark = _STATEMENTS.watermark
 record_batch = _STATEMENTS.record_batch
 sweep = _STATEMENTS.sweep
-target_columns = _STATEMENTS.target_columns
 missing_columns = _STATEMENTS.missing_columns
 
 
-def widened_columns(schema: str, table: SourceTable, lengths: dict[str, int | None]) -> list[str]:
-    """ALTERs growing VARCHAR columns the source widened. Redshift runs them outside a transaction."""
-    out = []
+WIDENING = "_s3rb_widening"  # the new copy of a column while it is rebuilt wider
+
+
+def target_columns() -> str:
+    """The columns a target table has now: name, VARCHAR length, and whether it has a default."""
+    return (
+        "SELECT column_name, character_maximum_length, column_default IS NOT NULL"
+        " FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
+    )
+
+
+def widened_columns(
+    schema: str, table: SourceTable, lengths: dict[str, int | None], defaults: AbstractSet[str] = frozenset()
+) -> tuple[list[str], list[str]]:
+    """Statements growing VARCHAR columns the source widened: (outside a transaction, inside one).
+
+    ``ALTER COLUMN TYPE`` cannot run in a transaction block, nor on a column with a default (one
+    added before s3rb_stream stopped giving them): such a column is rebuilt instead, in one
+    transaction: a wider copy, filled, the old column dropped and the copy renamed. It then
+    comes last in the table's column order.
+    """
+    alone, rebuilt = [], []
+    target = table_name(schema, table.name)
     for col in table.columns:
         wanted = column_type(col)
         current = lengths.get(col.name)
-        if wanted.startswith("VARCHAR(") and current is not None and int(wanted[8:-1]) > current:
-            out.append(f"ALTER TABLE {table_name(schema, table.name)} ALTER COLUMN {q(col.name)} TYPE {wanted}")
-    return out
+        if not (wanted.startswith("VARCHAR(") and current is not None and int(wanted[8:-1]) > current):
+            continue
+        if col.name not in defaults:
+            alone.append(f"ALTER TABLE {target} ALTER COLUMN {q(col.name)} TYPE {wanted}")
+            continue
+        rebuilt += [
+            f"ALTER TABLE {target} ADD COLUMN {q(WIDENING)} {wanted}",
+            f"UPDATE {target} SET {q(WIDENING)} = {q(col.name)}",
+            f"ALTER TABLE {target} DROP COLUMN {q(col.name)}",
+            common.rename_column(schema, table.name, WIDENING, col.name),
+        ]
+    return alone, rebuilt

@@ -21,6 +21,7 @@ class TargetStatements:
     control: ControlDialect
     history: Scd2Dialect
     column_type: Callable[[SourceColumn], str]
+    default_in_ddl: bool = True  # False: an added column's default is backfilled (common.missing_columns)
 
     def create_table(self, schema: str, table: SourceTable, spec: Scd2Spec | None = None) -> list[str]:
         """The target table (and, for SCD2, what its surrogate key needs first)."""
@@ -54,4 +55,4 @@ class TargetStatements:
         return common.target_columns(self.control)
 
     def missing_columns(self, schema: str, table: SourceTable, existing: set[str]) -> list[str]:
-        return common.missing_columns(schema, table, existing, self.column_type)
+        return common.missing_columns(schema, table, existing, self.column_type, self.default_in_ddl)

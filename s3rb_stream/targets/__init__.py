@@ -78,7 +78,9 @@ def open_warehouse(settings: Settings, read_only: bool = False) -> Warehouse:
         from s3rb_stream.store import open_store
         from s3rb_stream.targets.redshift import RedshiftWarehouse
 
-        return RedshiftWarehouse(location, settings.redshift_iam_role, open_store(settings))
+        return RedshiftWarehouse(
+            location, settings.redshift_iam_role, open_store(settings), settings.redshift_statement_timeout_seconds
+        )
     from s3rb_stream.targets.duckdb import DuckDBWarehouse
 
     return DuckDBWarehouse(location.path, read_only=read_only, memory_limit=settings.duckdb_memory_limit)

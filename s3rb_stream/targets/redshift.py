@@ -37,14 +37,24 @@ RETRIES = 5
 
 
 REDSHIFT_OPTIONS = OptionTypes(
-    bools=frozenset({"ssl", "iam"}),
-    ints=frozenset({"timeout"}),
+    bools=frozenset({"ssl", "iam", "tcp_keepalive"}),
+    ints=frozenset({"timeout", "tcp_keepalive_idle", "tcp_keepalive_interval", "tcp_keepalive_count"}),
     strs=frozenset({"sslmode", "cluster_identifier", "region", "db_user", "profile", "serverless_work_group"}),
 )
 
 
-def connect_options(location: WarehouseLocation) -> dict[str, Any]:
-    """redshift_connector arguments: the URL's parts, plus its query options (``?iam=true&...``)."""
+# The timeout policy (docs/ARCHITECTURE.md, "Redshift: statement time"). A COPY or MERGE may run for
+# minutes, so the socket timeout (on every read, redshift_connector's ``timeout``) is only a
+# backstop above Redshift's own ``statement_timeout``, which cancels the statement on the server and
+# frees its locks. A connection that died silently is found by TCP keepalive within about two
+# minutes, however long the statement runs.
+SOCKET_TIMEOUT_MARGIN_SECONDS = 120
+KEEPALIVE = {"tcp_keepalive": True, "tcp_keepalive_idle": 60, "tcp_keepalive_interval": 10, "tcp_keepalive_count": 6}
+
+
+def connect_options(location: WarehouseLocation, statement_timeout: int = 0) -> dict[str, Any]:
+    """redshift_connector arguments: the URL's parts, the timeout policy for ``statement_timeout``
+    seconds (0: none), plus the URL's query options (``?iam=true&timeout=...``), which win."""
     kwargs: dict[str, Any] = {
         "host": location.host,
         "port": location.port,
@@ -52,7 +62,8 @@ def connect_options(location: WarehouseLocation) -> dict[str, Any]:
         "password": location.password,
         "database": location.database,
         "ssl": True,
-        "timeout": 30,
+        "timeout": statement_timeout + SOCKET_TIMEOUT_MARGIN_SECONDS if statement_timeout else None,
+        **KEEPALIVE,
     } | typed_options(location.options, REDSHIFT_OPTIONS, "S3RB_WAREHOUSE_URL")
     if kwargs.get("iam"):
         kwargs.pop("password")  # IAM: temporary credentials come from the AWS chain and db_user
@@ -76,12 +87,29 @@ def _step(statement: str) -> str:
 
 
 def _retryable(exc: Exception) -> bool:
+    """A dropped connection, or a serializable-isolation conflict (error 1023): worth another try."""
     text = str(exc)
-    return isinstance(exc, redshift_connector.error.InterfaceError) or "1023" in text or "serializable" in text.lower()
+    dropped = isinstance(exc, (redshift_connector.error.InterfaceError, OSError))
+    return dropped or "1023" in text or "serializable" in text.lower()
+
+
+def timed_out(exc: BaseException) -> str | None:
+    """How a statement ran out of time, or None: the driver's socket timeout (a ``TimeoutError``
+    from ``execute``), or Redshift's ``statement_timeout`` ("Query (n) cancelled on user's
+    request", SQLSTATE 57014)."""
+    if isinstance(exc, TimeoutError):
+        return "no answer within the driver's socket timeout"
+    fields = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    text = str(fields.get("M", "")) if fields else str(exc)
+    if fields.get("C") == "57014" or "statement timeout" in text or "cancelled on user's request" in text:
+        return "cancelled by Redshift's statement_timeout"
+    return None
 
 
 class RedshiftWarehouse:
-    def __init__(self, location: WarehouseLocation, iam_role: str | None, store: Any) -> None:
+    def __init__(
+        self, location: WarehouseLocation, iam_role: str | None, store: Any, statement_timeout: int = 3600
+    ) -> None:
         if not isinstance(store, S3Store):
             raise ConfigError(
                 "the Redshift target needs an s3:// store: COPY reads the batch objects from S3",
@@ -99,6 +127,7 @@ class RedshiftWarehouse:
         self.coercions: dict[tuple[str, str, str], int] = {}  # (table, column, action) → values
         self._prepared: set[tuple[str, str, str]] = set()  # (schema, table, definition) ready
         self.names = redshift_rules()  # every name is created and looked up in lower case
+        self.statement_timeout = statement_timeout  # seconds; 0: none
         self._conn = self._connect()
 
     def describe(self) -> str:
@@ -106,7 +135,7 @@ class RedshiftWarehouse:
 
     def _connect(self) -> Any:
         try:
-            return redshift_connector.connect(**connect_options(self.location))
+            conn = redshift_connector.connect(**connect_options(self.location, self.statement_timeout))
         except (redshift_connector.error.InterfaceError, OSError) as exc:
             raise WarehouseUnavailable(
                 f"cannot connect to Redshift at {self.describe()}: {type(exc).__name__}",
@@ -114,6 +143,15 @@ class RedshiftWarehouse:
             ) from None
         except redshift_connector.error.ProgrammingError as exc:
             raise WarehouseError(f"Redshift at {self.describe()} refused the login: {exc}") from None
+        try:
+            conn.cursor().execute(f"SET statement_timeout TO {self.statement_timeout * 1000}")
+            conn.commit()
+        except (redshift_connector.error.Error, OSError) as exc:
+            conn.close()
+            raise WarehouseUnavailable(
+                f"Redshift at {self.describe()} did not take statement_timeout: {type(exc).__name__}"
+            ) from None
+        return conn
 
     def _run(self, cursor: Any, statement: str, params: Any = None) -> None:
         """Run one statement, logged at debug level: COPY names the IAM role, never a key."""
@@ -149,21 +187,31 @@ class RedshiftWarehouse:
             *sql.create_table(target_schema, table, scd2),
         ):
             self._run(cur, statement)
-        self._run(cur, sql.target_columns(), (target_schema, table.name))
-        lengths = {str(r[0]): (int(r[1]) if r[1] is not None else None) for r in cur.fetchall()}
+        lengths, _ = self._columns(cur, target_schema, table.name)
         for statement in sql.missing_columns(target_schema, table, set(lengths)):
             log.warning("target table evolved", statement=statement)
             self._run(cur, statement)
+        lengths, defaults = self._columns(cur, target_schema, table.name)
+        alone, rebuilt = sql.widened_columns(target_schema, table, lengths, defaults)
+        for statement in rebuilt:
+            log.warning("target table evolved: a VARCHAR with a default rebuilt wider", statement=statement)
+            self._run(cur, statement)
         self._conn.commit()
-        widen = sql.widened_columns(target_schema, table, lengths)
-        if widen:  # ALTER COLUMN TYPE cannot run inside a transaction block on Redshift
+        if alone:  # ALTER COLUMN TYPE cannot run inside a transaction block on Redshift
             self._conn.autocommit = True
             try:
-                for statement in widen:
+                for statement in alone:
                     log.warning("target table evolved: a VARCHAR widened", statement=statement)
                     self._run(self._conn.cursor(), statement)
             finally:
                 self._conn.autocommit = False
+
+    def _columns(self, cur: Any, schema: str, table: str) -> tuple[dict[str, int | None], set[str]]:
+        """The target table's columns with their VARCHAR lengths, and those that have a default."""
+        self._run(cur, sql.target_columns(), (schema, table))
+        rows = cur.fetchall()
+        lengths = {str(r[0]): (int(r[1]) if r[1] is not None else None) for r in rows}
+        return lengths, {str(r[0]) for r in rows if r[2]}
 
     def applied(self, target_schema: str, table: str) -> set[str]:
         with self._reachable(f"reading the batches applied to {target_schema}.{table}"):
@@ -215,10 +263,19 @@ class RedshiftWarehouse:
             try:
                 self._apply_once(schema, target, table.name, mode, batches, self.store.url(manifest_key), sweep, spec)
                 return rows
-            except redshift_connector.error.Error as exc:
+            except (redshift_connector.error.Error, OSError) as exc:
+                how = timed_out(exc)
+                if how is not None:  # retried by the daemon later, not at once: it would only time out again
+                    self._reconnect()
+                    raise WarehouseUnavailable(
+                        f"loading {len(batches)} batch(es) into {target_schema}.{table.name} ran out of time at"
+                        f" {self._last_step()}: {how}",
+                        "nothing was applied and the load is retried later; if loads need longer, raise"
+                        " S3RB_REDSHIFT_STATEMENT_TIMEOUT_SECONDS (and ?timeout= in S3RB_WAREHOUSE_URL, if set)",
+                    ) from None
                 self._rollback()
                 if attempt == RETRIES or not _retryable(exc):
-                    step = _step(self.statements[-1]) if self.statements else "connect"
+                    step = self._last_step()
                     hint = "nothing was applied; the batches stay pending"
                     if step == "COPY":
                         hint += "; on Redshift, SYS_LOAD_ERROR_DETAIL names the object, row and column"
@@ -232,8 +289,8 @@ class RedshiftWarehouse:
                 delay = min(30.0, 0.5 * 2**attempt)
                 log.warning("redshift load retrying", table=table.name, attempt=attempt, delay_s=delay, error=str(exc))
                 time.sleep(delay)
-                if isinstance(exc, redshift_connector.error.InterfaceError):
-                    self._conn = self._connect()
+                if isinstance(exc, (redshift_connector.error.InterfaceError, OSError)):
+                    self._reconnect()
         return rows
 
     def _fitted_object(
@@ -304,6 +361,15 @@ class RedshiftWarehouse:
             self._run(cur, sql.record_batch(schema), (ledger_name, ref.key, ref.first_seq, ref.last_seq, data.num_rows))
         faultpoints.reached("load.merge")
         self._conn.commit()
+
+    def _last_step(self) -> str:
+        return _step(self.statements[-1]) if self.statements else "connect"
+
+    def _reconnect(self) -> None:
+        """A connection whose statement timed out may still answer it later: never reuse it."""
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        self._conn = self._connect()
 
     def _rollback(self) -> None:
         try:

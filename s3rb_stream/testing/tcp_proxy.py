@@ -5,6 +5,9 @@ containing it is closed on both sides at that moment, before the chunk reaches t
 ``cut_after_bytes``: while ``cuts_left`` > 0, a connection that has relayed that many bytes from the
 server is closed mid-stream (a long binlog stream, not the short metadata queries).
 ``set_down(True)``: the service looks down: open connections are cut, new ones closed at once.
+``cut_after_commit_of`` is a byte string; once a client has sent a chunk containing it, the server's
+answer to its next COMMIT is never relayed and the connection is cut: a commit that succeeded,
+seen by the client as a dropped connection (once per setting).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class CuttingProxy:
     cuts_left: int = 0
     cuts: int = 0
     down: bool = False
+    cut_after_commit_of: bytes | None = None
     _open: set[asyncio.StreamWriter] = field(default_factory=set)
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
@@ -72,17 +76,25 @@ class CuttingProxy:
             return
         self._open.update((client_w, server_w))
 
+        armed = asyncio.Event()  # the client sent cut_after_commit_of: its next COMMIT's answer is lost
+
         async def upstream() -> None:
             while data := await client_r.read(65536):
                 if self.cut_on is not None and self.cut_on in data:
                     self.cuts += 1
                     break
+                if self.cut_after_commit_of is not None and self.cut_after_commit_of in data:
+                    armed.set()
                 server_w.write(data)
                 await server_w.drain()
 
         async def downstream() -> None:
             relayed = 0
             while data := await server_r.read(65536):
+                if armed.is_set() and b"COMMIT\x00" in data:  # CommandComplete: the server has committed
+                    self.cut_after_commit_of = None
+                    self.cuts += 1
+                    break
                 relayed += len(data)
                 if self.cut_after_bytes is not None and self.cuts_left > 0 and relayed > self.cut_after_bytes:
                     self.cuts_left -= 1

@@ -224,7 +224,7 @@ def test_merge_takes_redshifts_one_form(rs: Any) -> None:
 
 def test_a_statement_slower_than_the_socket_timeout_surfaces_as_the_driver_surfaces_it(emulator_port: int) -> None:
     """redshift_connector's ``timeout`` is a socket timeout on every read: a slow statement raises
-    the socket's TimeoutError from ``execute``."""
+    the socket's TimeoutError from ``execute``. Redshift's ``statement_timeout`` cancels it instead."""
     admin = connect(emulator_port)
     admin.autocommit = True
     try:
@@ -243,6 +243,13 @@ def test_a_statement_slower_than_the_socket_timeout_surfaces_as_the_driver_surfa
             started = time.monotonic()
             assert run(patient, "SELECT 3 AS s3rb_slow_statement") == [(3,)]
             assert time.monotonic() - started >= 2
+            # "statement_timeout": Redshift cancels the statement itself, with its own words
+            run(patient, "SET statement_timeout TO 1000")
+            with pytest.raises(Error, match=r"Query \(0\) cancelled on user's request") as cancelled:
+                run(patient, "SELECT 4 AS s3rb_slow_statement")
+            assert cancelled.value.args[0]["C"] == "57014"
+            patient.rollback()
+            assert run(patient, "SELECT 5") == [(5,)]  # the session goes on
         finally:
             patient.close()
     finally:

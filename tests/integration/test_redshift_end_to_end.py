@@ -436,3 +436,117 @@ def test_a_widened_and_renamed_column_is_followed_into_redshift(
         (2, long_name),
         (3, "renamed"),
     ]
+
+
+def test_a_column_added_with_a_default_is_widened_later_on_redshift(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
+) -> None:
+    """Redshift cannot alter a column that has a default: added columns get none (their default is
+    backfilled), and one that has a default from an older release is rebuilt wider."""
+    db, schema = "rs_default", "rs_default_target"
+    settings = redshift_source(
+        mariadb,
+        s3_server,
+        emulator_port,
+        tmp_path,
+        db,
+        f'tables:\n  - name: "{db}.items"\n',
+        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(5))",
+        f"INSERT INTO {db}.items VALUES (1, 'a')",
+    )
+    run(settings, db, schema, until_caught_up=True)
+    mariadb.execute(
+        f"ALTER TABLE {db}.items ADD COLUMN tier VARCHAR(5) DEFAULT 'brnz'",
+        f"INSERT INTO {db}.items VALUES (2, 'b', 'gold')",
+        f"INSERT INTO {db}.items VALUES (3, 'c', NULL)",
+    )
+    run(settings, db, schema, until_caught_up=True)
+    conn = redshift_connector.connect(
+        host="127.0.0.1", port=emulator_port, user="postgres", password="", database="postgres", ssl=False
+    )
+    conn.autocommit = True
+    try:  # as an older release left it: a column added with a DEFAULT
+        conn.cursor().execute(f"ALTER TABLE {schema}.items ADD COLUMN legacy VARCHAR(8) DEFAULT 'x'")
+    finally:
+        conn.close()
+    mariadb.execute(
+        f"ALTER TABLE {db}.items ADD COLUMN legacy VARCHAR(2) DEFAULT 'x'",
+        f"ALTER TABLE {db}.items MODIFY tier VARCHAR(40), MODIFY legacy VARCHAR(10)",
+        f"INSERT INTO {db}.items VALUES (4, 'd', '{'é' * 30}', '{'ü' * 10}')",  # 60 and 20 bytes
+    )
+    run(settings, db, schema, until_caught_up=True)
+    assert target_rows(emulator_port, schema, "items", "id, name, tier, legacy", "id") == [
+        (1, "a", "brnz", "x"),  # rows before each ALTER hold its default, as at the source
+        (2, "b", "gold", "x"),
+        (3, "c", None, "x"),
+        (4, "d", "é" * 30, "ü" * 10),
+    ]
+    assert source_rows(mariadb, db, "items") == target_rows(
+        emulator_port, schema, "items", "id, name, tier, legacy", "id"
+    )
+
+
+def test_a_load_slower_than_its_timeouts_is_transient_and_applies_nothing(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
+) -> None:
+    """A COPY that outlasts the socket timeout, or Redshift's statement_timeout, is a named, retryable
+    error that applies nothing; once the warehouse is quick again the same batches load."""
+    from s3rb_stream.errors import WarehouseUnavailable
+
+    db, schema = "rs_slow", "rs_slow_target"
+    settings = redshift_source(
+        mariadb,
+        s3_server,
+        emulator_port,
+        tmp_path,
+        db,
+        f'tables:\n  - name: "{db}.items"\n',
+        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
+        f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
+    )
+    admin = redshift_connector.connect(
+        host="127.0.0.1", port=emulator_port, user="postgres", password="", database="postgres", ssl=False
+    )
+    admin.autocommit = True
+    try:
+        admin.cursor().execute("SET s3rb_emulator.statement_delay TO '3 ^COPY'")
+        socket_timeout = settings.model_copy(update={"warehouse_url": settings.warehouse_url + "&timeout=1"})
+        with pytest.raises(WarehouseUnavailable, match="ran out of time at COPY: no answer within") as raised:
+            run(socket_timeout, db, schema, until_caught_up=True)
+        assert raised.value.retryable and "S3RB_REDSHIFT_STATEMENT_TIMEOUT_SECONDS" in str(raised.value)
+        statement_timeout = settings.model_copy(update={"redshift_statement_timeout_seconds": 1})
+        with pytest.raises(WarehouseUnavailable, match="ran out of time at COPY: cancelled by Redshift's"):
+            run(statement_timeout, db, schema, until_caught_up=True)
+        assert target_rows(emulator_port, schema, "_s3rb_batches", "object_key", "object_key") == []
+    finally:
+        admin.cursor().execute("SET s3rb_emulator.statement_delay TO '0'")
+        admin.close()
+    assert run(settings, db, schema, until_caught_up=True).loaded.batches == 1
+    assert target_rows(emulator_port, schema, "items", "id, name", "id") == source_rows(mariadb, db, "items")
+
+
+def test_a_commit_whose_answer_was_lost_is_retried_without_counting_twice(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
+) -> None:
+    """The load commits, the connection drops before the client hears it, the load is retried: the
+    primary key of the batch ledger is not enforced on Redshift, so the record itself must not repeat."""
+    from s3rb_stream.testing.tcp_proxy import CuttingProxy
+
+    db, schema = "rs_ledger", "rs_ledger_target"
+    with CuttingProxy(emulator_port) as proxy:
+        settings = redshift_source(
+            mariadb,
+            s3_server,
+            proxy.port,
+            tmp_path,
+            db,
+            f'tables:\n  - name: "{db}.items"\n',
+            f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
+            f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
+        )
+        proxy.cut_after_commit_of = b'"_s3rb_batches" (table_name, object_key'
+        result = run(settings, db, schema, until_caught_up=True)
+        assert proxy.cuts == 1 and result.loaded.batches == 1
+    ledger = target_rows(emulator_port, schema, "_s3rb_batches", "table_name, row_count", "object_key")
+    assert ledger == [("items", 2)]
+    assert target_rows(emulator_port, schema, "items", "id, name", "id") == source_rows(mariadb, db, "items")

@@ -52,8 +52,9 @@ def schema_of(conn: psycopg.Connection) -> str:
     return str(row[0])
 
 
-def load(conn: psycopg.Connection, key: str, *changes: tuple[str, int, int, str | None]) -> None:
-    """One merge load of (op, seq, id, name) changes, in one transaction, as the adapter will run it."""
+def load(conn: psycopg.Connection, key: str, *changes: tuple[str, int, int, str | None], fail: bool = False) -> None:
+    """One merge load of (op, seq, id, name) changes, in one transaction, as the adapter will run it;
+    ``fail``: the last step fails."""
     schema = schema_of(conn)
     with conn.transaction():
         row = conn.execute(rs.watermark(schema), [TABLE.name]).fetchone()
@@ -65,6 +66,8 @@ def load(conn: psycopg.Connection, key: str, *changes: tuple[str, int, int, str 
             else:
                 conn.execute(statement)
         seqs = [c[1] for c in changes]
+        if fail:
+            conn.execute("SELECT 1 / 0")
         conn.execute(
             rs.record_batch(schema).replace("SYSDATE", "now()"),
             [TABLE.name, key, min(seqs), max(seqs), len(changes)],
@@ -103,6 +106,14 @@ def test_delete_is_not_undone_and_key_change_moves_the_row(conn: psycopg.Connect
 
 def test_a_failed_load_leaves_nothing_half_applied(conn: psycopg.Connection) -> None:
     load(conn, "b1", ("c", 10, 1, "a"))
-    with pytest.raises(psycopg.errors.UniqueViolation):
-        load(conn, "b1", ("u", 20, 1, "changed"), ("c", 21, 2, "new"))  # same key: the record fails last
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        load(conn, "b2", ("u", 20, 1, "changed"), ("c", 21, 2, "new"), fail=True)
     assert rows(conn) == [(1, "a", 10, "c")]
+    assert conn.execute("SELECT object_key FROM _s3rb_batches").fetchall() == [("b1",)]
+
+
+def test_a_batch_recorded_again_counts_once(conn: psycopg.Connection) -> None:
+    conn.execute("ALTER TABLE _s3rb_batches DROP CONSTRAINT _s3rb_batches_pkey")  # as on Redshift: not enforced
+    load(conn, "b1", ("c", 10, 1, "a"))
+    load(conn, "b1", ("c", 10, 1, "a"))  # a retried commit that had succeeded
+    assert conn.execute("SELECT object_key, row_count FROM _s3rb_batches").fetchall() == [("b1", 1)]

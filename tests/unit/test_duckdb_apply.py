@@ -12,6 +12,7 @@ from s3rb_stream.core.changes import Change, Op
 from s3rb_stream.core.object_keys import BatchRef
 from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.errors import WarehouseError
+from s3rb_stream.sql import duckdb as duckdb_sql
 from s3rb_stream.store.parquet import changes_to_table, decode, encode
 from s3rb_stream.targets.duckdb import DuckDBWarehouse
 
@@ -85,15 +86,25 @@ def test_batches_are_recorded_in_the_same_transaction(warehouse: DuckDBWarehouse
     assert warehouse.applied("t", "items") == {ref.key}
 
 
-def test_a_failing_load_applies_nothing_and_records_nothing(warehouse: DuckDBWarehouse) -> None:
+def test_a_failing_load_applies_nothing_and_records_nothing(
+    warehouse: DuckDBWarehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
     good = batch(("c", 10, 1, "a"))
     warehouse.apply("t", TABLE, "merge", [good])
-    ref, data = batch(("c", 20, 2, "b"))
-    # A second record of an already applied key violates the control table's primary key.
+    ref, data = batch(("c", 20, 2, "b"), ("u", 21, 1, "changed"))
+    # The last step, the record of the batches, fails after the merge ran in the same transaction.
+    monkeypatch.setattr(duckdb_sql, "record_batch", lambda schema: "INSERT INTO t.nowhere VALUES (?, ?, ?, ?, ?)")
     with pytest.raises(WarehouseError, match="nothing was applied"):
-        warehouse.apply("t", TABLE, "merge", [(ref, data), (good[0], good[1])])
+        warehouse.apply("t", TABLE, "merge", [(ref, data)])
     assert rows(warehouse) == [(1, "a", 10, "c")]
     assert warehouse.applied("t", "items") == {good[0].key}
+
+
+def test_a_batch_applied_again_is_recorded_once(warehouse: DuckDBWarehouse) -> None:
+    good = batch(("c", 10, 1, "a"))
+    warehouse.apply("t", TABLE, "merge", [good])
+    warehouse.apply("t", TABLE, "merge", [good])
+    assert warehouse.query("SELECT object_key, row_count FROM t._s3rb_batches") == [(good[0].key, 1)]
 
 
 def test_append_mode_keeps_every_change(warehouse: DuckDBWarehouse) -> None:

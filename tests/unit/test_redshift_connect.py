@@ -16,8 +16,31 @@ def test_password_login_with_ssl_by_default() -> None:
         "password": "pw",
         "database": "dev",
         "ssl": True,
-        "timeout": 30,
+        "timeout": None,  # no statement timeout: no socket timeout either, keepalive finds a dead peer
+        "tcp_keepalive": True,
+        "tcp_keepalive_idle": 60,
+        "tcp_keepalive_interval": 10,
+        "tcp_keepalive_count": 6,
     }
+
+
+def test_the_socket_timeout_sits_above_the_statement_timeout_unless_the_url_sets_it() -> None:
+    location = parse_warehouse_url("redshift://u:p@h:5439/db")
+    assert connect_options(location, statement_timeout=3600)["timeout"] == 3600 + 120
+    explicit = parse_warehouse_url("redshift://u:p@h:5439/db?timeout=45&tcp_keepalive_idle=30")
+    options = connect_options(explicit, statement_timeout=3600)
+    assert (options["timeout"], options["tcp_keepalive_idle"]) == (45, 30)
+
+
+def test_timeouts_are_told_apart_from_other_errors() -> None:
+    from s3rb_stream.targets.redshift import timed_out
+
+    assert timed_out(TimeoutError("timed out")) == "no answer within the driver's socket timeout"
+    cancelled = {"S": "ERROR", "C": "57014", "M": "Query (150) cancelled on user's request"}
+    assert timed_out(Exception(cancelled)) == "cancelled by Redshift's statement_timeout"
+    assert timed_out(Exception({"C": "XX000", "M": "Query (7) cancelled on user's request"})) is not None
+    assert timed_out(Exception({"C": "23505", "M": "duplicate key"})) is None
+    assert timed_out(ConnectionResetError()) is None
 
 
 def test_iam_login_options_reach_the_driver() -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from s3rb_stream.sql.identifiers import literal
 from s3rb_stream.testing.redshift_emulator.copy import CopyError, copy_as_statement, raise_statement
 from s3rb_stream.testing.redshift_emulator.names import LongNames, rewrite_identifiers
 from s3rb_stream.testing.redshift_emulator.translate import Refused, Session, translate
@@ -171,6 +172,17 @@ _CASE_SETTING = re.compile(
     r"|(?P<reset>RESET\s+enable_case_sensitive_identifier)|(?P<show>SHOW\s+enable_case_sensitive_identifier))\s*;?\s*$",
     re.IGNORECASE,
 )
+_STATEMENT_TIMEOUT = re.compile(
+    r"^\s*SET\s+(?:SESSION\s+)?statement_timeout\s*(?:TO|=)\s*'?(?P<ms>\d+)'?\s*;?\s*$", re.IGNORECASE
+)
+# "statement_timeout": Redshift cancels the statement with this message.
+CANCELLED = "Query (0) cancelled on user's request"
+
+
+def _cancelled(_sql: str) -> str:
+    return f"DO $s3rb$ BEGIN RAISE EXCEPTION USING MESSAGE = {literal(CANCELLED)}, ERRCODE = '57014'; END $s3rb$"
+
+
 _DELAY_SETTING = re.compile(
     r"^\s*SET\s+(?:SESSION\s+)?s3rb_emulator\.statement_delay\s*(?:TO|=)\s*'(?P<value>(?:[^']|'')*)'\s*;?\s*$",
     re.IGNORECASE,
@@ -274,6 +286,9 @@ class EmulatorProxy:
             setting = session_setting(sql, session)
             if setting is not None:
                 return setting
+            timeout = _STATEMENT_TIMEOUT.match(sql)
+            if timeout is not None:
+                session.statement_timeout_ms = int(timeout["ms"])
             delay = _DELAY_SETTING.match(sql)
             if delay is not None:
                 self.statement_delay = StatementDelay.parse(delay["value"].replace("''", "'"))
@@ -328,6 +343,13 @@ class EmulatorProxy:
                 sql = sql_of(kind, payload)
                 delay = self.statement_delay
                 if sql is not None and delay is not None and delay.pattern.search(sql):
+                    limit = session.statement_timeout_ms / 1000
+                    if limit and delay.seconds > limit:  # cancelled as Redshift's statement_timeout does
+                        await asyncio.sleep(limit)
+                        rewrite = rewrite_query if kind == b"Q" else rewrite_parse
+                        server.write(message(kind, rewrite(payload, _cancelled)))
+                        await server.drain()
+                        continue
                     await asyncio.sleep(delay.seconds)
                 # Off the event loop: a COPY reads S3, and other sessions keep being served meanwhile.
                 if kind == b"Q":

@@ -42,6 +42,7 @@ class Session:
 
     case_sensitive: bool = False  # enable_case_sensitive_identifier
     in_transaction: bool = False  # inside BEGIN ... END: from the server's ReadyForQuery status
+    statement_timeout_ms: int = 0  # SET statement_timeout: also cuts the proxy's statement delay
 
 
 def _size(dtype: exp.DataType, index: int = 0) -> int | None:
@@ -175,8 +176,30 @@ def _alter_column_type(tree: exp.Alter, action: exp.AlterColumn, session: Sessio
     )
 
 
+def _ident(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql("postgres")
+
+
+def _rename_column(tree: exp.Alter, action: exp.RenameColumn) -> str:
+    """The column's byte CHECK follows it to its new name, so a later widening finds it."""
+    table = tree.this.sql("postgres")
+    old, new = action.this.name, action.args["to"].name
+    check = f"s3rb_bytes_{old}"
+    return (
+        "DO $s3rb$ BEGIN\n"
+        f"  ALTER TABLE {table} RENAME COLUMN {_ident(old)} TO {_ident(new)};\n"
+        f"  IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {literal(table)}::regclass"
+        f" AND conname = {literal(check)}) THEN\n"
+        f"    ALTER TABLE {table} RENAME CONSTRAINT {_ident(check)} TO {_ident(f's3rb_bytes_{new}')};\n"
+        "  END IF;\n"
+        "END $s3rb$"
+    )
+
+
 def alter_table(tree: exp.Alter, session: Session) -> str:
     actions = tree.args.get("actions") or []
+    if len(actions) == 1 and isinstance(actions[0], exp.RenameColumn):
+        return _rename_column(tree, actions[0])
     alters = [a for a in actions if isinstance(a, exp.AlterColumn)]
     if alters:
         if len(actions) != 1:
