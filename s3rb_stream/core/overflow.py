@@ -1,13 +1,13 @@
 """Values too long for their target column: the configured policy, applied and counted, never silent.
 
 Redshift's VARCHAR holds at most 65535 bytes, and JSON is staged as such a VARCHAR before it
-becomes SUPER. DuckDB has no such limit. Per table (``overflow``) or per column
-(``overflow_columns``):
+becomes SUPER; its VARBYTE, as s3rb_stream creates it, 1,024,000. DuckDB has no such limit.
+Per table (``overflow``) or per column (``overflow_columns``):
 
 - ``fail`` (default): the load stops with an error naming the table, column and sizes; nothing is
   applied and the batch stays pending until the policy or the data changes.
-- ``truncate``: cut to the limit on a UTF-8 character boundary. JSON cannot be cut and stays valid,
-  so a JSON value is set to NULL instead (and counted as such).
+- ``truncate``: cut to the limit on a UTF-8 character boundary (bytes: at the limit). JSON cannot
+  be cut and stays valid, so a JSON value is set to NULL instead (and counted as such).
 - ``null``: the value becomes NULL.
 
 The objects in the store keep the exact source values; only what the target receives is fitted.
@@ -70,8 +70,9 @@ def fit_column(
     if policy == "null" or is_json:
         fitted = pc.if_else(too_long, pa.scalar(None, array.type), array)
         return fitted, Fitted(name, "nulled", count, longest)
+    cut = truncate_utf8 if pa.types.is_string(array.type) else lambda v, n: v[:n]  # bytes: any boundary
     values = [
-        truncate_utf8(v, limit) if long and v is not None else v
+        cut(v, limit) if long and v is not None else v
         for v, long in zip(array.to_pylist(), too_long.to_pylist(), strict=True)
     ]
     return pa.array(values, array.type), Fitted(name, "truncated", count, longest)

@@ -34,6 +34,8 @@ STAGE = "_s3rb_stage"
 NEWEST = "_s3rb_newest"
 SOURCE = "_s3rb_src"  # the MERGE source: no source name starts with _s3rb_ (core/target_names.py)
 MAX_VARCHAR_BYTES = 65535
+# "VARBYTE type": current pages say 16,777,216, earlier ones (and clusters of that time) 1,024,000.
+# The smaller works on every cluster; longer values follow the table's overflow policy.
 MAX_VARBYTE = 1_024_000
 UTF8MB4_BYTES_PER_CHAR = 4
 
@@ -99,14 +101,19 @@ def stage_type(col: SourceColumn) -> str:
 
 
 def byte_limits(table: SourceTable) -> dict[str, int]:
-    """Columns whose values may exceed their staged VARCHAR, with that VARCHAR's size in bytes."""
+    """Columns whose values may exceed their staged VARCHAR or VARBYTE, with its size in bytes."""
     limits = {}
     for col in table.columns:
         staged = stage_type(col)
+        dt = col.data_type.lower()
+        if staged.startswith("VARBYTE("):
+            size = int(staged[len("VARBYTE(") : -1])
+            if col.char_length is None or col.char_length > size:  # BLOBs past 1,024,000 bytes
+                limits[col.name] = size
+            continue
         if not staged.startswith("VARCHAR("):
             continue
         size = int(staged[len("VARCHAR(") : -1])
-        dt = col.data_type.lower()
         if dt == "json" or col.char_length is None or col.char_length * UTF8MB4_BYTES_PER_CHAR > size:
             limits[col.name] = size
     return limits

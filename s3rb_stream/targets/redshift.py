@@ -93,6 +93,29 @@ def _retryable(exc: Exception) -> bool:
     return dropped or "1023" in text or "serializable" in text.lower()
 
 
+def too_wide_hint(exc: Exception, table: SourceTable) -> str | None:
+    """What to do when Redshift refuses a row as too wide for query processing (error 8001: "The
+    combined length of columns processed in the SQL statement exceeded the query-processing limit"),
+    naming the table's widest columns; None for any other error."""
+    if "query-processing limit" not in str(exc) and "8001" not in server_message(exc)[:8]:
+        return None
+    widths = sorted((_declared_bytes(sql.column_type(c)), c.name) for c in table.columns)
+    widths.sort(key=lambda w: -w[0])
+    widest = ", ".join(f"{name} ({size} bytes)" for size, name in widths[:3] if size)
+    return (
+        f"the rows of {table.name} are too wide for Redshift's query processing (error 8001); its widest"
+        f" columns are {widest}: narrow them at the source or leave the table out of the tables file."
+        " Nothing was applied; the batches stay pending"
+    )
+
+
+def _declared_bytes(column_type: str) -> int:
+    """The declared size of a VARCHAR(n), CHAR(n) or VARBYTE(n) column, else 0."""
+    head, _, rest = column_type.partition("(")
+    size = rest.rstrip(")")
+    return int(size) if head in ("VARCHAR", "CHAR", "VARBYTE") and size.isdigit() else 0
+
+
 def timed_out(exc: BaseException) -> str | None:
     """How a statement ran out of time, or None: the driver's socket timeout (a ``TimeoutError``
     from ``execute``), or Redshift's ``statement_timeout`` ("Query (n) cancelled on user's
@@ -276,7 +299,7 @@ class RedshiftWarehouse:
                 self._rollback()
                 if attempt == RETRIES or not _retryable(exc):
                     step = self._last_step()
-                    hint = "nothing was applied; the batches stay pending"
+                    hint = too_wide_hint(exc, table) or "nothing was applied; the batches stay pending"
                     if step == "COPY":
                         hint += "; on Redshift, SYS_LOAD_ERROR_DETAIL names the object, row and column"
                     # Still unreachable after the retries: the daemon retries the whole load later.

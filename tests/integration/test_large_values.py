@@ -62,3 +62,35 @@ def test_a_17_mb_json_value_follows_the_overflow_policy_into_redshift(
     else:
         run(settings, db, schema, until_caught_up=True)
         assert target_rows(emulator_port, schema, "items", "id, doc::text", "id") == [(1, None), (2, '{"small": true}')]
+
+
+def test_a_blob_over_redshifts_varbyte_follows_the_overflow_policy(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
+) -> None:
+    """A LONGBLOB becomes VARBYTE(1024000), the size every Redshift takes: a longer value is a
+    named error by default, or is cut or nulled as configured; never a failure of every load."""
+    db, schema = "rs_blob", "rs_blob_target"
+    blob = bytes(range(256)) * 4100  # 1,049,600 bytes
+    settings = redshift_source(
+        mariadb, s3_server, emulator_port, tmp_path, db,
+        f'tables:\n  - name: "{db}.items"\n',
+        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, data LONGBLOB, small VARBINARY(8))",
+    )  # fmt: skip
+    run(settings, db, schema, until_caught_up=True, start_position="current")
+    conn = mariadb.connect(db)
+    with conn.cursor() as cur:
+        cur.execute("INSERT INTO items VALUES (1, %s, %s), (2, %s, NULL)", (blob, b"\x00\xff", b"fits"))
+    conn.close()
+    with pytest.raises(
+        WarehouseError, match=r"1 value\(s\) of rs_blob_target\.items\.data exceed the target's 1024000"
+    ):
+        run(settings, db, schema, until_caught_up=True)
+    assert target_rows(emulator_port, schema, "items", "id", "id") == []  # nothing applied
+    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.items"\n    overflow: truncate\n')
+    run(settings, db, schema, until_caught_up=True)
+
+    def as_bytes(value: object) -> object:  # the driver hands the emulator's bytea over as '\\x<hex>' text
+        return bytes.fromhex(value[2:]) if isinstance(value, str) and value.startswith("\\x") else value
+
+    rows = [tuple(map(as_bytes, r)) for r in target_rows(emulator_port, schema, "items", "id, data, small", "id")]
+    assert rows == [(1, blob[:1_024_000], b"\x00\xff"), (2, b"fits", None)]

@@ -51,3 +51,27 @@ def test_only_columns_that_can_overflow_are_checked() -> None:
         ("id",),
     )
     assert byte_limits(table) == {"big": 65535, "body": 65535, "doc": 65535}
+
+
+def test_binary_values_over_their_varbyte_are_cut_at_the_limit_or_nulled() -> None:
+    data = pa.table({"b": pa.array([b"\x00" * 10, b"ok", None], pa.binary())})
+    fitted, done = fit_table(data, {"b": 4}, set(), Overflow("truncate"), "s.t")
+    assert fitted.column("b").to_pylist() == [b"\x00" * 4, b"ok", None]
+    assert [(d.column, d.action, d.count, d.longest) for d in done] == [("b", "truncated", 1, 10)]
+    with pytest.raises(WarehouseError, match=r"1 value\(s\) of s\.t\.b exceed the target's 4 bytes"):
+        fit_table(data, {"b": 4}, set(), Overflow(), "s.t")
+
+
+def test_only_blobs_longer_than_redshifts_varbyte_are_checked() -> None:
+    table = SourceTable(
+        "s",
+        "t",
+        (
+            SourceColumn("id", "int", "int"),
+            SourceColumn("small", "varbinary", "varbinary(100)", char_length=100),
+            SourceColumn("blob", "blob", "blob", char_length=65535),
+            SourceColumn("long", "longblob", "longblob", char_length=4294967295),
+        ),
+        ("id",),
+    )
+    assert byte_limits(table) == {"long": 1_024_000}

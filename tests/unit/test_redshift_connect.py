@@ -57,3 +57,32 @@ def test_local_emulator_without_ssl() -> None:
 def test_unknown_option_is_named() -> None:
     with pytest.raises(ConfigError, match="unknown option 'sll'"):
         connect_options(parse_warehouse_url("redshift://u:p@h:5439/db?sll=false"))
+
+
+def test_a_row_too_wide_for_redshift_is_named_with_its_widest_columns() -> None:
+    from s3rb_stream.core.schema import SourceColumn, SourceTable
+    from s3rb_stream.targets.redshift import too_wide_hint
+
+    table = SourceTable(
+        "s",
+        "wide",
+        (
+            SourceColumn("id", "int", "int"),
+            SourceColumn("a", "text", "text", char_length=65535),
+            SourceColumn("b", "varchar", "varchar(100)", char_length=100),
+            SourceColumn("c", "blob", "blob", char_length=65535),
+        ),
+        ("id",),
+    )
+    error = Exception(
+        {
+            "C": "XX000",
+            "M": "8001",
+            "D": "The combined length of columns processed in the SQL statement exceeded the query-processing"
+            " limit of 65535 characters (pid:123)",
+        }
+    )
+    hint = too_wide_hint(error, table)
+    assert hint is not None and "error 8001" in hint
+    assert "a (65535 bytes), c (65535 bytes), b (400 bytes)" in hint
+    assert too_wide_hint(Exception({"C": "23505", "M": "duplicate key"}), table) is None

@@ -147,3 +147,12 @@ def test_mysql_url_options_are_typed_and_unknown_ones_named() -> None:
     assert (options["ssl_ca"], options["ssl_verify_cert"], options["read_timeout"]) == ("/ca.pem", True, 7)
     with pytest.raises(ConfigError, match="S3RB_MYSQL_URL has an unknown option 'sslca'"):
         driver_options(parse_mysql_url("mysql://u:p@h:3306?sslca=/ca.pem"))
+
+
+def test_batch_objects_for_redshift_default_to_snappy_and_the_codec_is_a_setting() -> None:
+    redshift = load_settings(warehouse_url="redshift://u:p@h:5439/db")
+    assert redshift.batch_codec() == "snappy"  # what the Redshift docs name for Parquet, and what UNLOAD writes
+    assert load_settings(warehouse_url="duckdb:///w.duckdb").batch_codec() == "zstd"
+    assert load_settings(warehouse_url="redshift://u:p@h:5439/db", parquet_codec="gzip").batch_codec() == "gzip"
+    with pytest.raises(ConfigError, match="S3RB_PARQUET_CODEC"):
+        load_settings(parquet_codec="lz4")

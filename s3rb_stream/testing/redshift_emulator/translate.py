@@ -100,6 +100,8 @@ def _column_definition(column: exp.ColumnDef) -> int:
         size = _size(kind) or 1
         column.append("constraints", _byte_check(column.name, size))
         return size
+    if kind.this == exp.DataType.Type.VARBINARY:  # "VARBYTE type": VARBYTE(n) holds n bytes, 64,000 by default
+        column.append("constraints", _byte_check(column.name, _size(kind) or 64_000))
     return 0
 
 
