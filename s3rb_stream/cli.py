@@ -129,15 +129,36 @@ def sync(source_db: str, target_schema: str, tables: tuple[str, ...], no_load: b
         click.echo(f"loaded {result.loaded.rows:,} rows into {target_schema}")
 
 
+EXIT_CHECK_FAILED = 1
+
+
 @main.command()
-@click.option("--source-db", required=True)
-@click.option("--target-schema", required=True)
+@click.option("--source-db", default=None, help="Source database (MySQL schema) to check.")
+@click.option("--target-schema", default=None, help="Schema in the warehouse it loads into.")
+@click.option(
+    "--warehouse-roundtrip",
+    is_flag=True,
+    help="Instead: load a sample of every type through the store into a scratch schema of the warehouse,"
+    " read it back, compare, drop it. Run it first against a new cluster.",
+)
 @friendly_errors
-def check(source_db: str, target_schema: str) -> None:
-    """Preflight: settings, tables file, MySQL reachability and binlog settings, keys, store."""
+def check(source_db: str | None, target_schema: str | None, warehouse_roundtrip: bool) -> None:
+    """Preflight: settings, tables file, MySQL reachability and binlog settings, keys, store
+    (or, with --warehouse-roundtrip, the store and warehouse end to end)."""
     from s3rb_stream.pipeline.runner import prepare
 
     settings = _settings()
+    if warehouse_roundtrip:
+        from s3rb_stream.pipeline.roundtrip import warehouse_roundtrip as roundtrip
+
+        report = roundtrip(settings, click.echo)
+        if report.failed:
+            click.echo("error: the warehouse roundtrip failed (see FAIL above)", err=True)
+            sys.exit(EXIT_CHECK_FAILED)
+        click.echo("ok: the store and the warehouse load, merge and return every type exactly")
+        return
+    if source_db is None or target_schema is None:
+        raise ConfigError("give --source-db and --target-schema (or --warehouse-roundtrip)")
     prepared = prepare(settings, source_db, target_schema, "earliest")
     from s3rb_stream.targets import open_warehouse
 

@@ -33,7 +33,15 @@ class Sweep:
 
 
 class Warehouse(Protocol):
+    names: NameRules  # how this warehouse spells source names
+
     def describe(self) -> str: ...
+
+    def query(self, statement: str) -> list[tuple[object, ...]]:
+        """Rows of a read-only statement (checks and tests)."""
+
+    def drop_schema(self, schema: str) -> None:
+        """Drop a schema and everything in it (the roundtrip check's scratch schema)."""
 
     def prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None) -> None:
         """Create the schema, the control table and the target table if missing."""

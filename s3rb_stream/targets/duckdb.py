@@ -19,6 +19,7 @@ from s3rb_stream.log import get_logger
 from s3rb_stream.settings import Mode
 from s3rb_stream.sql import duckdb as sql
 from s3rb_stream.sql import scd2 as scd2_sql
+from s3rb_stream.sql.identifiers import quote_ansi
 from s3rb_stream.targets import AppliedSummary, Sweep
 
 log = get_logger(__name__)
@@ -126,6 +127,9 @@ class DuckDBWarehouse:
 
     def query(self, statement: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
         return self._con.execute(statement, params or []).fetchall()
+
+    def drop_schema(self, schema: str) -> None:
+        self._con.execute(f"DROP SCHEMA IF EXISTS {quote_ansi(schema)} CASCADE")
 
     def close(self) -> None:
         self._con.close()

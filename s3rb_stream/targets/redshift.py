@@ -26,6 +26,7 @@ from s3rb_stream.log import get_logger
 from s3rb_stream.settings import Mode, OptionTypes, WarehouseLocation, typed_options
 from s3rb_stream.sql import redshift as sql
 from s3rb_stream.sql import scd2 as scd2_sql
+from s3rb_stream.sql.identifiers import quote_ansi as q
 from s3rb_stream.store import parquet
 from s3rb_stream.store.manifest import ManifestEntry, manifest_json
 from s3rb_stream.store.s3 import S3Store
@@ -399,6 +400,19 @@ class RedshiftWarehouse:
             self._conn.rollback()
         except Exception:  # a dropped connection cannot roll back; the server already did
             self._conn = self._connect()
+
+    def query(self, statement: str) -> list[tuple[object, ...]]:
+        with self._reachable("reading back"):
+            cur = self._conn.cursor()
+            self._run(cur, statement)
+            rows = [tuple(r) for r in cur.fetchall()]
+            self._conn.commit()
+        return rows
+
+    def drop_schema(self, schema: str) -> None:
+        with self._reachable(f"dropping schema {schema}"):
+            self._run(self._conn.cursor(), f"DROP SCHEMA IF EXISTS {q(self.names.name(schema))} CASCADE")
+            self._conn.commit()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing a dead connection is not worth an error
