@@ -109,7 +109,8 @@ class Roundtrip:
             self.ok("store", f"{self.store.describe()} takes objects (Parquet, {self.store.parquet_codec})")
         with self.check("copy+merge"):
             rows = self.apply(table, sample.first_batch(FIRST_SEQ))
-            self.ok("copy+merge", f"{rows} rows of every type loaded into {self.schema}.{table.name} (COPY, MERGE, ledger)")
+            where = f"{self.schema}.{table.name}"
+            self.ok("copy+merge", f"{rows} rows of every type loaded into {where} (COPY, MERGE, ledger)")
         with self.check("merge again"):
             rows = self.apply(evolved, sample.second_batch(FIRST_SEQ + 10))
             self.ok("merge again", f"an update, a delete and an insert ({rows} changes), and a column added")

@@ -1,15 +1,16 @@
 """Redshift SQL for the target: DDL from the source definition, COPY from a manifest, and the apply.
 
-Pure text builders (values bound as ``%s``). Redshift constraints shape the apply (DESIGN.md 5):
-MERGE takes exactly one unconditional WHEN MATCHED and one WHEN NOT MATCHED, no alias on the
-target, and equality predicates only in ON. So one load is, in one transaction::
+Pure text builders (values bound as ``%s``). Redshift constraints shape the apply
+(docs/ARCHITECTURE.md, "Redshift"): MERGE takes exactly one unconditional WHEN MATCHED and one
+WHEN NOT MATCHED, no alias on the target, and equality predicates only in ON. So one load is, in
+one transaction::
 
     CREATE TEMP TABLE stage (LIKE target); COPY stage FROM manifest;
     CREATE TEMP TABLE newest AS <newest change per key above the watermark>;
     DELETE FROM newest USING target WHERE <same key> AND newest.seq <= target.seq;   -- never go back
     DELETE FROM target USING newest WHERE <same key> AND newest.op = 'd';
     MERGE INTO target USING (newest without deletes) ... WHEN MATCHED THEN UPDATE ... WHEN NOT MATCHED THEN INSERT;
-    INSERT INTO control table ...
+    INSERT INTO control table ... WHERE NOT EXISTS (the same batch)
 """
 
 from __future__ import annotations

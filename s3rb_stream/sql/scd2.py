@@ -1,5 +1,6 @@
 """SCD Type 2 apply, written once for both targets: temporary tables, window functions, UPDATE ... FROM
-and INSERT ... SELECT, no MERGE (so no conditional WHEN MATCHED, DESIGN.md 5) and no IS DISTINCT FROM.
+and INSERT ... SELECT, no MERGE (so no conditional WHEN MATCHED; docs/ARCHITECTURE.md, "Redshift")
+and no IS DISTINCT FROM.
 
 One load, in one transaction, for the staged changes at or above the watermark:
 
