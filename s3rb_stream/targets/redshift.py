@@ -98,10 +98,10 @@ def too_wide_hint(exc: Exception, table: SourceTable) -> str | None:
     """What to do when Redshift refuses a row as too wide for query processing (error 8001: "The
     combined length of columns processed in the SQL statement exceeded the query-processing limit"),
     naming the table's widest columns; None for any other error."""
-    if "query-processing limit" not in str(exc) and "8001" not in server_message(exc)[:8]:
+    fields = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    if fields.get("M") != "8001" and "query-processing limit" not in str(exc):
         return None
-    widths = sorted((_declared_bytes(sql.column_type(c)), c.name) for c in table.columns)
-    widths.sort(key=lambda w: -w[0])
+    widths = sorted(((_declared_bytes(sql.column_type(c)), c.name) for c in table.columns), key=lambda w: (-w[0], w[1]))
     widest = ", ".join(f"{name} ({size} bytes)" for size, name in widths[:3] if size)
     return (
         f"the rows of {table.name} are too wide for Redshift's query processing (error 8001); its widest"

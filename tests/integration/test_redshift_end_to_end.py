@@ -74,6 +74,29 @@ def redshift_source(
     return redshift_settings(mariadb, s3_server, bucket, port, tmp_path / "tables.yml")
 
 
+def two_items(mariadb: MariaDBServer, s3_server: MotoS3Server, port: int, tmp_path: Path, db: str) -> Settings:
+    """The smallest source: ``items (id, name)`` with two rows, loaded through ``port``."""
+    return redshift_source(
+        mariadb,
+        s3_server,
+        port,
+        tmp_path,
+        db,
+        f'tables:\n  - name: "{db}.items"\n',
+        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
+        f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
+    )
+
+
+def admin_connection(port: int) -> Any:
+    """An autocommit session on the emulator, for DDL and its settings."""
+    conn = redshift_connector.connect(
+        host="127.0.0.1", port=port, user="postgres", password="", database="postgres", ssl=False
+    )
+    conn.autocommit = True
+    return conn
+
+
 def target_rows(port: int, schema: str, table: str, columns: str, order: str) -> list[tuple[Any, ...]]:
     conn = redshift_connector.connect(
         host="127.0.0.1", port=port, user="postgres", password="", database="postgres", ssl=False
@@ -164,16 +187,7 @@ def test_replayed_and_older_batches_change_nothing_on_redshift(
     mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
 ) -> None:
     db, schema = "rs_replay", "rs_replay_target"
-    settings = redshift_source(
-        mariadb,
-        s3_server,
-        emulator_port,
-        tmp_path,
-        db,
-        f'tables:\n  - name: "{db}.items"\n',
-        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
-        f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
-    )
+    settings = two_items(mariadb, s3_server, emulator_port, tmp_path, db)
     s3 = boto3.client("s3", endpoint_url=s3_server.endpoint_url)
     run(settings, db, schema, until_caught_up=True)
     first = [o["Key"] for o in s3.list_objects_v2(Bucket="rs-replay")["Contents"] if o["Key"].endswith(".parquet")]
@@ -202,16 +216,7 @@ def test_a_load_cut_mid_transaction_applies_nothing_and_the_next_load_completes(
 
     db, schema = "rs_cut", "rs_cut_target"
     with CuttingProxy(emulator_port) as proxy:
-        settings = redshift_source(
-            mariadb,
-            s3_server,
-            proxy.port,
-            tmp_path,
-            db,
-            f'tables:\n  - name: "{db}.items"\n',
-            f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
-            f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
-        )
+        settings = two_items(mariadb, s3_server, proxy.port, tmp_path, db)
         # Every load is cut as it records its batches: after COPY, deletes and MERGE ran in its transaction.
         proxy.cut_on = b'"_s3rb_batches" (table_name, object_key'
 
@@ -381,16 +386,7 @@ def test_an_added_column_is_followed_into_redshift(
     mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
 ) -> None:
     db, schema = "rs_alter", "rs_alter_target"
-    settings = redshift_source(
-        mariadb,
-        s3_server,
-        emulator_port,
-        tmp_path,
-        db,
-        f'tables:\n  - name: "{db}.items"\n',
-        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
-        f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
-    )
+    settings = two_items(mariadb, s3_server, emulator_port, tmp_path, db)
     run(settings, db, schema, until_caught_up=True)
     mariadb.execute(
         f"ALTER TABLE {db}.items ADD COLUMN qty INT NOT NULL DEFAULT 7, ADD COLUMN note TEXT",
@@ -461,10 +457,7 @@ def test_a_column_added_with_a_default_is_widened_later_on_redshift(
         f"INSERT INTO {db}.items VALUES (3, 'c', NULL)",
     )
     run(settings, db, schema, until_caught_up=True)
-    conn = redshift_connector.connect(
-        host="127.0.0.1", port=emulator_port, user="postgres", password="", database="postgres", ssl=False
-    )
-    conn.autocommit = True
+    conn = admin_connection(emulator_port)
     try:  # as an older release left it: a column added with a DEFAULT
         conn.cursor().execute(f"ALTER TABLE {schema}.items ADD COLUMN legacy VARCHAR(8) DEFAULT 'x'")
     finally:
@@ -494,20 +487,8 @@ def test_a_load_slower_than_its_timeouts_is_transient_and_applies_nothing(
     from s3rb_stream.errors import WarehouseUnavailable
 
     db, schema = "rs_slow", "rs_slow_target"
-    settings = redshift_source(
-        mariadb,
-        s3_server,
-        emulator_port,
-        tmp_path,
-        db,
-        f'tables:\n  - name: "{db}.items"\n',
-        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
-        f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
-    )
-    admin = redshift_connector.connect(
-        host="127.0.0.1", port=emulator_port, user="postgres", password="", database="postgres", ssl=False
-    )
-    admin.autocommit = True
+    settings = two_items(mariadb, s3_server, emulator_port, tmp_path, db)
+    admin = admin_connection(emulator_port)
     try:
         admin.cursor().execute("SET s3rb_emulator.statement_delay TO '3 ^COPY'")
         socket_timeout = settings.model_copy(update={"warehouse_url": settings.warehouse_url + "&timeout=1"})
@@ -534,16 +515,7 @@ def test_a_commit_whose_answer_was_lost_is_retried_without_counting_twice(
 
     db, schema = "rs_ledger", "rs_ledger_target"
     with CuttingProxy(emulator_port) as proxy:
-        settings = redshift_source(
-            mariadb,
-            s3_server,
-            proxy.port,
-            tmp_path,
-            db,
-            f'tables:\n  - name: "{db}.items"\n',
-            f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
-            f"INSERT INTO {db}.items VALUES (1, 'one'), (2, 'two')",
-        )
+        settings = two_items(mariadb, s3_server, proxy.port, tmp_path, db)
         proxy.cut_after_commit_of = b'"_s3rb_batches" (table_name, object_key'
         result = run(settings, db, schema, until_caught_up=True)
         assert proxy.cuts == 1 and result.loaded.batches == 1

@@ -90,46 +90,25 @@ def object_urls(command: CopyCommand, fetch: Fetch) -> list[str]:
 
 
 def unloadable_columns(schema: pa.Schema) -> list[str]:
-    """Parquet columns whose type Redshift's COPY cannot load, or cannot be trusted to load exactly.
+    """Parquet columns whose type Redshift's COPY cannot load, or cannot be trusted to load exactly:
+    unsigned integers (Redshift has none), TIME (not from Parquet), decimals over 38 digits, and
+    anything else the emulator has no column type for."""
+    return [f"{field.name} ({field.type})" for field in schema if scratch_type(field.type) is None]
 
-    Redshift has no unsigned integers and no TIME from Parquet, and DECIMAL stops at 38 digits;
-    the emulator refuses such columns rather than let PostgreSQL accept them.
-    """
-    bad = []
-    for field in schema:
-        t = field.type
-        if (
-            pa.types.is_unsigned_integer(t)
-            or pa.types.is_time(t)
-            or pa.types.is_decimal256(t)
-            or (scratch_type(t) is None)
-        ):
-            bad.append(f"{field.name} ({t})")
-    return bad
+
+_SCRATCH_TYPES = {
+    pa.int16(): "smallint", pa.int32(): "integer", pa.int64(): "bigint", pa.float32(): "real",
+    pa.float64(): "double precision", pa.bool_(): "boolean", pa.date32(): "date", pa.string(): "text",
+    pa.large_string(): "text", pa.binary(): "bytea", pa.large_binary(): "bytea",
+}  # fmt: skip
 
 
 def scratch_type(t: pa.DataType) -> str | None:
     """The PostgreSQL type that holds a Parquet column's values as they are, or None."""
-    if pa.types.is_int16(t):
-        return "smallint"
-    if pa.types.is_int32(t):
-        return "integer"
-    if pa.types.is_int64(t):
-        return "bigint"
-    if pa.types.is_float32(t):
-        return "real"
-    if pa.types.is_float64(t):
-        return "double precision"
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_date32(t):
-        return "date"
+    if t in _SCRATCH_TYPES:
+        return _SCRATCH_TYPES[t]
     if pa.types.is_timestamp(t):
         return "timestamp with time zone" if t.tz else "timestamp without time zone"
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "text"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return "bytea"
     if pa.types.is_decimal128(t):
         return f"numeric({t.precision},{t.scale})"
     return None

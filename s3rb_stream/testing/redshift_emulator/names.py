@@ -75,32 +75,17 @@ class LongNames:
         return _ALIAS.sub(lambda m: self._by_alias.get(m.group(0), m.group(0)), text)
 
 
-def _string_end(sql: str, start: int, backslashes: bool) -> int:
-    """Index just past the string literal opening at ``start`` (a quote character)."""
+def _quoted_end(sql: str, start: int, quote: str, backslashes: bool = False) -> int:
+    """Index just past the literal or quoted name opening at ``start``; a doubled quote is one."""
     i = start + 1
     while i < len(sql):
-        ch = sql[i]
-        if backslashes and ch == "\\":
+        escaped = backslashes and sql[i] == "\\"
+        if escaped or (sql[i] == quote and sql[i + 1 : i + 2] == quote):  # \x or a doubled quote
             i += 2
-            continue
-        if ch == "'":
-            if i + 1 < len(sql) and sql[i + 1] == "'":
-                i += 2
-                continue
+        elif sql[i] == quote:
             return i + 1
-        i += 1
-    return len(sql)
-
-
-def _identifier_end(sql: str, start: int) -> int:
-    i = start + 1
-    while i < len(sql):
-        if sql[i] == '"':
-            if i + 1 < len(sql) and sql[i + 1] == '"':
-                i += 2
-                continue
-            return i + 1
-        i += 1
+        else:
+            i += 1
     return len(sql)
 
 
@@ -113,7 +98,7 @@ def rewrite_identifiers(sql: str, case_sensitive: bool, long_names: LongNames) -
         ch = sql[i]
         if ch == "'" or (ch in "eE" and sql[i + 1 : i + 2] == "'"):
             start = i + 1 if ch != "'" else i
-            end = _string_end(sql, start, backslashes=ch != "'")
+            end = _quoted_end(sql, start, "'", backslashes=ch != "'")
             literal = sql[i:end]
             if ch == "'" and long_names:
                 alias = long_names.known_alias(literal[1:-1].replace("''", "'"))
@@ -121,7 +106,7 @@ def rewrite_identifiers(sql: str, case_sensitive: bool, long_names: LongNames) -
             out.append(literal)
             i = end
         elif ch == '"':
-            end = _identifier_end(sql, i)
+            end = _quoted_end(sql, i, '"')
             name = sql[i + 1 : end - 1].replace('""', '"')
             name = truncate_name(name if case_sensitive else name.lower())
             out.append(quote(long_names.alias(name)))
