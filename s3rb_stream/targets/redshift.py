@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +35,8 @@ from s3rb_stream.targets import AppliedSummary, Sweep
 log = get_logger(__name__)
 
 RETRIES = 5
+# Callables shown every statement sent, e.g. by tests that lint them; none by default.
+STATEMENT_OBSERVERS: list[Callable[[str], None]] = []
 
 
 REDSHIFT_OPTIONS = OptionTypes(
@@ -147,7 +149,7 @@ class RedshiftWarehouse:
         self.location = location
         self.iam_role = iam_role
         self.store = store
-        self.statements: list[str] = []  # every statement sent, for the lint in tests
+        self.last_statement: str | None = None  # what an error names as the step that failed
         self.coercions: dict[tuple[str, str, str], int] = {}  # (table, column, action) → values
         self._prepared: set[tuple[str, str, str]] = set()  # (schema, table, definition) ready
         self.names = redshift_rules()  # every name is created and looked up in lower case
@@ -179,7 +181,9 @@ class RedshiftWarehouse:
 
     def _run(self, cursor: Any, statement: str, params: Any = None) -> None:
         """Run one statement, logged at debug level: COPY names the IAM role, never a key."""
-        self.statements.append(statement)
+        self.last_statement = statement
+        for observe in STATEMENT_OBSERVERS:
+            observe(statement)
         log.debug("redshift statement", sql=statement)
         cursor.execute(statement, params)
 
@@ -387,7 +391,7 @@ class RedshiftWarehouse:
         self._conn.commit()
 
     def _last_step(self) -> str:
-        return _step(self.statements[-1]) if self.statements else "connect"
+        return _step(self.last_statement) if self.last_statement else "connect"
 
     def _reconnect(self) -> None:
         """A connection whose statement timed out may still answer it later: never reuse it."""

@@ -13,7 +13,7 @@ import redshift_connector
 from s3rb_stream.pipeline.runner import run
 from s3rb_stream.settings import Settings, load_settings
 from s3rb_stream.sql.redshift_lint import lint
-from s3rb_stream.targets.redshift import RedshiftWarehouse
+from s3rb_stream.targets import redshift as redshift_target
 from s3rb_stream.testing.mariadb import MariaDBServer
 from s3rb_stream.testing.s3server import MotoS3Server
 from tests.integration.conftest import source_rows
@@ -143,13 +143,7 @@ def test_binlog_to_redshift_emulator_mirrors_the_source(
         f"DELETE FROM {db}.items WHERE id = 4",
     )
     statements: list[str] = []
-    original_close = RedshiftWarehouse.close
-
-    def keep_statements(self: RedshiftWarehouse) -> None:
-        statements.extend(self.statements)
-        original_close(self)
-
-    monkeypatch.setattr(RedshiftWarehouse, "close", keep_statements)
+    monkeypatch.setattr(redshift_target, "STATEMENT_OBSERVERS", [statements.append])
 
     run(settings, db, schema, until_caught_up=True)
     mariadb.execute(f"INSERT INTO {db}.items VALUES (5, 'five', 5.55, 5)", f"DELETE FROM {db}.items WHERE id = 2")
