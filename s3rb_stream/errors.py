@@ -13,7 +13,8 @@ Every error says what is wrong and what to do, and whether retrying can help::
     ├── StoreError                 object store failure
     │   └── StoreUnavailable       retryable
     ├── WarehouseError             target failure
-    │   └── WarehouseUnavailable   retryable
+    │   ├── WarehouseUnavailable   retryable
+    │   └── FencedOut              a newer lease holder writes the target: this one must stop
     └── CorruptStateError          a checkpoint or batch object that cannot be trusted
 
 Messages never contain secrets: build them from names and settings keys, never from URLs.
@@ -78,6 +79,10 @@ class WarehouseError(S3rbError):
 
 class WarehouseUnavailable(WarehouseError):
     retryable = True
+
+
+class FencedOut(WarehouseError):
+    """The warehouse has seen a newer lease generation than ours: another instance took over."""
 
 
 class CorruptStateError(S3rbError):

@@ -7,6 +7,11 @@ once the lease is released or expires (a crashed holder's lease expires after it
 renews it every third of the TTL; one that finds it taken by another stops at once. A holder that
 ran on this same host, in this same PID namespace, and whose process is gone (``kill -9``, a crash
 before a restart) is known dead at once: its lease is taken over without waiting for the TTL.
+
+Each taking of the lease by a new holder raises its **generation**, a fencing token
+(docs/ARCHITECTURE.md, "Fencing"): the holder presents it with every warehouse commit, and the
+warehouse refuses a generation lower than one it has seen. So a holder that was paused past its
+TTL and lost the lease can never commit, even in the middle of a load.
 """
 
 from __future__ import annotations
@@ -81,6 +86,7 @@ class Lease:
         _OWNERS_HERE.add(self.owner)
         self.token: str | None = None
         self.renewed = 0.0
+        self.generation = 0  # set when taken: one more than the previous holder's
 
     def _record(self, expires: datetime) -> bytes:
         return json.dumps(
@@ -90,6 +96,7 @@ class Lease:
                 "pid": os.getpid(),
                 "pid_namespace": _pid_namespace(),
                 "expires_at": expires.isoformat(),
+                "generation": self.generation,
             }
         ).encode()
 
@@ -98,17 +105,20 @@ class Lease:
         current = self.store.get_versioned(self.key)
         holder: dict[str, str] | None = None
         token = None
+        previous = 0
         if current is not None:
             data, token = current
             try:
                 holder = json.loads(data)
                 expires = datetime.fromisoformat(str(holder["expires_at"]))
+                previous = int(holder.get("generation", 0))
             except (ValueError, KeyError, TypeError):
                 holder, expires = None, datetime.min.replace(tzinfo=UTC)  # unreadable: treat as expired
             if holder is not None and holder.get("owner") != self.owner and expires > datetime.now(UTC):
                 if not _gone(holder):
                     return False, holder
                 log.warning("the lease holder on this host is gone: taking over", holder=holder.get("owner"))
+        self.generation = previous + 1
         mine = self._record(datetime.now(UTC) + timedelta(seconds=self.ttl))
         written = self.store.put_if(self.key, mine, token)
         if written is None:
@@ -123,7 +133,12 @@ class Lease:
         while True:
             taken, holder = self._try()
             if taken:
-                log.info("lease taken: this instance writes", pipeline=self.where, owner=self.owner)
+                log.info(
+                    "lease taken: this instance writes",
+                    pipeline=self.where,
+                    owner=self.owner,
+                    generation=self.generation,
+                )
                 return True
             if holder is not None and not standby:
                 raise LeaseHeld(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from s3rb_stream import metrics
+from s3rb_stream import faultpoints, metrics
 from s3rb_stream.core.object_keys import BatchRef, extract_state_key, in_load_order, parse_batch_key, table_prefix
 from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.positions import BinlogPosition
@@ -27,7 +27,7 @@ from s3rb_stream.pipeline.capture import load_holds, save_quarantine
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
-from s3rb_stream.targets import Sweep, Warehouse, name_rules
+from s3rb_stream.targets import Fence, Sweep, Warehouse, name_rules
 
 log = get_logger(__name__)
 
@@ -75,12 +75,16 @@ class Loader:
         source_db: str,
         target_schema: str,
         tables: list[tuple[TableConfig, SourceTable]],
+        fence: Fence | None = None,
     ) -> None:
+        """``fence``: the lease generation every load commits under (None: a one-off command that
+        holds no lease)."""
         self.store = store
         self.warehouse = warehouse
         self.source_db = source_db
         self.target_schema = target_schema
         self.tables = tables
+        self.fence = fence
 
     def pending(self, table: SourceTable) -> list[BatchRef]:
         prefix = table_prefix(self.store.prefix, self.source_db, self.target_schema, table.name)
@@ -94,6 +98,12 @@ class Loader:
         return ExtractState.from_json(data, key) if data is not None else None
 
     def load_all(self) -> LoadStats:
+        try:
+            return self._load_all()
+        finally:
+            self.warehouse.idle()
+
+    def _load_all(self) -> LoadStats:
         stats = LoadStats()
         holds = load_holds(self.store, self.source_db, self.target_schema)
         for config, table in self.tables:
@@ -211,7 +221,10 @@ class Loader:
         try:
             self.warehouse.prepare(self.target_schema, table, spec)  # adds the columns this definition brings
             overflow = Overflow(config.overflow, config.overflow_columns)
-            rows = self.warehouse.apply(self.target_schema, table, config.mode, chunk, sweep, spec, overflow)
+            faultpoints.reached("load.begin")
+            rows = self.warehouse.apply(
+                self.target_schema, table, config.mode, chunk, sweep, spec, overflow, fence=self.fence
+            )
         except S3rbError:
             metrics.ERRORS.labels(*labels, "load").inc()
             raise

@@ -30,7 +30,7 @@ from s3rb_stream.sources import mysql_meta
 from s3rb_stream.sources.binlog import BinlogReader
 from s3rb_stream.store import open_store
 from s3rb_stream.store.base import ObjectStore
-from s3rb_stream.targets import Warehouse, open_warehouse
+from s3rb_stream.targets import Fence, Warehouse, open_warehouse
 
 log = get_logger(__name__)
 
@@ -207,7 +207,9 @@ def run(
             prepared = prepare(settings, source_db, target_schema, start_position)
         warehouse = open_warehouse(settings)
         try:
-            return _run(settings, prepared, warehouse, source_db, target_schema, until_caught_up, stop, lease)
+            fence = Fence(source_db, lease.generation)
+            warehouse.claim(target_schema, fence)  # from now on, an instance with an older lease cannot commit
+            return _run(settings, prepared, warehouse, source_db, target_schema, until_caught_up, stop, lease, fence)
         finally:
             warehouse.close()
     finally:
@@ -299,12 +301,14 @@ def _run(
     until_caught_up: bool,
     stop: StopFlag,
     lease: Lease | None = None,
+    fence: Fence | None = None,
 ) -> RunResult:
-    loader = Loader(prepared.store, warehouse, source_db, target_schema, prepared.tables)
+    loader = Loader(prepared.store, warehouse, source_db, target_schema, prepared.tables, fence)
     loaded = LoadStats()
     for config, table in prepared.tables:
         warehouse.prepare(target_schema, table, scd2_spec(config, table))
     refuse_switched_to_binlog(warehouse, target_schema, prepared.binlog_tables)
+    warehouse.idle()  # until the first load
     scheduler = QueryScheduler(settings, prepared, source_db, target_schema)
     if prepared.start is None:
         return _run_queries_only(settings, scheduler, loader, until_caught_up, stop, lease)

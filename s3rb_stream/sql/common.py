@@ -10,6 +10,7 @@ from s3rb_stream.core.schema import META_COLUMNS, SourceColumn, SourceTable
 from s3rb_stream.sql.identifiers import quote_ansi as q
 
 CONTROL_TABLE = "_s3rb_batches"
+FENCE_TABLE = "_s3rb_fence"  # per source schema: the newest lease generation that has written here
 
 
 def table_name(schema: str, table: str) -> str:
@@ -174,3 +175,39 @@ def missing_columns(
                 backfill(schema, table.name, c.name, default),
             ]
     return out
+
+
+def create_fence_table(schema: str, d: ControlDialect) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table_name(schema, FENCE_TABLE)} (\n"
+        f"  source_db {d.name_type} NOT NULL,\n"
+        "  generation BIGINT NOT NULL,\n"
+        "  taken_at TIMESTAMPTZ NOT NULL\n"
+        ")"
+    )
+
+
+def claim_fence(schema: str, d: ControlDialect) -> list[str]:
+    """A new lease holder raises the fence to its generation (never lowers it). Parameters: the
+    generation, the source schema, the generation; then the source schema, the generation, the
+    source schema."""
+    fence, p = table_name(schema, FENCE_TABLE), d.param
+    return [
+        f"UPDATE {fence} SET generation = {p}, taken_at = {d.now} WHERE source_db = {p} AND generation < {p}",
+        f"INSERT INTO {fence} (source_db, generation, taken_at)"
+        f" SELECT CAST({p} AS {d.name_type}), CAST({p} AS BIGINT), {d.now}"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {fence} WHERE source_db = {p})",
+    ]
+
+
+def hold_fence(schema: str, d: ControlDialect) -> str:
+    """In a load's transaction, just before it commits: lock the fence row while it still carries our
+    generation, so a new holder's claim waits for this commit or this commit sees the claim.
+    Parameters: the source schema, the generation."""
+    fence, p = table_name(schema, FENCE_TABLE), d.param
+    return f"UPDATE {fence} SET generation = generation WHERE source_db = {p} AND generation = {p}"
+
+
+def fence_generation(schema: str, d: ControlDialect) -> str:
+    """The newest generation that has claimed the target for a source schema. Parameter: the source schema."""
+    return f"SELECT MAX(generation) FROM {table_name(schema, FENCE_TABLE)} WHERE source_db = {d.param}"

@@ -256,6 +256,10 @@ control_table_exists = _STATEMENTS.control_table_exists
 applied_keys = _STATEMENTS.applied_keys
 watermark = _STATEMENTS.watermark
 record_batch = _STATEMENTS.record_batch
+create_fence_table = _STATEMENTS.create_fence_table
+claim_fence = _STATEMENTS.claim_fence
+hold_fence = _STATEMENTS.hold_fence
+fence_generation = _STATEMENTS.fence_generation
 sweep = _STATEMENTS.sweep
 missing_columns = _STATEMENTS.missing_columns
 

@@ -45,6 +45,18 @@ class TargetStatements:
     def watermark(self, schema: str) -> str:
         return common.watermark(schema, self.control)
 
+    def create_fence_table(self, schema: str) -> str:
+        return common.create_fence_table(schema, self.control)
+
+    def claim_fence(self, schema: str) -> list[str]:
+        return common.claim_fence(schema, self.control)
+
+    def hold_fence(self, schema: str) -> str:
+        return common.hold_fence(schema, self.control)
+
+    def fence_generation(self, schema: str) -> str:
+        return common.fence_generation(schema, self.control)
+
     def record_batch(self, schema: str) -> str:
         return common.record_batch(schema, self.control)
 

@@ -14,6 +14,7 @@ from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.core.target_names import NameRules, duckdb_rules, redshift_rules
+from s3rb_stream.errors import FencedOut
 from s3rb_stream.settings import Mode, Settings
 
 
@@ -22,6 +23,23 @@ class AppliedSummary:
     batches: int
     last_applied_at: datetime | None
     max_seq: int
+
+
+@dataclass(frozen=True)
+class Fence:
+    """Who may write: the lease generation of this instance for its source schema
+    (docs/ARCHITECTURE.md, "Fencing"). A warehouse refuses a commit under a lower generation than
+    the newest it has seen claimed."""
+
+    source_db: str
+    generation: int
+
+    def refused(self, target_schema: str, newest: int | None) -> FencedOut:
+        return FencedOut(
+            f"{self.source_db} → {target_schema}: another instance took over (lease generation {newest}, ours"
+            f" {self.generation}); this one stops writing, and its uncommitted load was rolled back",
+            "run one instance per source schema; the others with --standby",
+        )
 
 
 @dataclass(frozen=True)
@@ -43,6 +61,14 @@ class Warehouse(Protocol):
     def drop_schema(self, schema: str) -> None:
         """Drop a schema and everything in it (the roundtrip check's scratch schema)."""
 
+    def claim(self, target_schema: str, fence: Fence) -> None:
+        """Raise the target's fence to ``fence.generation``, in its own transaction, right after
+        the lease is taken; :class:`FencedOut` if a newer generation already claimed it."""
+
+    def idle(self) -> None:
+        """Nothing to do until the next load: let go of what other processes may need (a DuckDB
+        file's lock). The next call reconnects."""
+
     def prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None) -> None:
         """Create the schema, the control table and the target table if missing."""
 
@@ -58,8 +84,12 @@ class Warehouse(Protocol):
         sweep: Sweep | None = None,
         scd2: Scd2Spec | None = None,
         overflow: Overflow | None = None,
+        fence: Fence | None = None,
     ) -> int:
         """Apply the batches and record them, in one transaction. Returns rows staged.
+
+        ``fence``: the transaction commits only while the target's fence still carries this
+        generation (:class:`FencedOut` otherwise; nothing is applied).
 
         ``sweep``: these batches complete a whole-table extract; target rows it did not see are
         deleted (or, for SCD2, expired) in the same transaction. ``scd2``: for ``mode: scd2``.

@@ -14,13 +14,13 @@ from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceTable, table_to_json
 from s3rb_stream.core.target_names import duckdb_rules
-from s3rb_stream.errors import WarehouseError, WarehouseUnavailable
+from s3rb_stream.errors import FencedOut, WarehouseError, WarehouseUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.settings import Mode
 from s3rb_stream.sql import duckdb as sql
 from s3rb_stream.sql import scd2 as scd2_sql
 from s3rb_stream.sql.identifiers import quote_ansi
-from s3rb_stream.targets import AppliedSummary, Sweep
+from s3rb_stream.targets import AppliedSummary, Fence, Sweep
 
 log = get_logger(__name__)
 
@@ -31,22 +31,75 @@ class DuckDBWarehouse:
     def __init__(self, path: str, read_only: bool = False, memory_limit: str | None = None) -> None:
         """``memory_limit``: DuckDB's buffer pool, e.g. "256MB" (None: DuckDB's default, 80% of RAM)."""
         self.path = path
+        self.read_only = read_only
         if read_only and not Path(path).exists():
             raise WarehouseError(f"DuckDB file {path} does not exist yet", "nothing has been loaded into it")
-        try:
-            if not read_only:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            config: dict[str, str | bool | int | float | list[str]] = {}
-            if memory_limit:
-                config["memory_limit"] = memory_limit
-            self._con = duckdb.connect(path, read_only=read_only, config=config)
-        except duckdb.IOException as exc:
-            raise WarehouseUnavailable(
-                f"cannot open DuckDB file {path}: {str(exc).splitlines()[0]}",
-                "is another process (a running pipeline or a DuckDB shell) holding it open?",
-            ) from None
+        if not read_only:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._config: dict[str, str | bool | int | float | list[str]] = {}
+        if memory_limit:
+            self._config["memory_limit"] = memory_limit
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._open()  # now: a file another process holds is an error at start, not at the first load
         self._prepared: set[tuple[str, str, str]] = set()  # (schema, table, definition) ready
         self.names = duckdb_rules(Path(path).stem)
+
+    @property
+    def _con(self) -> duckdb.DuckDBPyConnection:
+        """The connection, opened again after :meth:`idle` let the file go."""
+        return self._open()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        if self._connection is None:
+            try:
+                self._connection = duckdb.connect(self.path, read_only=self.read_only, config=self._config)
+            except duckdb.IOException as exc:
+                raise WarehouseUnavailable(
+                    f"cannot open DuckDB file {self.path}: {str(exc).splitlines()[0]}",
+                    "is another process (a running pipeline or a DuckDB shell) holding it open?",
+                ) from None
+        return self._connection
+
+    def idle(self) -> None:
+        """Close the file between loads: DuckDB lets one process at a time open it, and between
+        loads that may be you, with a DuckDB shell or ``s3rb-stream status``."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def claim(self, target_schema: str, fence: Fence) -> None:
+        con = self._con
+        con.execute(sql.create_schema(target_schema))
+        con.execute(sql.create_fence_table(target_schema))
+        con.execute("BEGIN TRANSACTION")
+        try:
+            bump, insert = sql.claim_fence(target_schema)
+            con.execute(bump, [fence.generation, fence.source_db, fence.generation])
+            con.execute(insert, [fence.source_db, fence.generation, fence.source_db])
+            newest = self._fence_generation(target_schema, fence)
+            if newest != fence.generation:
+                raise fence.refused(target_schema, newest)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def _hold_fence(self, target_schema: str, fence: Fence) -> None:
+        """Lock the fence row while it carries our generation; DuckDB reports a claim committed
+        since this transaction began as a conflict on that row, which is the same refusal."""
+        try:
+            self._con.execute(sql.hold_fence(target_schema), [fence.source_db, fence.generation])
+        except duckdb.TransactionException:
+            self._con.execute("ROLLBACK")
+            self._con.execute("BEGIN TRANSACTION")  # the caller's ROLLBACK ends this one
+            raise fence.refused(target_schema, self._fence_generation(target_schema, fence)) from None
+        newest = self._fence_generation(target_schema, fence)
+        if newest != fence.generation:
+            raise fence.refused(target_schema, newest)
+
+    def _fence_generation(self, target_schema: str, fence: Fence) -> int | None:
+        row = self._con.execute(sql.fence_generation(target_schema), [fence.source_db]).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
 
     def describe(self) -> str:
         return f"duckdb:///{self.path}"
@@ -86,6 +139,7 @@ class DuckDBWarehouse:
         sweep: Sweep | None = None,
         scd2: Scd2Spec | None = None,
         overflow: Overflow | None = None,
+        fence: Fence | None = None,
     ) -> int:
         if not batches:
             return 0
@@ -114,7 +168,12 @@ class DuckDBWarehouse:
                     [table.name, ref.key, ref.first_seq, ref.last_seq, data.num_rows],
                 )
             faultpoints.reached("load.merge")
+            if fence is not None:
+                self._hold_fence(target_schema, fence)
             con.execute("COMMIT")
+        except FencedOut:
+            con.execute("ROLLBACK")
+            raise
         except duckdb.Error as exc:
             con.execute("ROLLBACK")
             raise WarehouseError(
@@ -132,4 +191,4 @@ class DuckDBWarehouse:
         self._con.execute(f"DROP SCHEMA IF EXISTS {quote_ansi(schema)} CASCADE")
 
     def close(self) -> None:
-        self._con.close()
+        self.idle()

@@ -21,7 +21,7 @@ from s3rb_stream.core.overflow import Overflow, fit_table
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceTable, table_to_json
 from s3rb_stream.core.target_names import redshift_rules
-from s3rb_stream.errors import ConfigError, WarehouseError, WarehouseUnavailable
+from s3rb_stream.errors import ConfigError, FencedOut, WarehouseError, WarehouseUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.settings import Mode, OptionTypes, WarehouseLocation, typed_options
 from s3rb_stream.sql import redshift as sql
@@ -30,7 +30,7 @@ from s3rb_stream.sql.identifiers import quote_ansi as q
 from s3rb_stream.store import parquet
 from s3rb_stream.store.manifest import ManifestEntry, manifest_json
 from s3rb_stream.store.s3 import S3Store
-from s3rb_stream.targets import AppliedSummary, Sweep
+from s3rb_stream.targets import AppliedSummary, Fence, Sweep
 
 log = get_logger(__name__)
 
@@ -275,6 +275,7 @@ class RedshiftWarehouse:
         sweep: Sweep | None = None,
         scd2: Scd2Spec | None = None,
         overflow: Overflow | None = None,
+        fence: Fence | None = None,
     ) -> int:
         if not batches:
             return 0
@@ -289,8 +290,13 @@ class RedshiftWarehouse:
         schema, target, spec = self.names.name(target_schema), self.names.table(table), self.names.spec(scd2)
         for attempt in range(1, RETRIES + 1):
             try:
-                self._apply_once(schema, target, table.name, mode, batches, self.store.url(manifest_key), sweep, spec)
+                self._apply_once(
+                    schema, target, table.name, mode, batches, self.store.url(manifest_key), sweep, spec, fence
+                )
                 return rows
+            except FencedOut:
+                self._rollback()
+                raise
             except (redshift_connector.error.Error, OSError) as exc:
                 how = timed_out(exc)
                 if how is not None:  # retried by the daemon later, not at once: it would only time out again
@@ -363,6 +369,7 @@ class RedshiftWarehouse:
         manifest: str,
         sweep: Sweep | None,
         scd2: Scd2Spec | None,
+        fence: Fence | None = None,
     ) -> None:
         """``schema`` and ``table`` as Redshift spells them; ``ledger_name``: the source table's name,
         which the control table records."""
@@ -388,6 +395,11 @@ class RedshiftWarehouse:
         for ref, data in batches:
             self._run(cur, sql.record_batch(schema), (ledger_name, ref.key, ref.first_seq, ref.last_seq, data.num_rows))
         faultpoints.reached("load.merge")
+        if fence is not None:  # last: lock the fence row while it is ours, or see that it is not
+            self._run(cur, sql.hold_fence(schema), (fence.source_db, fence.generation))
+            newest = self._fence_generation(cur, schema, fence)
+            if newest != fence.generation:
+                raise fence.refused(schema, newest)
         self._conn.commit()
 
     def _last_step(self) -> str:
@@ -404,6 +416,33 @@ class RedshiftWarehouse:
             self._conn.rollback()
         except Exception:  # a dropped connection cannot roll back; the server already did
             self._conn = self._connect()
+
+    def idle(self) -> None:
+        """Nothing to let go: Redshift serves many sessions."""
+
+    def claim(self, target_schema: str, fence: Fence) -> None:
+        schema = self.names.name(target_schema)
+        with self._reachable(f"claiming {target_schema} for lease generation {fence.generation}"):
+            cur = self._conn.cursor()
+            self._run(cur, sql.create_schema(schema))
+            self._run(cur, sql.create_fence_table(schema))
+            self._conn.commit()
+            try:
+                bump, insert = sql.claim_fence(schema)
+                self._run(cur, bump, (fence.generation, fence.source_db, fence.generation))
+                self._run(cur, insert, (fence.source_db, fence.generation, fence.source_db))
+                newest = self._fence_generation(cur, schema, fence)
+                if newest != fence.generation:
+                    raise fence.refused(target_schema, newest)
+                self._conn.commit()
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _fence_generation(self, cur: Any, schema: str, fence: Fence) -> int | None:
+        self._run(cur, sql.fence_generation(schema), (fence.source_db,))
+        rows = cur.fetchall()
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def query(self, statement: str) -> list[tuple[object, ...]]:
         with self._reachable("reading back"):

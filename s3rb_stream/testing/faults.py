@@ -42,8 +42,8 @@ from s3rb_stream.testing.workload import Comparison, Workload, compare, tables_y
 ROLE = "arn:aws:iam::123456789012:role/s3rb-copy"
 OUTAGES = ("mariadb restart", "binlog connection cuts", "S3 down", "warehouse down")
 # How many visits of each point before the kill: spread over a run's first seconds.
-VISITS = {"capture.commit": (1, 300), "store.write": (1, 8), "checkpoint.write": (1, 6), "load.copy": (1, 4),
-          "load.merge": (1, 4)}  # fmt: skip
+VISITS = {"capture.commit": (1, 300), "store.write": (1, 8), "checkpoint.write": (1, 6), "load.begin": (1, 4),
+          "load.copy": (1, 4), "load.merge": (1, 4)}  # fmt: skip
 
 
 @dataclass(frozen=True)
