@@ -1,4 +1,4 @@
-"""Prometheus metrics and the health endpoint (``S3RB_METRICS_PORT``: ``/metrics`` and ``/healthz``).
+"""Prometheus metrics and the health endpoints (``S3RB_METRICS_PORT``: ``/metrics``, ``/healthz``, ``/readyz``).
 
 Per source (``source_db``, ``target_schema``): lag, bytes behind, changes by op, batches written.
 Per table: batches pending, freshness, load duration, errors, coercions. Lag and freshness are
@@ -34,6 +34,57 @@ ERRORS = Counter("s3rb_errors", "Errors, by where they happened.", [*TABLE, "kin
 COERCIONS = Counter(
     "s3rb_coercions", "Values changed to fit the target, by policy.", [*TABLE, "column", "action"], registry=REGISTRY
 )
+CAPTURE_PAUSED = Gauge(
+    "s3rb_capture_paused",
+    "1 while capture waits because the batches pending in the store reached S3RB_MAX_PENDING_BATCHES.",
+    SOURCE,
+    registry=REGISTRY,
+)
+BATCHES_BACKLOG = Gauge(
+    "s3rb_batches_backlog", "Batch objects written and not yet applied, all tables.", SOURCE, registry=REGISTRY
+)
+
+# The parts of each pipeline and how they are (pipeline/workers.py). "running": beats regularly, and
+# is stalled when it stops beating; "busy": in a step that may take long (a load, a sync);
+# "waiting": on purpose (a standby, capture paused by back-pressure, a load between passes);
+# "failed": its run ends with an error.
+PartState = str
+_PARTS: dict[tuple[str, str, str], tuple[PartState, float]] = {}
+_PARTS_LOCK = threading.Lock()
+
+
+def part(source_db: str, target_schema: str, name: str, state: PartState) -> None:
+    with _PARTS_LOCK:
+        _PARTS[(source_db, target_schema, name)] = (state, time.time())
+
+
+def forget_parts(source_db: str, target_schema: str) -> None:
+    """A run ended: its parts no longer count."""
+    with _PARTS_LOCK:
+        for key in [k for k in _PARTS if k[:2] == (source_db, target_schema)]:
+            del _PARTS[key]
+
+
+def health(stale_after: float) -> tuple[bool, list[str]]:
+    """Alive unless a part has failed, or a running part has not beaten for ``stale_after``."""
+    now, ok, lines = time.time(), True, []
+    with _PARTS_LOCK:
+        parts = sorted(_PARTS.items())
+    for (source_db, target_schema, name), (state, since) in parts:
+        age = now - since
+        stalled = state == "failed" or (state == "running" and age > stale_after)
+        ok = ok and not stalled
+        label = "stalled" if state == "running" and age > stale_after else state
+        lines.append(f"{source_db} → {target_schema} {name}: {label} ({age:.0f}s)")
+    return ok, lines
+
+
+def readiness() -> tuple[bool, list[str]]:
+    """Ready when every pipeline of the process holds its lease (a standby is alive, not ready)."""
+    with _PARTS_LOCK:
+        leases = {k[:2]: state for k, (state, _) in _PARTS.items() if k[2] == "lease"}
+    lines = [f"{s} → {t}: {'writing' if st == 'running' else st}" for (s, t), st in sorted(leases.items())]
+    return bool(leases) and all(st == "running" for st in leases.values()), lines
 
 
 class _Clocks(Collector):
@@ -100,10 +151,16 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path.split("?")[0] == "/healthz":
             with CLOCKS.lock:
                 age = time.time() - CLOCKS.alive
-            ok = age <= self.stale_after
-            self._reply(200 if ok else 503, f"{'ok' if ok else 'stalled'}: last progress {age:.0f}s ago\n".encode())
+            ok, lines = health(self.stale_after)
+            if not lines:  # no run yet (or between runs): whether anything moved lately
+                ok = age <= self.stale_after
+            head = f"{'ok' if ok else 'stalled'}: last progress {age:.0f}s ago"
+            self._reply(200 if ok else 503, "\n".join([head, *lines]).encode() + b"\n")
+        elif self.path.split("?")[0] == "/readyz":
+            ready, lines = readiness()
+            self._reply(200 if ready else 503, "\n".join(["ready" if ready else "not ready", *lines]).encode() + b"\n")
         else:
-            self._reply(404, b"not found: try /metrics or /healthz\n")
+            self._reply(404, b"not found: try /metrics, /healthz or /readyz\n")
 
     def _reply(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
         self.send_response(status)
@@ -117,8 +174,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def serve(port: int, stale_after: float, host: str = "0.0.0.0") -> ThreadingHTTPServer:  # noqa: S104 - scraped from outside
-    """Serve ``/metrics`` and ``/healthz`` in a daemon thread. ``/healthz`` turns 503 when the
-    pipeline loop has made no progress (no event, heartbeat or sync) for ``stale_after`` seconds."""
+    """Serve ``/metrics``, ``/healthz`` and ``/readyz`` in a daemon thread. ``/healthz`` (liveness)
+    turns 503 when a part of a pipeline failed or a running part has not beaten for ``stale_after``
+    seconds; a long load, a standby and capture paused by back-pressure are alive. ``/readyz`` is 200
+    while this process holds the lease of every pipeline it runs."""
     handler = type("Handler", (_Handler,), {"stale_after": stale_after})
     server = ThreadingHTTPServer((host, port), handler)
     threading.Thread(target=server.serve_forever, name="s3rb-metrics", daemon=True).start()

@@ -192,6 +192,9 @@ class Settings(BaseSettings):
     batch_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     batch_max_age_seconds: float = Field(default=30.0, gt=0)
     load_interval_seconds: float = Field(default=30.0, gt=0)
+    # Back-pressure: capture pauses reading while this many batch objects wait in the store to be
+    # loaded (a warehouse that is down or slow), and reads on when the loads catch up.
+    max_pending_batches: int = Field(default=10_000, ge=1)
     # DuckDB's own buffer pool (it spills to disk beyond it); its default, 80% of RAM, grows with the
     # target tables and would leave the pipeline's memory unbounded.
     # Compression of the Parquet batch objects. Default: snappy when Redshift COPYs them (the codec

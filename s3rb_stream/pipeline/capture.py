@@ -155,6 +155,7 @@ class Capture:
         self.store = store
         self.source_db = source_db
         self.target_schema = target_schema
+        self.on_written: Callable[[], None] = lambda: None  # a batch object was written (the loader's cue)
         self.tables: dict[str, SourceTable] = {}
         self.key_positions: dict[str, list[int]] = {}
         self.overhead: dict[str, int] = {}
@@ -382,6 +383,7 @@ class Capture:
             key, parquet.encode(parquet.changes_to_table(self.tables[name], changes), self.store.parquet_codec)
         )
         self.batches_written += 1
+        self.on_written()
         metrics.BATCHES_WRITTEN.labels(self.source_db, self.target_schema, name).inc()
         log.debug("batch written", key=key, rows=len(changes))
 

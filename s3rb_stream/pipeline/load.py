@@ -42,6 +42,15 @@ class LoadStats:
     rows: int = 0
     per_table: dict[str, int] = field(default_factory=dict)
     held_back: list[str] = field(default_factory=list)
+    pending: int = 0  # batch objects left unapplied after the pass (held back tables)
+
+
+def add_stats(total: LoadStats, more: LoadStats) -> None:
+    total.batches += more.batches
+    total.rows += more.rows
+    for k, v in more.per_table.items():
+        total.per_table[k] = total.per_table.get(k, 0) + v
+    total.held_back.extend(t for t in more.held_back if t not in total.held_back)
 
 
 def scd2_spec(config: TableConfig, table: SourceTable) -> Scd2Spec | None:
@@ -106,7 +115,7 @@ class Loader:
     def _load_all(self) -> LoadStats:
         stats = LoadStats()
         holds = load_holds(self.store, self.source_db, self.target_schema)
-        for config, table in self.tables:
+        for config, table in list(self.tables):  # capture may add a table meanwhile
             if table.name in holds:
                 stats.held_back.append(table.name)
                 continue
@@ -121,11 +130,13 @@ class Loader:
                     pending=len(refs),
                 )
                 stats.held_back.append(table.name)
+                stats.pending += len(refs)
                 metrics.BATCHES_PENDING.labels(self.source_db, self.target_schema, table.name).set(len(refs))
                 continue
             sweep = extract if extract is not None and config.mode != "append" else None
             if not self._load_table(config, table, refs, sweep, stats):
                 stats.held_back.append(table.name)
+                stats.pending += len(refs)
                 continue
             metrics.BATCHES_PENDING.labels(self.source_db, self.target_schema, table.name).set(0)
             if refs:

@@ -23,8 +23,9 @@ from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.capture import Capture, active_quarantines, load_checkpoint, save_quarantine
 from s3rb_stream.pipeline.extract import require_extractable
 from s3rb_stream.pipeline.lease import Lease
-from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names, scd2_spec
+from s3rb_stream.pipeline.load import Loader, LoadStats, add_stats, check_target_names, scd2_spec
 from s3rb_stream.pipeline.resume import choose_start, gtid_flavor, lost_range, purged_error, snapshot_positions
+from s3rb_stream.pipeline.workers import Backlog, LoadWorker, Ticker
 from s3rb_stream.settings import Settings, TableConfig, load_tables_file
 from s3rb_stream.sources import mysql_meta
 from s3rb_stream.sources.binlog import BinlogReader
@@ -200,20 +201,26 @@ def run(
     start_metrics(settings)
     lease = Lease(prepared.store, source_db, target_schema, settings.lease_seconds)
     waited = time.monotonic()
-    if not lease.acquire(standby, lambda: stop.stopping):
-        return RunResult(0, 0, LoadStats(), None)  # stopped while standing by
+    metrics.part(source_db, target_schema, "lease", "waiting")  # a standby is alive, not ready
     try:
-        if time.monotonic() - waited > 1.0:  # stood by while another instance wrote: read its progress
-            prepared = prepare(settings, source_db, target_schema, start_position)
-        warehouse = open_warehouse(settings)
+        if not lease.acquire(standby, lambda: stop.stopping):
+            return RunResult(0, 0, LoadStats(), None)  # stopped while standing by
         try:
-            fence = Fence(source_db, lease.generation)
-            warehouse.claim(target_schema, fence)  # from now on, an instance with an older lease cannot commit
-            return _run(settings, prepared, warehouse, source_db, target_schema, until_caught_up, stop, lease, fence)
+            if time.monotonic() - waited > 1.0:  # stood by while another instance wrote: read its progress
+                prepared = prepare(settings, source_db, target_schema, start_position)
+            warehouse = open_warehouse(settings)
+            try:
+                fence = Fence(source_db, lease.generation)
+                warehouse.claim(target_schema, fence)  # from now on, an older lease holder cannot commit
+                return _run(
+                    settings, prepared, warehouse, source_db, target_schema, until_caught_up, stop, lease, fence
+                )
+            finally:
+                warehouse.close()
         finally:
-            warehouse.close()
+            lease.release()
     finally:
-        lease.release()
+        metrics.forget_parts(source_db, target_schema)
 
 
 def refuse_switched_to_binlog(
@@ -292,6 +299,86 @@ def bytes_behind(logs: list[tuple[str, int]], position: BinlogPosition) -> int |
     return max(0, logs[index][1] - position.pos) + sum(size for _, size in logs[index + 1 :])
 
 
+class Parts:
+    """The parts of a run besides capture, each on its own clock (pipeline/workers.py): the lease's
+    renewal always; in a daemon, the loads and the query syncs too. Stopped in reverse order."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        labels: tuple[str, str],
+        loader: Loader,
+        scheduler: QueryScheduler,
+        lease: Lease | None,
+        daemon: bool,
+    ) -> None:
+        self.labels = labels
+        self.backlog = Backlog(settings.max_pending_batches)
+        self.tickers: list[Ticker] = []
+        if lease is not None:
+            self.tickers.append(Ticker("lease", min(1.0, lease.ttl / 6), lease.renew, labels))
+        self.load = LoadWorker(loader, settings.load_interval_seconds, self.backlog, labels) if daemon else None
+        if daemon and scheduler.prepared.query_tables:
+            self.tickers.append(Ticker("sync", 1.0, lambda: self._sync(scheduler), labels))
+
+    def _sync(self, scheduler: QueryScheduler) -> None:
+        if scheduler.run_due() and self.load is not None:
+            self.load.poke()
+
+    def __enter__(self) -> Parts:
+        for ticker in self.tickers:
+            ticker.start()
+        if self.load is not None:
+            self.load.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_loads()
+        for ticker in reversed(self.tickers):
+            ticker.stop()
+        metrics.forget_parts(*self.labels)
+
+    def stop_loads(self) -> None:
+        """Stop syncing and loading in the background (a load in progress finishes first)."""
+        for ticker in self.tickers:
+            if ticker.name == "sync":
+                ticker.stop()
+        if self.load is not None:
+            self.load.stop()
+
+    def wrote(self) -> None:
+        """Capture wrote a batch object."""
+        self.backlog.wrote()
+        metrics.BATCHES_BACKLOG.labels(*self.labels).set(self.backlog.pending)
+        if self.load is not None:
+            self.load.poke()
+
+    def raise_failure(self) -> None:
+        """A part that failed for good ends the run, with its error."""
+        for part in (*self.tickers, self.load):
+            if part is not None and part.error is not None:
+                raise part.error
+
+    def hold_back(self, stop: StopFlag) -> None:
+        """Back-pressure: while the batches pending in the store are at their bound, capture waits,
+        still alive, and reads on once the loads have caught up. Nothing is dropped."""
+        if not self.backlog.full():
+            return
+        log.warning(
+            "capture paused: loads are behind; the batches wait in the store, and reading resumes when they are loaded",
+            pending=self.backlog.pending,
+            max_pending_batches=self.backlog.max_batches,
+        )
+        metrics.CAPTURE_PAUSED.labels(*self.labels).set(1)
+        metrics.part(*self.labels, "capture", "waiting")
+        while self.backlog.full() and not stop.stopping:
+            self.raise_failure()
+            time.sleep(0.5)
+        metrics.CAPTURE_PAUSED.labels(*self.labels).set(0)
+        metrics.part(*self.labels, "capture", "running")
+        log.info("capture resumed", pending=self.backlog.pending)
+
+
 def _run(
     settings: Settings,
     prepared: Prepared,
@@ -304,15 +391,30 @@ def _run(
     fence: Fence | None = None,
 ) -> RunResult:
     loader = Loader(prepared.store, warehouse, source_db, target_schema, prepared.tables, fence)
-    loaded = LoadStats()
     for config, table in prepared.tables:
         warehouse.prepare(target_schema, table, scd2_spec(config, table))
     refuse_switched_to_binlog(warehouse, target_schema, prepared.binlog_tables)
     warehouse.idle()  # until the first load
     scheduler = QueryScheduler(settings, prepared, source_db, target_schema)
-    if prepared.start is None:
-        return _run_queries_only(settings, scheduler, loader, until_caught_up, stop, lease)
+    with Parts(settings, (source_db, target_schema), loader, scheduler, lease, not until_caught_up) as parts:
+        if prepared.start is None:
+            return _run_queries_only(settings, scheduler, loader, until_caught_up, stop, parts)
+        return _capture(settings, prepared, loader, scheduler, source_db, target_schema, until_caught_up, stop, parts)
 
+
+def _capture(
+    settings: Settings,
+    prepared: Prepared,
+    loader: Loader,
+    scheduler: QueryScheduler,
+    source_db: str,
+    target_schema: str,
+    until_caught_up: bool,
+    stop: StopFlag,
+    parts: Parts,
+) -> RunResult:
+    start = prepared.start
+    assert start is not None  # a pipeline without binlog tables runs _run_queries_only
     policy = FlushPolicy(
         max_rows=settings.batch_max_rows,
         max_bytes=settings.batch_max_bytes,
@@ -342,11 +444,11 @@ def _run(
         arrow_schema(table)
         try:
             check_target_names(settings, target_schema, [*loader.tables, (config, table)])
+            scd2_spec(config, table)
         except S3rbError as exc:
             log.error(f"new table not captured: {exc}", table=name)
             return None
-        warehouse.prepare(target_schema, table, scd2_spec(config, table))
-        loader.tables.append((config, table))
+        loader.tables.append((config, table))  # the loader creates its target table at its next pass
         if config.mode == "scd2":
             capture.collapse.add(name)
         return table
@@ -357,16 +459,16 @@ def _run(
         target_schema,
         [t for _, t in prepared.binlog_tables],
         policy,
-        prepared.start,
+        start,
         prepared.resumed,
         prepared.skip_below,
         {t.name for c, t in prepared.binlog_tables if c.mode == "scd2"},
         describe,
         adopt,
     )
+    capture.on_written = parts.wrote
     server_id = settings.server_id or default_server_id(source_db, target_schema)
-    target = prepared.target_position or prepared.start
-    last_load = time.monotonic()
+    target = prepared.target_position or start
 
     def should_stop(position: BinlogPosition) -> bool:
         if stop.stopping:
@@ -405,18 +507,13 @@ def _run(
             capture.flush_all()
 
     def on_boundary() -> None:
-        nonlocal last_load
         metrics.heartbeat()
-        if lease is not None:
-            lease.renew()
+        metrics.part(source_db, target_schema, "capture", "running")
+        parts.raise_failure()  # a lost lease, a fenced or failed load: the run ends here
         probe_source()
-        if until_caught_up:
-            return
-        scheduler.run_due()
-        if time.monotonic() - last_load >= settings.load_interval_seconds:
-            _add(loaded, loader.load_all())
-            last_load = time.monotonic()
+        parts.hold_back(stop)
 
+    metrics.part(source_db, target_schema, "capture", "running")
     failures = 0
     failed_at = capture.buffers.last_commit
     while not (until_caught_up and capture.buffers.last_commit.at_or_after(target)) and not stop.stopping:
@@ -450,9 +547,7 @@ def _run(
         finally:
             reader.close()
     capture.flush_all()
-    if until_caught_up:
-        scheduler.run_due(force=True)
-    _add(loaded, loader.load_all())
+    loaded = _finish(scheduler, loader, until_caught_up, parts)
     log.info(
         "caught up" if until_caught_up else "stopped",
         changes=capture.changes_total,
@@ -463,31 +558,38 @@ def _run(
     return RunResult(capture.changes_total, capture.batches_written, loaded, capture.buffers.last_commit)
 
 
+def _finish(scheduler: QueryScheduler, loader: Loader, until_caught_up: bool, parts: Parts) -> LoadStats:
+    """The end of a run: background loads stop, then one last sync (batch mode) and load of all that
+    was written, under the lease, which is still renewed meanwhile."""
+    parts.stop_loads()
+    parts.raise_failure()
+    loaded = LoadStats()
+    if parts.load is not None:
+        add_stats(loaded, parts.load.stats)
+    if until_caught_up:
+        scheduler.run_due(force=True)
+    add_stats(loaded, loader.load_all())
+    return loaded
+
+
 def _run_queries_only(
     settings: Settings,
     scheduler: QueryScheduler,
     loader: Loader,
     until_caught_up: bool,
     stop: StopFlag,
-    lease: Lease | None,
+    parts: Parts,
 ) -> RunResult:
     """No table on the binlog: sync on schedule (once, with ``until_caught_up``) and load."""
-    loaded = LoadStats()
-    rows = scheduler.run_due(force=True)
-    _add(loaded, loader.load_all())
-    while not until_caught_up and not stop.stopping:
+    labels = parts.labels
+    if until_caught_up:
+        rows = scheduler.run_due(force=True)
+        return RunResult(rows, 0, _finish(scheduler, loader, False, parts), None)
+    if parts.load is not None:
+        parts.load.poke()  # what earlier runs left pending
+    while not stop.stopping:
         metrics.heartbeat()
-        if lease is not None:
-            lease.renew()
+        metrics.part(*labels, "capture", "running")
+        parts.raise_failure()
         time.sleep(min(1.0, settings.heartbeat_seconds))
-        if scheduler.run_due():
-            _add(loaded, loader.load_all())
-    return RunResult(rows, 0, loaded, None)
-
-
-def _add(total: LoadStats, more: LoadStats) -> None:
-    total.batches += more.batches
-    total.rows += more.rows
-    for k, v in more.per_table.items():
-        total.per_table[k] = total.per_table.get(k, 0) + v
-    total.held_back.extend(t for t in more.held_back if t not in total.held_back)
+    return RunResult(0, 0, _finish(scheduler, loader, False, parts), None)

@@ -154,7 +154,7 @@ class RedshiftWarehouse:
         self._prepared: set[tuple[str, str, str]] = set()  # (schema, table, definition) ready
         self.names = redshift_rules()  # every name is created and looked up in lower case
         self.statement_timeout = statement_timeout  # seconds; 0: none
-        self._conn = self._connect()
+        self._connection: Any | None = self._connect()  # now: an unreachable cluster is an error at start
 
     def describe(self) -> str:
         return self.location.describe()
@@ -187,12 +187,27 @@ class RedshiftWarehouse:
         log.debug("redshift statement", sql=statement)
         cursor.execute(statement, params)
 
+    @property
+    def _conn(self) -> Any:
+        """The connection; a new one after the last was dropped (the loader retries on this object)."""
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection
+
+    def _drop(self) -> None:
+        """Forget a connection that broke or may still answer an old statement: never reuse it."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
+
     @contextlib.contextmanager
     def _reachable(self, what: str) -> Iterator[None]:
         """A dropped or refused connection is an outage, which the daemon rides out (retryable)."""
         try:
             yield
         except (redshift_connector.error.InterfaceError, OSError) as exc:
+            self._drop()
             raise WarehouseUnavailable(
                 f"lost the connection to Redshift at {self.describe()} while {what}: {type(exc).__name__}",
                 "retried from the checkpoint with backoff; nothing was applied by the failed step",
@@ -406,16 +421,14 @@ class RedshiftWarehouse:
         return _step(self.last_statement) if self.last_statement else "connect"
 
     def _reconnect(self) -> None:
-        """A connection whose statement timed out may still answer it later: never reuse it."""
-        with contextlib.suppress(Exception):
-            self._conn.close()
-        self._conn = self._connect()
+        """A connection whose statement timed out may still answer it later: the next use gets a new one."""
+        self._drop()
 
     def _rollback(self) -> None:
         try:
             self._conn.rollback()
         except Exception:  # a dropped connection cannot roll back; the server already did
-            self._conn = self._connect()
+            self._drop()
 
     def idle(self) -> None:
         """Nothing to let go: Redshift serves many sessions."""
@@ -458,5 +471,4 @@ class RedshiftWarehouse:
             self._conn.commit()
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):  # closing a dead connection is not worth an error
-            self._conn.close()
+        self._drop()

@@ -31,6 +31,7 @@ def test_k8s_has_one_deployment_per_source_with_secrets_from_the_environment_and
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["envFrom"] == [{"secretRef": {"name": kinds["Secret"]["metadata"]["name"]}}]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert "S3RB_MYSQL_PASSWORD" in kinds["Secret"]["stringData"]
     yaml.safe_load(kinds["ConfigMap"]["data"]["tables.yml"])  # the embedded tables file is YAML too
 

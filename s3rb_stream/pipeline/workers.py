@@ -1,0 +1,155 @@
+"""The parts of one pipeline that run on their own clocks, each on a thread, so that capture never
+waits for the warehouse, a query sync or the lease (docs/ARCHITECTURE.md, "Concurrency").
+
+- :class:`Backlog`: batch objects written and not yet applied. The object store is the queue
+  between capture and load; capture pauses reading beyond its bound, and never drops anything.
+- :class:`LoadWorker`: loads when capture has written batches, and every load interval. An outage
+  of the warehouse is retried with backoff while capture goes on; any other error stops the run.
+- :class:`Ticker`: runs a small job on an interval (the lease's renewal, the query syncs).
+
+Each part reports to ``metrics`` (``/healthz``): a long load is busy, not stalled.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from s3rb_stream import metrics
+from s3rb_stream.errors import S3rbError
+from s3rb_stream.log import get_logger
+from s3rb_stream.pipeline.load import Loader, LoadStats, add_stats
+
+log = get_logger(__name__)
+
+MAX_LOAD_BACKOFF_SECONDS = 30.0  # a warehouse back from an outage is loaded into within this
+
+
+@dataclass
+class Backlog:
+    """Batch objects written and not yet applied, as capture and the loader last knew them.
+
+    ``pending`` is what the loader found left after its last pass, plus what was written since
+    that pass began: exact once a pass has run, an undercount before.
+    """
+
+    max_batches: int
+    _written: int = 0
+    _base: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wrote(self) -> None:
+        with self._lock:
+            self._written += 1
+
+    def mark(self) -> int:
+        """Taken when a load pass begins."""
+        with self._lock:
+            return self._written
+
+    def settle(self, mark: int, remaining: int) -> None:
+        """A load pass that began at ``mark`` left ``remaining`` batches pending."""
+        with self._lock:
+            self._base = remaining - mark
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return max(0, self._base + self._written)
+
+    def full(self) -> bool:
+        return self.pending >= self.max_batches
+
+
+class LoadWorker:
+    """Loads on its own thread. ``poke`` after writing batches; ``stop`` waits for a load in progress."""
+
+    def __init__(self, loader: Loader, interval: float, backlog: Backlog, labels: tuple[str, str]) -> None:
+        self.loader = loader
+        self.interval = interval
+        self.backlog = backlog
+        self.labels = labels
+        self.stats = LoadStats()
+        self.error: S3rbError | None = None  # fatal: the run must end with it
+        self.last_success: float | None = None  # wall clock
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"s3rb-load-{labels[0]}", daemon=True)
+
+    def start(self) -> LoadWorker:
+        metrics.part(*self.labels, "load", "waiting")
+        self._thread.start()
+        return self
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stopping.is_set():
+                break
+            mark = self.backlog.mark()
+            metrics.part(*self.labels, "load", "busy")  # however long it takes, a load is not a stall
+            try:
+                stats = self.loader.load_all()
+            except S3rbError as exc:
+                if not exc.retryable:
+                    self.error = exc
+                    metrics.part(*self.labels, "load", "failed")
+                    return
+                failures += 1
+                delay = min(MAX_LOAD_BACKOFF_SECONDS, 0.5 * 2.0**failures)
+                log.error("load failed; capture goes on, the load is retried", error=str(exc), retry_in_s=delay)
+                metrics.part(*self.labels, "load", "waiting")
+                self._stopping.wait(delay)
+                self._wake.set()  # batches are still pending: try again at once after the backoff
+                continue
+            failures = 0
+            add_stats(self.stats, stats)
+            self.backlog.settle(mark, stats.pending)
+            self.last_success = time.time()
+            metrics.part(*self.labels, "load", "waiting")
+
+
+class Ticker:
+    """Runs ``job`` every ``interval`` seconds on its own thread until stopped; an error it raises is
+    kept for the run to end with."""
+
+    def __init__(self, name: str, interval: float, job: Callable[[], None], labels: tuple[str, str]) -> None:
+        self.name = name
+        self.interval = interval
+        self.job = job
+        self.labels = labels
+        self.error: S3rbError | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"s3rb-{name}-{labels[0]}", daemon=True)
+
+    def start(self) -> Ticker:
+        metrics.part(*self.labels, self.name, "running")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self.interval):
+            metrics.part(*self.labels, self.name, "busy")  # a long sync is not a stall
+            try:
+                self.job()
+            except S3rbError as exc:
+                self.error = exc
+                metrics.part(*self.labels, self.name, "failed")
+                return
+            metrics.part(*self.labels, self.name, "running")

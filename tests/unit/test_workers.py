@@ -1,0 +1,98 @@
+"""The parts of a run on their own clocks, as pure logic: the backlog's count, what health and
+readiness say about parts, and how the load worker treats retryable and fatal errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, cast
+
+import pytest
+
+from s3rb_stream import metrics
+from s3rb_stream.errors import FencedOut, WarehouseUnavailable
+from s3rb_stream.pipeline.load import Loader, LoadStats
+from s3rb_stream.pipeline.workers import Backlog, LoadWorker
+
+LABELS = ("unit_src", "unit_target")
+
+
+def test_the_backlog_is_what_the_last_pass_left_plus_what_was_written_since() -> None:
+    backlog = Backlog(max_batches=3)
+    for _ in range(2):
+        backlog.wrote()
+    assert backlog.pending == 2 and not backlog.full()
+    mark = backlog.mark()  # a load pass begins ...
+    backlog.wrote()  # ... capture writes on meanwhile ...
+    backlog.settle(mark, remaining=1)  # ... and the pass leaves one batch (held back)
+    assert backlog.pending == 2
+    backlog.wrote()
+    assert backlog.full()
+
+
+def test_health_counts_busy_and_waiting_parts_as_alive_and_readiness_needs_the_lease() -> None:
+    metrics.forget_parts(*LABELS)
+    try:
+        metrics.part(*LABELS, "lease", "waiting")  # a standby
+        metrics.part(*LABELS, "load", "busy")
+        ok, lines = metrics.health(stale_after=60)
+        assert ok and f"{LABELS[0]} → {LABELS[1]} load: busy (0s)" in lines
+        assert metrics.readiness()[0] is False
+        metrics.part(*LABELS, "lease", "running")
+        assert metrics.readiness() == (True, [f"{LABELS[0]} → {LABELS[1]}: writing"])
+        metrics.part(*LABELS, "capture", "running")
+        assert metrics.health(stale_after=-1)[0] is False  # a running part that stopped beating
+        metrics.part(*LABELS, "capture", "failed")
+        assert metrics.health(stale_after=60)[0] is False
+    finally:
+        metrics.forget_parts(*LABELS)
+    assert metrics.health(stale_after=60) == (True, [])
+
+
+class Warehouse:
+    """Answers each load pass with the next outcome: stats, or an error to raise."""
+
+    def __init__(self, outcomes: list[LoadStats | Exception]) -> None:
+        self.outcomes = outcomes
+        self.passes = 0
+        self.done = threading.Event()
+
+    def load_all(self) -> LoadStats:
+        self.passes += 1
+        outcome = self.outcomes.pop(0) if self.outcomes else LoadStats()
+        if not self.outcomes:
+            self.done.set()
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+def worker(outcomes: list[LoadStats | Exception]) -> tuple[LoadWorker, Warehouse]:
+    passes = Warehouse(outcomes)
+    return LoadWorker(cast(Loader, cast(Any, passes)), 60.0, Backlog(100), LABELS), passes
+
+
+def test_an_outage_is_retried_until_the_load_succeeds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("s3rb_stream.pipeline.workers.MAX_LOAD_BACKOFF_SECONDS", 0.05)
+    load, passes = worker([WarehouseUnavailable("down"), WarehouseUnavailable("down"), LoadStats(batches=2, rows=5)])
+    load.start()
+    load.poke()
+    assert passes.done.wait(10)
+    time.sleep(0.1)
+    load.stop()
+    assert passes.passes == 3 and load.error is None and load.stats.batches == 2 and load.last_success is not None
+
+
+def test_a_fatal_error_stops_the_worker_and_is_kept_for_the_run() -> None:
+    fenced = FencedOut("another instance took over")
+    load, passes = worker([fenced, LoadStats()])
+    load.start()
+    load.poke()
+    deadline = time.monotonic() + 10
+    while load.error is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    load.poke()
+    time.sleep(0.1)
+    load.stop()
+    assert load.error is fenced and passes.passes == 1
+    metrics.forget_parts(*LABELS)
