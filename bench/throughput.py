@@ -39,6 +39,7 @@ from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, Write
 
 from s3rb_stream.core.batching import FlushPolicy
 from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.log import configure as configure_logging
 from s3rb_stream.pipeline.capture import Capture
 from s3rb_stream.pipeline.runner import default_server_id, prepare, run
@@ -149,16 +150,17 @@ def capture_only(settings: Settings, end: BinlogPosition) -> int:
     assert prepared.start is not None
     policy = FlushPolicy(settings.batch_max_rows, settings.batch_max_bytes, settings.batch_max_age_seconds)
     capture = Capture(
-        prepared.store, "bench", "analytics", [t for _, t in prepared.binlog_tables], policy, prepared.start
-    )
-    reader = BinlogReader(
-        settings.mysql(), default_server_id("bench", "analytics"), "bench", capture.tables, prepared.start,
-        settings.heartbeat_seconds, prepared.gtid, capture.quarantined,
+        store=prepared.store, source_db="bench", target_schema="analytics",
+        tables=[t for _, t in prepared.binlog_tables], policy=policy, start=prepared.start,
     )  # fmt: skip
-    try:
-        capture.consume(reader, lambda position: position.at_or_after(end))
-    finally:
-        reader.close()
+
+    def open_reader(tables: dict[str, SourceTable], start: BinlogPosition, quarantined: dict[str, str]) -> BinlogReader:
+        server_id = default_server_id("bench", "analytics")
+        return BinlogReader(
+            settings.mysql(), server_id, "bench", tables, start, settings.heartbeat_seconds, prepared.gtid, quarantined
+        )
+
+    capture.read(open_reader, lambda position: position.at_or_after(end))
     capture.flush_all()
     return capture.changes_total
 

@@ -34,6 +34,16 @@ from s3rb_stream.store.base import ObjectStore
 log = get_logger(__name__)
 
 CHECKPOINT_EVERY_SECONDS = 5.0
+# (tables, start, quarantined) → a reader of the binlog from ``start`` for those tables
+OpenReader = Callable[[dict[str, SourceTable], BinlogPosition, dict[str, str]], BinlogReader]
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """A table created while streaming that capture takes on."""
+
+    table: SourceTable
+    one_change_per_transaction: bool = False  # SCD2: states inside a transaction are not versions
 
 
 def save_quarantine(
@@ -131,6 +141,7 @@ class _Pending:
 class Capture:
     def __init__(
         self,
+        *,
         store: ObjectStore,
         source_db: str,
         target_schema: str,
@@ -141,7 +152,7 @@ class Capture:
         skip_below: dict[str, int] | None = None,
         one_change_per_transaction: set[str] | None = None,
         describe: Callable[[str], SourceTable | None] | None = None,
-        adopt: Callable[[str], SourceTable | None] | None = None,
+        adopt: Callable[[str], Adopted | None] | None = None,
     ) -> None:
         """``resumed`` is False on a first run: the start position is then saved even if idle.
 
@@ -150,7 +161,8 @@ class Capture:
         ``one_change_per_transaction``: tables (SCD2) that keep only each key's last change of a
         transaction: the states inside a transaction are not versions.
         ``describe``: reads a table's definition from the source now, to follow an ALTER.
-        ``adopt``: a table just created: its definition when the tables file includes it, else None.
+        ``adopt``: a table just created: its definition (and whether it keeps one change per
+        transaction) when the tables file includes it, else None.
         """
         self.store = store
         self.source_db = source_db
@@ -172,10 +184,31 @@ class Capture:
         self.quarantined: dict[str, str] = {}
         self.describe = describe
         self.adopt = adopt
-        self.reopen = False  # the set of captured tables grew: the reader must be reopened
+        self._reopen = False  # the set of captured tables grew: the reader must be reopened
         self.collapse = one_change_per_transaction or set()
 
     # ------------------------------------------------------------------ reading
+
+    @property
+    def position(self) -> BinlogPosition:
+        """The last transaction boundary read: where a new reader resumes."""
+        return self.buffers.last_commit
+
+    def read(
+        self,
+        open_reader: OpenReader,
+        should_stop: Callable[[BinlogPosition], bool],
+        on_boundary: Callable[[], None] = lambda: None,
+    ) -> bool:
+        """Read from :attr:`position` with a reader from ``open_reader`` until ``should_stop`` is true
+        at a boundary. True when it stopped to be reopened, because a new table joined."""
+        reader = open_reader(self.tables, self.position, self.quarantined)
+        try:
+            self.consume(reader, should_stop, on_boundary)
+        finally:
+            reader.close()
+        reopen, self._reopen = self._reopen, False
+        return reopen
 
     def consume(
         self,
@@ -203,7 +236,7 @@ class Capture:
                 pending = _Pending({}, {})
                 self.flush(self.buffers.due(time.monotonic()))
                 on_boundary()
-                if should_stop(item.position) or self.reopen:
+                if should_stop(item.position) or self._reopen:
                     return
 
     def _add_rows(self, pending: _Pending, item: RowImages) -> None:
@@ -274,11 +307,13 @@ class Capture:
         for db, name in tables:
             if db != self.source_db or name in self.tables or self.adopt is None:
                 continue
-            new = self.adopt(name)
-            if new is None:
+            adopted = self.adopt(name)
+            if adopted is None:
                 continue
-            self._set_definition(new)
-            self.reopen = True
+            self._set_definition(adopted.table)
+            if adopted.one_change_per_transaction:
+                self.collapse.add(name)
+            self._reopen = True
             log.info("new table captured from its CREATE on", table=name)
 
     def _follow_alter(self, table: str, item: Ddl) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from s3rb_stream.errors import ConfigError, S3rbError
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.runner import RunResult, StartPosition, StopFlag, run
+from s3rb_stream.retry import Backoff, transient
 from s3rb_stream.settings import PipelineConfig, Settings, load_tables_file
 
 log = get_logger(__name__)
@@ -78,22 +79,20 @@ def run_daemon(
 ) -> None:
     """One source schema as a daemon: an outage of MySQL, the store or the warehouse (a retryable
     error) is ridden out, resuming from the checkpoint with backoff; any other error ends it."""
-    failures = 0
+    backoff = Backoff(first_backoff, MAX_OUTAGE_BACKOFF_SECONDS)
     while not stop.stopping:
         started = time.monotonic()
         try:
             run(settings, source_db, target_schema, False, start_position, stop, standby)
             return
         except S3rbError as exc:
-            if not exc.retryable:
+            if not transient(exc):
                 raise
-            failures = 1 if time.monotonic() - started > HEALTHY_RUN_SECONDS else failures + 1
-            delay = min(MAX_OUTAGE_BACKOFF_SECONDS, first_backoff * 2 ** (failures - 1))
+            if time.monotonic() - started > HEALTHY_RUN_SECONDS:
+                backoff.reset()
             log.error("pipeline interrupted; resuming from its checkpoint", source_db=source_db,
-                      target_schema=target_schema, error=str(exc), attempt=failures, retry_in_s=delay)  # fmt: skip
-            deadline = time.monotonic() + delay
-            while not stop.stopping and time.monotonic() < deadline:
-                time.sleep(0.2)
+                      target_schema=target_schema, error=str(exc), attempt=backoff.failures + 1)  # fmt: skip
+            backoff.wait(lambda: stop.stopping)
 
 
 def _keep_running(
@@ -105,21 +104,20 @@ def _keep_running(
     first_backoff: float,
 ) -> None:
     source, target = state.config.source_db, state.config.target_schema
+    backoff = Backoff(first_backoff, MAX_BACKOFF_SECONDS)
     while not stop.stopping:
         state.runs += 1
         try:
             state.results.append(run(settings, source, target, until_caught_up, start_position, stop))
             state.failures, state.last_error = 0, None
+            backoff.reset()
             if until_caught_up:
                 return
         except S3rbError as exc:
             state.failures += 1
             state.last_error = str(exc)
-            delay = min(MAX_BACKOFF_SECONDS, first_backoff * 2 ** (state.failures - 1))
             log.error("pipeline failed; the others go on", source_db=source, target_schema=target,
-                      error=str(exc), attempt=state.failures, retry_in_s=delay)  # fmt: skip
+                      error=str(exc), attempt=state.failures, transient=transient(exc))  # fmt: skip
             if until_caught_up and state.failures >= 3:
                 return
-            deadline = time.monotonic() + delay
-            while not stop.stopping and time.monotonic() < deadline:
-                time.sleep(0.2)
+            backoff.wait(lambda: stop.stopping)

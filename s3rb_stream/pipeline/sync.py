@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from s3rb_stream.core.checkpoint import now_utc
 from s3rb_stream.core.query_state import ExtractState, HybridState, next_query_seq
 from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.core.text_values import as_bytes
+from s3rb_stream.errors import SourceUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.extract import bound_values, read_extract, require_extractable, select_tables
 from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names
@@ -157,3 +159,46 @@ def sync(
             if own:
                 wh.close()
     return result
+
+
+class QueryScheduler:
+    """Runs each hybrid and full_sync table's strategy when its ``sync_interval`` has passed."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ObjectStore,
+        source_db: str,
+        target_schema: str,
+        tables: list[tuple[TableConfig, SourceTable]],
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.source_db = source_db
+        self.target_schema = target_schema
+        self.tables = tables  # the hybrid and full_sync tables
+        self.last_run: dict[str, float] = {}
+
+    def interval(self, config: TableConfig) -> float:
+        return config.sync_interval or self.settings.sync_interval_seconds
+
+    def run_due(self, force: bool = False) -> int:
+        """Sync the tables that are due (all of them when ``force``); returns rows read."""
+        now = time.monotonic()
+        due = [
+            (c, t)
+            for c, t in self.tables
+            if force or now - self.last_run.get(t.name, float("-inf")) >= self.interval(c)
+        ]
+        if not due:
+            return 0
+        try:
+            rows = sync_tables(self.settings, self.store, self.source_db, self.target_schema, due)
+        except SourceUnavailable as exc:
+            if force:
+                raise
+            log.warning("query sync failed; retried at its next interval", error=str(exc))
+            rows = {}
+        for _, table in due:
+            self.last_run[table.name] = now
+        return sum(rows.values())

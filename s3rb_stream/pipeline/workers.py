@@ -6,6 +6,7 @@ waits for the warehouse, a query sync or the lease (docs/ARCHITECTURE.md, "Concu
 - :class:`LoadWorker`: loads when capture has written batches, and every load interval. An outage
   of the warehouse is retried with backoff while capture goes on; any other error stops the run.
 - :class:`Ticker`: runs a small job on an interval (the lease's renewal, the query syncs).
+- :class:`Parts`: a run's parts besides capture, started and stopped together.
 
 Each part reports to ``metrics`` (``/healthz``): a long load is busy, not stalled.
 """
@@ -16,11 +17,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from s3rb_stream import metrics
 from s3rb_stream.errors import S3rbError
 from s3rb_stream.log import get_logger
+from s3rb_stream.pipeline.lease import Lease
 from s3rb_stream.pipeline.load import Loader, LoadStats, add_stats
+from s3rb_stream.pipeline.sync import QueryScheduler
+from s3rb_stream.retry import Backoff
+from s3rb_stream.settings import Settings
+
+if TYPE_CHECKING:
+    from s3rb_stream.pipeline.pipeline import StopFlag
 
 log = get_logger(__name__)
 
@@ -92,7 +101,7 @@ class LoadWorker:
         self._thread.join()
 
     def _loop(self) -> None:
-        failures = 0
+        backoff = Backoff(cap=MAX_LOAD_BACKOFF_SECONDS)
         while not self._stopping.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
@@ -107,14 +116,12 @@ class LoadWorker:
                     self.error = exc
                     metrics.part(*self.labels, "load", "failed")
                     return
-                failures += 1
-                delay = min(MAX_LOAD_BACKOFF_SECONDS, 0.5 * 2.0**failures)
-                log.error("load failed; capture goes on, the load is retried", error=str(exc), retry_in_s=delay)
                 metrics.part(*self.labels, "load", "waiting")
-                self._stopping.wait(delay)
+                log.error("load failed; capture goes on, the load is retried", error=str(exc))
+                backoff.wait(self._stopping.is_set)
                 self._wake.set()  # batches are still pending: try again at once after the backoff
                 continue
-            failures = 0
+            backoff.reset()
             add_stats(self.stats, stats)
             self.backlog.settle(mark, stats.pending)
             self.last_success = time.time()
@@ -153,3 +160,83 @@ class Ticker:
                 metrics.part(*self.labels, self.name, "failed")
                 return
             metrics.part(*self.labels, self.name, "running")
+
+
+class Parts:
+    """The parts of a run besides capture, each on its own clock (pipeline/workers.py): the lease's
+    renewal always; in a daemon, the loads and the query syncs too. Stopped in reverse order."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        labels: tuple[str, str],
+        loader: Loader,
+        scheduler: QueryScheduler,
+        lease: Lease | None,
+        daemon: bool,
+    ) -> None:
+        self.labels = labels
+        self.backlog = Backlog(settings.max_pending_batches)
+        self.tickers: list[Ticker] = []
+        if lease is not None:
+            self.tickers.append(Ticker("lease", min(1.0, lease.ttl / 6), lease.renew, labels))
+        self.load = LoadWorker(loader, settings.load_interval_seconds, self.backlog, labels) if daemon else None
+        if daemon and scheduler.tables:
+            self.tickers.append(Ticker("sync", 1.0, lambda: self._sync(scheduler), labels))
+
+    def _sync(self, scheduler: QueryScheduler) -> None:
+        if scheduler.run_due() and self.load is not None:
+            self.load.poke()
+
+    def __enter__(self) -> Parts:
+        for ticker in self.tickers:
+            ticker.start()
+        if self.load is not None:
+            self.load.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_loads()
+        for ticker in reversed(self.tickers):
+            ticker.stop()
+        metrics.forget_parts(*self.labels)
+
+    def stop_loads(self) -> None:
+        """Stop syncing and loading in the background (a load in progress finishes first)."""
+        for ticker in self.tickers:
+            if ticker.name == "sync":
+                ticker.stop()
+        if self.load is not None:
+            self.load.stop()
+
+    def wrote(self) -> None:
+        """Capture wrote a batch object."""
+        self.backlog.wrote()
+        metrics.BATCHES_BACKLOG.labels(*self.labels).set(self.backlog.pending)
+        if self.load is not None:
+            self.load.poke()
+
+    def raise_failure(self) -> None:
+        """A part that failed for good ends the run, with its error."""
+        for part in (*self.tickers, self.load):
+            if part is not None and part.error is not None:
+                raise part.error
+
+    def hold_back(self, stop: StopFlag) -> None:
+        """Back-pressure: while the batches pending in the store are at their bound, capture waits,
+        still alive, and reads on once the loads have caught up. Nothing is dropped."""
+        if not self.backlog.full():
+            return
+        log.warning(
+            "capture paused: loads are behind; the batches wait in the store, and reading resumes when they are loaded",
+            pending=self.backlog.pending,
+            max_pending_batches=self.backlog.max_batches,
+        )
+        metrics.CAPTURE_PAUSED.labels(*self.labels).set(1)
+        metrics.part(*self.labels, "capture", "waiting")
+        while self.backlog.full() and not stop.stopping:
+            self.raise_failure()
+            time.sleep(0.5)
+        metrics.CAPTURE_PAUSED.labels(*self.labels).set(0)
+        metrics.part(*self.labels, "capture", "running")
+        log.info("capture resumed", pending=self.backlog.pending)

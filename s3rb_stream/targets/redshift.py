@@ -7,7 +7,6 @@ Serializable-isolation conflicts (error 1023) and dropped connections are retrie
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from s3rb_stream.core.schema import SourceTable, table_to_json
 from s3rb_stream.core.target_names import redshift_rules
 from s3rb_stream.errors import ConfigError, FencedOut, WarehouseError, WarehouseUnavailable
 from s3rb_stream.log import get_logger
+from s3rb_stream.retry import Backoff
 from s3rb_stream.settings import Mode, OptionTypes, WarehouseLocation, typed_options
 from s3rb_stream.sql import redshift as sql
 from s3rb_stream.sql import scd2 as scd2_sql
@@ -303,6 +303,7 @@ class RedshiftWarehouse:
         self.store.put(manifest_key, manifest_json(self.store.bucket, entries))
         rows = int(sum(data.num_rows for _, data in batches))
         schema, target, spec = self.names.name(target_schema), self.names.table(table), self.names.spec(scd2)
+        backoff = Backoff(first=1.0)
         for attempt in range(1, RETRIES + 1):
             try:
                 self._apply_once(
@@ -335,9 +336,8 @@ class RedshiftWarehouse:
                         f" at {step}: {server_message(exc)}",
                         hint,
                     ) from None
-                delay = min(30.0, 0.5 * 2**attempt)
-                log.warning("redshift load retrying", table=table.name, attempt=attempt, delay_s=delay, error=str(exc))
-                time.sleep(delay)
+                log.warning("redshift load retrying", table=table.name, attempt=attempt, error=str(exc))
+                backoff.wait()
                 if isinstance(exc, (redshift_connector.error.InterfaceError, OSError)):
                     self._reconnect()
         return rows

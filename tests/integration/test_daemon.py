@@ -269,22 +269,42 @@ def test_sigterm_under_load_then_a_restart_loses_and_duplicates_nothing(
     assert [e[0] for e in events] == [f"e{i}" for i in range(1, written + 1)]  # each once, in order
 
 
-def test_a_second_instance_is_refused_or_stands_by_and_takes_over(file_pipeline: Pipeline, tmp_path: Path) -> None:
+def test_a_second_instance_is_refused_or_stands_by_and_takes_over(
+    file_pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    from s3rb_stream.testing.ports import free_port, port_open, wait_until
+
+    def status(port: int, path: str) -> int:
+        try:
+            return int(urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
     pipeline = file_pipeline
     db = pipeline.source_db
     Path(pipeline.settings.tables_file).write_text(f'tables:\n  - name: "{db}.t"\n')
     pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)")
+    writer_port, standby_port = free_port(), free_port()
+    monkeypatch.setenv("S3RB_METRICS_PORT", str(writer_port))
     first = start_daemon(pipeline, tmp_path)
     try:
         pipeline.sql("INSERT INTO t VALUES (1)")
         wait_for_checkpoint(pipeline, first)
+        assert (status(writer_port, "/healthz"), status(writer_port, "/readyz")) == (200, 200)
+        monkeypatch.delenv("S3RB_METRICS_PORT")
         refused = start_daemon(pipeline, tmp_path, "--until-caught-up")
         _, stderr = refused.communicate(timeout=60)
         assert refused.returncode == 2
         assert f"error: another instance writes {db} → analytics:" in stderr and "--standby" in stderr
+        monkeypatch.setenv("S3RB_METRICS_PORT", str(standby_port))
         standby = start_daemon(pipeline, tmp_path, "--until-caught-up", "--standby")
+        wait_until(lambda: port_open(standby_port), 30, "the standby's metrics endpoint")
         time.sleep(2)
         assert standby.poll() is None  # waiting
+        assert (status(standby_port, "/healthz"), status(standby_port, "/readyz")) == (200, 503)  # alive, not ready
         pipeline.sql("INSERT INTO t VALUES (2)")
     finally:
         first.send_signal(signal.SIGTERM)

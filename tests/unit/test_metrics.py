@@ -11,7 +11,7 @@ import pytest
 
 from s3rb_stream import metrics
 from s3rb_stream.core.positions import BinlogPosition
-from s3rb_stream.pipeline.runner import bytes_behind
+from s3rb_stream.pipeline.pipeline import bytes_behind
 from s3rb_stream.testing.ports import free_port
 
 LOGS = [("b.000001", 1000), ("b.000002", 500), ("b.000003", 200)]

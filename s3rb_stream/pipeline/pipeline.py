@@ -1,0 +1,280 @@
+"""One run of one pipeline (a source schema into a target schema), once preflight has passed and
+the lease is held: capture on this thread, and the parts beside it on theirs (pipeline/workers.py,
+docs/ARCHITECTURE.md, "Concurrency")."""
+
+from __future__ import annotations
+
+import signal
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from s3rb_stream import metrics
+from s3rb_stream.core.batching import FlushPolicy
+from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.core.schema import SourceTable, arrow_schema
+from s3rb_stream.errors import BinlogGone, S3rbError, SourceUnavailable
+from s3rb_stream.log import get_logger
+from s3rb_stream.pipeline.capture import Adopted, Capture
+from s3rb_stream.pipeline.lease import Lease
+from s3rb_stream.pipeline.load import Loader, LoadStats, add_stats, check_target_names, scd2_spec
+from s3rb_stream.pipeline.resume import purged_error
+from s3rb_stream.pipeline.sync import QueryScheduler
+from s3rb_stream.pipeline.workers import Parts
+from s3rb_stream.retry import Backoff
+from s3rb_stream.settings import Settings, load_tables_file
+from s3rb_stream.sources import mysql_meta
+from s3rb_stream.sources.binlog import BinlogReader
+from s3rb_stream.targets import Fence, Warehouse
+
+if TYPE_CHECKING:
+    from s3rb_stream.pipeline.runner import Prepared
+
+log = get_logger(__name__)
+
+MAX_RECONNECTS_CAUGHT_UP = 5
+PROBE_EVERY_SECONDS = 10.0
+
+
+@dataclass
+class RunResult:
+    changes: int
+    batches_written: int
+    loaded: LoadStats
+    position: BinlogPosition | None
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT; a second signal stops at once."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.stopping:
+            raise KeyboardInterrupt
+        self.stopping = True
+        log.info("stopping: flushing batches and saving the checkpoint", signal=signal.Signals(signum).name)
+
+
+def bytes_behind(logs: list[tuple[str, int]], position: BinlogPosition) -> int | None:
+    """Binlog bytes from ``position`` to the end of the newest file; None when its file is gone."""
+    names = [name for name, _ in logs]
+    if position.file not in names:
+        return None
+    index = names.index(position.file)
+    return max(0, logs[index][1] - position.pos) + sum(size for _, size in logs[index + 1 :])
+
+
+@dataclass(kw_only=True)
+class Pipeline:
+    """Owns a run's parts: capture (here), loads, syncs and the lease's renewal (``Parts``)."""
+
+    settings: Settings
+    prepared: Prepared
+    warehouse: Warehouse
+    source_db: str
+    target_schema: str
+    until_caught_up: bool
+    stop: StopFlag
+    server_id: int
+    lease: Lease | None = None
+    fence: Fence | None = None
+    loader: Loader = field(init=False)
+    scheduler: QueryScheduler = field(init=False)
+    _last_probe: float = field(init=False, default=0.0)
+    synced: int = field(init=False, default=0)  # rows read by the final query sync of a batch run
+
+    def __post_init__(self) -> None:
+        self.loader = Loader(
+            self.prepared.store, self.warehouse, self.source_db, self.target_schema, self.prepared.tables, self.fence
+        )
+        self.scheduler = QueryScheduler(
+            self.settings, self.prepared.store, self.source_db, self.target_schema, self.prepared.query_tables
+        )
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        return self.source_db, self.target_schema
+
+    def run(self) -> RunResult:
+        for config, table in self.prepared.tables:
+            self.warehouse.prepare(self.target_schema, table, scd2_spec(config, table))
+        self.warehouse.idle()  # until the first load
+        parts = Parts(self.settings, self.labels, self.loader, self.scheduler, self.lease, not self.until_caught_up)
+        with parts:
+            if self.prepared.start is None:
+                return self._queries_only(parts)
+            return self._capture(self.prepared.start, parts)
+
+    # ------------------------------------------------------------------ capture
+
+    def _capture(self, start: BinlogPosition, parts: Parts) -> RunResult:
+        policy = FlushPolicy(
+            max_rows=self.settings.batch_max_rows,
+            max_bytes=self.settings.batch_max_bytes,
+            max_age_seconds=self.settings.batch_max_age_seconds,
+        )
+        capture = Capture(
+            store=self.prepared.store,
+            source_db=self.source_db,
+            target_schema=self.target_schema,
+            tables=[t for _, t in self.prepared.binlog_tables],
+            policy=policy,
+            start=start,
+            resumed=self.prepared.resumed,
+            skip_below=self.prepared.skip_below,
+            one_change_per_transaction={t.name for c, t in self.prepared.binlog_tables if c.mode == "scd2"},
+            describe=self._describe,
+            adopt=self._adopt,
+        )
+        capture.on_written = parts.wrote
+        target = self.prepared.target_position or start
+
+        def should_stop(position: BinlogPosition) -> bool:
+            return self.stop.stopping or (self.until_caught_up and position.at_or_after(target))
+
+        def on_boundary() -> None:
+            metrics.heartbeat()
+            metrics.part(*self.labels, "capture", "running")
+            parts.raise_failure()  # a lost lease, a fenced or failed load: the run ends here
+            self._probe_source(capture)
+            parts.hold_back(self.stop)
+
+        metrics.part(*self.labels, "capture", "running")
+        backoff = Backoff()
+        failed_at = capture.position
+        while not (self.until_caught_up and capture.position.at_or_after(target)) and not self.stop.stopping:
+            try:
+                if capture.read(self._open_reader, should_stop, on_boundary):
+                    continue  # a new table joined: read on from right after its CREATE
+                break
+            except BinlogGone as exc:
+                raise purged_error(self.source_db, self.target_schema, self.prepared.binlog_tables, str(exc)) from None
+            except SourceUnavailable as exc:
+                if capture.position != failed_at:  # back off harder only while no progress is made
+                    backoff.reset()
+                failed_at = capture.position
+                if self.until_caught_up and backoff.failures >= MAX_RECONNECTS_CAUGHT_UP:
+                    raise
+                log.warning("binlog reader reconnecting", error=str(exc), attempt=backoff.failures + 1)
+                backoff.wait(lambda: self.stop.stopping)
+        capture.flush_all()
+        loaded = self._finish(parts)
+        log.info(
+            "caught up" if self.until_caught_up else "stopped",
+            changes=capture.changes_total,
+            batches=capture.batches_written,
+            rows_loaded=loaded.rows,
+            position=str(capture.position),
+        )
+        return RunResult(capture.changes_total, capture.batches_written, loaded, capture.position)
+
+    def _open_reader(
+        self, tables: dict[str, SourceTable], start: BinlogPosition, quarantined: dict[str, str]
+    ) -> BinlogReader:
+        return BinlogReader(
+            self.settings.mysql(),
+            self.server_id,
+            self.source_db,
+            tables,
+            start,
+            self.settings.heartbeat_seconds,
+            self.prepared.gtid,
+            quarantined,
+        )
+
+    def _describe(self, name: str) -> SourceTable | None:
+        """A table's definition at the source now (capture follows an ALTER with it)."""
+        conn = mysql_meta.connect(self.settings.mysql())
+        try:
+            tables_file = load_tables_file(self.settings.tables_file)
+            everything = {e.table_pattern for e in tables_file.for_source(self.source_db)}
+            found = mysql_meta.resolve_tables(conn, self.source_db, tables_file, missing_ok=everything)
+        finally:
+            conn.close()
+        return next((t for _, t in found if t.name == name), None)
+
+    def _adopt(self, name: str) -> Adopted | None:
+        """A table created while streaming: captured if the tables file includes it and it can be
+        loaded; the loader creates its target table at its next pass."""
+        config = load_tables_file(self.settings.tables_file).resolve(self.source_db, name)
+        if config is None or config.cdc_strategy != "binlog":
+            return None
+        table = self._describe(name)
+        if table is None:
+            return None
+        if config.mode != "append" and not table.key_columns:
+            log.error("new table not captured: it has no primary key (set key_columns or mode: append)", table=name)
+            return None
+        try:
+            arrow_schema(table)
+            check_target_names(self.settings, self.target_schema, [*self.loader.tables, (config, table)])
+        except S3rbError as exc:
+            log.error(f"new table not captured: {exc}", table=name)
+            return None
+        self.loader.tables.append((config, table))
+        return Adopted(table, one_change_per_transaction=config.mode == "scd2")
+
+    def _probe_source(self, capture: Capture) -> None:
+        """Every few seconds: how far behind capture is, in bytes, and whether its checkpoint's
+        binlog is still there."""
+        if time.monotonic() - self._last_probe < PROBE_EVERY_SECONDS:
+            return
+        self._last_probe = time.monotonic()
+        try:
+            conn = mysql_meta.connect(self.settings.mysql())
+            try:
+                logs = mysql_meta.binary_log_sizes(conn)
+            finally:
+                conn.close()
+        except S3rbError as exc:
+            log.warning("source probe failed", error=str(exc))
+            return
+        behind = bytes_behind(logs, capture.position)
+        if behind is not None:
+            metrics.BYTES_BEHIND.labels(*self.labels).set(behind)
+        saved = capture.saved_position
+        if self.prepared.gtid is None and saved is not None and saved.file not in {name for name, _ in logs}:
+            # Retention is shorter than batches stay open: a restart now could not resume. Reading
+            # is already past it, so writing every open batch moves the checkpoint out of danger.
+            log.error(
+                "the binlog holding the checkpoint was purged while running: flushing every batch now;"
+                " raise binlog retention above S3RB_BATCH_MAX_AGE_SECONDS by a wide margin",
+                checkpoint=str(saved),
+            )
+            capture.flush_all()
+
+    # ------------------------------------------------------------------ the end, and query tables only
+
+    def _finish(self, parts: Parts) -> LoadStats:
+        """Background loads stop, then one last sync (batch mode) and load of all that was written,
+        under the lease, which is still renewed meanwhile."""
+        parts.stop_loads()
+        parts.raise_failure()
+        loaded = LoadStats()
+        if parts.load is not None:
+            add_stats(loaded, parts.load.stats)
+        if self.until_caught_up:
+            self.synced += self.scheduler.run_due(force=True)
+        add_stats(loaded, self.loader.load_all())
+        return loaded
+
+    def _queries_only(self, parts: Parts) -> RunResult:
+        """No table on the binlog: sync on schedule (once, with ``until_caught_up``) and load."""
+        if self.until_caught_up:
+            loaded = self._finish(parts)
+            return RunResult(self.synced, 0, loaded, None)
+        if parts.load is not None:
+            parts.load.poke()  # what earlier runs left pending
+        while not self.stop.stopping:
+            metrics.heartbeat()
+            metrics.part(*self.labels, "capture", "running")
+            parts.raise_failure()
+            time.sleep(min(1.0, self.settings.heartbeat_seconds))
+        return RunResult(0, 0, self._finish(parts), None)
