@@ -258,8 +258,7 @@ class Pipeline:
         parts.stop_loads()
         parts.raise_failure()
         loaded = LoadStats()
-        if parts.load is not None:
-            add_stats(loaded, parts.load.stats)
+        add_stats(loaded, parts.load.stats)
         if self.until_caught_up:
             self.synced += self.scheduler.run_due(force=True)
         add_stats(loaded, self.loader.load_all())
@@ -270,8 +269,7 @@ class Pipeline:
         if self.until_caught_up:
             loaded = self._finish(parts)
             return RunResult(self.synced, 0, loaded, None)
-        if parts.load is not None:
-            parts.load.poke()  # what earlier runs left pending
+        parts.load.poke()  # what earlier runs left pending
         while not self.stop.stopping:
             metrics.heartbeat()
             metrics.part(*self.labels, "capture", "running")

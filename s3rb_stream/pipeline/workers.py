@@ -115,6 +115,7 @@ class LoadWorker:
                 if not exc.retryable:
                     self.error = exc
                     metrics.part(*self.labels, "load", "failed")
+                    log.error("load failed for good; the run ends", error=str(exc))
                     return
                 metrics.part(*self.labels, "load", "waiting")
                 log.error("load failed; capture goes on, the load is retried", error=str(exc))
@@ -164,7 +165,8 @@ class Ticker:
 
 class Parts:
     """The parts of a run besides capture, each on its own clock (pipeline/workers.py): the lease's
-    renewal always; in a daemon, the loads and the query syncs too. Stopped in reverse order."""
+    renewal and the loads always (a batch run loads while it captures, too); in a daemon, the query
+    syncs as well. Stopped in reverse order."""
 
     def __init__(
         self,
@@ -180,19 +182,18 @@ class Parts:
         self.tickers: list[Ticker] = []
         if lease is not None:
             self.tickers.append(Ticker("lease", min(1.0, lease.ttl / 6), lease.renew, labels))
-        self.load = LoadWorker(loader, settings.load_interval_seconds, self.backlog, labels) if daemon else None
+        self.load = LoadWorker(loader, settings.load_interval_seconds, self.backlog, labels)
         if daemon and scheduler.tables:
             self.tickers.append(Ticker("sync", 1.0, lambda: self._sync(scheduler), labels))
 
     def _sync(self, scheduler: QueryScheduler) -> None:
-        if scheduler.run_due() and self.load is not None:
+        if scheduler.run_due():
             self.load.poke()
 
     def __enter__(self) -> Parts:
         for ticker in self.tickers:
             ticker.start()
-        if self.load is not None:
-            self.load.start()
+        self.load.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -206,21 +207,20 @@ class Parts:
         for ticker in self.tickers:
             if ticker.name == "sync":
                 ticker.stop()
-        if self.load is not None:
-            self.load.stop()
+        self.load.stop()
 
     def wrote(self) -> None:
         """Capture wrote a batch object."""
         self.backlog.wrote()
         metrics.BATCHES_BACKLOG.labels(*self.labels).set(self.backlog.pending)
-        if self.load is not None:
-            self.load.poke()
+        self.load.poke()
 
     def raise_failure(self) -> None:
         """A part that failed for good ends the run, with its error."""
-        for part in (*self.tickers, self.load):
-            if part is not None and part.error is not None:
-                raise part.error
+        errors = [t.error for t in self.tickers] + [self.load.error]
+        for error in errors:
+            if error is not None:
+                raise error
 
     def hold_back(self, stop: StopFlag) -> None:
         """Back-pressure: while the batches pending in the store are at their bound, capture waits,
