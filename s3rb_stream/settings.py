@@ -195,6 +195,9 @@ class Settings(BaseSettings):
     # Back-pressure: capture pauses reading while this many batch objects wait in the store to be
     # loaded (a warehouse that is down or slow), and reads on when the loads catch up.
     max_pending_batches: int = Field(default=10_000, ge=1)
+    # Tables loaded at once, each over its own warehouse connection (one table is never loaded by
+    # two at once). Redshift runs concurrent transactions; DuckDB runs them in one process.
+    load_concurrency: int = Field(default=1, ge=1, le=32)
     # DuckDB's own buffer pool (it spills to disk beyond it); its default, 80% of RAM, grows with the
     # target tables and would leave the pipeline's memory unbounded.
     # Compression of the Parquet batch objects. Default: snappy when Redshift COPYs them (the codec

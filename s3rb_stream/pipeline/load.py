@@ -8,7 +8,10 @@ check comes after the listing, so every batch listed was written before the extr
 
 from __future__ import annotations
 
+import queue
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -24,6 +27,7 @@ from s3rb_stream.core.schema import SourceTable, definition_of
 from s3rb_stream.errors import CorruptStateError, S3rbError
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.capture import load_holds, save_quarantine
+from s3rb_stream.retry import transient
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
@@ -85,20 +89,23 @@ class Loader:
         target_schema: str,
         tables: list[tuple[TableConfig, SourceTable]],
         fence: Fence | None = None,
+        helpers: Sequence[Warehouse] = (),
     ) -> None:
         """``fence``: the lease generation every load commits under (None: a one-off command that
-        holds no lease)."""
+        holds no lease). ``helpers``: more connections to the same warehouse, so that as many
+        tables load at once (``S3RB_LOAD_CONCURRENCY``); a table is loaded by one at a time."""
         self.store = store
         self.warehouse = warehouse
         self.source_db = source_db
         self.target_schema = target_schema
         self.tables = tables
         self.fence = fence
+        self.helpers = list(helpers)
 
-    def pending(self, table: SourceTable) -> list[BatchRef]:
+    def pending(self, table: SourceTable, warehouse: Warehouse | None = None) -> list[BatchRef]:
         prefix = table_prefix(self.store.prefix, self.source_db, self.target_schema, table.name)
         refs = [r for r in (parse_batch_key(k) for k in self.store.list(prefix)) if r and r.table == table.name]
-        applied = self.warehouse.applied(self.target_schema, table.name)
+        applied = (warehouse or self.warehouse).applied(self.target_schema, table.name)
         return in_load_order([r for r in refs if r.key not in applied])
 
     def extract_state(self, table: SourceTable) -> ExtractState | None:
@@ -107,48 +114,79 @@ class Loader:
         return ExtractState.from_json(data, key) if data is not None else None
 
     def load_all(self) -> LoadStats:
+        """One pass: every table's pending batches, table by table, or as many tables at once as
+        there are connections; the first error is raised once the others' loads are over."""
         try:
-            return self._load_all()
+            stats = LoadStats()
+            holds = load_holds(self.store, self.source_db, self.target_schema)
+            work = [(c, t) for c, t in list(self.tables) if t.name not in holds]  # capture may add one meanwhile
+            stats.held_back.extend(t.name for _, t in self.tables if t.name in holds)
+            if not self.helpers:
+                for config, table in work:
+                    add_stats(stats, self._load_one(self.warehouse, config, table))
+            else:
+                for config, table in work:  # one at a time: concurrent CREATE ... IF NOT EXISTS can collide
+                    self.warehouse.prepare(self.target_schema, table, scd2_spec(config, table))
+                for done in self._in_parallel(work):
+                    add_stats(stats, done)
         finally:
-            self.warehouse.idle()
-
-    def _load_all(self) -> LoadStats:
-        stats = LoadStats()
-        holds = load_holds(self.store, self.source_db, self.target_schema)
-        for config, table in list(self.tables):  # capture may add a table meanwhile
-            if table.name in holds:
-                stats.held_back.append(table.name)
-                continue
-            self.warehouse.prepare(self.target_schema, table, scd2_spec(config, table))
-            refs = self.pending(table)
-            extract = self.extract_state(table) if refs else None
-            if extract is not None and extract.status == "running":
-                log.info(
-                    "load held back: an extract of the table is being written",
-                    table=table.name,
-                    kind=extract.kind,
-                    pending=len(refs),
-                )
-                stats.held_back.append(table.name)
-                stats.pending += len(refs)
-                metrics.BATCHES_PENDING.labels(self.source_db, self.target_schema, table.name).set(len(refs))
-                continue
-            sweep = extract if extract is not None and config.mode != "append" else None
-            if not self._load_table(config, table, refs, sweep, stats):
-                stats.held_back.append(table.name)
-                stats.pending += len(refs)
-                continue
-            metrics.BATCHES_PENDING.labels(self.source_db, self.target_schema, table.name).set(0)
-            if refs:
-                stats.per_table[table.name] = len(refs)
+            for warehouse in (self.warehouse, *self.helpers):
+                warehouse.idle()
         if stats.batches:
             log.info(
                 "loaded", batches=stats.batches, rows=stats.rows, tables=stats.per_table, target=self.target_schema
             )
         return stats
 
+    def _in_parallel(self, work: list[tuple[TableConfig, SourceTable]]) -> list[LoadStats]:
+        free: queue.SimpleQueue[Warehouse] = queue.SimpleQueue()
+        for warehouse in (self.warehouse, *self.helpers):
+            free.put(warehouse)
+
+        def load(config: TableConfig, table: SourceTable) -> LoadStats:
+            warehouse = free.get()
+            try:
+                return self._load_one(warehouse, config, table)
+            finally:
+                free.put(warehouse)
+
+        with ThreadPoolExecutor(len(self.helpers) + 1, thread_name_prefix=f"s3rb-load-{self.source_db}") as pool:
+            futures = [pool.submit(load, config, table) for config, table in work]
+        errors = [error for f in futures if (error := f.exception()) is not None]
+        if errors:  # a fatal error first: it ends the run, where an outage would only be retried
+            raise ([e for e in errors if not transient(e)] or errors)[0]
+        return [f.result() for f in futures]
+
+    def _load_one(self, warehouse: Warehouse, config: TableConfig, table: SourceTable) -> LoadStats:
+        """One table's pending batches, through ``warehouse``."""
+        stats = LoadStats()
+        warehouse.prepare(self.target_schema, table, scd2_spec(config, table))
+        refs = self.pending(table, warehouse)
+        extract = self.extract_state(table) if refs else None
+        if extract is not None and extract.status == "running":
+            log.info(
+                "load held back: an extract of the table is being written",
+                table=table.name,
+                kind=extract.kind,
+                pending=len(refs),
+            )
+            stats.held_back.append(table.name)
+            stats.pending += len(refs)
+            metrics.BATCHES_PENDING.labels(self.source_db, self.target_schema, table.name).set(len(refs))
+            return stats
+        sweep = extract if extract is not None and config.mode != "append" else None
+        if not self._load_table(warehouse, config, table, refs, sweep, stats):
+            stats.held_back.append(table.name)
+            stats.pending += len(refs)
+            return stats
+        metrics.BATCHES_PENDING.labels(self.source_db, self.target_schema, table.name).set(0)
+        if refs:
+            stats.per_table[table.name] = len(refs)
+        return stats
+
     def _load_table(
         self,
+        warehouse: Warehouse,
         config: TableConfig,
         table: SourceTable,
         refs: list[BatchRef],
@@ -164,7 +202,7 @@ class Loader:
         def apply_chunk() -> None:
             nonlocal chunk, rows, size, top
             if chunk:
-                stats.rows += self._apply(config, definition, chunk, sweep)
+                stats.rows += self._apply(warehouse, config, definition, chunk, sweep)
                 stats.batches += len(chunk)
             chunk, rows, size, top = [], 0, 0, -1
 
@@ -216,6 +254,7 @@ class Loader:
 
     def _apply(
         self,
+        warehouse: Warehouse,
         config: TableConfig,
         table: SourceTable,
         chunk: list[tuple[BatchRef, pa.Table]],
@@ -230,10 +269,10 @@ class Loader:
         labels = (self.source_db, self.target_schema, table.name)
         started = time.monotonic()
         try:
-            self.warehouse.prepare(self.target_schema, table, spec)  # adds the columns this definition brings
+            warehouse.prepare(self.target_schema, table, spec)  # adds the columns this definition brings
             overflow = Overflow(config.overflow, config.overflow_columns)
             faultpoints.reached("load.begin")
-            rows = self.warehouse.apply(
+            rows = warehouse.apply(
                 self.target_schema, table, config.mode, chunk, sweep, spec, overflow, fence=self.fence
             )
         except S3rbError:

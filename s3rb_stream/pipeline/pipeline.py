@@ -85,6 +85,7 @@ class Pipeline:
     server_id: int
     lease: Lease | None = None
     fence: Fence | None = None
+    helpers: list[Warehouse] = field(default_factory=list)  # more connections, for parallel table loads
     loader: Loader = field(init=False)
     scheduler: QueryScheduler = field(init=False)
     _last_probe: float = field(init=False, default=0.0)
@@ -92,7 +93,13 @@ class Pipeline:
 
     def __post_init__(self) -> None:
         self.loader = Loader(
-            self.prepared.store, self.warehouse, self.source_db, self.target_schema, self.prepared.tables, self.fence
+            self.prepared.store,
+            self.warehouse,
+            self.source_db,
+            self.target_schema,
+            self.prepared.tables,
+            self.fence,
+            self.helpers,
         )
         self.scheduler = QueryScheduler(
             self.settings, self.prepared.store, self.source_db, self.target_schema, self.prepared.query_tables

@@ -182,9 +182,12 @@ def run(
             if time.monotonic() - waited > 1.0:  # stood by while another instance wrote: read its progress
                 prepared = prepare(settings, source_db, target_schema, start_position)
             warehouse = open_warehouse(settings)
+            helpers: list[Warehouse] = []
             try:
+                helpers.extend(open_warehouse(settings) for _ in range(settings.load_concurrency - 1))
                 fence = Fence(source_db, lease.generation)
-                warehouse.claim(target_schema, fence)  # from now on, an older lease holder cannot commit
+                # from now on, an older lease holder cannot commit
+                warehouse.claim(target_schema, fence, [t.name for _, t in prepared.tables])
                 refuse_switched_to_binlog(warehouse, target_schema, prepared.binlog_tables)
                 pipeline = Pipeline(
                     settings=settings,
@@ -197,10 +200,12 @@ def run(
                     server_id=settings.server_id or default_server_id(source_db, target_schema),
                     lease=lease,
                     fence=fence,
+                    helpers=helpers,
                 )
                 return pipeline.run()
             finally:
-                warehouse.close()
+                for opened in (warehouse, *helpers):
+                    opened.close()
         finally:
             lease.release()
     finally:

@@ -10,7 +10,7 @@ from s3rb_stream.core.schema import META_COLUMNS, SourceColumn, SourceTable
 from s3rb_stream.sql.identifiers import quote_ansi as q
 
 CONTROL_TABLE = "_s3rb_batches"
-FENCE_TABLE = "_s3rb_fence"  # per source schema: the newest lease generation that has written here
+FENCE_TABLE = "_s3rb_fence"  # per source schema and table: the newest lease generation that has written here
 
 
 def table_name(schema: str, table: str) -> str:
@@ -178,34 +178,75 @@ def missing_columns(
 
 
 def create_fence_table(schema: str, d: ControlDialect) -> str:
+    """One row per source schema and table it loads (and one, ``table_name = ''``, for the claim),
+    so that loads of different tables lock different rows."""
     return (
         f"CREATE TABLE IF NOT EXISTS {table_name(schema, FENCE_TABLE)} (\n"
         f"  source_db {d.name_type} NOT NULL,\n"
+        f"  table_name {d.name_type} NOT NULL,\n"
         "  generation BIGINT NOT NULL,\n"
         "  taken_at TIMESTAMPTZ NOT NULL\n"
         ")"
     )
 
 
-def claim_fence(schema: str, d: ControlDialect) -> list[str]:
-    """A new lease holder raises the fence to its generation (never lowers it). Parameters: the
-    generation, the source schema, the generation; then the source schema, the generation, the
-    source schema."""
-    fence, p = table_name(schema, FENCE_TABLE), d.param
+Step = tuple[str, tuple[object, ...]]  # a statement and its parameters
+
+
+def _raise_fence(fence: str, d: ControlDialect, source_db: str, generation: int, table: str) -> Step:
+    """Raise a source's row for ``table`` (every row of the source for ``''``) to a generation,
+    never lowering it."""
+    p = d.param
+    return (
+        f"UPDATE {fence} SET generation = {p}, taken_at = {d.now}"
+        f" WHERE source_db = {p} AND ({p} = '' OR table_name = {p}) AND generation <= {p}",
+        (generation, source_db, table, table, generation),
+    )
+
+
+def _add_fence_row(fence: str, d: ControlDialect, source_db: str, generation: int, table: str) -> Step:
+    p = d.param
+    return (
+        f"INSERT INTO {fence} (source_db, table_name, generation, taken_at)"
+        f" SELECT CAST({p} AS {d.name_type}), CAST({p} AS {d.name_type}), CAST({p} AS BIGINT), {d.now}"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {fence} WHERE source_db = {p} AND table_name = {p})",
+        (source_db, table, generation, source_db, table),
+    )
+
+
+def claim_fence(schema: str, d: ControlDialect, source_db: str, generation: int, tables: Sequence[str]) -> list[Step]:
+    """A new lease holder raises every row of its source schema to its generation, and adds the
+    claim's own row (``table_name = ''``) and one per table it knows, so that the first loads of
+    those tables lock rows of their own (:func:`hold_fence`)."""
+    fence = table_name(schema, FENCE_TABLE)
     return [
-        f"UPDATE {fence} SET generation = {p}, taken_at = {d.now} WHERE source_db = {p} AND generation < {p}",
-        f"INSERT INTO {fence} (source_db, generation, taken_at)"
-        f" SELECT CAST({p} AS {d.name_type}), CAST({p} AS BIGINT), {d.now}"
-        f" WHERE NOT EXISTS (SELECT 1 FROM {fence} WHERE source_db = {p})",
+        _raise_fence(fence, d, source_db, generation, ""),
+        *(_add_fence_row(fence, d, source_db, generation, t) for t in ("", *tables)),
     ]
 
 
-def hold_fence(schema: str, d: ControlDialect) -> str:
-    """In a load's transaction, just before it commits: lock the fence row while it still carries our
-    generation, so a new holder's claim waits for this commit or this commit sees the claim.
-    Parameters: the source schema, the generation."""
+def hold_fence(schema: str, d: ControlDialect, source_db: str, generation: int, table: str) -> list[Step]:
+    """In a load's transaction, just before it commits: lock the table's fence row while it is at
+    most our generation, so a new holder's claim waits for this commit or this commit sees the
+    claim. A table the claim did not know has no row that the claim raised, so its first load locks
+    the claim's row as well. Each statement changes a value (``taken_at``): DuckDB skips an update
+    that changes nothing, and a skipped update neither locks nor conflicts."""
     fence, p = table_name(schema, FENCE_TABLE), d.param
-    return f"UPDATE {fence} SET generation = generation WHERE source_db = {p} AND generation = {p}"
+    touch_claim = (
+        f"UPDATE {fence} SET taken_at = {d.now} WHERE source_db = {p} AND table_name = ''"
+        f" AND NOT EXISTS (SELECT 1 FROM {fence} WHERE source_db = {p} AND table_name = {p})"
+    )
+    return [
+        (touch_claim, (source_db, source_db, table)),
+        _raise_fence(fence, d, source_db, generation, table),
+        _add_fence_row(fence, d, source_db, generation, table),
+    ]
+
+
+def fence_table_upgrade(schema: str) -> str:
+    """A fence table from before per-table rows: its rows become the claim's rows. (ADD COLUMN NOT
+    NULL is refused by DuckDB; every statement here names the table, so none writes a NULL.)"""
+    return f"ALTER TABLE {table_name(schema, FENCE_TABLE)} ADD COLUMN table_name VARCHAR(127) DEFAULT ''"
 
 
 def fence_generation(schema: str, d: ControlDialect) -> str:

@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
+from s3rb_stream.sql.common import FENCE_TABLE as FENCE_TABLE
 from s3rb_stream.sql.common import ControlDialect, all_columns, table_name
 from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
 from s3rb_stream.sql.common import load_summary as load_summary
@@ -98,6 +99,7 @@ watermark = _STATEMENTS.watermark
 record_batch = _STATEMENTS.record_batch
 create_fence_table = _STATEMENTS.create_fence_table
 claim_fence = _STATEMENTS.claim_fence
+fence_table_upgrade = _STATEMENTS.fence_table_upgrade
 hold_fence = _STATEMENTS.hold_fence
 fence_generation = _STATEMENTS.fence_generation
 sweep = _STATEMENTS.sweep

@@ -6,7 +6,7 @@ as their own functions, so callers keep writing ``sql.watermark(schema)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from s3rb_stream.core.scd2 import Scd2Spec
@@ -48,11 +48,14 @@ class TargetStatements:
     def create_fence_table(self, schema: str) -> str:
         return common.create_fence_table(schema, self.control)
 
-    def claim_fence(self, schema: str) -> list[str]:
-        return common.claim_fence(schema, self.control)
+    def fence_table_upgrade(self, schema: str) -> str:
+        return common.fence_table_upgrade(schema)
 
-    def hold_fence(self, schema: str) -> str:
-        return common.hold_fence(schema, self.control)
+    def claim_fence(self, schema: str, source_db: str, generation: int, tables: Sequence[str]) -> list[common.Step]:
+        return common.claim_fence(schema, self.control, source_db, generation, tables)
+
+    def hold_fence(self, schema: str, source_db: str, generation: int, table: str) -> list[common.Step]:
+        return common.hold_fence(schema, self.control, source_db, generation, table)
 
     def fence_generation(self, schema: str) -> str:
         return common.fence_generation(schema, self.control)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -61,9 +62,10 @@ class Warehouse(Protocol):
     def drop_schema(self, schema: str) -> None:
         """Drop a schema and everything in it (the roundtrip check's scratch schema)."""
 
-    def claim(self, target_schema: str, fence: Fence) -> None:
+    def claim(self, target_schema: str, fence: Fence, tables: Sequence[str] = ()) -> None:
         """Raise the target's fence to ``fence.generation``, in its own transaction, right after
-        the lease is taken; :class:`FencedOut` if a newer generation already claimed it."""
+        the lease is taken, with a row for each of ``tables`` (the source tables it will load);
+        :class:`FencedOut` if a newer generation already claimed it."""
 
     def idle(self) -> None:
         """Nothing to do until the next load: let go of what other processes may need (a DuckDB

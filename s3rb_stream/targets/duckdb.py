@@ -3,6 +3,7 @@ so no DuckDB extension is needed for S3."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -67,32 +68,47 @@ class DuckDBWarehouse:
             self._connection.close()
             self._connection = None
 
-    def claim(self, target_schema: str, fence: Fence) -> None:
+    def claim(self, target_schema: str, fence: Fence, tables: Sequence[str] = ()) -> None:
         con = self._con
         con.execute(sql.create_schema(target_schema))
         con.execute(sql.create_fence_table(target_schema))
+        columns = con.execute(sql.target_columns(), [target_schema, sql.FENCE_TABLE]).fetchall()
+        if "table_name" not in {str(c[0]) for c in columns}:
+            con.execute(sql.fence_table_upgrade(target_schema))
         con.execute("BEGIN TRANSACTION")
         try:
-            bump, insert = sql.claim_fence(target_schema)
-            con.execute(bump, [fence.generation, fence.source_db, fence.generation])
-            con.execute(insert, [fence.source_db, fence.generation, fence.source_db])
+            for statement, params in sql.claim_fence(target_schema, fence.source_db, fence.generation, tables):
+                con.execute(statement, list(params))
             newest = self._fence_generation(target_schema, fence)
             if newest != fence.generation:
                 raise fence.refused(target_schema, newest)
             con.execute("COMMIT")
+        except duckdb.TransactionException as exc:  # a load of the old holder is committing: try again
+            con.execute("ROLLBACK")
+            raise WarehouseUnavailable(
+                f"claiming {target_schema} for lease generation {fence.generation}: {exc}"
+            ) from exc
         except BaseException:
             con.execute("ROLLBACK")
             raise
 
-    def _hold_fence(self, target_schema: str, fence: Fence) -> None:
-        """Lock the fence row while it carries our generation; DuckDB reports a claim committed
-        since this transaction began as a conflict on that row, which is the same refusal."""
+    def _hold_fence(self, target_schema: str, fence: Fence, table: str) -> None:
+        """Lock the table's fence row while it is ours. DuckDB reports a row changed since this
+        transaction began as a conflict: a claim committed meanwhile (refused), or the first load
+        of another table (retried)."""
         try:
-            self._con.execute(sql.hold_fence(target_schema), [fence.source_db, fence.generation])
-        except duckdb.TransactionException:
+            for statement, params in sql.hold_fence(target_schema, fence.source_db, fence.generation, table):
+                self._con.execute(statement, list(params))
+        except duckdb.TransactionException as exc:
             self._con.execute("ROLLBACK")
+            newest = self._fence_generation(target_schema, fence)  # outside the transaction: the newest committed
             self._con.execute("BEGIN TRANSACTION")  # the caller's ROLLBACK ends this one
-            raise fence.refused(target_schema, self._fence_generation(target_schema, fence)) from None
+            if newest != fence.generation:
+                raise fence.refused(target_schema, newest) from None
+            raise WarehouseUnavailable(
+                f"loading {target_schema}.{table}: another load of this instance changed the fence meanwhile ({exc})",
+                "nothing to do: the load is tried again",
+            ) from exc
         newest = self._fence_generation(target_schema, fence)
         if newest != fence.generation:
             raise fence.refused(target_schema, newest)
@@ -169,9 +185,9 @@ class DuckDBWarehouse:
                 )
             faultpoints.reached("load.merge")
             if fence is not None:
-                self._hold_fence(target_schema, fence)
+                self._hold_fence(target_schema, fence, table.name)
             con.execute("COMMIT")
-        except FencedOut:
+        except (FencedOut, WarehouseUnavailable):  # from the fence: rolled back and begun again
             con.execute("ROLLBACK")
             raise
         except duckdb.Error as exc:

@@ -7,7 +7,7 @@ Serializable-isolation conflicts (error 1023) and dropped connections are retrie
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -410,8 +410,9 @@ class RedshiftWarehouse:
         for ref, data in batches:
             self._run(cur, sql.record_batch(schema), (ledger_name, ref.key, ref.first_seq, ref.last_seq, data.num_rows))
         faultpoints.reached("load.merge")
-        if fence is not None:  # last: lock the fence row while it is ours, or see that it is not
-            self._run(cur, sql.hold_fence(schema), (fence.source_db, fence.generation))
+        if fence is not None:  # last: lock the table's fence row while it is ours, or see that it is not
+            for statement, params in sql.hold_fence(schema, fence.source_db, fence.generation, ledger_name):
+                self._run(cur, statement, params)
             newest = self._fence_generation(cur, schema, fence)
             if newest != fence.generation:
                 raise fence.refused(schema, newest)
@@ -433,17 +434,18 @@ class RedshiftWarehouse:
     def idle(self) -> None:
         """Nothing to let go: Redshift serves many sessions."""
 
-    def claim(self, target_schema: str, fence: Fence) -> None:
+    def claim(self, target_schema: str, fence: Fence, tables: Sequence[str] = ()) -> None:
         schema = self.names.name(target_schema)
         with self._reachable(f"claiming {target_schema} for lease generation {fence.generation}"):
             cur = self._conn.cursor()
             self._run(cur, sql.create_schema(schema))
             self._run(cur, sql.create_fence_table(schema))
+            if "table_name" not in self._columns(cur, schema, sql.FENCE_TABLE)[0]:
+                self._run(cur, sql.fence_table_upgrade(schema))
             self._conn.commit()
             try:
-                bump, insert = sql.claim_fence(schema)
-                self._run(cur, bump, (fence.generation, fence.source_db, fence.generation))
-                self._run(cur, insert, (fence.source_db, fence.generation, fence.source_db))
+                for statement, params in sql.claim_fence(schema, fence.source_db, fence.generation, tables):
+                    self._run(cur, statement, params)
                 newest = self._fence_generation(cur, schema, fence)
                 if newest != fence.generation:
                     raise fence.refused(target_schema, newest)

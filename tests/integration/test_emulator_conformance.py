@@ -255,3 +255,27 @@ def test_a_statement_slower_than_the_socket_timeout_surfaces_as_the_driver_surfa
     finally:
         run(admin, "SET s3rb_emulator.statement_delay TO '0'")
         admin.close()
+
+
+def test_concurrent_writers_that_read_each_others_tables_fail_with_1023(emulator_port: int, rs: Any) -> None:
+    """ "Serializable isolation": two transactions that each read a table and then write it cannot
+    both commit as if they ran one after the other; one fails with error 1023 and must be retried."""
+    schema = run(rs, "SELECT current_schema()")[0][0]
+    run(rs, "CREATE TABLE ledger (id INT, tab VARCHAR(10))")
+    run(rs, "INSERT INTO ledger VALUES (1, 'a'), (2, 'b')")
+    first, second = connect(emulator_port), connect(emulator_port)
+    try:
+        assert run(first, f"SELECT COUNT(*) FROM {schema}.ledger WHERE tab = 'a'") == [(1,)]
+        assert run(second, f"SELECT COUNT(*) FROM {schema}.ledger WHERE tab = 'b'") == [(1,)]
+        run(first, f"INSERT INTO {schema}.ledger VALUES (3, 'b')")
+        run(second, f"INSERT INTO {schema}.ledger VALUES (4, 'a')")
+        first.commit()
+        with pytest.raises(Error, match="1023 DETAIL: Serializable isolation violation on table") as conflict:
+            run(second, "SELECT 1")
+            second.commit()
+        assert conflict.value.args[0]["C"] == "40001"
+        second.rollback()
+        assert run(rs, "SELECT id FROM ledger ORDER BY id") == [(1,), (2,), (3,)]
+    finally:
+        first.close()
+        second.close()

@@ -147,8 +147,14 @@ def restore_data_row(payload: bytes, long_names: LongNames) -> bytes:
     return b"".join(out)
 
 
+# Every session serializable, as Redshift's are ("Serializable isolation"). PostgreSQL detects
+# conflicts per row and predicate, Redshift per table: Redshift may abort where the emulator does not.
+SERIALIZABLE = {"default_transaction_isolation": "serializable"}
+SERIALIZATION_FAILURE = b"1023 DETAIL: Serializable isolation violation on table"
+
 # PostgreSQL's words for what Redshift reports in its own.
 _REDSHIFT_MESSAGES = (
+    (rb"^could not serialize access due to .*", SERIALIZATION_FAILURE),
     (rb"^MERGE command cannot affect row a second time", b"Found multiple matches to update the same tuple."),
     (rb"^canceling statement due to statement timeout", b"Query (0) cancelled on user's request"),
 )
@@ -265,7 +271,8 @@ class EmulatorProxy:
                 return
             host, port = self.pg_address
             server_r, server_w = await asyncio.open_connection(host, port)
-            server_w.write(startup_message(filter_startup_parameters(params)))
+            # Redshift's default isolation for concurrent writers (error 1023 on a conflict).
+            server_w.write(startup_message({**filter_startup_parameters(params), **SERIALIZABLE}))
             await server_w.drain()
             session = Session()
             await asyncio.gather(
