@@ -16,6 +16,27 @@ from s3rb_stream.settings import Settings, load_settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_ERROR = 2
+EXIT_QUARANTINED = 3  # the command ran to its end, but tables are quarantined: they are not captured
+
+
+def exit_if_quarantined(settings: Settings, pipelines: list[tuple[str, str, set[str] | None]]) -> None:
+    """Nothing silent: a batch command whose tables (``None``: every table) end quarantined says
+    which and why, ending with a line that names them, and exits with :data:`EXIT_QUARANTINED`."""
+    from s3rb_stream.pipeline.capture import active_quarantines
+    from s3rb_stream.store import open_store
+
+    store = open_store(settings)
+    named = []
+    for source_db, target_schema, only in pipelines:
+        for table, reason in sorted(active_quarantines(store, source_db, target_schema).items()):
+            if only is not None and table not in only:
+                continue
+            fix = f"s3rb-stream snapshot --source-db {source_db} --target-schema {target_schema} -t {table} --restart"
+            click.echo(f"{source_db}.{table} is quarantined: {reason}; after fixing the cause, run: {fix}", err=True)
+            named.append(f"{source_db}.{table}")
+    if named:
+        click.echo(f"quarantined, not captured: {', '.join(named)}", err=True)
+        sys.exit(EXIT_QUARANTINED)
 
 
 def _settings() -> Settings:
@@ -78,11 +99,14 @@ def run(
             click.echo(f"error: {state.config.source_db} → {state.config.target_schema}: {state.last_error}", err=True)
         if failed:
             sys.exit(EXIT_ERROR)
+        if until_caught_up:
+            exit_if_quarantined(settings, [(s.config.source_db, s.config.target_schema, None) for s in states])
         return
     if source_db is None or target_schema is None:
         raise ConfigError("give both --source-db and --target-schema, or neither to run every listed pipeline")
     if until_caught_up:
         run_pipeline(settings, source_db, target_schema, True, start_position, stop, standby)  # type: ignore[arg-type]
+        exit_if_quarantined(settings, [(source_db, target_schema, None)])
     else:
         from s3rb_stream.pipeline.supervisor import run_daemon
 
@@ -109,6 +133,7 @@ def snapshot(source_db: str, target_schema: str, tables: tuple[str, ...], restar
         click.echo(f"  {name:30} {rows:>12,} rows{resumed}")
     if not no_load:
         click.echo(f"loaded {result.loaded.rows:,} rows into {target_schema}; run streams from the snapshot on")
+    exit_if_quarantined(settings, [(source_db, target_schema, set(result.rows))])
 
 
 @main.command()
@@ -127,6 +152,7 @@ def sync(source_db: str, target_schema: str, tables: tuple[str, ...], no_load: b
         click.echo(f"  {name:30} {rows:>12,} rows read")
     if not no_load:
         click.echo(f"loaded {result.loaded.rows:,} rows into {target_schema}")
+    exit_if_quarantined(settings, [(source_db, target_schema, set(result.rows))])
 
 
 EXIT_CHECK_FAILED = 1

@@ -24,6 +24,12 @@ TABLE = [*SOURCE, "table"]
 
 CHANGES = Counter("s3rb_changes", "Row changes captured, by operation.", [*SOURCE, "op"], registry=REGISTRY)
 BATCHES_WRITTEN = Counter("s3rb_batches_written", "Batch objects written.", TABLE, registry=REGISTRY)
+QUARANTINED = Gauge(
+    "s3rb_quarantined_tables",
+    "1 while the table is quarantined (not captured until re-snapshot), else 0.",
+    TABLE,
+    registry=REGISTRY,
+)
 BATCHES_PENDING = Gauge("s3rb_batches_pending", "Batch objects written, not yet applied.", TABLE, registry=REGISTRY)
 BYTES_BEHIND = Gauge(
     "s3rb_binlog_bytes_behind", "Binlog bytes between capture and the source.", SOURCE, registry=REGISTRY

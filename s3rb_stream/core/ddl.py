@@ -81,6 +81,11 @@ _TEXT = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum"
 _CONSTANT = re.compile(r"^-?\d+(?:\.\d+)?$|^'[^'\\]*'$")
 
 
+def renames_table(statement: str) -> bool:
+    """Whether an ALTER renames the table itself (``ALTER TABLE a RENAME [TO] b``)."""
+    return bool(_RENAMES_TABLE.search(_COMMENTS.sub(" ", statement)))
+
+
 def constant_default(default: str | None) -> str | None:
     """A column default that is a literal (a number or a plain quoted string), as SQL; else None."""
     if default is None or default.upper() == "NULL":
@@ -88,8 +93,10 @@ def constant_default(default: str | None) -> str | None:
     return default if _CONSTANT.match(default) else None
 
 
-def follow_problem(statement: str, old: SourceTable, new: SourceTable | None) -> str | None:
-    """Why an ALTER of a captured table cannot be followed, or None when it can.
+def follow_problem(statement: str | None, old: SourceTable, new: SourceTable | None) -> str | None:
+    """Why a change of a captured table's definition from ``old`` to ``new`` cannot be followed by
+    its target, or None when it can. ``statement``: the ALTER(s) between them; None when rows of
+    ``new`` simply came first (binlog written before ``old``, the server's definition of now).
 
     Followed: columns added (nullable, or with a literal default that the target applies to
     existing rows), columns dropped (the target keeps them), columns renamed (so is the target's),
@@ -98,9 +105,9 @@ def follow_problem(statement: str, old: SourceTable, new: SourceTable | None) ->
     """
     if new is None:
         return "the table is gone"
-    if _RENAMES_TABLE.search(_COMMENTS.sub(" ", statement)):
+    if statement is not None and renames_table(statement):
         return "the table was renamed"
-    renamed = column_renames(statement)
+    renamed = column_renames(statement) if statement is not None else {}
     if any(target not in new.column_names or source in new.column_names for source, target in renamed.items()):
         return "a column rename did not produce the definition the source now has"
     keys = tuple(renamed.get(k, k) for k in old.key_columns)
@@ -109,6 +116,8 @@ def follow_problem(statement: str, old: SourceTable, new: SourceTable | None) ->
     before = {renamed.get(c.name, c.name): c for c in old.columns}
     for col in new.columns:
         was = before.get(col.name)
+        if was is None and statement is None:
+            continue  # not added: a column the server has dropped since these rows were written
         if was is None:
             has_default = col.default is not None and col.default.upper() != "NULL"
             if (has_default or not col.nullable) and constant_default(col.default) is None:
@@ -121,8 +130,52 @@ def follow_problem(statement: str, old: SourceTable, new: SourceTable | None) ->
             was.data_type in _TEXT
             and col.data_type in _TEXT
             and was.unsigned == col.unsigned
-            and (col.char_length or 0) >= (was.char_length or 0)
+            and ((col.char_length or 0) >= (was.char_length or 0) or statement is None)  # older rows: shorter
         )
         if not grown_text:  # a longer text (or more ENUM/SET members) is followed; other type changes are not
             return f"column {col.name} changed type from {was.column_type} to {col.column_type}"
     return None
+
+
+_ADD_COLUMN = re.compile(
+    rf"^ADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?!(?:INDEX|KEY|CONSTRAINT|PRIMARY|UNIQUE|FOREIGN|FULLTEXT"
+    rf"|SPATIAL|PARTITION|CHECK|PERIOD|SYSTEM)\b)(?P<name>{_NAME})\s",
+    re.I,
+)
+_DEFAULT = re.compile(r"\bDEFAULT\s+(?P<value>'(?:[^'\\]|''|\\.)*'|\(.*\)|[^\s,]+)", re.I | re.S)
+
+
+def _clauses(statement: str) -> list[str]:
+    """An ALTER's clauses after the table name, split at the commas outside quotes and parentheses."""
+    text = _COMMENTS.sub(" ", statement).strip()
+    match = _ALTER.match(text)
+    if match is None:
+        return []
+    rest, clauses, depth, quote, start = text[match.end() :], [], 0, "", 0
+    for i, ch in enumerate(rest):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            clauses.append(rest[start:i].strip())
+            start = i + 1
+    clauses.append(rest[start:].strip())
+    return [c for c in clauses if c]
+
+
+def added_columns(statement: str) -> dict[str, str | None]:
+    """``ADD [COLUMN] name type ... [DEFAULT x]`` clauses of an ALTER: each added column and the
+    DEFAULT it was given, as written (None: no DEFAULT clause)."""
+    found: dict[str, str | None] = {}
+    for clause in _clauses(statement):
+        match = _ADD_COLUMN.match(clause + " ")
+        if match is None:
+            continue
+        default = _DEFAULT.search(clause, match.end())
+        found[_unquote(match["name"])] = default["value"] if default else None
+    return found

@@ -12,11 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal, localcontext
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from s3rb_stream.errors import SchemaError
+from s3rb_stream.errors import CorruptStateError, SchemaError
 from s3rb_stream.log import get_logger
 
 log = get_logger(__name__)
@@ -164,10 +165,10 @@ def arrow_schema(table: SourceTable) -> pa.Schema:
     return pa.schema(fields, metadata={DEFINITION_KEY: table_to_json(table).encode()})
 
 
-def definition_of(data: pa.Table) -> SourceTable | None:
+def definition_of(data: pa.Table, where: str = "a batch object") -> SourceTable | None:
     """The definition a batch was written with, or None for batches written before it was kept."""
     meta = data.schema.metadata or {}
-    return table_from_json(meta[DEFINITION_KEY]) if DEFINITION_KEY in meta else None
+    return table_from_json(meta[DEFINITION_KEY], f"the table definition in {where}") if DEFINITION_KEY in meta else None
 
 
 # --------------------------------------------------------------------------- value conversion
@@ -340,9 +341,9 @@ def row_converter(table: SourceTable) -> Callable[[dict[str, Any]], tuple[Any, .
             extra = sorted(set(row) - expected)
             missing = sorted(expected - set(row))
             raise SchemaError(
-                f"binlog row of {table.database}.{table.name} does not match the table definition"
+                f"a row read from {table.database}.{table.name} does not match the table definition"
                 f" (unexpected columns {extra}, missing columns {missing})",
-                "schema changes while streaming are not supported yet; restart to re-read the schema",
+                "the table was altered while it was read: run the command again, which reads its definition anew",
             )
         out = []
         for name, conv in zip(names, converters, strict=True):
@@ -363,7 +364,42 @@ def table_to_json(table: SourceTable) -> str:
     return json.dumps(raw)
 
 
-def table_from_json(text: str | bytes) -> SourceTable:
-    raw = json.loads(text)
-    columns = tuple(SourceColumn(**c) for c in raw["columns"])
-    return SourceTable(str(raw["database"]), str(raw["name"]), columns, tuple(raw["key"]))
+class _StoredColumn(BaseModel):
+    """A column as stored (checkpoint, batch metadata): exactly these keys, each of its type."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str = Field(min_length=1)
+    data_type: str = Field(pattern=r"^[a-z]+$")
+    column_type: str
+    nullable: bool = True
+    char_length: int | None = Field(default=None, ge=0)
+    precision: int | None = Field(default=None, ge=0, le=MAX_DECIMAL_DIGITS)
+    scale: int | None = Field(default=None, ge=0, le=MAX_DECIMAL_DIGITS)
+    datetime_precision: int | None = Field(default=None, ge=0, le=6)
+    default: str | None = None
+    renamed_from: str | None = None
+    decimal_overflow: Literal["widen", "fail", "truncate", "null"] | None = None
+
+
+class _StoredTable(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    database: str
+    name: str = Field(min_length=1)
+    key: list[str]
+    columns: list[_StoredColumn] = Field(min_length=1)
+
+
+def table_from_json(text: str | bytes, where: str = "a stored table definition") -> SourceTable:
+    """A definition read back from the store. It is data: anything but the exact keys and types
+    :func:`table_to_json` writes is refused, never passed on (the row decoder compiles code from it)."""
+    try:
+        raw = _StoredTable.model_validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+        raise CorruptStateError(
+            f"{where} is not a valid table definition ({problems})",
+            "it was not written by s3rb-stream: restore the object, or delete it and re-snapshot the table",
+        ) from None
+    columns = tuple(SourceColumn(**c.model_dump()) for c in raw.columns)
+    table = SourceTable(raw.database, raw.name, columns)
+    return table.with_key(raw.key) if raw.key else table

@@ -10,7 +10,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import count, repeat
 from operator import itemgetter
@@ -20,7 +20,7 @@ from s3rb_stream import faultpoints, metrics
 from s3rb_stream.core.batching import BatchBuffers, FlushPolicy
 from s3rb_stream.core.changes import Change, Op
 from s3rb_stream.core.checkpoint import Checkpoint, now_utc
-from s3rb_stream.core.ddl import column_renames, follow_problem, parse_ddl
+from s3rb_stream.core.ddl import follow_problem, parse_ddl, renames_table
 from s3rb_stream.core.object_keys import batch_key, checkpoint_key, extract_state_key, quarantine_key
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.query_state import ExtractState
@@ -28,6 +28,9 @@ from s3rb_stream.core.schema import SourceTable, table_to_json
 from s3rb_stream.errors import CorruptStateError
 from s3rb_stream.log import get_logger
 from s3rb_stream.sources.binlog import BinlogReader, Boundary, Ddl, RowImages
+from s3rb_stream.sources.row_decoder import fits_table
+from s3rb_stream.sources.table_history import AlterHints, reconcile
+from s3rb_stream.sources.table_map import TableMap
 from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
 
@@ -63,6 +66,7 @@ def save_quarantine(
         record["hold_loads_below"] = hold_loads_below
     record["at"] = now_utc().isoformat()
     store.put(quarantine_key(store.prefix, source_db, target_schema, table), json.dumps(record, indent=2).encode())
+    metrics.QUARANTINED.labels(source_db, target_schema, table).set(1)
     log.error(
         "table quarantined: capture of it stopped"
         + (" and its loads held" if hold_loads_below is not None else "")
@@ -153,6 +157,8 @@ class Capture:
         one_change_per_transaction: set[str] | None = None,
         describe: Callable[[str], SourceTable | None] | None = None,
         adopt: Callable[[str], Adopted | None] | None = None,
+        fixed_keys: set[str] | None = None,
+        live: Callable[[], bool] = lambda: True,
     ) -> None:
         """``resumed`` is False on a first run: the start position is then saved even if idle.
 
@@ -163,12 +169,17 @@ class Capture:
         ``describe``: reads a table's definition from the source now, to follow an ALTER.
         ``adopt``: a table just created: its definition (and whether it keeps one change per
         transaction) when the tables file includes it, else None.
+        ``fixed_keys``: tables whose key the tables file sets (not their primary key).
+        ``live``: whether capture has caught up with where the source was at the start, so that
+        the definition ``describe`` reads is the one an ALTER just read made.
         """
         self.store = store
         self.source_db = source_db
         self.target_schema = target_schema
         self.on_written: Callable[[], None] = lambda: None  # a batch object was written (the loader's cue)
         self.tables: dict[str, SourceTable] = {}
+        self.catalog: dict[str, SourceTable] = {t.name: t for t in tables}  # as the server last described them
+        self.alters: dict[str, AlterHints] = {}  # ALTERs read since a table's last rows
         self.key_positions: dict[str, list[int]] = {}
         self.overhead: dict[str, int] = {}
         for table in tables:
@@ -176,6 +187,8 @@ class Capture:
         self._changes_counter = {op: metrics.CHANGES.labels(source_db, target_schema, op.name.lower()) for op in Op}
         self.buffers = BatchBuffers(policy, start)
         self.saved_position: BinlogPosition | None = start if resumed else None
+        self.resumed = resumed
+        self.seen: set[str] = set()  # tables whose rows this capture has read
         self.last_saved_at = time.monotonic()
         self.last_event_ts: datetime | None = None
         self.changes_total = 0
@@ -184,6 +197,8 @@ class Capture:
         self.quarantined: dict[str, str] = {}
         self.describe = describe
         self.adopt = adopt
+        self.fixed_keys = fixed_keys or set()
+        self.live = live
         self._reopen = False  # the set of captured tables grew: the reader must be reopened
         self.collapse = one_change_per_transaction or set()
 
@@ -203,6 +218,7 @@ class Capture:
         """Read from :attr:`position` with a reader from ``open_reader`` until ``should_stop`` is true
         at a boundary. True when it stopped to be reopened, because a new table joined."""
         reader = open_reader(self.tables, self.position, self.quarantined)
+        reader.resolve = self.resolve
         try:
             self.consume(reader, should_stop, on_boundary)
         finally:
@@ -239,17 +255,82 @@ class Capture:
                 if should_stop(item.position) or self._reopen:
                     return
 
+    def resolve(self, tmap: TableMap, held: SourceTable) -> SourceTable:
+        """The definition ``tmap``'s rows were written under (docs/ARCHITECTURE.md, "Schema history")."""
+        hints = self.alters.get(held.name)
+        if hints is None and fits_table(held, tmap):
+            return held
+        return reconcile(tmap, held, self.catalog.get(held.name), hints, held.name in self.fixed_keys)
+
     def _add_rows(self, pending: _Pending, item: RowImages) -> None:
         if item.table in self.quarantined:
             return
         if item.first_seq < self.skip_below.get(item.table, 0):
             return  # before where this table is already complete: its rows are in the target
-        if item.problem is not None:
+        problem = item.problem
+        if problem is None and item.definition is not None:
+            problem = self._change_definition(item.table, item.definition, pending)
+        if problem is not None:
             pending.rows.pop(item.table, None)  # none of this transaction's rows of the table
             pending.size.pop(item.table, None)
-            self.quarantine(item.table, item.problem, self.buffers.last_commit)
+            self.quarantine(item.table, problem, self.buffers.last_commit)
             return
+        self.seen.add(item.table)
         self._convert_rows(pending, item)
+
+    def _change_definition(self, table: str, new: SourceTable, pending: _Pending) -> str | None:
+        """Rows arrive under another definition than the last rows (an ALTER between them, or binlog
+        written before the server's definition of now): go on with it, in new objects, if the target
+        can follow; else why not."""
+        old = self.tables[table]
+        hints = self.alters.pop(table, None)
+        first_sight = hints is None and table not in self.seen
+        if new == old:  # an ALTER that left the columns as they were (an index, a default)
+            self._set_definition(new)
+            return None
+        if first_sight and not self.resumed:
+            problem = None  # older rows than the definition read at the start: theirs is the one to load
+        else:
+            problem = follow_problem(hints.statement if hints else None, old, new)
+        if problem is None and pending.rows.get(table):
+            problem = "its definition changed inside a transaction"
+        if problem is not None and hints is not None:
+            return f"ALTER TABLE at {hints.position}: {problem}"
+        if problem is not None:
+            return (
+                f"rows at {self.buffers.last_commit} were written under a definition capture cannot follow: {problem}"
+            )
+        self._adopt_definition(new, hints)
+        return None
+
+    def _adopt_definition(self, new: SourceTable, hints: AlterHints | None) -> None:
+        if new.name in self.buffers.tables():
+            self.flush([new.name])  # each object holds rows of one definition
+        self._set_definition(new)
+        if hints is not None:
+            log.info("ALTER followed: new definition adopted", table=new.name, position=str(hints.position),
+                     columns=list(new.column_names))  # fmt: skip
+        else:
+            log.info("rows follow the definition they were written under", table=new.name,
+                     after=str(self.buffers.last_commit), columns=list(new.column_names))  # fmt: skip
+
+    def settle_alters(self) -> None:
+        """Once capture is live, an ALTER is judged when read, not at the table's next rows (which
+        may never come): against the server's definition read right after it. Quarantined if the
+        target cannot follow it (the ALTER may itself have changed rows, e.g. cut values), else
+        adopted at once, so that the checkpoint carries it."""
+        for table, hints in list(self.alters.items()):
+            now = self.catalog.get(table)
+            if table in self.quarantined or table not in self.tables or now is None:
+                self.alters.pop(table)
+                continue
+            new = hints.applied_to(now)
+            problem = follow_problem(hints.statement, self.tables[table], new)
+            del self.alters[table]
+            if problem is not None:
+                self.quarantine(table, f"ALTER TABLE at {hints.position}: {problem}", hints.position)
+            elif new != self.tables[table]:
+                self._adopt_definition(new, hints)
 
     def _convert_rows(self, pending: _Pending, item: RowImages) -> None:
         bucket = pending.rows.setdefault(item.table, [])
@@ -292,7 +373,7 @@ class Capture:
                 continue
             if change.verb == "TRUNCATE":
                 self._truncate(name, item.position)
-            elif change.verb == "ALTER" and self.describe is not None:
+            elif change.verb == "ALTER":
                 self._follow_alter(name, item)
             else:
                 self.quarantine(
@@ -317,27 +398,28 @@ class Capture:
             log.info("new table captured from its CREATE on", table=name)
 
     def _follow_alter(self, table: str, item: Ddl) -> None:
-        """Adopt the table's new definition when the change is additive; quarantine it otherwise.
+        """Note what the ALTER says that table maps do not (renames, the defaults of added columns);
+        the next rows' table map then gives the new definition (:meth:`_change_definition`).
 
-        The definition is read from the source now. If capture is behind and the table changed
-        again since, its rows will not match the definition, and the table is quarantined then.
-        """
-        assert self.describe is not None
-        old = self.tables[table]
-        new = self.describe(table)
-        problem = follow_problem(item.statement, old, new)
-        if problem is not None or new is None:
-            self.quarantine(table, f"ALTER TABLE at {item.position}: {problem}", item.position)
+        The server's definition is read again now: live, it is the ALTER's, and the ALTER is settled
+        at once (:meth:`settle_alters`); when capture is behind, it may be a later one, whose columns
+        are used only where the rows' layout fits them."""
+        now = self.describe(table) if self.describe is not None else None
+        gone = "the table was renamed" if renames_table(item.statement) else None
+        if gone is None and self.describe is not None and now is None:
+            gone = "the table is gone"
+        if gone is not None:  # no rows will come under this name to follow it with
+            self.quarantine(table, f"ALTER TABLE at {item.position}: {gone}", item.position)
             return
-        renames = {to: source for source, to in column_renames(item.statement).items()}
-        if renames:
-            columns = tuple(replace(c, renamed_from=renames.get(c.name)) for c in new.columns)
-            new = SourceTable(new.database, new.name, columns, new.key_columns)
+        self.alters.setdefault(table, AlterHints(item.position)).note(item.statement)
+        if now is not None:
+            self.catalog[table] = now
         if table in self.buffers.tables():
-            self.flush([table])  # each object holds rows of one definition
-        self._set_definition(new)
-        log.info("ALTER followed: new definition adopted", table=table, position=str(item.position),
-                 columns=list(new.column_names))  # fmt: skip
+            self.flush([table])  # the rows before the ALTER go in their own object
+        if self.live():
+            self.settle_alters()
+        else:
+            log.info("ALTER read: the table's next rows follow it", table=table, position=str(item.position))
 
     def _truncate(self, table: str, position: BinlogPosition) -> None:
         """A TRUNCATE is an empty whole-table extract at its position: loading it removes every

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -90,6 +90,7 @@ class Loader:
         tables: list[tuple[TableConfig, SourceTable]],
         fence: Fence | None = None,
         helpers: Sequence[Warehouse] = (),
+        create_empty: Callable[[], bool] = lambda: True,
     ) -> None:
         """``fence``: the lease generation every load commits under (None: a one-off command that
         holds no lease). ``helpers``: more connections to the same warehouse, so that as many
@@ -101,6 +102,10 @@ class Loader:
         self.tables = tables
         self.fence = fence
         self.helpers = list(helpers)
+        # Whether a table with nothing to load may be created (or evolved) from its configured
+        # definition: not while capture replays binlog written under older definitions, whose
+        # batches create and evolve it in order (docs/ARCHITECTURE.md, "Schema history").
+        self.create_empty = create_empty
 
     def pending(self, table: SourceTable, warehouse: Warehouse | None = None) -> list[BatchRef]:
         prefix = table_prefix(self.store.prefix, self.source_db, self.target_schema, table.name)
@@ -125,8 +130,9 @@ class Loader:
                 for config, table in work:
                     add_stats(stats, self._load_one(self.warehouse, config, table))
             else:
-                for config, table in work:  # one at a time: concurrent CREATE ... IF NOT EXISTS can collide
-                    self.warehouse.prepare(self.target_schema, table, scd2_spec(config, table))
+                for config, table in work if self.create_empty() else ():  # one at a time: concurrent
+                    # CREATE ... IF NOT EXISTS can collide
+                    self.warehouse.prepare(self.target_schema, table, scd2_spec(config, table), evolve=False)
                 for done in self._in_parallel(work):
                     add_stats(stats, done)
         finally:
@@ -160,7 +166,8 @@ class Loader:
     def _load_one(self, warehouse: Warehouse, config: TableConfig, table: SourceTable) -> LoadStats:
         """One table's pending batches, through ``warehouse``."""
         stats = LoadStats()
-        warehouse.prepare(self.target_schema, table, scd2_spec(config, table))
+        if self.create_empty():  # the target evolves from the batches' own definitions, in order
+            warehouse.prepare(self.target_schema, table, scd2_spec(config, table), evolve=False)
         refs = self.pending(table, warehouse)
         extract = self.extract_state(table) if refs else None
         if extract is not None and extract.status == "running":
@@ -215,14 +222,14 @@ class Loader:
             except CorruptStateError as exc:
                 self._set_aside(table, ref, data, exc)
                 return False  # nothing more of this table until a snapshot replaces what was lost
-            written_with = definition_of(decoded) or table
+            written_with = definition_of(decoded, ref.key) or table
             # One definition per load (the target evolves between), and no two binlog batches
             # whose ranges overlap: a replay after a crash may cut the same changes into other
             # batches, and only separate loads let the watermark drop the copies (append mode).
             overlaps = ref.part is None and ref.first_seq <= top
             if written_with != definition or overlaps:
                 apply_chunk()
-            definition = written_with
+                definition = written_with  # the chunk's first: it carries the renames to the columns
             chunk.append((ref, decoded))
             rows += decoded.num_rows
             size += decoded.nbytes

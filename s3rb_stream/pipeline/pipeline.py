@@ -89,6 +89,7 @@ class Pipeline:
     loader: Loader = field(init=False)
     scheduler: QueryScheduler = field(init=False)
     _last_probe: float = field(init=False, default=0.0)
+    caught_up: bool = field(init=False, default=False)  # capture has reached where the source was at the start
     synced: int = field(init=False, default=0)  # rows read by the final query sync of a batch run
 
     def __post_init__(self) -> None:
@@ -100,6 +101,7 @@ class Pipeline:
             self.prepared.tables,
             self.fence,
             self.helpers,
+            lambda: self.caught_up,
         )
         self.scheduler = QueryScheduler(
             self.settings, self.prepared.store, self.source_db, self.target_schema, self.prepared.query_tables
@@ -110,8 +112,9 @@ class Pipeline:
         return self.source_db, self.target_schema
 
     def run(self) -> RunResult:
-        for config, table in self.prepared.tables:
-            self.warehouse.prepare(self.target_schema, table, scd2_spec(config, table))
+        self.caught_up = self.prepared.start is None  # no binlog to replay
+        for config, table in self.prepared.tables if self.caught_up else ():
+            self.warehouse.prepare(self.target_schema, table, scd2_spec(config, table), evolve=False)
         self.warehouse.idle()  # until the first load
         parts = Parts(self.settings, self.labels, self.loader, self.scheduler, self.lease, not self.until_caught_up)
         with parts:
@@ -139,6 +142,8 @@ class Pipeline:
             one_change_per_transaction={t.name for c, t in self.prepared.binlog_tables if c.mode == "scd2"},
             describe=self._describe,
             adopt=self._adopt,
+            fixed_keys={t.name for c, t in self.prepared.binlog_tables if c.key_columns},
+            live=lambda: self.caught_up,
         )
         capture.on_written = parts.wrote
         target = self.prepared.target_position or start
@@ -147,6 +152,9 @@ class Pipeline:
             return self.stop.stopping or (self.until_caught_up and position.at_or_after(target))
 
         def on_boundary() -> None:
+            if not self.caught_up and capture.position.at_or_after(target):
+                self.caught_up = True  # tables with nothing to load may now be created as defined now
+                capture.settle_alters()  # ALTERs with no rows after them yet, judged as when live
             metrics.heartbeat()
             metrics.part(*self.labels, "capture", "running")
             parts.raise_failure()  # a lost lease, a fenced or failed load: the run ends here
@@ -171,6 +179,9 @@ class Pipeline:
                     raise
                 log.warning("binlog reader reconnecting", error=str(exc), attempt=backoff.failures + 1)
                 backoff.wait(lambda: self.stop.stopping)
+        if capture.position.at_or_after(target) and not self.caught_up:
+            self.caught_up = True
+            capture.settle_alters()
         capture.flush_all()
         loaded = self._finish(parts)
         log.info(

@@ -90,7 +90,12 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
         if checkpoint is not None and checkpoint.definitions:
             # Replay from the checkpoint with the definitions in effect there; ALTERs ahead are followed.
             tables = [
-                (c, table_from_json(checkpoint.definitions[t.name]) if t.name in checkpoint.definitions else t)
+                (
+                    c,
+                    table_from_json(checkpoint.definitions[t.name], f"the checkpoint's definition of {t.name}")
+                    if t.name in checkpoint.definitions
+                    else t,
+                )
                 for c, t in tables
             ]
         check_target_names(settings, target_schema, tables)  # names the target cannot hold fail here
@@ -108,6 +113,8 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
         gtid = gtid_flavor(settings, variables, checkpoint, warnings)
         target_position = mysql_meta.current_position(conn, gtid)
         quarantined = active_quarantines(store, source_db, target_schema)
+        for _, table in tables:
+            metrics.QUARANTINED.labels(source_db, target_schema, table.name).set(1 if table.name in quarantined else 0)
         for name, reason in quarantined.items():
             warnings.append(
                 f"table {name} is quarantined: {reason}; the other tables go on. Re-snapshot it:"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import binascii
 import re
 import struct
-from collections.abc import Container, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -79,6 +79,7 @@ class RowImages:
     ts: int  # when the statement ran, epoch seconds (the commit time comes with the transaction's end)
     problem: str | None = None
     nbytes: int = 0  # the images' bytes in the binlog, to size buffers by
+    definition: SourceTable | None = None  # the rows' own definition, when not the one capture holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,8 @@ class BinlogReader:
         self.source_db = source_db
         self.tables = tables
         self.skip = skip
+        # The definition rows were written under when it is not the one held (set by capture).
+        self.resolve: Callable[[TableMap, SourceTable], SourceTable] | None = None
         self.describe_target = target.describe()
         settings = driver_options(target)
         settings["read_timeout"] = max(int(heartbeat_seconds * 4), 30)
@@ -158,7 +161,7 @@ class BinlogReader:
         self._start_file, self._start_pos = start.file, start.pos
         self._maps: dict[int, TableMap | None] = {}  # table id → map of a captured table, None for others
         self._map_cache: TableMapCache | None = None
-        self._decoders: dict[int, tuple[TableMap, SourceTable, RowDecoder]] = {}
+        self._decoders: dict[int, tuple[TableMap, SourceTable, RowDecoder, SourceTable | None]] = {}
         self._stream = BinLogStreamReader(
             connection_settings=settings,
             server_id=server_id,
@@ -304,7 +307,8 @@ class BinlogReader:
         if table is None or tmap.table in self.skip:  # quarantined meanwhile
             return RowImages(tmap.table, kind, [], seq, ts, problem="not captured")
         try:
-            rows = self._decoder(tmap, table)(data, pos, end)
+            decode, definition = self._decoder(tmap, table)
+            rows = decode(data, pos, end)
         except SchemaError as exc:
             return RowImages(tmap.table, kind, [], seq, ts, problem=str(exc))
         except (IndexError, ValueError, UnicodeDecodeError, struct.error) as exc:
@@ -314,15 +318,19 @@ class BinlogReader:
             changes = len(rows) // images
             row_seq(self._ordinal, self._row_index + changes - 1)  # the whole event fits, or a clear error
             self._row_index += changes
-        return RowImages(tmap.table, kind, rows, seq, ts, None, end - pos)
+        return RowImages(tmap.table, kind, rows, seq, ts, None, end - pos, definition)
 
-    def _decoder(self, tmap: TableMap, table: SourceTable) -> RowDecoder:
+    def _decoder(self, tmap: TableMap, table: SourceTable) -> tuple[RowDecoder, SourceTable | None]:
+        """A decoder of ``tmap``'s rows, and their definition if it is not ``table``: rows written
+        before an ALTER are decoded by the definition they were written under."""
         found = self._decoders.get(tmap.table_id)
         if found is not None and found[0] is tmap and found[1] is table:
-            return found[2]
-        decoder = compile_decoder(table, tmap)
-        self._decoders[tmap.table_id] = (tmap, table, decoder)
-        return decoder
+            return found[2], found[3]
+        definition = self.resolve(tmap, table) if self.resolve is not None else table
+        decoder = compile_decoder(definition, tmap)
+        other = None if definition is table else definition
+        self._decoders[tmap.table_id] = (tmap, table, decoder, other)
+        return decoder, other
 
     def _refuse(self, etype: int) -> None:
         if etype in _COMPRESSED:

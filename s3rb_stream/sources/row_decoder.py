@@ -12,6 +12,8 @@ checks that the values equal the library's, converted, for every type of the typ
 from __future__ import annotations
 
 import codecs
+import itertools
+import linecache
 import struct
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -55,6 +57,7 @@ _INTS: dict[int, tuple[str, str]] = {  # binlog type: struct codes (signed, unsi
 _DECIMAL_BYTES = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)  # bytes for 0..9 leftover digits
 _UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SCALE: tuple[int, ...] = tuple(10 ** (6 - fsp) for fsp in range(7))
+_compiled = itertools.count(1)  # a distinct file name for each generated decoder
 
 
 # --------------------------------------------------------------------------- value helpers
@@ -256,7 +259,7 @@ def _emit_value(gen: _Gen, i: int, col: SourceColumn, layout: tm.ColumnLayout, i
         else:
             gen.emit(f"{v} = buf[p:p + n]; p += n", ind)
             if dt == "binary":  # the binlog drops BINARY's trailing zero bytes
-                gen.emit(f"{v} = {v}.ljust({col.char_length or 0}, b'\\x00')", ind)
+                gen.emit(f"{v} = {v}.ljust({int(col.char_length or 0)}, b'\\x00')", ind)
     elif t == tm.JSON:
         _length_prefixed(gen, meta, ind)
         gen.emit(f"{v} = {gen.ref('json_value', _json_value)}(buf[p:p + n]); p += n", ind)
@@ -318,33 +321,68 @@ def _final_converter(col: SourceColumn) -> Callable[[Any], Any] | None:
     return None
 
 
+_TEXT_LAYOUTS = {tm.VARCHAR, tm.VAR_STRING, tm.STRING}
+_SIGNED_LAYOUTS = {tm.TINY, tm.SHORT, tm.INT24, tm.LONG, tm.LONGLONG, tm.NEWDECIMAL, tm.FLOAT, tm.DOUBLE}
+MAX_BYTES_PER_CHAR = 4  # utf8mb4
+
+
+def layout_fits(col: SourceColumn, layout: tm.ColumnLayout) -> bool:
+    """Whether row images laid out as ``layout`` hold values of ``col`` as it is defined: the same
+    binlog type, DECIMAL precision and scale, signedness, ENUM/SET members, and text no longer than
+    the column can be."""
+    allowed = _BINLOG_TYPES.get(col.data_type.lower())
+    if allowed is not None and layout.type not in allowed:
+        return False
+    if layout.type == tm.NEWDECIMAL and (layout.meta >> 8, layout.meta & 0xFF) != (col.precision, col.scale):
+        return False
+    if layout.unsigned is not None and layout.type in _SIGNED_LAYOUTS and layout.unsigned != col.unsigned:
+        return False
+    if layout.members is not None and layout.type in (tm.ENUM, tm.SET) and layout.members != col.set_members:
+        return False
+    if layout.type in _TEXT_LAYOUTS and col.char_length is not None:
+        return layout.meta <= int(col.char_length) * MAX_BYTES_PER_CHAR
+    return True
+
+
+def fits_table(table: SourceTable, tmap: tm.TableMap) -> bool:
+    """Whether ``tmap``'s rows are rows of ``table`` as it is defined."""
+    if tmap.names is not None and tmap.names != table.column_names:
+        return False
+    return len(tmap.columns) == len(table.columns) and all(
+        layout_fits(col, layout) for col, layout in zip(table.columns, tmap.columns, strict=True)
+    )
+
+
+def _layout_text(layout: tm.ColumnLayout) -> str:
+    """A column's binlog layout in words, for an error message."""
+    name = tm.TYPE_NAMES.get(layout.type, str(layout.type))
+    if layout.type == tm.NEWDECIMAL:
+        name = f"DECIMAL({layout.meta >> 8},{layout.meta & 0xFF})"
+    elif layout.type in _TEXT_LAYOUTS:
+        name = f"{name} of up to {layout.meta} bytes"
+    elif layout.members is not None:
+        name = f"{name} of {list(layout.members)}"
+    return f"{name} unsigned" if layout.unsigned else name
+
+
 def _check_layout(table: SourceTable, tmap: tm.TableMap) -> None:
     where = f"binlog row of {table.database}.{table.name}"
+    hint = "capture describes such rows by their table map; without column names (binlog_row_metadata=FULL) it cannot"
     if tmap.names is not None and tmap.names != table.column_names:
         extra = sorted(set(tmap.names) - set(table.column_names))
         missing = sorted(set(table.column_names) - set(tmap.names))
         raise SchemaError(
             f"{where} does not match the table definition (unexpected columns {extra}, missing columns {missing})",
-            "schema changes while streaming are not supported yet; restart to re-read the schema",
+            hint,
         )
     if len(tmap.columns) != len(table.columns):
-        raise SchemaError(
-            f"{where} has {len(tmap.columns)} columns, the table definition {len(table.columns)}",
-            "the table changed since its definition was read; re-snapshot it",
-        )
+        raise SchemaError(f"{where} has {len(tmap.columns)} columns, the table definition {len(table.columns)}", hint)
     for col, layout in zip(table.columns, tmap.columns, strict=True):
-        allowed = _BINLOG_TYPES.get(col.data_type.lower())
-        if allowed is not None and layout.type not in allowed:
+        if not layout_fits(col, layout):
             raise SchemaError(
-                f"{where}: column {col.name} ({col.column_type}) arrives as binlog type"
-                f" {tm.TYPE_NAMES.get(layout.type, layout.type)}",
-                "the table changed since its definition was read; re-snapshot it",
-            )
-        if layout.type == tm.NEWDECIMAL and (layout.meta >> 8, layout.meta & 0xFF) != (col.precision, col.scale):
-            raise SchemaError(
-                f"{where}: column {col.name} is DECIMAL({layout.meta >> 8},{layout.meta & 0xFF}) in the binlog,"
-                f" {col.column_type} in the table definition",
-                "the table changed since its definition was read; re-snapshot it",
+                f"{where}: column {col.name} is {_layout_text(layout)} in the binlog, {col.column_type} in the"
+                " table definition",
+                hint,
             )
 
 
@@ -409,6 +447,11 @@ def compile_decoder(table: SourceTable, tmap: tm.TableMap) -> RowDecoder:
     gen.emit("raise ValueError(f'row images end at byte {p}, the event at {end}')", 2)
     gen.emit("return images", 1)
     namespace = dict(gen.names)
-    exec("\n".join(gen.lines), namespace)  # noqa: S102 - code generated from a parsed table map, no input text
+    # Only integers parsed from the table map or validated (SourceColumn from a typed model) are
+    # written into the source; every other value is passed by reference (``gen.ref``).
+    source = "\n".join(gen.lines) + "\n"
+    filename = f"<s3rb row decoder {table.database}.{table.name} #{next(_compiled)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)  # readable tracebacks
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102
     decode: RowDecoder = namespace["decode"]
     return decode

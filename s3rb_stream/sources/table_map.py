@@ -31,6 +31,7 @@ _NUMERIC = {TINY, SHORT, INT24, LONG, LONGLONG, NEWDECIMAL, FLOAT, DOUBLE, YEAR}
 
 # Optional metadata fields (binlog_row_metadata), MySQL's Table_map_log_event::Optional_metadata_field_type.
 _SIGNEDNESS, _DEFAULT_CHARSET, _COLUMN_CHARSET, _COLUMN_NAME = 1, 2, 3, 4
+_SET_STR_VALUE, _ENUM_STR_VALUE, _SIMPLE_PRIMARY_KEY, _PRIMARY_KEY_WITH_PREFIX = 5, 6, 8, 9
 
 
 class TableMapError(ValueError):
@@ -45,12 +46,15 @@ class ColumnLayout:
     length prefix (BLOB, JSON, GEOMETRY), the fractional digits (TIME2, DATETIME2, TIMESTAMP2),
     ``precision << 8 | scale`` (NEWDECIMAL), the bit count (BIT), the byte width (ENUM, SET, FLOAT,
     DOUBLE). ``collation`` is the character set's collation id, for character columns, when the
-    source logs it.
+    source logs it; ``unsigned`` the signedness of a number, and ``members`` the members of an
+    ENUM or SET, when it logs them (``binlog_row_metadata=FULL``).
     """
 
     type: int
     meta: int
     collation: int | None = None
+    unsigned: bool | None = None
+    members: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,7 @@ class TableMap:
     columns: tuple[ColumnLayout, ...]
     names: tuple[str, ...] | None  # None when the source logs no column names
     nullable: tuple[bool, ...] | None = None  # per column; None: unknown, every column may be NULL
+    primary_key: tuple[int, ...] | None = None  # column indexes, when the source logs them
 
 
 def lenenc(buf: bytes, pos: int) -> tuple[int, int]:
@@ -129,6 +134,9 @@ def _parse(body: bytes, mariadb: bool) -> TableMap:
     pos = meta_end + (count + 7) // 8
     names: tuple[str, ...] | None = None
     collations: list[int] | None = None
+    signedness: list[bool] | None = None
+    members: dict[int, list[tuple[str, ...]]] = {}  # ENUM / SET → members of each such column in order
+    primary_key: tuple[int, ...] | None = None
     character = [t in _CHARACTER or (mariadb and t == GEOMETRY) for t, _ in layouts]
     while pos < len(body):
         field_type = body[pos]
@@ -154,13 +162,45 @@ def _parse(body: bytes, mariadb: bool) -> TableMap:
                 value, pos = lenenc(body, pos)
                 found_ids.append(value)
             collations = found_ids
+        elif field_type == _SIGNEDNESS:  # one bit per numeric column, the most significant first
+            signedness = [bool(body[pos + i // 8] >> (7 - i % 8) & 1) for i in range((end - pos) * 8)]
+        elif field_type in (_ENUM_STR_VALUE, _SET_STR_VALUE):
+            kind = ENUM if field_type == _ENUM_STR_VALUE else SET
+            members[kind] = []
+            while pos < end:
+                how_many, pos = lenenc(body, pos)
+                values = []
+                for _ in range(how_many):
+                    size, pos = lenenc(body, pos)
+                    values.append(body[pos : pos + size].decode("utf-8", "replace"))
+                    pos += size
+                members[kind].append(tuple(values))
+        elif field_type in (_SIMPLE_PRIMARY_KEY, _PRIMARY_KEY_WITH_PREFIX):
+            key = []
+            while pos < end:
+                index, pos = lenenc(body, pos)
+                key.append(index)
+                if field_type == _PRIMARY_KEY_WITH_PREFIX:
+                    _, pos = lenenc(body, pos)  # the prefix length
+            primary_key = tuple(key)
         pos = end
     per_column: list[int | None] = [None] * count
     if collations is not None:
         it = iter(collations)
         per_column = [next(it, None) if is_char else None for is_char in character]
-    columns = tuple(ColumnLayout(t, m, c) for (t, m), c in zip(layouts, per_column, strict=True))
-    return TableMap(table_id, schema, table, columns, names, nullable)
+    numeric = iter(signedness) if signedness is not None else None
+    of_kind = {kind: iter(found) for kind, found in members.items()}
+    columns = tuple(
+        ColumnLayout(
+            t,
+            m,
+            c,
+            next(numeric, None) if numeric is not None and t in _NUMERIC else None,
+            next(of_kind[t], None) if t in of_kind else None,
+        )
+        for (t, m), c in zip(layouts, per_column, strict=True)
+    )
+    return TableMap(table_id, schema, table, columns, names, nullable, primary_key)
 
 
 class TableMapCache:

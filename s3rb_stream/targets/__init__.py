@@ -71,8 +71,12 @@ class Warehouse(Protocol):
         """Nothing to do until the next load: let go of what other processes may need (a DuckDB
         file's lock). The next call reconnects."""
 
-    def prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None) -> None:
-        """Create the schema, the control table and the target table if missing."""
+    def prepare(
+        self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None, evolve: bool = True
+    ) -> None:
+        """Create the schema, the control table and the target table if missing; with ``evolve``,
+        also give an existing table what ``table`` has that it lacks (columns added, renamed,
+        widened). Without: a table that exists is left as it is."""
 
     def applied(self, target_schema: str, table: str) -> set[str]:
         """Object keys of the batches already applied to ``table``."""

@@ -71,6 +71,7 @@ class DuckDBWarehouse:
     def claim(self, target_schema: str, fence: Fence, tables: Sequence[str] = ()) -> None:
         con = self._con
         con.execute(sql.create_schema(target_schema))
+        con.execute(sql.create_control_table(target_schema))  # read before any table is created
         con.execute(sql.create_fence_table(target_schema))
         columns = con.execute(sql.target_columns(), [target_schema, sql.FENCE_TABLE]).fetchall()
         if "table_name" not in {str(c[0]) for c in columns}:
@@ -120,8 +121,11 @@ class DuckDBWarehouse:
     def describe(self) -> str:
         return f"duckdb:///{self.path}"
 
-    def prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None) -> None:
-        if (target_schema, table.name, table_to_json(table)) in self._prepared:
+    def prepare(
+        self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None, evolve: bool = True
+    ) -> None:
+        done = (target_schema, table.name, table_to_json(table) if evolve else "")
+        if done in self._prepared:
             return
         self.names.check_schema(target_schema)
         self.names.check_table(table, scd2)
@@ -129,11 +133,14 @@ class DuckDBWarehouse:
         self._con.execute(sql.create_control_table(target_schema))
         for statement in sql.create_table(target_schema, table, scd2):
             self._con.execute(statement)
+        if not evolve:
+            self._prepared.add(done)
+            return
         existing = {str(r[0]) for r in self._con.execute(sql.target_columns(), [target_schema, table.name]).fetchall()}
         for statement in sql.missing_columns(target_schema, table, existing):
             log.warning("target table evolved", statement=statement)
             self._con.execute(statement)
-        self._prepared.add((target_schema, table.name, table_to_json(table)))
+        self._prepared.add(done)
 
     def applied(self, target_schema: str, table: str) -> set[str]:
         rows = self._con.execute(sql.applied_keys(target_schema), [table]).fetchall()

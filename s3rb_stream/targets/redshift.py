@@ -213,16 +213,19 @@ class RedshiftWarehouse:
                 "retried from the checkpoint with backoff; nothing was applied by the failed step",
             ) from None
 
-    def prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None) -> None:
-        if (target_schema, table.name, table_to_json(table)) in self._prepared:
+    def prepare(
+        self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None, evolve: bool = True
+    ) -> None:
+        done = (target_schema, table.name, table_to_json(table) if evolve else "")
+        if done in self._prepared:
             return
         self.names.check_schema(target_schema)
         self.names.check_table(table, scd2)
         with self._reachable(f"preparing {target_schema}.{table.name}"):
-            self._prepare(self.names.name(target_schema), self.names.table(table), self.names.spec(scd2))
-        self._prepared.add((target_schema, table.name, table_to_json(table)))
+            self._prepare(self.names.name(target_schema), self.names.table(table), self.names.spec(scd2), evolve)
+        self._prepared.add(done)
 
-    def _prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None) -> None:
+    def _prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None, evolve: bool = True) -> None:
         cur = self._conn.cursor()
         for statement in (
             sql.create_schema(target_schema),
@@ -230,6 +233,8 @@ class RedshiftWarehouse:
             *sql.create_table(target_schema, table, scd2),
         ):
             self._run(cur, statement)
+        if not evolve:
+            return
         lengths, _ = self._columns(cur, target_schema, table.name)
         for statement in sql.missing_columns(target_schema, table, set(lengths)):
             log.warning("target table evolved", statement=statement)
@@ -439,6 +444,7 @@ class RedshiftWarehouse:
         with self._reachable(f"claiming {target_schema} for lease generation {fence.generation}"):
             cur = self._conn.cursor()
             self._run(cur, sql.create_schema(schema))
+            self._run(cur, sql.create_control_table(schema))  # read before any table is created
             self._run(cur, sql.create_fence_table(schema))
             if "table_name" not in self._columns(cur, schema, sql.FENCE_TABLE)[0]:
                 self._run(cur, sql.fence_table_upgrade(schema))

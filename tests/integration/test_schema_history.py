@@ -1,0 +1,198 @@
+"""Schema history: binlog written under older table definitions than the server has now is decoded
+by each row's own table map, and the ALTERs are replayed in order, into DuckDB and the Redshift
+emulator, whether capture starts at the oldest binlog, at a checkpoint older than every ALTER, or
+at a snapshot taken between them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from s3rb_stream import metrics
+from s3rb_stream.cli import EXIT_QUARANTINED, main
+from s3rb_stream.core.object_keys import checkpoint_key
+from s3rb_stream.pipeline.runner import prepare, run
+from s3rb_stream.pipeline.snapshot import snapshot
+from s3rb_stream.settings import Settings
+from s3rb_stream.store import open_store
+from s3rb_stream.testing.mariadb import MariaDBServer
+from tests.integration.conftest import Pipeline, source_columns, source_rows
+from tests.integration.test_redshift_end_to_end import query_target, settings_for_target
+
+_n = itertools.count()
+
+BEFORE = [
+    "CREATE TABLE customer (id INT PRIMARY KEY, name VARCHAR(20), note VARCHAR(10), legacy INT)",
+    "CREATE TABLE other (id INT PRIMARY KEY, v VARCHAR(10))",
+    "INSERT INTO customer VALUES (1, 'ann', 'a', 10), (2, 'bob', 'b', 20), (3, 'cy', NULL, 30)",
+    "INSERT INTO other VALUES (1, 'x')",
+]
+ALTERS = [
+    ("ALTER TABLE customer ADD COLUMN loyalty_tier VARCHAR(10) DEFAULT 'bronze'",
+     "INSERT INTO customer (id, name, loyalty_tier) VALUES (4, 'dee', 'gold'), (5, 'eve', NULL)",
+     "UPDATE customer SET name = 'ann b' WHERE id = 1"),
+    ("ALTER TABLE customer ADD COLUMN mid INT DEFAULT 7 AFTER id",
+     "INSERT INTO customer (id, mid, name) VALUES (6, NULL, 'fay')",
+     "UPDATE customer SET note = 'bb' WHERE id = 2"),
+    ("ALTER TABLE customer RENAME COLUMN name TO full_name",
+     "INSERT INTO customer (id, full_name) VALUES (7, 'gus')",
+     "UPDATE customer SET full_name = 'cy c' WHERE id = 3"),
+    ("ALTER TABLE customer MODIFY note VARCHAR(40)",
+     "INSERT INTO customer (id, full_name, note) VALUES (8, 'hal', 'a note longer than ten')",
+     "INSERT INTO other VALUES (2, 'y')"),
+    ("ALTER TABLE customer DROP COLUMN legacy",
+     "INSERT INTO customer (id, full_name) VALUES (9, 'ida')",
+     "DELETE FROM customer WHERE id = 4"),
+]  # fmt: skip
+
+
+class History:
+    """A source database, and a target (DuckDB or the Redshift emulator) it is captured into."""
+
+    def __init__(self, mariadb: MariaDBServer, settings: Settings, port: int | None) -> None:
+        self.mariadb, self.settings, self.port = mariadb, settings, port
+        n = next(_n)
+        self.db, self.schema = f"hist{n}_{'rs' if port else 'duck'}", f"history{n}"
+        mariadb.execute(f"CREATE DATABASE {self.db}")
+        Path(settings.tables_file).write_text(f'tables:\n  - name: "{self.db}.customer"\n  - name: "{self.db}.other"\n')
+
+    def sql(self, *statements: str) -> None:
+        self.mariadb.execute(*statements, database=self.db)
+
+    def run(self) -> Any:
+        return run(self.settings, self.db, self.schema, until_caught_up=True)
+
+    def assert_mirrored(self) -> None:
+        for table in ("customer", "other"):
+            columns = ", ".join(f'"{name}"' for name, _ in source_columns(self.mariadb, self.db, table))
+            target = query_target(self.settings, self.port, self.schema, table, columns, "id")
+            assert target == source_rows(self.mariadb, self.db, table), table
+
+
+@pytest.fixture(params=["duckdb", "redshift"])
+def history(request: pytest.FixtureRequest, mariadb: MariaDBServer, tmp_path: Path) -> History:
+    settings, port = settings_for_target(request, mariadb, tmp_path, tmp_path / "tables.yml", f"hist-{next(_n)}")
+    return History(mariadb, settings, port)
+
+
+def alter_all(history: History, alters: Sequence[tuple[str, ...]] = ALTERS) -> None:
+    for statements in alters:
+        history.sql(*statements)
+
+
+def test_from_the_oldest_binlog(history: History) -> None:
+    history.sql(*BEFORE)
+    alter_all(history)
+    result = history.run()  # no checkpoint: from the oldest binlog, through every ALTER
+    assert result.changes > 0
+    history.assert_mirrored()
+    # Rows from before the ADD got its default; rows after keep theirs, an explicit NULL too.
+    tiers = query_target(history.settings, history.port, history.schema, "customer", "id, loyalty_tier, mid", "id")
+    assert tiers[:4] == [(1, "bronze", 7), (2, "bronze", 7), (3, "bronze", 7), (5, None, 7)]
+    assert tiers[4] == (6, "bronze", None)
+    assert prepare(history.settings, history.db, history.schema, "earliest").warnings == []
+
+
+def test_from_a_checkpoint_older_than_every_alter(history: History) -> None:
+    history.sql(*BEFORE)
+    history.run()
+    history.assert_mirrored()
+    alter_all(history)
+    history.run()
+    history.assert_mirrored()
+    history.sql("INSERT INTO customer (id, full_name) VALUES (10, 'jo')")  # and on, as defined now
+    history.run()
+    history.assert_mirrored()
+
+
+def test_from_a_snapshot_taken_between_the_alters(history: History) -> None:
+    history.sql(*BEFORE)
+    alter_all(history, ALTERS[:2])
+    snapshot(history.settings, history.db, history.schema, ("customer", "other"))
+    alter_all(history, ALTERS[2:])
+    history.run()
+    history.assert_mirrored()
+
+
+def test_an_alter_that_cannot_be_followed_quarantines_only_its_table(history: History) -> None:
+    history.sql(*BEFORE)
+    alter_all(history, ALTERS[:2])
+    history.sql(
+        "ALTER TABLE customer MODIFY legacy BIGINT",  # Redshift cannot change a column's type
+        "INSERT INTO customer (id, name, legacy) VALUES (20, 'big', 5000000000)",
+        "INSERT INTO other VALUES (3, 'z')",
+    )
+    history.run()
+    columns = ", ".join(f'"{name}"' for name, _ in source_columns(history.mariadb, history.db, "other"))
+    assert query_target(history.settings, history.port, history.schema, "other", columns, "id") == source_rows(
+        history.mariadb, history.db, "other"
+    )
+    (warning,) = prepare(history.settings, history.db, history.schema, "earliest").warnings
+    assert "table customer is quarantined" in warning
+    assert re.search(r"column legacy changed type from int(\(11\))? to bigint\(20\)", warning), warning
+    assert f"snapshot --source-db {history.db} --target-schema {history.schema} -t customer --restart" in warning
+
+
+def test_a_batch_run_that_ends_with_a_quarantine_exits_3_names_it_and_status_and_metrics_show_it(
+    file_pipeline: Pipeline,
+) -> None:
+    p = file_pipeline
+    p.tables('tables:\n  - name: "{db}.customer"\n  - name: "{db}.other"\n')
+    p.sql(*BEFORE)
+    p.run()
+    p.sql(
+        "ALTER TABLE customer MODIFY note VARCHAR(5)",  # shorter: the source may have cut values
+        "INSERT INTO customer (id, note) VALUES (20, 'short')",
+        "INSERT INTO other VALUES (3, 'z')",
+    )
+    args = ["run", "--source-db", p.source_db, "--target-schema", p.target_schema, "--until-caught-up"]
+    result = CliRunner().invoke(main, args, env=p.cli_env())
+    assert result.exit_code == EXIT_QUARANTINED, result.output
+    assert result.stderr.strip().splitlines()[-1] == f"quarantined, not captured: {p.source_db}.customer"
+    assert "column note changed type from varchar(10) to varchar(5)" in result.stderr
+    assert p.target_rows("other") == p.source_rows("other")  # the other table went on
+
+    body = metrics.render().decode()
+    labels = f'source_db="{p.source_db}",table="{{}}",target_schema="{p.target_schema}"'
+    assert f"s3rb_quarantined_tables{{{labels.format('customer')}}} 1.0" in body
+    status = CliRunner().invoke(main, ["status"], env=p.cli_env())
+    assert re.search(r"customer .*QUARANTINED: .*changed type from varchar\(10\) to varchar\(5\)", status.output), (
+        status.output
+    )
+
+    again = CliRunner().invoke(main, args, env=p.cli_env())  # still quarantined: still said
+    assert again.exit_code == EXIT_QUARANTINED
+    p.snapshot("customer", restart=True)
+    fixed = CliRunner().invoke(main, args, env=p.cli_env())
+    assert fixed.exit_code == 0, fixed.output
+    assert p.target_rows("customer") == p.source_rows("customer")
+    assert f"s3rb_quarantined_tables{{{labels.format('customer')}}} 0.0" in metrics.render().decode()
+
+
+def test_a_tampered_checkpoint_definition_is_refused_before_anything_runs(file_pipeline: Pipeline) -> None:
+    p = file_pipeline
+    p.tables('tables:\n  - name: "{db}.customer"\n')
+    p.sql(BEFORE[0], BEFORE[2])
+    p.run()
+    store = open_store(p.settings)
+    key = checkpoint_key(store.prefix, p.source_db, p.target_schema)
+    raw = json.loads(store.get(key) or b"{}")
+    definition = json.loads(raw["definitions"]["customer"])
+    definition["columns"][1]["char_length"] = "20, b''); open('/tmp/s3rb-owned', 'w'); (0"  # code, not a length
+    raw["definitions"]["customer"] = json.dumps(definition)
+    store.put(key, json.dumps(raw).encode())
+    p.sql("INSERT INTO customer VALUES (9, 'x', 'y', 1)")
+
+    args = ["run", "--source-db", p.source_db, "--target-schema", p.target_schema, "--until-caught-up"]
+    result = CliRunner().invoke(main, args, env=p.cli_env())
+    assert result.exit_code == 2
+    assert "the checkpoint's definition of customer is not a valid table definition" in result.stderr
+    assert "columns.1.char_length" in result.stderr
+    assert not Path("/tmp/s3rb-owned").exists()
