@@ -1,19 +1,43 @@
-FROM python:3.11-slim
-WORKDIR /app
-COPY pyproject.toml README.md ./
+# Two stages. The build stage installs the dependencies first, pinned by constraints.txt (the file
+# scripts/setup.sh installs with too), then the code: a code change reinstalls only the package.
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# mysqlclient builds against the MariaDB client library; the build tools stay in this stage.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libmariadb-dev pkg-config gcc \
+    && rm -rf /var/lib/apt/lists/* \
+    && python -m venv /opt/s3rb-stream
+WORKDIR /src
+COPY constraints.txt pyproject.toml ./
+# The runtime dependencies pyproject.toml names, at the versions constraints.txt pins.
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > requirements.txt \
+    && /opt/s3rb-stream/bin/pip install -r requirements.txt -c constraints.txt
+COPY README.md ./
 COPY s3rb_stream ./s3rb_stream
-# mysqlclient builds against the MariaDB client library; the build tools leave with the layer.
-RUN apt-get update && apt-get install -y --no-install-recommends libmariadb3 libmariadb-dev pkg-config gcc \
-    && pip install --no-cache-dir . \
-    && apt-get purge -y libmariadb-dev pkg-config gcc && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --home /app s3rb && mkdir -p /app/data && chown s3rb /app/data
-COPY conf ./conf
-USER s3rb
-ENV S3RB_TABLES_FILE=/app/conf/tables.yml S3RB_METRICS_PORT=9108 S3RB_LOG_FORMAT=json
+RUN /opt/s3rb-stream/bin/pip install --no-deps .
+
+FROM python:3.11-slim
+# The MariaDB client library mysqlclient links to; a numeric user, so that Kubernetes can check
+# runAsNonRoot without resolving a name.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libmariadb3 \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 s3rb \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home s3rb \
+    && mkdir -p /app/data \
+    && chown 10001:10001 /app/data
+COPY --from=build /opt/s3rb-stream /opt/s3rb-stream
+COPY conf /app/conf
+WORKDIR /app
+USER 10001:10001
+ENV PATH=/opt/s3rb-stream/bin:$PATH \
+    S3RB_TABLES_FILE=/app/conf/tables.yml S3RB_METRICS_PORT=9108 S3RB_LOG_FORMAT=json
 EXPOSE 9108
-# /healthz answers 200 while the pipeline makes progress (see deploy/metrics.md).
+# /healthz answers 200 while every part of the pipeline is alive (see deploy/metrics.md), on the
+# port S3RB_METRICS_PORT names.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:9108/healthz', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request as u; u.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('S3RB_METRICS_PORT', '9108'), timeout=4)"]
 # SIGTERM flushes, saves the checkpoint and exits 0; give it time.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["s3rb-stream"]

@@ -10,13 +10,14 @@ from typing import Any, TypeVar
 import click
 
 from s3rb_stream import log as logging_setup
-from s3rb_stream.errors import ConfigError, S3rbError
+from s3rb_stream.errors import ConfigError, S3rbError, Stopped
 from s3rb_stream.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_ERROR = 2
 EXIT_QUARANTINED = 3  # the command ran to its end, but tables are quarantined: they are not captured
+EXIT_STOPPED = 143  # a batch command stopped by SIGTERM/SIGINT between pages, its progress saved (128 + 15)
 
 
 def exit_if_quarantined(settings: Settings, pipelines: list[tuple[str, str, set[str] | None]]) -> None:
@@ -53,6 +54,9 @@ def friendly_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except Stopped as exc:
+            click.echo(f"stopped: {exc}", err=True)
+            sys.exit(EXIT_STOPPED)
         except S3rbError as exc:
             click.echo(f"error: {logging_setup._scrub(str(exc))}", err=True)
             sys.exit(EXIT_ERROR)
@@ -60,7 +64,16 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group()
+def settings_epilog() -> str:
+    """Every setting's variable, for ``--help``: the README's "Settings" table says what each does."""
+    names = ", ".join(f"S3RB_{name.upper()}" for name in Settings.model_fields)
+    return (
+        f"Settings come from the environment (or a .env file in the working directory): {names}."
+        " S3RB_MYSQL_URL is required (except by demo). The README's Settings table describes each."
+    )
+
+
+@click.group(epilog=settings_epilog())
 @click.version_option(package_name="s3rb-stream")
 def main() -> None:
     """Stream MySQL changes through Parquet on S3 into Redshift or DuckDB."""
@@ -122,10 +135,15 @@ def run(
 @friendly_errors
 def snapshot(source_db: str, target_schema: str, tables: tuple[str, ...], restart: bool, no_load: bool) -> None:
     """Bootstrap binlog tables, consistent with the binlog position streaming resumes from."""
+    from s3rb_stream.pipeline.runner import StopFlag
     from s3rb_stream.pipeline.snapshot import snapshot as run_snapshot
 
     settings = _settings()
-    result = run_snapshot(settings, source_db, target_schema, tables, restart=restart, load=not no_load)
+    stop = StopFlag()
+    stop.install()  # as PID 1 in a container: `docker stop` ends it after the page being written
+    result = run_snapshot(
+        settings, source_db, target_schema, tables, restart=restart, load=not no_load, stopping=lambda: stop.stopping
+    )
     how = "exact" if result.exact else "read just before the snapshot; the overlap is replayed"
     click.echo(f"snapshot consistent with binlog position {result.position} ({how})")
     for name, rows in result.rows.items():
@@ -144,10 +162,13 @@ def snapshot(source_db: str, target_schema: str, tables: tuple[str, ...], restar
 @friendly_errors
 def sync(source_db: str, target_schema: str, tables: tuple[str, ...], no_load: bool) -> None:
     """Run each hybrid or full_sync table's strategy once, then load."""
+    from s3rb_stream.pipeline.runner import StopFlag
     from s3rb_stream.pipeline.sync import sync as run_sync
 
     settings = _settings()
-    result = run_sync(settings, source_db, target_schema, tables, load=not no_load)
+    stop = StopFlag()
+    stop.install()
+    result = run_sync(settings, source_db, target_schema, tables, load=not no_load, stopping=lambda: stop.stopping)
     for name, rows in result.rows.items():
         click.echo(f"  {name:30} {rows:>12,} rows read")
     if not no_load:
@@ -202,12 +223,16 @@ def check(source_db: str | None, target_schema: str | None, warehouse_roundtrip:
 @click.option("--target-schema", default=None, help="Only this target schema.")
 @friendly_errors
 def status(source_db: str | None, target_schema: str | None) -> None:
-    """Per source and table: checkpoint, lag, batches written and pending, last load."""
+    """Per source and table: checkpoint, lag, batches written and pending, last load, quarantines.
+    Exit code 1 if the source, the store or the warehouse could not be read."""
     from s3rb_stream.pipeline.status import collect, render
 
     settings = _settings()
-    for line in render(collect(settings, source_db, target_schema)):
+    found = collect(settings, source_db, target_schema)
+    for line in render(found):
         click.echo(line)
+    if found.problems:  # an unreachable source, store or warehouse: what is shown is incomplete
+        sys.exit(EXIT_CHECK_FAILED)
 
 
 @main.command()

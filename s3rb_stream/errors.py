@@ -87,3 +87,7 @@ class FencedOut(WarehouseError):
 
 class CorruptStateError(S3rbError):
     """A state or batch object is unreadable; it is never used as if good."""
+
+
+class Stopped(S3rbError):
+    """A signal (SIGTERM, SIGINT) stopped a batch command between two pages, its progress saved."""

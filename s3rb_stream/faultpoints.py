@@ -12,6 +12,7 @@ comparison. The points:
 * ``load.begin``         a load's batches read from the store, its warehouse transaction not begun
 * ``load.copy``          a load's rows staged in the warehouse transaction, nothing applied yet
 * ``load.merge``         rows applied and batches recorded, the transaction not yet committed
+* ``extract.page``       a page of a snapshot or query sync written and its progress saved
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("capture.commit", "store.write", "checkpoint.write", "load.begin", "load.copy", "load.merge")
+POINTS = ("capture.commit", "store.write", "checkpoint.write", "load.begin", "load.copy", "load.merge", "extract.page")
 
 
 def _parse(variable: str) -> tuple[str, int] | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import logging
 import sys
-from collections.abc import Iterable, MutableMapping
-from typing import Any
+from collections.abc import Callable, Iterable, MutableMapping
+from typing import Any, TypeVar
 
 import structlog
 
@@ -57,3 +59,26 @@ def configure(fmt: str = "auto", level: str = "info") -> None:
 
 def get_logger(name: str) -> Any:
     return structlog.get_logger(name)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def per_pipeline(func: F) -> F:
+    """Every event logged while ``func(settings, source_db, target_schema, ...)`` runs carries
+    ``source_db`` and ``target_schema``: several pipelines share one process and its log."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        source_db = kwargs.get("source_db", args[1] if len(args) > 1 else None)
+        target_schema = kwargs.get("target_schema", args[2] if len(args) > 2 else None)
+        with structlog.contextvars.bound_contextvars(source_db=source_db, target_schema=target_schema):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def in_this_context(func: Callable[[], None]) -> Callable[[], None]:
+    """A thread target that runs in the caller's logging context (a thread starts with none)."""
+    context = contextvars.copy_context()
+    return lambda: context.run(func)

@@ -64,6 +64,11 @@ def part(source_db: str, target_schema: str, name: str, state: PartState) -> Non
         _PARTS[(source_db, target_schema, name)] = (state, time.time())
 
 
+def forget_part(source_db: str, target_schema: str, name: str) -> None:
+    with _PARTS_LOCK:
+        _PARTS.pop((source_db, target_schema, name), None)
+
+
 def forget_parts(source_db: str, target_schema: str) -> None:
     """A run ended: its parts no longer count."""
     with _PARTS_LOCK:

@@ -174,11 +174,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="S3RB_", env_file=".env", extra="ignore")
 
-    mysql_url: SecretStr = SecretStr("mysql://root@127.0.0.1:3306")
+    # No default: a pipeline must not read whatever server happens to listen on localhost.
+    mysql_url: SecretStr | None = None
     mysql_password: SecretStr | None = None
     store_url: str = Field(default_factory=lambda: f"file://{Path('data/objects').resolve()}")
     s3_endpoint_url: str | None = None
-    warehouse_url: str = "duckdb:///data/warehouse.duckdb"
+    warehouse_url: SecretStr = SecretStr("duckdb:///data/warehouse.duckdb")  # a Redshift URL holds a password
     tables_file: Path = Path("conf/tables.yml")
     redshift_iam_role: str | None = None
     # Redshift cancels a statement that runs (or queues) longer than this, and its locks go with
@@ -214,6 +215,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def mysql(self) -> MySQLTarget:
+        if self.mysql_url is None:
+            raise ConfigError(
+                "S3RB_MYSQL_URL is not set, so there is no MySQL server to read",
+                "set it, e.g. S3RB_MYSQL_URL=mysql://cdc@db.internal:3306 with the password in"
+                " S3RB_MYSQL_PASSWORD (`s3rb-stream demo` starts a server of its own and needs none)",
+            )
         password = self.mysql_password.get_secret_value() if self.mysql_password else None
         return parse_mysql_url(self.mysql_url.get_secret_value(), password)
 
@@ -221,20 +228,21 @@ class Settings(BaseSettings):
         return parse_store_url(self.store_url)
 
     def warehouse(self) -> WarehouseLocation:
-        return parse_warehouse_url(self.warehouse_url)
+        return parse_warehouse_url(self.warehouse_url.get_secret_value())
 
     def batch_codec(self) -> ParquetCodec:
         """The Parquet codec of batch objects: the setting, else what the warehouse reads best."""
         if self.parquet_codec is not None:
             return self.parquet_codec
-        return "snappy" if self.warehouse_url.startswith("redshift://") else DEFAULT_CODEC
+        return "snappy" if self.warehouse_url.get_secret_value().startswith("redshift://") else DEFAULT_CODEC
 
     def secrets(self) -> list[str]:
         """Strings that must never reach a log line."""
         found = []
         if self.mysql_password:
             found.append(self.mysql_password.get_secret_value())
-        for url in (self.mysql_url.get_secret_value(), self.warehouse_url):
+        urls = [self.warehouse_url.get_secret_value()] + ([self.mysql_url.get_secret_value()] if self.mysql_url else [])
+        for url in urls:
             pw = urlsplit(url).password
             if pw:
                 found.extend([pw, unquote(pw)])
@@ -248,7 +256,8 @@ def load_settings(**overrides: Any) -> Settings:
     """Build settings; turn pydantic's errors into one line that names the variable, not the value."""
     try:
         settings = Settings(**overrides)
-        settings.mysql()
+        if settings.mysql_url is not None:
+            settings.mysql()
         settings.store()
         settings.warehouse()
         return settings

@@ -35,5 +35,6 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+# Pinned: constraints.txt holds the exact versions (the Dockerfile installs with it too).
+.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 echo "ready: .venv/bin/s3rb-stream"

@@ -6,4 +6,6 @@ bash scripts/setup.sh
 .venv/bin/ruff check s3rb_stream tests bench
 .venv/bin/ruff format --check s3rb_stream tests bench
 .venv/bin/mypy s3rb_stream tests
+.venv/bin/hadolint Dockerfile
+.venv/bin/yamllint --strict deploy conf .hadolint.yaml .yamllint
 .venv/bin/pytest "$@"

@@ -7,15 +7,16 @@ with the column's collation, as ``ORDER BY`` does) and as bytes for binary colum
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+from s3rb_stream import faultpoints
 from s3rb_stream.core.query_state import ExtractState, Key
 from s3rb_stream.core.schema import SourceTable, arrow_type
 from s3rb_stream.core.text_values import as_bytes
-from s3rb_stream.errors import ConfigError, SchemaError
+from s3rb_stream.errors import ConfigError, SchemaError, Stopped
 from s3rb_stream.pipeline.parts import Progress, TableStore, page_table
 from s3rb_stream.settings import Strategy, TableConfig
 from s3rb_stream.sources.query_reader import QueryReader, TextRow
@@ -83,8 +84,11 @@ def read_extract(
     chunk_rows: int,
     read_at: datetime,
     progress: Progress,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> ExtractState:
     """Read the table in key order after ``state.last_key``, one part per page; return the final state.
+    :class:`Stopped` when ``stopping`` is true after a page: its progress is saved, and the extract
+    resumes there.
 
     Snapshot rows all carry the snapshot's sequence; full_sync rows get one each from ``first_seq``.
     An empty table still gets one empty part, so that loading it sweeps the target.
@@ -119,7 +123,17 @@ def read_extract(
             state = state.wrote(part_key, len(rows), last_key, last)
             target.save_extract_state(state)
             progress.add(len(rows))
+            faultpoints.reached("extract.page")
+            if next_page is not None and stopping():
+                raise stopped(state.kind, table.name, state.rows)
     progress.finish()
     state = state.completed()
     target.save_extract_state(state)
     return state
+
+
+def stopped(what: str, table: str, rows: int) -> Stopped:
+    return Stopped(
+        f"stopped by a signal: the {what} of {table} ends after {rows:,} rows, its progress saved",
+        "run the same command again to go on from there",
+    )

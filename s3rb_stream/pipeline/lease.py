@@ -135,7 +135,6 @@ class Lease:
             if taken:
                 log.info(
                     "lease taken: this instance writes",
-                    pipeline=self.where,
                     owner=self.owner,
                     generation=self.generation,
                 )
@@ -148,7 +147,7 @@ class Lease:
                     " a crashed instance's lease expires on its own",
                 )
             if holder is not None and not announced:
-                log.info("standing by: another instance writes", pipeline=self.where, holder=holder.get("owner"))
+                log.info("standing by: another instance writes", holder=holder.get("owner"))
                 announced = True
             if stopping():
                 return False
@@ -177,4 +176,4 @@ class Lease:
             return
         token, self.token = self.token, None
         if self.store.put_if(self.key, self._record(datetime.now(UTC)), token):
-            log.info("lease released", pipeline=self.where)
+            log.info("lease released")

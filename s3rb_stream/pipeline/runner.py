@@ -17,14 +17,15 @@ from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.preflight import retention_warning
 from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR
 from s3rb_stream.core.schema import SourceTable, arrow_schema, table_from_json
-from s3rb_stream.errors import ConfigError
-from s3rb_stream.log import get_logger
+from s3rb_stream.errors import ConfigError, S3rbError
+from s3rb_stream.log import get_logger, per_pipeline
 from s3rb_stream.pipeline.capture import active_quarantines, load_checkpoint, save_quarantine
 from s3rb_stream.pipeline.extract import require_extractable
 from s3rb_stream.pipeline.lease import Lease
 from s3rb_stream.pipeline.load import LoadStats, check_target_names, scd2_spec
 from s3rb_stream.pipeline.pipeline import Pipeline, RunResult, StopFlag
 from s3rb_stream.pipeline.resume import choose_start, gtid_flavor, lost_range, purged_error, snapshot_positions
+from s3rb_stream.retry import transient
 from s3rb_stream.settings import Settings, TableConfig, load_tables_file
 from s3rb_stream.sources import mysql_meta
 from s3rb_stream.store import open_store
@@ -147,7 +148,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
             if lost:
                 lost_tables = [(c, t) for c, t in tables if t.name in binlog_names]
                 raise purged_error(source_db, target_schema, lost_tables, lost)
-            log.info("resuming", position=str(start), source_db=source_db, target_schema=target_schema)
+            log.info("resuming", position=str(start))
         elif start_position == "current":
             start = target_position
             log.warning("no checkpoint: starting at the current binlog position", position=str(start))
@@ -167,6 +168,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
     return Prepared(tables, start, target_position, store, checkpoint is not None, skip, warnings, quarantined, gtid)
 
 
+@per_pipeline
 def run(
     settings: Settings,
     source_db: str,
@@ -177,8 +179,14 @@ def run(
     standby: bool = False,
 ) -> RunResult:
     stop = stop or StopFlag()
-    prepared = prepare(settings, source_db, target_schema, start_position)  # preflight: nothing written yet
-    start_metrics(settings)
+    start_metrics(settings)  # from the start: a preflight that waits for an outage is seen, not gone
+    try:
+        prepared = prepare(settings, source_db, target_schema, start_position)  # preflight: nothing written yet
+    except S3rbError as exc:
+        if transient(exc):  # the daemon tries again: alive, and not ready (it holds no lease)
+            metrics.part(source_db, target_schema, "preflight", f"retrying after: {exc}")
+        raise
+    metrics.forget_part(source_db, target_schema, "preflight")
     lease = Lease(prepared.store, source_db, target_schema, settings.lease_seconds)
     waited = time.monotonic()
     metrics.part(source_db, target_schema, "lease", "waiting")  # a standby is alive, not ready

@@ -24,7 +24,7 @@ from s3rb_stream.core.preflight import server_flavor
 from s3rb_stream.core.query_state import ExtractState
 from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.errors import SourceError
-from s3rb_stream.log import get_logger
+from s3rb_stream.log import get_logger, per_pipeline
 from s3rb_stream.pipeline.extract import read_extract, require_extractable, select_tables
 from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names
 from s3rb_stream.pipeline.parts import Progress, TableStore
@@ -85,6 +85,7 @@ def gtid_positions(
         conn.close()
 
 
+@per_pipeline
 def snapshot(
     settings: Settings,
     source_db: str,
@@ -92,7 +93,10 @@ def snapshot(
     table_names: Sequence[str] = (),
     restart: bool = False,
     load: bool = True,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> SnapshotResult:
+    """Snapshot the selected binlog tables, then load. ``stopping``: checked after each page;
+    when true, :class:`Stopped` with the progress saved, and the next run resumes there."""
     resolved = resolve_for_query(settings, source_db, need_binlog=True)
     check_target_names(settings, target_schema, resolved)
     selected = select_tables(resolved, table_names, {"binlog"}, "snapshot")
@@ -136,7 +140,7 @@ def snapshot(
                 state = ExtractState("snapshot", "running", position.seq, position.seq, read_at, position, exact)
                 target.save_extract_state(state)
             progress = Progress("snapshot", name, reader.estimated_rows(source_db, name))
-            done = read_extract(reader, target, state, settings.snapshot_chunk_rows, read_at, progress)
+            done = read_extract(reader, target, state, settings.snapshot_chunk_rows, read_at, progress, stopping)
             result.rows[name] = done.rows
             log.info("snapshot of table complete", table=name, rows=done.rows, parts=done.parts)
         reader.commit()

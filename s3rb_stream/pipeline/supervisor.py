@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from s3rb_stream.errors import ConfigError, S3rbError
-from s3rb_stream.log import get_logger
+from s3rb_stream.log import get_logger, per_pipeline
 from s3rb_stream.pipeline.runner import RunResult, StartPosition, StopFlag, run
 from s3rb_stream.retry import Backoff, transient
 from s3rb_stream.settings import PipelineConfig, Settings, load_tables_file
@@ -68,6 +68,7 @@ def supervise(
     return states
 
 
+@per_pipeline
 def run_daemon(
     settings: Settings,
     source_db: str,
@@ -90,8 +91,8 @@ def run_daemon(
                 raise
             if time.monotonic() - started > HEALTHY_RUN_SECONDS:
                 backoff.reset()
-            log.error("pipeline interrupted; resuming from its checkpoint", source_db=source_db,
-                      target_schema=target_schema, error=str(exc), attempt=backoff.failures + 1)  # fmt: skip
+            log.error("pipeline interrupted; resuming from its checkpoint", error=str(exc),
+                      attempt=backoff.failures + 1)  # fmt: skip
             backoff.wait(lambda: stop.stopping)
 
 

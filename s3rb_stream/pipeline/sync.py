@@ -11,17 +11,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from s3rb_stream import faultpoints
 from s3rb_stream.core.checkpoint import now_utc
 from s3rb_stream.core.query_state import ExtractState, HybridState, next_query_seq
 from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.core.text_values import as_bytes
 from s3rb_stream.errors import SourceUnavailable
-from s3rb_stream.log import get_logger
-from s3rb_stream.pipeline.extract import bound_values, read_extract, require_extractable, select_tables
+from s3rb_stream.log import get_logger, per_pipeline
+from s3rb_stream.pipeline.extract import bound_values, read_extract, require_extractable, select_tables, stopped
 from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names
 from s3rb_stream.pipeline.parts import Progress, TableStore, page_table
 from s3rb_stream.pipeline.snapshot import resolve_for_query
@@ -52,7 +53,13 @@ def lookback_start(last_ts: str, seconds: float) -> str:
     return start.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def sync_hybrid(reader: QueryReader, target: TableStore, config: TableConfig, chunk_rows: int) -> int:
+def sync_hybrid(
+    reader: QueryReader,
+    target: TableStore,
+    config: TableConfig,
+    chunk_rows: int,
+    stopping: Callable[[], bool] = lambda: False,
+) -> int:
     table = target.table
     ts_col, id_col = config.cdc_timestamp_column or "", config.cdc_id_column or ""
     ts_pos, id_pos = table.position(ts_col), table.position(id_col)
@@ -77,15 +84,20 @@ def sync_hybrid(reader: QueryReader, target: TableStore, config: TableConfig, ch
         last_ts, last_id = (as_bytes(last[ts_pos]) or b"").decode(), as_bytes(last[id_pos]) or b""
         target.save_hybrid_state(HybridState(last_ts, last_id, seq - 1, (state.rows if state else 0) + total))
         progress.add(len(rows))
+        faultpoints.reached("extract.page")
         if len(rows) < chunk_rows:
             break
+        if stopping():  # the watermark is saved: the next sync goes on after this page
+            raise stopped("hybrid sync", table.name, total)
         mode = "after"
         params = q.after_params([last_ts, *bound_values(table, [id_col], [last_id])])
     progress.finish()
     return total
 
 
-def sync_full(reader: QueryReader, target: TableStore, chunk_rows: int) -> int:
+def sync_full(
+    reader: QueryReader, target: TableStore, chunk_rows: int, stopping: Callable[[], bool] = lambda: False
+) -> int:
     previous = target.extract_state()
     first = next_query_seq(previous.last_seq if previous else None)
     started = now_utc()
@@ -96,7 +108,7 @@ def sync_full(reader: QueryReader, target: TableStore, chunk_rows: int) -> int:
         progress = Progress(
             "full sync", target.table.name, reader.estimated_rows(target.table.database, target.table.name)
         )
-        done = read_extract(reader, target, state, chunk_rows, started, progress)
+        done = read_extract(reader, target, state, chunk_rows, started, progress, stopping)
     finally:
         reader.commit()
     return done.rows
@@ -108,6 +120,7 @@ def sync_tables(
     source_db: str,
     target_schema: str,
     selected: list[tuple[TableConfig, SourceTable]],
+    stopping: Callable[[], bool] = lambda: False,
 ) -> dict[str, int]:
     """Run each table's query-based strategy once; returns rows read per table."""
     rows: dict[str, int] = {}
@@ -116,9 +129,9 @@ def sync_tables(
         for config, table in selected:
             target = TableStore(store, source_db, target_schema, table)
             if config.cdc_strategy == "hybrid":
-                rows[table.name] = sync_hybrid(reader, target, config, settings.snapshot_chunk_rows)
+                rows[table.name] = sync_hybrid(reader, target, config, settings.snapshot_chunk_rows, stopping)
             else:
-                rows[table.name] = sync_full(reader, target, settings.snapshot_chunk_rows)
+                rows[table.name] = sync_full(reader, target, settings.snapshot_chunk_rows, stopping)
             log.info("sync of table complete", table=table.name, strategy=config.cdc_strategy, rows=rows[table.name])
     finally:
         reader.close()
@@ -136,6 +149,7 @@ def prepare_query_tables(
     return selected
 
 
+@per_pipeline
 def sync(
     settings: Settings,
     source_db: str,
@@ -143,13 +157,16 @@ def sync(
     table_names: Sequence[str] = (),
     load: bool = True,
     warehouse: Warehouse | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> SyncResult:
+    """Each selected query table's strategy once, then a load. ``stopping``: checked after each
+    page; when true, :class:`Stopped` with the progress saved (a signal in the CLI)."""
     resolved = resolve_for_query(settings, source_db, need_binlog=False)
     check_target_names(settings, target_schema, resolved)
     selected = prepare_query_tables(resolved, table_names)
     store = open_store(settings)
     store.check()
-    result = SyncResult(sync_tables(settings, store, source_db, target_schema, selected))
+    result = SyncResult(sync_tables(settings, store, source_db, target_schema, selected, stopping))
     if load:
         own = warehouse is None
         wh = warehouse or open_warehouse(settings)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from s3rb_stream import metrics
 from s3rb_stream.errors import S3rbError
-from s3rb_stream.log import get_logger
+from s3rb_stream.log import get_logger, in_this_context
 from s3rb_stream.pipeline.lease import Lease
 from s3rb_stream.pipeline.load import Loader, LoadStats, add_stats
 from s3rb_stream.pipeline.sync import QueryScheduler
@@ -85,7 +85,7 @@ class LoadWorker:
         self.last_success: float | None = None  # wall clock
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"s3rb-load-{labels[0]}", daemon=True)
+        self._thread = threading.Thread(target=in_this_context(self._loop), name=f"s3rb-load-{labels[0]}", daemon=True)
 
     def start(self) -> LoadWorker:
         metrics.part(*self.labels, "load", "waiting")
@@ -140,7 +140,9 @@ class Ticker:
         self.labels = labels
         self.error: S3rbError | None = None
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"s3rb-{name}-{labels[0]}", daemon=True)
+        self._thread = threading.Thread(
+            target=in_this_context(self._loop), name=f"s3rb-{name}-{labels[0]}", daemon=True
+        )
 
     def start(self) -> Ticker:
         metrics.part(*self.labels, self.name, "running")

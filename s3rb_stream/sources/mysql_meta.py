@@ -52,10 +52,17 @@ def connection_error(target: MySQLTarget, code: int) -> SourceError:
 
 
 def connect(target: MySQLTarget, **extra: Any) -> Any:
+    """A connection, or one line that says why not: never the driver's traceback."""
     try:
         return pymysql.connect(**{**driver_options(target), "autocommit": True, **extra})
-    except pymysql.err.OperationalError as exc:
-        raise connection_error(target, exc.args[0] if exc.args else 0) from None
+    except pymysql.err.MySQLError as exc:
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+        raise connection_error(target, code) from None
+    except RuntimeError as exc:  # e.g. caching_sha2_password (MySQL 8) without the cryptography package
+        raise SourceError(
+            f"cannot log in to MySQL at {target.describe()}: {str(exc).splitlines()[0]}",
+            "install the Python package it names (pip install cryptography), or give the user mysql_native_password",
+        ) from None
 
 
 def server_variables(conn: Any) -> dict[str, str]:

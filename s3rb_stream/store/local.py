@@ -83,6 +83,8 @@ class LocalStore:
     def list(self, prefix: str) -> list[str]:
         base = self.root / prefix
         start = base if base.is_dir() else base.parent
+        if not start.is_relative_to(self.root):  # no prefix, and no store yet: nothing outside it
+            start = self.root
         if not start.exists():
             return []
         keys = []

@@ -5,12 +5,43 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import botocore
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    ParamValidationError,
+    PartialCredentialsError,
+)
 
 from s3rb_stream.core.object_keys import join
-from s3rb_stream.errors import StoreError, StoreUnavailable
+from s3rb_stream.errors import ConfigError, StoreError, StoreUnavailable
 from s3rb_stream.settings import DEFAULT_CODEC, ParquetCodec
+
+# S3's answers that mean "try again later"; any other error code is about the request or the
+# credentials, and retrying cannot fix it.
+_OUTAGE_CODES = {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "500", "502", "503", "504"}
+_HINTS = {
+    "AccessDenied": "the credentials may not do this: allow s3:GetObject, PutObject, DeleteObject and ListBucket on"
+    " the bucket and prefix",
+    "InvalidAccessKeyId": "the AWS access key is not known: check AWS_ACCESS_KEY_ID (or the role in use)",
+    "SignatureDoesNotMatch": "the AWS secret key does not match the access key: check AWS_SECRET_ACCESS_KEY",
+    "ExpiredToken": "the AWS session token expired: renew the credentials",
+    "NoSuchBucket": "the bucket does not exist: create it, or fix S3RB_STORE_URL",
+}
+CONDITIONAL_WRITES_BOTOCORE = "1.35.69"  # the first botocore that sends IfMatch on PutObject
+
+
+def check_conditional_writes(client: Any) -> None:
+    """The lease writes with If-None-Match and If-Match; an older botocore would refuse the
+    parameter at the first renewal, so refuse to start instead."""
+    members = client.meta.service_model.operation_model("PutObject").input_shape.members
+    if "IfMatch" not in members or "IfNoneMatch" not in members:
+        raise ConfigError(
+            f"botocore {botocore.__version__} cannot make S3 conditional writes (If-Match), which the lease needs",
+            f"install boto3/botocore {CONDITIONAL_WRITES_BOTOCORE} or newer: pip install -U boto3",
+        )
 
 
 class S3Store:
@@ -31,21 +62,31 @@ class S3Store:
             endpoint_url=endpoint_url,
             config=Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=60),
         )
+        check_conditional_writes(self._client)
 
     def describe(self) -> str:
         where = f" at {self.endpoint_url}" if self.endpoint_url else ""
         return f"s3://{join(self.bucket, self.prefix)}{where}"
 
     def _fail(self, action: str, key: str, exc: Exception) -> StoreError:
-        if isinstance(exc, (EndpointConnectionError, BotoCoreError)) and not isinstance(exc, ClientError):
-            return StoreUnavailable(
-                f"cannot {action} {key} on {self.describe()}: {type(exc).__name__}", "is the endpoint reachable?"
+        """A terminal error for what retrying cannot fix (credentials, permissions, a bad request),
+        an outage (retried with backoff) for the rest."""
+        what = f"cannot {action} {key} on {self.describe()}"
+        if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+            return StoreError(
+                f"{what}: no AWS credentials were found",
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or run with an IAM role"
+                " (EC2 instance profile, EKS service account)",
             )
-        code = exc.response.get("Error", {}).get("Code", "?") if isinstance(exc, ClientError) else "?"
-        return StoreError(
-            f"cannot {action} {key} on {self.describe()}: {code}",
-            "check the bucket name and the credentials' permissions",
-        )
+        if isinstance(exc, ParamValidationError):
+            return StoreError(f"{what}: the S3 client refused the request: {exc}", "please report this")
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", "?"))
+            status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+            if code in _OUTAGE_CODES or status in _OUTAGE_CODES:
+                return StoreUnavailable(f"{what}: {code}", "S3 asked to try again later; retried with backoff")
+            return StoreError(f"{what}: {code}", _HINTS.get(code, "check the bucket name and the credentials"))
+        return StoreUnavailable(f"{what}: {type(exc).__name__}", "is the endpoint reachable?")
 
     def put(self, key: str, data: bytes) -> None:
         try:

@@ -66,9 +66,9 @@ class Pipeline:
         s = self.settings
         return {
             **os.environ,
-            "S3RB_MYSQL_URL": s.mysql_url.get_secret_value(),
+            "S3RB_MYSQL_URL": s.mysql_url.get_secret_value() if s.mysql_url else "",
             "S3RB_STORE_URL": s.store_url,
-            "S3RB_WAREHOUSE_URL": s.warehouse_url,
+            "S3RB_WAREHOUSE_URL": s.warehouse_url.get_secret_value(),
             "S3RB_TABLES_FILE": str(s.tables_file),
             **extra,
         }

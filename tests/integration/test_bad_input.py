@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from s3rb_stream.testing.mariadb import MariaDBServer
-from s3rb_stream.testing.ports import free_port
+from s3rb_stream.testing.ports import free_port, port_open, wait_until
+from s3rb_stream.testing.s3server import MotoS3Server
+from tests.integration.test_slow_warehouse import get
 
 SECRET = "Sup3r-Secret-pw"
 
@@ -211,3 +214,58 @@ def test_a_purged_binlog_stops_the_source_with_the_lost_range_and_the_fix(
     assert f"up to the start of {newest} are lost" in error[0]
     assert "s3rb-stream snapshot --source-db shop --target-schema t -t orders --restart" in error[0]
     assert "the history of append tables ['no_key'] in that range cannot be recovered" in error[0]
+
+
+def test_missing_aws_credentials_end_the_run_at_once(
+    tmp_path: Path, spare_server: MariaDBServer, s3_server: MotoS3Server
+) -> None:
+    """Not an outage: retrying cannot fix it, so one line and exit code 2, at once."""
+    with_shop(spare_server)
+    (tmp_path / "tables.yml").write_text(TABLES)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "S3RB_MYSQL_URL": spare_server.url,
+        "S3RB_STORE_URL": "s3://no-credentials/cdc",
+        "S3RB_S3_ENDPOINT_URL": s3_server.endpoint_url,
+        "S3RB_WAREHOUSE_URL": f"duckdb:///{tmp_path / 'w.duckdb'}",
+        "S3RB_TABLES_FILE": str(tmp_path / "tables.yml"),
+    }
+    args = ["run", "--source-db", "shop", "--target-schema", "t", "--until-caught-up"]
+    result = subprocess.run(
+        [sys.executable, "-m", "s3rb_stream", *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert_refused(result, tmp_path, "on s3://no-credentials/cdc", "no AWS credentials were found", "AWS_ACCESS_KEY_ID")
+
+
+def test_a_daemon_waiting_for_an_unreachable_source_serves_its_health_from_the_start(tmp_path: Path) -> None:
+    """The preflight fails (MySQL is down) and the daemon retries: /metrics and /healthz answer
+    all along, /healthz says why, and /readyz says it does not write."""
+    (tmp_path / "tables.yml").write_text(TABLES)
+    port = free_port()
+    env = {
+        **os.environ,
+        "S3RB_MYSQL_URL": f"mysql://root:{SECRET}@127.0.0.1:{free_port()}",
+        "S3RB_STORE_URL": f"file://{tmp_path / 'objects'}",
+        "S3RB_WAREHOUSE_URL": f"duckdb:///{tmp_path / 'w.duckdb'}",
+        "S3RB_TABLES_FILE": str(tmp_path / "tables.yml"),
+        "S3RB_METRICS_PORT": str(port),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "s3rb_stream", "run", "--source-db", "shop", "--target-schema", "t"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: port_open(port), 30, "the metrics endpoint")
+        health = get(f"http://127.0.0.1:{port}/healthz")
+        assert health[0] == 200 and "preflight: retrying after: cannot connect to MySQL" in health[1], health
+        assert SECRET not in health[1]
+        assert get(f"http://127.0.0.1:{port}/readyz")[0] == 503
+        assert get(f"http://127.0.0.1:{port}/metrics")[0] == 200
+        assert proc.poll() is None  # still trying
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)

@@ -100,7 +100,7 @@ def test_no_log_line_carries_the_password(file_pipeline: Pipeline, tmp_path: Pat
         **os.environ,
         "S3RB_MYSQL_URL": f"mysql://cdc_{db}:{secret}@127.0.0.1:{pipeline.server.port}",
         "S3RB_STORE_URL": s.store_url,
-        "S3RB_WAREHOUSE_URL": s.warehouse_url,
+        "S3RB_WAREHOUSE_URL": s.warehouse_url.get_secret_value(),
         "S3RB_TABLES_FILE": str(s.tables_file),
         "S3RB_LOG_LEVEL": "debug",
         "S3RB_LOG_FORMAT": "json",

@@ -58,7 +58,7 @@ def test_a_holder_frozen_in_a_load_cannot_commit_after_a_standby_took_over(
         "S3RB_MYSQL_URL": mariadb.url,
         "S3RB_STORE_URL": settings.store_url,
         "S3RB_S3_ENDPOINT_URL": s3_server.endpoint_url,
-        "S3RB_WAREHOUSE_URL": settings.warehouse_url,
+        "S3RB_WAREHOUSE_URL": settings.warehouse_url.get_secret_value(),
         "S3RB_REDSHIFT_IAM_ROLE": ROLE,
         "S3RB_TABLES_FILE": str(tmp_path / "tables.yml"),
         "S3RB_HEARTBEAT_SECONDS": "0.5",

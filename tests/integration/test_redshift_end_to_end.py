@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 import redshift_connector
+from pydantic import SecretStr
 
 from s3rb_stream.pipeline.runner import run
 from s3rb_stream.settings import Settings, load_settings
@@ -485,7 +486,9 @@ def test_a_load_slower_than_its_timeouts_is_transient_and_applies_nothing(
     admin = admin_connection(emulator_port)
     try:
         admin.cursor().execute("SET s3rb_emulator.statement_delay TO '3 ^COPY'")
-        socket_timeout = settings.model_copy(update={"warehouse_url": settings.warehouse_url + "&timeout=1"})
+        socket_timeout = settings.model_copy(
+            update={"warehouse_url": SecretStr(settings.warehouse_url.get_secret_value() + "&timeout=1")}
+        )
         with pytest.raises(WarehouseUnavailable, match="ran out of time at COPY: no answer within") as raised:
             run(socket_timeout, db, schema, until_caught_up=True)
         assert raised.value.retryable and "S3RB_REDSHIFT_STATEMENT_TIMEOUT_SECONDS" in str(raised.value)

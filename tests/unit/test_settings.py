@@ -76,6 +76,15 @@ def test_redshift_url_without_database_is_refused() -> None:
         parse_warehouse_url(f"redshift://loader:{SECRET}@cluster.example:5439")
 
 
+def test_the_settings_repr_holds_no_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("S3RB_MYSQL_URL", f"mysql://u:{SECRET}@h:3306")
+    monkeypatch.setenv("S3RB_WAREHOUSE_URL", "redshift://loader:other-Secret@h:5439/dev")
+    settings = load_settings()
+    assert SECRET not in repr(settings) and "other-Secret" not in repr(settings)
+    assert SECRET not in str(settings.model_dump()) and "other-Secret" not in str(settings.model_dump())
+    assert settings.warehouse().password == "other-Secret"
+
+
 def test_settings_lists_secrets_for_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("S3RB_MYSQL_URL", f"mysql://u:{SECRET}@h:3306")
     monkeypatch.setenv("S3RB_WAREHOUSE_URL", "redshift://loader:other-Secret@h:5439/dev")
@@ -156,3 +165,10 @@ def test_batch_objects_for_redshift_default_to_snappy_and_the_codec_is_a_setting
     assert load_settings(warehouse_url="redshift://u:p@h:5439/db", parquet_codec="gzip").batch_codec() == "gzip"
     with pytest.raises(ConfigError, match="S3RB_PARQUET_CODEC"):
         load_settings(parquet_codec="lz4")
+
+
+def test_without_a_mysql_url_nothing_reads_localhost(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("S3RB_MYSQL_URL", raising=False)
+    settings = load_settings()  # commands that need no source still start
+    with pytest.raises(ConfigError, match=r"S3RB_MYSQL_URL is not set.*mysql://cdc@db\.internal:3306"):
+        settings.mysql()
