@@ -14,11 +14,22 @@ from collections.abc import Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry()
+# The process's own: resident memory, CPU seconds, open files, start time (process_*), and Python's.
+REGISTRY.register(PROCESS_COLLECTOR)
+REGISTRY.register(PLATFORM_COLLECTOR)
 SOURCE = ["source_db", "target_schema"]
 TABLE = [*SOURCE, "table"]
 
@@ -32,10 +43,19 @@ QUARANTINED = Gauge(
 )
 BATCHES_PENDING = Gauge("s3rb_batches_pending", "Batch objects written, not yet applied.", TABLE, registry=REGISTRY)
 BYTES_BEHIND = Gauge(
-    "s3rb_binlog_bytes_behind", "Binlog bytes between capture and the source.", SOURCE, registry=REGISTRY
+    "s3rb_binlog_behind_bytes", "Binlog bytes between capture and the source.", SOURCE, registry=REGISTRY
 )
-LOAD_SECONDS = Histogram("s3rb_load_duration_seconds", "Duration of one load of a table.", TABLE, registry=REGISTRY)
+BINLOG_CONNECTED = Gauge(
+    "s3rb_binlog_connected", "1 while the binlog connection to the source is open.", SOURCE, registry=REGISTRY
+)
+# A load into Redshift takes seconds to minutes (a COPY and a MERGE per table); DuckDB's, milliseconds.
+LOAD_BUCKETS = (0.05, 0.25, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
+LOAD_SECONDS = Histogram(
+    "s3rb_load_duration_seconds", "Duration of one load of a table.", TABLE, buckets=LOAD_BUCKETS, registry=REGISTRY
+)
 LOADED_ROWS = Counter("s3rb_loaded_rows", "Rows staged into the target.", TABLE, registry=REGISTRY)
+# kind: load, capture (the binlog connection), sync (a hybrid/full_sync run), lease, quarantine.
+# table is "" for errors of the whole pipeline.
 ERRORS = Counter("s3rb_errors", "Errors, by where they happened.", [*TABLE, "kind"], registry=REGISTRY)
 COERCIONS = Counter(
     "s3rb_coercions", "Values changed to fit the target, by policy.", [*TABLE, "column", "action"], registry=REGISTRY
@@ -184,7 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
-def serve(port: int, stale_after: float, host: str = "0.0.0.0") -> ThreadingHTTPServer:  # noqa: S104 - scraped from outside
+def serve(port: int, stale_after: float, host: str = "0.0.0.0") -> ThreadingHTTPServer:  # noqa: S104 - S3RB_METRICS_ADDRESS
     """Serve ``/metrics``, ``/healthz`` and ``/readyz`` in a daemon thread. ``/healthz`` (liveness)
     turns 503 when a part of a pipeline failed or a running part has not beaten for ``stale_after``
     seconds; a long load, a standby and capture paused by back-pressure are alive. ``/readyz`` is 200

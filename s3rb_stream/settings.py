@@ -186,6 +186,7 @@ class Settings(BaseSettings):
     # it; 0 turns it off. The driver's socket timeout is set above it (targets/redshift.py).
     redshift_statement_timeout_seconds: int = Field(default=3600, ge=0)
     metrics_port: int | None = None
+    metrics_address: str = "0.0.0.0"  # noqa: S104 - scraped from outside; 127.0.0.1 keeps it on the host
 
     server_id: int | None = Field(default=None, ge=1, le=4294967295)
     heartbeat_seconds: float = Field(default=2.0, gt=0, le=3600)

@@ -67,6 +67,7 @@ def save_quarantine(
     record["at"] = now_utc().isoformat()
     store.put(quarantine_key(store.prefix, source_db, target_schema, table), json.dumps(record, indent=2).encode())
     metrics.QUARANTINED.labels(source_db, target_schema, table).set(1)
+    metrics.ERRORS.labels(source_db, target_schema, table, "quarantine").inc()
     log.error(
         "table quarantined: capture of it stopped"
         + (" and its loads held" if hold_loads_below is not None else "")
@@ -219,9 +220,12 @@ class Capture:
         at a boundary. True when it stopped to be reopened, because a new table joined."""
         reader = open_reader(self.tables, self.position, self.quarantined)
         reader.resolve = self.resolve
+        connected = metrics.BINLOG_CONNECTED.labels(self.source_db, self.target_schema)
+        connected.set(1)
         try:
             self.consume(reader, should_stop, on_boundary)
         finally:
+            connected.set(0)
             reader.close()
         reopen, self._reopen = self._reopen, False
         return reopen
@@ -443,8 +447,10 @@ class Capture:
         save_quarantine(self.store, self.source_db, self.target_schema, table, reason, position)
 
     def _commit(self, pending: _Pending, boundary: Boundary) -> None:
-        if not pending.rows:
+        if not pending.rows:  # a transaction of other tables: it still says how far behind capture is
             self.buffers.advance(boundary.position)
+            if boundary.commit_ts is not None:
+                metrics.event_read(self.source_db, self.target_schema, boundary.commit_ts)
             return
         ts = boundary.commit_ts or now_utc()
         self.last_event_ts = ts

@@ -177,6 +177,7 @@ class Pipeline:
                 failed_at = capture.position
                 if self.until_caught_up and backoff.failures >= MAX_RECONNECTS_CAUGHT_UP:
                     raise
+                metrics.ERRORS.labels(*self.labels, "", "capture").inc()
                 log.warning("binlog reader reconnecting", error=str(exc), attempt=backoff.failures + 1)
                 backoff.wait(lambda: self.stop.stopping)
         if capture.position.at_or_after(target) and not self.caught_up:

@@ -253,5 +253,5 @@ def start_metrics(settings: Settings) -> None:
     with _metrics_lock:
         if settings.metrics_port and _metrics_server is None:
             stale_after = max(60.0, 10 * settings.heartbeat_seconds)
-            _metrics_server = metrics.serve(settings.metrics_port, stale_after=stale_after)
+            _metrics_server = metrics.serve(settings.metrics_port, stale_after, settings.metrics_address)
             log.info("metrics served", port=settings.metrics_port, paths=["/metrics", "/healthz"])

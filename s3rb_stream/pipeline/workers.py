@@ -160,6 +160,7 @@ class Ticker:
                 self.job()
             except S3rbError as exc:
                 self.error = exc
+                metrics.ERRORS.labels(*self.labels, "", self.name).inc()
                 metrics.part(*self.labels, self.name, "failed")
                 return
             metrics.part(*self.labels, self.name, "running")

@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.sources.mysql_meta import current_position
+from s3rb_stream.testing.ports import free_port
 from tests.integration.conftest import Pipeline
 
 
-def start_daemon(pipeline: Pipeline, tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+def start_daemon(pipeline: Pipeline, tmp_path: Path, *extra: str, **settings: str) -> subprocess.Popen[str]:
     env = pipeline.cli_env(
         S3RB_HEARTBEAT_SECONDS="0.5",
         S3RB_BATCH_MAX_AGE_SECONDS="0.5",
         S3RB_LOAD_INTERVAL_SECONDS="1",
         S3RB_LOG_FORMAT="json",
+        **settings,
     )
     command = [sys.executable, "-m", "s3rb_stream", "run", "--source-db", pipeline.source_db]
     return subprocess.Popen(
@@ -313,3 +318,75 @@ def test_a_second_instance_is_refused_or_stands_by_and_takes_over(
     assert standby.returncode == 0, stderr
     assert "standing by" in stderr and "lease taken" in stderr
     assert pipeline.target_rows("t") == [(1,), (2,)]
+
+
+def metric_names(text: str) -> set[str]:
+    return set(re.findall(r"\b((?:s3rb|process)_[a-z_]+)", text))
+
+
+def exported(name: str, body: str) -> bool:
+    """Whether ``/metrics`` declares ``name`` (a sample name: a counter's ``_total``, a histogram's
+    ``_bucket`` belong to their family)."""
+    family = re.sub(r"_(bucket|count|sum|total)$", "", name)
+    return any(line.startswith((f"# TYPE {name} ", f"# TYPE {family} ")) for line in body.splitlines())
+
+
+def test_every_metric_the_dashboard_and_the_alerts_use_is_served_by_a_running_daemon(
+    file_pipeline: Pipeline, tmp_path: Path
+) -> None:
+    pipeline = file_pipeline
+    pipeline.tables('tables:\n  - name: "{db}.t"\n')
+    pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)")
+    port = free_port()
+    proc = start_daemon(pipeline, tmp_path, S3RB_METRICS_PORT=str(port), S3RB_METRICS_ADDRESS="127.0.0.1")
+    try:
+        pipeline.sql("INSERT INTO t VALUES (1)")
+        wait_for_checkpoint(pipeline, proc)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+            body = reply.read().decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    dashboard = json.loads((Path(__file__).parents[2] / "deploy" / "grafana" / "s3rb-stream.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    alerts = yaml.safe_load((Path(__file__).parents[2] / "deploy" / "alerts.yml").read_text())
+    exprs += [rule["expr"] for group in alerts["groups"] for rule in group["rules"]]
+    used = metric_names("\n".join(exprs))
+    assert {"s3rb_source_lag_seconds", "s3rb_freshness_seconds", "s3rb_changes_total", "s3rb_batches_pending",
+            "s3rb_load_duration_seconds_bucket", "s3rb_errors_total", "s3rb_quarantined_tables"} <= used  # fmt: skip
+    assert [name for name in sorted(used) if not exported(name, body)] == []
+    assert re.search(r'^s3rb_binlog_connected\{source_db="[^"]+",target_schema="analytics"\} 1\.0$', body, re.M)
+    assert "process_resident_memory_bytes" in body
+
+
+def test_lag_stays_near_zero_while_the_server_is_busy_with_other_schemas(
+    file_pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """Writes to a schema that is not captured keep heartbeats from coming; the lag must still come
+    from every transaction read, or a caught-up daemon would look further and further behind."""
+    pipeline = file_pipeline
+    pipeline.tables('tables:\n  - name: "{db}.quiet"\n')
+    other = f"{pipeline.source_db}_busy"
+    pipeline.sql("CREATE TABLE quiet (id INT PRIMARY KEY)")
+    pipeline.server.execute(f"CREATE DATABASE {other}", f"CREATE TABLE {other}.noise (id INT PRIMARY KEY)")
+    port = free_port()
+    proc = start_daemon(pipeline, tmp_path, S3RB_METRICS_PORT=str(port))
+    try:
+        pipeline.sql("INSERT INTO quiet VALUES (1)")
+        wait_for_checkpoint(pipeline, proc)
+        conn = pipeline.server.connect(other)
+        with conn.cursor() as cur:
+            for i in range(120):  # six seconds of writes, none of them captured
+                cur.execute("INSERT INTO noise VALUES (%s)", (i,))
+                time.sleep(0.05)
+        conn.close()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+            body = reply.read().decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    lag = re.search(
+        rf'^s3rb_source_lag_seconds\{{source_db="{pipeline.source_db}",target_schema="analytics"\}} (\S+)$', body, re.M
+    )
+    assert lag is not None, body
+    assert float(lag.group(1)) < 2.0  # not the six seconds since the captured table's last change
