@@ -20,7 +20,9 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = ("capture.commit", "store.write", "checkpoint.write", "load.begin", "load.copy", "load.merge", "extract.page")
+# The points a running daemon passes (the fault suite kills it at each), then the others.
+POINTS = ("capture.commit", "store.write", "checkpoint.write", "load.begin", "load.copy", "load.merge")
+ALL_POINTS = (*POINTS, "extract.page")
 
 
 def _parse(variable: str) -> tuple[str, int] | None:
@@ -28,8 +30,8 @@ def _parse(variable: str) -> tuple[str, int] | None:
     if not value:
         return None
     point, _, count = value.partition(":")
-    if point not in POINTS:
-        raise ValueError(f"{variable} names an unknown point {point!r}; known: {', '.join(POINTS)}")
+    if point not in ALL_POINTS:
+        raise ValueError(f"{variable} names an unknown point {point!r}; known: {', '.join(ALL_POINTS)}")
     return point, int(count or 1)
 
 

@@ -21,11 +21,13 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: process_start_time_seconds says it
 REGISTRY = CollectorRegistry()
 # The process's own: resident memory, CPU seconds, open files, start time (process_*), and Python's.
 REGISTRY.register(PROCESS_COLLECTOR)
@@ -130,18 +132,36 @@ class _Clocks(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = time.time()
         lag = GaugeMetricFamily(
-            "s3rb_source_lag_seconds", "Now minus the commit time of the last event read.", labels=SOURCE
+            "s3rb_source_lag_seconds",
+            "Now minus the source commit time of the newest transaction read (any table).",
+            labels=SOURCE,
+        )
+        read = GaugeMetricFamily(
+            "s3rb_source_read_timestamp_seconds",
+            "Source commit time of the newest transaction read (any table), Unix seconds.",
+            labels=SOURCE,
         )
         fresh = GaugeMetricFamily(
-            "s3rb_freshness_seconds", "Now minus the commit time of the newest change in the target.", labels=TABLE
+            "s3rb_freshness_seconds",
+            "Now minus the source time up to which the target table is complete.",
+            labels=TABLE,
+        )
+        complete = GaugeMetricFamily(
+            "s3rb_target_complete_timestamp_seconds",
+            "Source time up to which every change of the table is applied to the target, Unix seconds.",
+            labels=TABLE,
         )
         with self.lock:
             for key, ts in self.last_event.items():
                 lag.add_metric(list(key), max(0.0, now - ts))
+                read.add_metric(list(key), ts)
             for tkey, ts in self.newest_applied.items():
                 fresh.add_metric(list(tkey), max(0.0, now - ts))
+                complete.add_metric(list(tkey), ts)
         yield lag
+        yield read
         yield fresh
+        yield complete
 
 
 CLOCKS = _Clocks()
@@ -156,11 +176,18 @@ def event_read(source_db: str, target_schema: str, commit_ts: datetime | None) -
 
 
 def applied(source_db: str, target_schema: str, table: str, newest: datetime | None) -> None:
-    if newest is None:
-        return
+    """A load applied changes up to ``newest``: a table's loads go in source order, so the table is
+    complete up to it."""
+    if newest is not None:
+        complete(source_db, target_schema, table, newest)
+
+
+def complete(source_db: str, target_schema: str, table: str, until: datetime) -> None:
+    """Every change of the table up to source time ``until`` is in the target (a load pass left it
+    nothing pending, or applied a change of that time): freshness is measured from there."""
     key = (source_db, target_schema, table)
     with CLOCKS.lock:
-        CLOCKS.newest_applied[key] = max(CLOCKS.newest_applied.get(key, 0.0), newest.timestamp())
+        CLOCKS.newest_applied[key] = max(CLOCKS.newest_applied.get(key, 0.0), until.timestamp())
 
 
 def heartbeat() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from s3rb_stream.core.changes import Change
 from s3rb_stream.core.positions import BinlogPosition
@@ -60,6 +61,10 @@ class BatchBuffers:
             buf.changes.extend(items)
             buf.size_bytes += size
         self._last_commit = txn_end
+
+    def oldest_buffered(self) -> datetime | None:
+        """The source time of the oldest change not yet written to an object."""
+        return min((b.changes[0].source_ts for b in self._buffers.values() if b.changes), default=None)
 
     def advance(self, position: BinlogPosition) -> None:
         """Move the commit boundary without changes (heartbeat, other tables' transactions)."""

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import count, repeat
 from operator import itemgetter
 from typing import Any
@@ -192,6 +192,10 @@ class Capture:
         self.seen: set[str] = set()  # tables whose rows this capture has read
         self.last_saved_at = time.monotonic()
         self.last_event_ts: datetime | None = None
+        # The source time of the newest transaction read (any table), and the newest source time up
+        # to which every change read is in a written object: what a load can make complete.
+        self.read_ts: datetime | None = None
+        self.durable_ts: datetime | None = None
         self.changes_total = 0
         self.batches_written = 0
         self.skip_below = skip_below or {}
@@ -252,9 +256,12 @@ class Capture:
             elif isinstance(item, Boundary):
                 if item.is_heartbeat:
                     metrics.event_read(self.source_db, self.target_schema, None)  # caught up: no lag
+                    self.read_ts = now_utc()
                 self._commit(pending, item)
                 pending = _Pending({}, {})
                 self.flush(self.buffers.due(time.monotonic()))
+                oldest = self.buffers.oldest_buffered()
+                self.durable_ts = oldest - timedelta(microseconds=1) if oldest is not None else self.read_ts
                 on_boundary()
                 if should_stop(item.position) or self._reopen:
                     return
@@ -451,9 +458,10 @@ class Capture:
             self.buffers.advance(boundary.position)
             if boundary.commit_ts is not None:
                 metrics.event_read(self.source_db, self.target_schema, boundary.commit_ts)
+                self.read_ts = boundary.commit_ts
             return
         ts = boundary.commit_ts or now_utc()
-        self.last_event_ts = ts
+        self.last_event_ts = self.read_ts = ts
         metrics.event_read(self.source_db, self.target_schema, ts)
         committed: dict[str, tuple[list[Change], int]] = {}
         for table, rows in pending.rows.items():

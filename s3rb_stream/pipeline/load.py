@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -91,6 +92,7 @@ class Loader:
         fence: Fence | None = None,
         helpers: Sequence[Warehouse] = (),
         create_empty: Callable[[], bool] = lambda: True,
+        durable: Callable[[], datetime | None] = lambda: None,
     ) -> None:
         """``fence``: the lease generation every load commits under (None: a one-off command that
         holds no lease). ``helpers``: more connections to the same warehouse, so that as many
@@ -106,6 +108,9 @@ class Loader:
         # definition: not while capture replays binlog written under older definitions, whose
         # batches create and evolve it in order (docs/ARCHITECTURE.md, "Schema history").
         self.create_empty = create_empty
+        # Capture's newest source time up to which every change is in a written object: a binlog
+        # table a pass leaves with nothing pending is complete up to it (docs/ARCHITECTURE.md).
+        self.durable = durable
 
     def pending(self, table: SourceTable, warehouse: Warehouse | None = None) -> list[BatchRef]:
         prefix = table_prefix(self.store.prefix, self.source_db, self.target_schema, table.name)
@@ -123,17 +128,18 @@ class Loader:
         there are connections; the first error is raised once the others' loads are over."""
         try:
             stats = LoadStats()
+            durable = self.durable()  # before listing: every change up to it is in an object listed below
             holds = load_holds(self.store, self.source_db, self.target_schema)
             work = [(c, t) for c, t in list(self.tables) if t.name not in holds]  # capture may add one meanwhile
             stats.held_back.extend(t.name for _, t in self.tables if t.name in holds)
             if not self.helpers:
                 for config, table in work:
-                    add_stats(stats, self._load_one(self.warehouse, config, table))
+                    add_stats(stats, self._load_one(self.warehouse, config, table, durable))
             else:
                 for config, table in work if self.create_empty() else ():  # one at a time: concurrent
                     # CREATE ... IF NOT EXISTS can collide
                     self.warehouse.prepare(self.target_schema, table, scd2_spec(config, table), evolve=False)
-                for done in self._in_parallel(work):
+                for done in self._in_parallel(work, durable):
                     add_stats(stats, done)
         finally:
             for warehouse in (self.warehouse, *self.helpers):
@@ -144,7 +150,7 @@ class Loader:
             )
         return stats
 
-    def _in_parallel(self, work: list[tuple[TableConfig, SourceTable]]) -> list[LoadStats]:
+    def _in_parallel(self, work: list[tuple[TableConfig, SourceTable]], durable: datetime | None) -> list[LoadStats]:
         free: queue.SimpleQueue[Warehouse] = queue.SimpleQueue()
         for warehouse in (self.warehouse, *self.helpers):
             free.put(warehouse)
@@ -152,7 +158,7 @@ class Loader:
         def load(config: TableConfig, table: SourceTable) -> LoadStats:
             warehouse = free.get()
             try:
-                return self._load_one(warehouse, config, table)
+                return self._load_one(warehouse, config, table, durable)
             finally:
                 free.put(warehouse)
 
@@ -163,7 +169,9 @@ class Loader:
             raise ([e for e in errors if not transient(e)] or errors)[0]
         return [f.result() for f in futures]
 
-    def _load_one(self, warehouse: Warehouse, config: TableConfig, table: SourceTable) -> LoadStats:
+    def _load_one(
+        self, warehouse: Warehouse, config: TableConfig, table: SourceTable, durable: datetime | None = None
+    ) -> LoadStats:
         """One table's pending batches, through ``warehouse``."""
         stats = LoadStats()
         if self.create_empty():  # the target evolves from the batches' own definitions, in order
@@ -187,6 +195,8 @@ class Loader:
             stats.pending += len(refs)
             return stats
         metrics.BATCHES_PENDING.labels(self.source_db, self.target_schema, table.name).set(0)
+        if durable is not None and config.cdc_strategy == "binlog":
+            metrics.complete(self.source_db, self.target_schema, table.name, durable)  # idle tables too
         if refs:
             stats.per_table[table.name] = len(refs)
         return stats

@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -89,7 +90,10 @@ class Pipeline:
     loader: Loader = field(init=False)
     scheduler: QueryScheduler = field(init=False)
     _last_probe: float = field(init=False, default=0.0)
-    caught_up: bool = field(init=False, default=False)  # capture has reached where the source was at the start
+    caught_up: bool = field(init=False, default=False)
+    durable_ts: datetime | None = field(
+        init=False, default=None
+    )  # capture's, for the loads (its thread writes)  # capture has reached where the source was at the start
     synced: int = field(init=False, default=0)  # rows read by the final query sync of a batch run
 
     def __post_init__(self) -> None:
@@ -102,6 +106,7 @@ class Pipeline:
             self.fence,
             self.helpers,
             lambda: self.caught_up,
+            lambda: self.durable_ts,
         )
         self.scheduler = QueryScheduler(
             self.settings, self.prepared.store, self.source_db, self.target_schema, self.prepared.query_tables
@@ -152,6 +157,7 @@ class Pipeline:
             return self.stop.stopping or (self.until_caught_up and position.at_or_after(target))
 
         def on_boundary() -> None:
+            self.durable_ts = capture.durable_ts
             if not self.caught_up and capture.position.at_or_after(target):
                 self.caught_up = True  # tables with nothing to load may now be created as defined now
                 capture.settle_alters()  # ALTERs with no rows after them yet, judged as when live
@@ -184,6 +190,7 @@ class Pipeline:
             self.caught_up = True
             capture.settle_alters()
         capture.flush_all()
+        self.durable_ts = capture.read_ts  # every change read is in an object now
         loaded = self._finish(parts)
         log.info(
             "caught up" if self.until_caught_up else "stopped",

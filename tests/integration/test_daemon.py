@@ -390,3 +390,38 @@ def test_lag_stays_near_zero_while_the_server_is_busy_with_other_schemas(
     )
     assert lag is not None, body
     assert float(lag.group(1)) < 2.0  # not the six seconds since the captured table's last change
+
+
+def test_an_idle_table_is_fresh_when_the_target_is_complete_up_to_now(file_pipeline: Pipeline, tmp_path: Path) -> None:
+    """Freshness is the source time up to which the target is complete: a table nobody writes is
+    as fresh as the loads are, not as old as its last change."""
+    pipeline = file_pipeline
+    pipeline.tables('tables:\n  - name: "{db}.busy"\n  - name: "{db}.idle"\n')
+    pipeline.sql("CREATE TABLE busy (id INT PRIMARY KEY)", "CREATE TABLE idle (id INT PRIMARY KEY)")
+    port = free_port()
+    proc = start_daemon(pipeline, tmp_path, S3RB_METRICS_PORT=str(port))
+    try:
+        pipeline.sql("INSERT INTO idle VALUES (1)")
+        wait_for_checkpoint(pipeline, proc)
+        conn = pipeline.server.connect(pipeline.source_db)
+        with conn.cursor() as cur:
+            for i in range(120):  # six seconds of writes to the other table
+                cur.execute("INSERT INTO busy VALUES (%s)", (i,))
+                time.sleep(0.05)
+        conn.close()
+        time.sleep(2)  # a load interval or two
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+            body = reply.read().decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+
+    def gauge(name: str, table: str) -> float:
+        labels = f'source_db="{pipeline.source_db}",table="{table}",target_schema="analytics"'
+        found = re.search(rf"^{name}\{{{labels}\}} (\S+)$", body, re.M)
+        assert found is not None, body
+        return float(found.group(1))
+
+    assert gauge("s3rb_freshness_seconds", "idle") < 4.0  # not the eight seconds since its only change
+    assert gauge("s3rb_freshness_seconds", "busy") < 4.0
+    assert abs(gauge("s3rb_target_complete_timestamp_seconds", "idle") - time.time()) < 6.0
