@@ -190,6 +190,10 @@ class Settings(BaseSettings):
 
     server_id: int | None = Field(default=None, ge=1, le=4294967295)
     heartbeat_seconds: float = Field(default=2.0, gt=0, le=3600)
+    # Optional "database.table" the daemon upserts one row into every heartbeat_table_seconds, so
+    # that an otherwise idle source still writes binlog (sources/heartbeat.py).
+    heartbeat_table: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_$]+\.[A-Za-z0-9_$]+$")
+    heartbeat_table_seconds: float = Field(default=10.0, gt=0, le=30)  # a beat is a sign of life (/healthz)
     batch_max_rows: int = Field(default=100_000, ge=1)
     batch_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     batch_max_age_seconds: float = Field(default=30.0, gt=0)

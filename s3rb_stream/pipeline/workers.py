@@ -27,6 +27,7 @@ from s3rb_stream.pipeline.load import Loader, LoadStats, add_stats
 from s3rb_stream.pipeline.sync import QueryScheduler
 from s3rb_stream.retry import Backoff
 from s3rb_stream.settings import Settings
+from s3rb_stream.sources.heartbeat import HeartbeatWriter
 
 if TYPE_CHECKING:
     from s3rb_stream.pipeline.pipeline import StopFlag
@@ -188,6 +189,9 @@ class Parts:
         self.load = LoadWorker(loader, settings.load_interval_seconds, self.backlog, labels)
         if daemon and scheduler.tables:
             self.tickers.append(Ticker("sync", 1.0, lambda: self._sync(scheduler), labels))
+        if daemon and settings.heartbeat_table:
+            beats = HeartbeatWriter(settings.mysql(), settings.heartbeat_table, labels)
+            self.tickers.append(Ticker("heartbeat", settings.heartbeat_table_seconds, beats.beat, labels))
 
     def _sync(self, scheduler: QueryScheduler) -> None:
         if scheduler.run_due():

@@ -425,3 +425,33 @@ def test_an_idle_table_is_fresh_when_the_target_is_complete_up_to_now(file_pipel
     assert gauge("s3rb_freshness_seconds", "idle") < 4.0  # not the eight seconds since its only change
     assert gauge("s3rb_freshness_seconds", "busy") < 4.0
     assert abs(gauge("s3rb_target_complete_timestamp_seconds", "idle") - time.time()) < 6.0
+
+
+def test_the_heartbeat_table_is_written_while_the_source_is_otherwise_idle(
+    file_pipeline: Pipeline, tmp_path: Path
+) -> None:
+    pipeline = file_pipeline
+    beats = f"{pipeline.source_db}_beats"
+    pipeline.tables('tables:\n  - name: "{db}.t"\n')
+    pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)")
+    pipeline.server.execute(f"CREATE DATABASE {beats}")
+    proc = start_daemon(
+        pipeline, tmp_path, S3RB_HEARTBEAT_TABLE=f"{beats}.heartbeat", S3RB_HEARTBEAT_TABLE_SECONDS="0.5"
+    )
+    try:
+        pipeline.sql("INSERT INTO t VALUES (1)")
+        wait_for_checkpoint(pipeline, proc)
+        time.sleep(2)
+        conn = pipeline.server.connect()
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT TIMESTAMPDIFF(MICROSECOND, beat_at, NOW(6)) / 1e6 FROM {beats}.heartbeat WHERE id = 1")
+            row = cur.fetchone()
+        conn.close()
+        wait_for_checkpoint(pipeline, proc)  # the beats' binlog is read, and the checkpoint follows it
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert row is not None and float(row[0]) < 2.0  # written within the last beats
+    assert pipeline.target_rows("t") == [(1,)]
+    assert "heartbeat table not written" not in stderr
