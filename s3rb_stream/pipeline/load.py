@@ -27,7 +27,7 @@ from s3rb_stream.core.scd2 import Scd2Spec, make_spec
 from s3rb_stream.core.schema import SourceTable, definition_of
 from s3rb_stream.errors import CorruptStateError, S3rbError
 from s3rb_stream.log import get_logger
-from s3rb_stream.pipeline.capture import load_holds, save_quarantine
+from s3rb_stream.pipeline.capture import active_quarantines, load_holds, save_quarantine
 from s3rb_stream.retry import transient
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.store import parquet
@@ -111,6 +111,7 @@ class Loader:
         # Capture's newest source time up to which every change is in a written object: a binlog
         # table a pass leaves with nothing pending is complete up to it (docs/ARCHITECTURE.md).
         self.durable = durable
+        self._not_captured: set[str] = set()  # quarantined: their changes stopped reaching objects
 
     def pending(self, table: SourceTable, warehouse: Warehouse | None = None) -> list[BatchRef]:
         prefix = table_prefix(self.store.prefix, self.source_db, self.target_schema, table.name)
@@ -130,6 +131,7 @@ class Loader:
             stats = LoadStats()
             durable = self.durable()  # before listing: every change up to it is in an object listed below
             holds = load_holds(self.store, self.source_db, self.target_schema)
+            self._not_captured = set(active_quarantines(self.store, self.source_db, self.target_schema))
             work = [(c, t) for c, t in list(self.tables) if t.name not in holds]  # capture may add one meanwhile
             stats.held_back.extend(t.name for _, t in self.tables if t.name in holds)
             if not self.helpers:
@@ -195,7 +197,7 @@ class Loader:
             stats.pending += len(refs)
             return stats
         metrics.BATCHES_PENDING.labels(self.source_db, self.target_schema, table.name).set(0)
-        if durable is not None and config.cdc_strategy == "binlog":
+        if durable is not None and config.cdc_strategy == "binlog" and table.name not in self._not_captured:
             metrics.complete(self.source_db, self.target_schema, table.name, durable)  # idle tables too
         if refs:
             stats.per_table[table.name] = len(refs)

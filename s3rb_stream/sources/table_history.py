@@ -42,7 +42,7 @@ class AlterHints:
         self.renames.update(column_renames(statement))
         self.added.update(added_columns(statement))
 
-    def apply(self, column: SourceColumn, held: SourceTable) -> SourceColumn:
+    def apply(self, column: SourceColumn) -> SourceColumn:
         """``column`` with what the ALTERs say of it: the target renames or adds a column only
         where it lacks it, so these say how, whatever the target holds."""
         renamed_to = {new: old for old, new in self.renames.items()}
@@ -54,7 +54,7 @@ class AlterHints:
 
     def applied_to(self, table: SourceTable) -> SourceTable:
         """The server's definition read after the ALTERs, with what they say of its columns."""
-        columns = tuple(self.apply(c, table) for c in table.columns)
+        columns = tuple(self.apply(c) for c in table.columns)
         return SourceTable(table.database, table.name, columns, table.key_columns)
 
     @property
@@ -165,7 +165,7 @@ def reconcile(
         column = next((c for c in candidates if c is not None and layout_fits(c, layout)), None)
         if column is None:
             column = column_from_layout(name, layout, nullable, bool(layout.unsigned), layout.members)
-        columns.append(hints.apply(column, current) if hints is not None else column)
+        columns.append(hints.apply(column) if hints is not None else column)
     names = tuple(tmap.names)
     renamed = hints.renames if hints else {}
     key = tuple(renamed.get(k, k) for k in current.key_columns)

@@ -259,7 +259,8 @@ def test_a_daemon_waiting_for_an_unreachable_source_serves_its_health_from_the_s
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        wait_until(lambda: port_open(port), 30, "the metrics endpoint")
+        wait_until(lambda: port_open(port), 30, "the metrics endpoint")  # before the preflight has failed
+        wait_until(lambda: "preflight" in get(f"http://127.0.0.1:{port}/healthz")[1], 30, "the preflight's failure")
         health = get(f"http://127.0.0.1:{port}/healthz")
         assert health[0] == 200 and "preflight: retrying after: cannot connect to MySQL" in health[1], health
         assert SECRET not in health[1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,7 @@ def test_a_batch_run_that_ends_with_a_quarantine_exits_3_names_it_and_status_and
     p.tables('tables:\n  - name: "{db}.customer"\n  - name: "{db}.other"\n')
     p.sql(*BEFORE)
     p.run()
+    time.sleep(1.1)  # binlog times are whole seconds: the next changes are a second newer
     p.sql(
         "ALTER TABLE customer MODIFY note VARCHAR(5)",  # shorter: the source may have cut values
         "INSERT INTO customer (id, note) VALUES (20, 'short')",
@@ -162,6 +164,15 @@ def test_a_batch_run_that_ends_with_a_quarantine_exits_3_names_it_and_status_and
     body = metrics.render().decode()
     labels = f'source_db="{p.source_db}",table="{{}}",target_schema="{p.target_schema}"'
     assert f"s3rb_quarantined_tables{{{labels.format('customer')}}} 1.0" in body
+
+    def complete_until(table: str) -> float:
+        found = re.search(
+            rf"^s3rb_target_complete_timestamp_seconds\{{{re.escape(labels.format(table))}\}} (\S+)$", body, re.M
+        )
+        assert found is not None, body
+        return float(found.group(1))
+
+    assert complete_until("customer") < complete_until("other")  # a quarantined table is not complete
     status = CliRunner().invoke(main, ["status"], env=p.cli_env())
     assert re.search(r"customer .*QUARANTINED: .*changed type from varchar\(10\) to varchar\(5\)", status.output), (
         status.output
