@@ -37,6 +37,9 @@ from s3rb_stream.store.base import ObjectStore
 log = get_logger(__name__)
 
 CHECKPOINT_EVERY_SECONDS = 5.0
+# How often capture recomputes the source time up to which everything read is in objects: a load
+# pass reads it (about every second), and a busy source commits thousands of transactions a second.
+DURABLE_EVERY_SECONDS = 0.1
 # (tables, start, quarantined) → a reader of the binlog from ``start`` for those tables
 OpenReader = Callable[[dict[str, SourceTable], BinlogPosition, dict[str, str]], BinlogReader]
 
@@ -196,6 +199,7 @@ class Capture:
         # to which every change read is in a written object: what a load can make complete.
         self.read_ts: datetime | None = None
         self.durable_ts: datetime | None = None
+        self._durable_at = 0.0  # monotonic time durable_ts was last computed
         self.changes_total = 0
         self.batches_written = 0
         self.skip_below = skip_below or {}
@@ -259,9 +263,12 @@ class Capture:
                     self.read_ts = now_utc()
                 self._commit(pending, item)
                 pending = _Pending({}, {})
-                self.flush(self.buffers.due(time.monotonic()))
-                oldest = self.buffers.oldest_buffered()
-                self.durable_ts = oldest - timedelta(microseconds=1) if oldest is not None else self.read_ts
+                now = time.monotonic()
+                self.flush(self.buffers.due(now))
+                if now - self._durable_at >= DURABLE_EVERY_SECONDS:  # an older time is only more cautious
+                    oldest = self.buffers.oldest_buffered()
+                    self.durable_ts = oldest - timedelta(microseconds=1) if oldest is not None else self.read_ts
+                    self._durable_at = now
                 on_boundary()
                 if should_stop(item.position) or self._reopen:
                     return
