@@ -32,8 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -47,7 +45,7 @@ import redshift_connector
 
 from s3rb_stream.testing.emulator_server import RedshiftEmulatorServer
 from s3rb_stream.testing.mariadb import MariaDBServer
-from s3rb_stream.testing.ports import free_port, port_open, wait_until
+from s3rb_stream.testing.ports import free_port, http_get, port_open, wait_until
 from s3rb_stream.testing.s3server import TEST_CREDENTIALS, MotoS3Server
 from s3rb_stream.testing.tcp_proxy import CuttingProxy
 
@@ -144,16 +142,6 @@ class Writers:
             self.changes += done
 
 
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as reply:
-            return reply.status, reply.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, ""
-
-
 def rss_mb(pid: int, field_name: str = "VmRSS") -> float:
     with open(f"/proc/{pid}/status") as status:
         match = re.search(rf"^{field_name}:\s+(\d+) kB", status.read(), re.M)
@@ -174,8 +162,8 @@ def sample(rig: Rig, db: str, port: int, pid: int, out: Samples, stop: threading
     conn = rig.warehouse()
     started = time.monotonic()
     while not stop.is_set():
-        status, _ = get(f"http://127.0.0.1:{port}/healthz")
-        _, body = get(f"http://127.0.0.1:{port}/metrics")
+        status, _ = http_get(f"http://127.0.0.1:{port}/healthz")
+        _, body = http_get(f"http://127.0.0.1:{port}/metrics")
         lag = re.search(rf'^s3rb_source_lag_seconds{{source_db="{db}",target_schema="[^"]+"}} (\S+)$', body, re.M)
         backlog = re.search(rf'^s3rb_batches_backlog{{source_db="{db}",target_schema="[^"]+"}} (\S+)$', body, re.M)
         out.health[status] += 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 
 
@@ -44,3 +46,16 @@ def terminate(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def http_get(url: str) -> tuple[int, str]:
+    """Status and body of a GET (a daemon's /metrics, /healthz, /readyz); (0, "") when nothing answers."""
+    if not url.startswith("http://"):
+        raise ValueError(f"not an http:// URL: {url}")
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:  # noqa: S310 - http:// only, checked above
+            return reply.status, reply.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from s3rb_stream.testing.mariadb import MariaDBServer
-from s3rb_stream.testing.ports import free_port, port_open, wait_until
+from s3rb_stream.testing.ports import free_port, http_get, port_open, wait_until
 from s3rb_stream.testing.s3server import MotoS3Server
-from tests.integration.test_slow_warehouse import get
 
 SECRET = "Sup3r-Secret-pw"
 
@@ -260,12 +259,14 @@ def test_a_daemon_waiting_for_an_unreachable_source_serves_its_health_from_the_s
     )  # fmt: skip
     try:
         wait_until(lambda: port_open(port), 30, "the metrics endpoint")  # before the preflight has failed
-        wait_until(lambda: "preflight" in get(f"http://127.0.0.1:{port}/healthz")[1], 30, "the preflight's failure")
-        health = get(f"http://127.0.0.1:{port}/healthz")
+        wait_until(
+            lambda: "preflight" in http_get(f"http://127.0.0.1:{port}/healthz")[1], 30, "the preflight's failure"
+        )
+        health = http_get(f"http://127.0.0.1:{port}/healthz")
         assert health[0] == 200 and "preflight: retrying after: cannot connect to MySQL" in health[1], health
         assert SECRET not in health[1]
-        assert get(f"http://127.0.0.1:{port}/readyz")[0] == 503
-        assert get(f"http://127.0.0.1:{port}/metrics")[0] == 200
+        assert http_get(f"http://127.0.0.1:{port}/readyz")[0] == 503
+        assert http_get(f"http://127.0.0.1:{port}/metrics")[0] == 200
         assert proc.poll() is None  # still trying
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -17,7 +17,7 @@ import yaml
 
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.sources.mysql_meta import current_position
-from s3rb_stream.testing.ports import free_port
+from s3rb_stream.testing.ports import free_port, http_get
 from tests.integration.conftest import Pipeline
 
 
@@ -195,7 +195,6 @@ def test_daemon_serves_metrics_that_move_and_its_health(
     file_pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import re
-    import urllib.request
 
     from s3rb_stream.testing.ports import free_port, port_open, wait_until
 
@@ -342,8 +341,7 @@ def test_every_metric_the_dashboard_and_the_alerts_use_is_served_by_a_running_da
     try:
         pipeline.sql("INSERT INTO t VALUES (1)")
         wait_for_checkpoint(pipeline, proc)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
-            body = reply.read().decode()
+        body = http_get(f"http://127.0.0.1:{port}/metrics")[1]
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
@@ -380,8 +378,7 @@ def test_lag_stays_near_zero_while_the_server_is_busy_with_other_schemas(
                 cur.execute("INSERT INTO noise VALUES (%s)", (i,))
                 time.sleep(0.05)
         conn.close()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
-            body = reply.read().decode()
+        body = http_get(f"http://127.0.0.1:{port}/metrics")[1]
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
@@ -410,8 +407,7 @@ def test_an_idle_table_is_fresh_when_the_target_is_complete_up_to_now(file_pipel
                 time.sleep(0.05)
         conn.close()
         time.sleep(2)  # a load interval or two
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
-            body = reply.read().decode()
+        body = http_get(f"http://127.0.0.1:{port}/metrics")[1]
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)

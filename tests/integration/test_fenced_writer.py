@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from s3rb_stream.testing.mariadb import MariaDBServer
-from s3rb_stream.testing.s3server import TEST_CREDENTIALS, MotoS3Server
+from s3rb_stream.testing.s3server import MotoS3Server
 from tests.integration.conftest import source_rows
-from tests.integration.test_redshift_end_to_end import ROLE, redshift_source, target_rows
+from tests.integration.test_redshift_end_to_end import redshift_cli_env, redshift_source, target_rows
 
 
 def start(env: dict[str, str], cwd: Path, db: str, schema: str, *extra: str) -> subprocess.Popen[str]:
@@ -52,19 +52,7 @@ def test_a_holder_frozen_in_a_load_cannot_commit_after_a_standby_took_over(
         f"UPDATE {db}.items SET name = 'uno' WHERE id = 1",
         f"DELETE FROM {db}.items WHERE id = 2",
     )  # fmt: skip
-    env = {
-        **os.environ,
-        **TEST_CREDENTIALS,
-        "S3RB_MYSQL_URL": mariadb.url,
-        "S3RB_STORE_URL": settings.store_url,
-        "S3RB_S3_ENDPOINT_URL": s3_server.endpoint_url,
-        "S3RB_WAREHOUSE_URL": settings.warehouse_url.get_secret_value(),
-        "S3RB_REDSHIFT_IAM_ROLE": ROLE,
-        "S3RB_TABLES_FILE": str(tmp_path / "tables.yml"),
-        "S3RB_HEARTBEAT_SECONDS": "0.5",
-        "S3RB_LEASE_SECONDS": "5",
-        "S3RB_LOG_FORMAT": "json",
-    }
+    env = redshift_cli_env(settings, mariadb, s3_server, tmp_path, S3RB_LEASE_SECONDS="5")
     old = start({**env, "S3RB_FAULT_PAUSE_AT": f"{point}:1"}, tmp_path, db, schema)
     try:
         wait_stopped(old)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from s3rb_stream.settings import Settings, load_settings
 from s3rb_stream.sql.redshift_lint import lint
 from s3rb_stream.targets import redshift as redshift_target
 from s3rb_stream.testing.mariadb import MariaDBServer
-from s3rb_stream.testing.s3server import MotoS3Server
+from s3rb_stream.testing.s3server import TEST_CREDENTIALS, MotoS3Server
 from tests.integration.conftest import source_rows
 
 ROLE = "arn:aws:iam::123456789012:role/s3rb-copy"
@@ -73,6 +74,26 @@ def redshift_source(
     (tmp_path / "tables.yml").write_text(tables_yml)
     mariadb.execute(f"CREATE DATABASE {db}", *statements)
     return redshift_settings(mariadb, s3_server, bucket, port, tmp_path / "tables.yml")
+
+
+def redshift_cli_env(
+    settings: Settings, mariadb: MariaDBServer, s3_server: MotoS3Server, tmp_path: Path, **extra: str
+) -> dict[str, str]:
+    """The environment of an ``s3rb-stream`` subprocess that runs ``settings`` (made by
+    :func:`redshift_source`) into the emulator, with ``extra`` settings on top."""
+    return {
+        **os.environ,
+        **TEST_CREDENTIALS,
+        "S3RB_MYSQL_URL": mariadb.url,
+        "S3RB_STORE_URL": settings.store_url,
+        "S3RB_S3_ENDPOINT_URL": s3_server.endpoint_url,
+        "S3RB_WAREHOUSE_URL": settings.warehouse_url.get_secret_value(),
+        "S3RB_REDSHIFT_IAM_ROLE": ROLE,
+        "S3RB_TABLES_FILE": str(tmp_path / "tables.yml"),
+        "S3RB_HEARTBEAT_SECONDS": "0.5",
+        "S3RB_LOG_FORMAT": "json",
+        **extra,
+    }
 
 
 def two_items(mariadb: MariaDBServer, s3_server: MotoS3Server, port: int, tmp_path: Path, db: str) -> Settings:

@@ -4,32 +4,26 @@ seconds, the daemon goes on reading and writing batches while a load runs, its l
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from s3rb_stream.testing.mariadb import MariaDBServer
-from s3rb_stream.testing.ports import free_port, port_open, wait_until
-from s3rb_stream.testing.s3server import TEST_CREDENTIALS, MotoS3Server
+from s3rb_stream.testing.ports import free_port, http_get, port_open, wait_until
+from s3rb_stream.testing.s3server import MotoS3Server
 from tests.integration.conftest import source_rows
-from tests.integration.test_redshift_end_to_end import ROLE, admin_connection, redshift_source, target_rows
+from tests.integration.test_redshift_end_to_end import (
+    admin_connection,
+    redshift_cli_env,
+    redshift_source,
+    target_rows,
+)
 
 COPY_SECONDS = 4
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as reply:
-            return reply.status, reply.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def caught_up(body: str, db: str) -> bool:
@@ -55,21 +49,10 @@ def test_capture_goes_on_while_a_slow_load_runs(
         f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
     )  # fmt: skip
     port = free_port()
-    env = {
-        **os.environ,
-        **TEST_CREDENTIALS,
-        "S3RB_MYSQL_URL": mariadb.url,
-        "S3RB_STORE_URL": settings.store_url,
-        "S3RB_S3_ENDPOINT_URL": s3_server.endpoint_url,
-        "S3RB_WAREHOUSE_URL": settings.warehouse_url.get_secret_value(),
-        "S3RB_REDSHIFT_IAM_ROLE": ROLE,
-        "S3RB_TABLES_FILE": str(tmp_path / "tables.yml"),
-        "S3RB_HEARTBEAT_SECONDS": "0.5",
-        "S3RB_BATCH_MAX_AGE_SECONDS": "0.5",
-        "S3RB_LOAD_INTERVAL_SECONDS": "1",
-        "S3RB_METRICS_PORT": str(port),
-        "S3RB_LOG_FORMAT": "json",
-    }
+    env = redshift_cli_env(
+        settings, mariadb, s3_server, tmp_path,
+        S3RB_BATCH_MAX_AGE_SECONDS="0.5", S3RB_LOAD_INTERVAL_SECONDS="1", S3RB_METRICS_PORT=str(port),
+    )  # fmt: skip
     admin = admin_connection(emulator_port)
     admin.cursor().execute(f"SET s3rb_emulator.statement_delay TO '{COPY_SECONDS} ^COPY'")
     daemon = subprocess.Popen(
@@ -91,20 +74,20 @@ def test_capture_goes_on_while_a_slow_load_runs(
         wait_until(lambda: port_open(port), 30, "metrics endpoint")
         # From the oldest binlog of the shared server, capture first reads other tests' history, and
         # the lag says how old that is; the slow loads are measured from the present on.
-        wait_until(lambda: caught_up(get(f"http://127.0.0.1:{port}/metrics")[1], db), 60, "capture at the present")
+        wait_until(lambda: caught_up(http_get(f"http://127.0.0.1:{port}/metrics")[1], db), 60, "capture at the present")
         thread = threading.Thread(target=writer)
         thread.start()
         deadline = time.monotonic() + 3 * COPY_SECONDS + 2
         while time.monotonic() < deadline:
-            status, body = get(f"http://127.0.0.1:{port}/healthz")
-            metrics_body = get(f"http://127.0.0.1:{port}/metrics")[1]
+            status, body = http_get(f"http://127.0.0.1:{port}/healthz")
+            metrics_body = http_get(f"http://127.0.0.1:{port}/metrics")[1]
             written = sum(
                 float(v)
                 for v in re.findall(rf'^s3rb_batches_written_total{{source_db="{db}".*}} (\S+)$', metrics_body, re.M)
             )
             samples.append((status, body, written, metric(metrics_body, "s3rb_source_lag_seconds", db)))
             time.sleep(0.25)
-        ready = get(f"http://127.0.0.1:{port}/readyz")
+        ready = http_get(f"http://127.0.0.1:{port}/readyz")
         writing.clear()
         thread.join()
     finally:
