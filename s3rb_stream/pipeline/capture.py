@@ -84,15 +84,10 @@ def save_quarantine(
 
 def active_quarantines(store: ObjectStore, source_db: str, target_schema: str) -> dict[str, str]:
     """Quarantined tables and why; a snapshot completed after the quarantine lifts it."""
-    return {table: reason for table, (reason, _) in _quarantines(store, source_db, target_schema).items()}
+    return {table: reason for table, (reason, _) in quarantine_records(store, source_db, target_schema).items()}
 
 
-def load_holds(store: ObjectStore, source_db: str, target_schema: str) -> dict[str, str]:
-    """Quarantined tables whose loads must wait for a snapshot too (a batch object was lost)."""
-    return {t: reason for t, (reason, hold) in _quarantines(store, source_db, target_schema).items() if hold}
-
-
-def _quarantines(store: ObjectStore, source_db: str, target_schema: str) -> dict[str, tuple[str, bool]]:
+def quarantine_records(store: ObjectStore, source_db: str, target_schema: str) -> dict[str, tuple[str, bool]]:
     found: dict[str, tuple[str, bool]] = {}
     prefix = quarantine_key(store.prefix, source_db, target_schema, "x").rsplit("/", 1)[0] + "/"
     for key in store.list(prefix):

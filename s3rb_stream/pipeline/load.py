@@ -27,7 +27,7 @@ from s3rb_stream.core.scd2 import Scd2Spec, make_spec
 from s3rb_stream.core.schema import SourceTable, definition_of
 from s3rb_stream.errors import CorruptStateError, S3rbError
 from s3rb_stream.log import get_logger
-from s3rb_stream.pipeline.capture import active_quarantines, load_holds, save_quarantine
+from s3rb_stream.pipeline.capture import quarantine_records, save_quarantine
 from s3rb_stream.retry import transient
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.store import parquet
@@ -130,8 +130,9 @@ class Loader:
         try:
             stats = LoadStats()
             durable = self.durable()  # before listing: every change up to it is in an object listed below
-            holds = load_holds(self.store, self.source_db, self.target_schema)
-            self._not_captured = set(active_quarantines(self.store, self.source_db, self.target_schema))
+            quarantined = quarantine_records(self.store, self.source_db, self.target_schema)  # one read for both
+            holds = {table for table, (_, hold) in quarantined.items() if hold}
+            self._not_captured = set(quarantined)
             work = [(c, t) for c, t in list(self.tables) if t.name not in holds]  # capture may add one meanwhile
             stats.held_back.extend(t.name for _, t in self.tables if t.name in holds)
             if not self.helpers:
