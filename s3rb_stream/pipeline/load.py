@@ -130,6 +130,7 @@ class Loader:
         try:
             stats = LoadStats()
             durable = self.durable()  # before listing: every change up to it is in an object listed below
+            create = self.create_empty()  # once a pass: capture may catch up meanwhile
             quarantined = quarantine_records(self.store, self.source_db, self.target_schema)  # one read for both
             holds = {table for table, (_, hold) in quarantined.items() if hold}
             self._not_captured = set(quarantined)
@@ -137,12 +138,12 @@ class Loader:
             stats.held_back.extend(t.name for _, t in self.tables if t.name in holds)
             if not self.helpers:
                 for config, table in work:
-                    add_stats(stats, self._load_one(self.warehouse, config, table, durable))
+                    add_stats(stats, self._load_one(self.warehouse, config, table, durable, create))
             else:
-                for config, table in work if self.create_empty() else ():  # one at a time: concurrent
+                for config, table in work if create else ():  # one at a time: concurrent
                     # CREATE ... IF NOT EXISTS can collide
                     self.warehouse.prepare(self.target_schema, table, scd2_spec(config, table), evolve=False)
-                for done in self._in_parallel(work, durable):
+                for done in self._in_parallel(work, durable, create):
                     add_stats(stats, done)
         finally:
             for warehouse in (self.warehouse, *self.helpers):
@@ -153,7 +154,9 @@ class Loader:
             )
         return stats
 
-    def _in_parallel(self, work: list[tuple[TableConfig, SourceTable]], durable: datetime | None) -> list[LoadStats]:
+    def _in_parallel(
+        self, work: list[tuple[TableConfig, SourceTable]], durable: datetime | None, create: bool
+    ) -> list[LoadStats]:
         free: queue.SimpleQueue[Warehouse] = queue.SimpleQueue()
         for warehouse in (self.warehouse, *self.helpers):
             free.put(warehouse)
@@ -161,7 +164,7 @@ class Loader:
         def load(config: TableConfig, table: SourceTable) -> LoadStats:
             warehouse = free.get()
             try:
-                return self._load_one(warehouse, config, table, durable)
+                return self._load_one(warehouse, config, table, durable, create)
             finally:
                 free.put(warehouse)
 
@@ -173,11 +176,18 @@ class Loader:
         return [f.result() for f in futures]
 
     def _load_one(
-        self, warehouse: Warehouse, config: TableConfig, table: SourceTable, durable: datetime | None = None
+        self,
+        warehouse: Warehouse,
+        config: TableConfig,
+        table: SourceTable,
+        durable: datetime | None,
+        create: bool,
     ) -> LoadStats:
-        """One table's pending batches, through ``warehouse``."""
+        """One table's pending batches, through ``warehouse``. ``create``: the pass's one answer to
+        whether an empty table may be created (with parallel loads, after the pass created them one
+        at a time: concurrent CREATE ... IF NOT EXISTS of one table collide)."""
         stats = LoadStats()
-        if self.create_empty():  # the target evolves from the batches' own definitions, in order
+        if create:  # the target evolves from the batches' own definitions, in order
             warehouse.prepare(self.target_schema, table, scd2_spec(config, table), evolve=False)
         refs = self.pending(table, warehouse)
         extract = self.extract_state(table) if refs else None
