@@ -13,7 +13,8 @@ COPY constraints.txt pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > requirements.txt \
     && /opt/s3rb-stream/bin/pip install -r requirements.txt -c constraints.txt
-COPY README.md ./
+# setup.py builds the compiled row decoder (Cython, with this stage's gcc).
+COPY README.md setup.py ./
 COPY s3rb_stream ./s3rb_stream
 RUN /opt/s3rb-stream/bin/pip install --no-deps .
 

@@ -38,7 +38,7 @@ from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import BinlogGone, ConfigError, SchemaError, SourceUnavailable, UnsupportedEventError
 from s3rb_stream.settings import MySQLTarget
 from s3rb_stream.sources.mysql_meta import driver_options
-from s3rb_stream.sources.row_decoder import RowDecoder, compile_decoder
+from s3rb_stream.sources.row_decoder import Implementation, RowDecoder, compile_decoder
 from s3rb_stream.sources.table_map import TableMap, TableMapCache, TableMapError, lenenc
 
 _HEADER = struct.Struct("<IBIIIH")  # timestamp, type, server id, event size, next position, flags
@@ -128,14 +128,17 @@ class BinlogReader:
         heartbeat_seconds: float,
         gtid: Flavor | None = None,
         skip: Container[str] = (),
+        decoder: Implementation = "auto",
     ) -> None:
         """``tables``: the captured tables by name, read live: a definition replaced while reading
         (an ALTER followed) decodes the rows after it. ``skip``: names not read (quarantined), also live.
+        ``decoder``: which row decoder (:func:`row_decoder.compile_decoder`); tests run both.
 
         ``gtid``: the server's flavor when positioning by GTID; ``start`` then carries the GTID
         state to resume from, and the server finds it in its own binlog files."""
         self.source_db = source_db
         self.tables = tables
+        self.decoder = decoder
         self.skip = skip
         # The definition rows were written under when it is not the one held (set by capture).
         self.resolve: Callable[[TableMap, SourceTable], SourceTable] | None = None
@@ -327,7 +330,7 @@ class BinlogReader:
         if found is not None and found[0] is tmap and found[1] is table:
             return found[2], found[3]
         definition = self.resolve(tmap, table) if self.resolve is not None else table
-        decoder = compile_decoder(definition, tmap)
+        decoder = compile_decoder(definition, tmap, self.decoder)
         other = None if definition is table else definition
         self._decoders[tmap.table_id] = (tmap, table, decoder, other)
         return decoder, other

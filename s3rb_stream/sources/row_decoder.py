@@ -18,17 +18,28 @@ import struct
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from types import ModuleType
+from typing import Any, Literal
 
 from pymysql.charset import charset_by_id
 from pymysqlreplication.json_binary import parse_json
 
 from s3rb_stream.core import schema as contract
 from s3rb_stream.core.schema import SourceColumn, SourceTable
-from s3rb_stream.errors import SchemaError
+from s3rb_stream.errors import ConfigError, SchemaError
 from s3rb_stream.sources import table_map as tm
 
 RowDecoder = Callable[[bytes, int, int], list[tuple[Any, ...]]]
+Implementation = Literal["auto", "compiled", "python"]
+
+_fast_rows: ModuleType | None
+try:  # the compiled decoder, built by pip install where a C compiler is (setup.py)
+    from s3rb_stream.sources import _fast_rows as _built
+
+    _fast_rows, _FAST_ROWS_MISSING = _built, ""
+except ImportError as _missing:
+    _fast_rows, _FAST_ROWS_MISSING = None, str(_missing)
+_FAST_DECIMAL_DIGITS = 18  # DECIMALs the compiled decoder reads as one 64-bit integer (_fast_rows.pyx)
 
 # Which binlog types each information_schema DATA_TYPE may arrive as.
 _BINLOG_TYPES: dict[str, set[int]] = {
@@ -406,13 +417,39 @@ def _runs(columns: list[tuple[SourceColumn, tm.ColumnLayout]]) -> list[list[int]
     return runs
 
 
-def compile_decoder(table: SourceTable, tmap: tm.TableMap) -> RowDecoder:
+def compile_decoder(table: SourceTable, tmap: tm.TableMap, implementation: Implementation = "auto") -> RowDecoder:
     """A function decoding every row image of a rows event body from ``pos`` to ``end``.
 
     Each image becomes a tuple in table column order. Raises :class:`SchemaError` when the table
     map does not describe ``table`` (its names, count or types differ).
+
+    ``implementation``: "python", the generated Python decoder, the reference; "compiled", the C
+    extension built from ``_fast_rows.pyx``, whose values must equal the reference's (the
+    differential tests run both); "auto", the compiled one where it was built.
     """
     _check_layout(table, tmap)
+    if implementation != "python":
+        if _fast_rows is not None:
+            decode: RowDecoder = _fast_rows.CompiledDecoder(decoder_plan(table, tmap))
+            return decode
+        if implementation == "compiled":
+            raise ConfigError(
+                f"the compiled row decoder is not built ({_FAST_ROWS_MISSING})",
+                "reinstall the package with a C compiler present (scripts/setup.sh installs gcc)",
+            )
+    return _python_decoder(table, tmap)
+
+
+def compiled_decoder_available() -> bool:
+    return _fast_rows is not None
+
+
+def compiled_decoder_missing() -> str:
+    """Why the compiled decoder cannot be imported, or '' when it can."""
+    return _FAST_ROWS_MISSING
+
+
+def _python_decoder(table: SourceTable, tmap: tm.TableMap) -> RowDecoder:
     gen = _Gen()
     count = len(table.columns)
     null_bytes = (count + 7) // 8
@@ -446,12 +483,72 @@ def compile_decoder(table: SourceTable, tmap: tm.TableMap) -> RowDecoder:
     gen.emit("if p != end:", 1)
     gen.emit("raise ValueError(f'row images end at byte {p}, the event at {end}')", 2)
     gen.emit("return images", 1)
-    namespace = dict(gen.names)
-    # Only integers parsed from the table map or validated (SourceColumn from a typed model) are
-    # written into the source; every other value is passed by reference (``gen.ref``).
-    source = "\n".join(gen.lines) + "\n"
-    filename = f"<s3rb row decoder {table.database}.{table.name} #{next(_compiled)}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)  # readable tracebacks
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102
-    decode: RowDecoder = namespace["decode"]
+    decode: RowDecoder = _define(gen, "decode", f"<s3rb row decoder {table.database}.{table.name} #{next(_compiled)}>")
     return decode
+
+
+def _define(gen: _Gen, name: str, filename: str) -> Any:
+    """The function ``name`` of the generated code, with ``filename`` for readable tracebacks.
+
+    Only integers parsed from the table map or validated (SourceColumn from a typed model) are
+    written into the source; every other value is passed by reference (``gen.ref``)."""
+    namespace = dict(gen.names)
+    source = "\n".join(gen.lines) + "\n"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102
+    return namespace[name]
+
+
+# --------------------------------------------------------------------------- the compiled decoder's plan
+
+Step = tuple[str, int, int, bool, Any]  # kind, a, b, nullable, extra: see _fast_rows.pyx
+
+
+def decoder_plan(table: SourceTable, tmap: tm.TableMap) -> list[Step]:
+    """One step per column for the compiled decoder: the common types by kind, decoded in C; any
+    other column (JSON, ENUM, SET, BIT, TIME, wide DECIMAL, the pre-5.6 temporal types) by a
+    function generated from the reference's own code for that column."""
+    steps: list[Step] = []
+    for i, (col, layout) in enumerate(zip(table.columns, tmap.columns, strict=True)):
+        nullable = tmap.nullable is None or tmap.nullable[i]
+        kind, a, b, extra = _compiled_step(col, layout)
+        if kind == "call":
+            extra = _column_function(table, i, col, layout)
+        steps.append((kind, a, b, nullable, extra))
+    return steps
+
+
+def _compiled_step(col: SourceColumn, layout: tm.ColumnLayout) -> tuple[str, int, int, Any]:
+    t, meta, dt = layout.type, layout.meta, col.data_type.lower()
+    if _final_converter(col) is not None:
+        return "call", 0, 0, None
+    if t in _INTS:
+        return "int", struct.calcsize(_INTS[t][0]), int(not col.unsigned), None
+    if t == tm.INT24:
+        return "int", 3, int(not col.unsigned), None
+    if t in (tm.FLOAT, tm.DOUBLE):
+        return ("float" if t == tm.FLOAT else "double"), 0, 0, None
+    if t == tm.YEAR:
+        return "year", 0, 0, None
+    if t == tm.NEWDECIMAL and meta >> 8 <= _FAST_DECIMAL_DIGITS and (meta & 0xFF) <= meta >> 8:
+        return "decimal", meta >> 8, meta & 0xFF, None
+    if t in (tm.VARCHAR, tm.VAR_STRING, tm.STRING, tm.GEOMETRY) or t in _BLOBS:
+        prefix = meta if t in _BLOBS or t == tm.GEOMETRY else 2 if meta > 255 else 1
+        if dt in contract._BINARY_TYPES:
+            return "bytes", prefix, int(col.char_length or 0) if dt == "binary" else 0, None
+        encoding = _encoding(layout, col)
+        return "text", prefix, 0, None if codecs.lookup(encoding).name == "utf-8" else encoding
+    if t in (tm.DATE, tm.NEWDATE):
+        return "date", 0, 0, None
+    if t in (tm.DATETIME2, tm.TIMESTAMP2) and 0 <= meta <= 6:
+        return ("datetime2" if t == tm.DATETIME2 else "timestamp2"), meta, 0, None
+    return "call", 0, 0, None
+
+
+def _column_function(table: SourceTable, i: int, col: SourceColumn, layout: tm.ColumnLayout) -> Any:
+    """``value(buf, p) -> (value, p after it)``: the reference decoder's code for one column."""
+    gen = _Gen()
+    gen.emit("def value(buf, p):", 0)
+    _emit_value(gen, i, col, layout, 1)
+    gen.emit(f"return v{i}, p", 1)
+    return _define(gen, "value", f"<s3rb column decoder {table.database}.{table.name}.{col.name} #{next(_compiled)}>")

@@ -1,4 +1,5 @@
-"""The generated row decoder against python-mysql-replication, value by value, on a real binlog:
+"""Both row decoders (the generated Python reference and the compiled one) against
+python-mysql-replication, value by value, on a real binlog:
 every type of the type matrix (minimum, maximum, NULL, zero dates), updates and deletes, and more
 edge values (negative decimals and fractions, empty SET, ENUM, text in other character sets).
 The library's values go through the contract's converters; ours come out final. They must be equal.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.constants import NONE_SOURCE
 from pymysqlreplication.event import XidEvent
@@ -18,6 +20,7 @@ from s3rb_stream.core.schema import SourceTable, row_converter
 from s3rb_stream.settings import TablesFile, parse_mysql_url
 from s3rb_stream.sources import mysql_meta
 from s3rb_stream.sources.binlog import BinlogReader, Boundary, RowImages
+from s3rb_stream.sources.row_decoder import Implementation
 from s3rb_stream.testing.mariadb import MariaDBServer
 from tests.integration.test_type_matrix import COLUMNS, MAX_ROW, MIN_ROW, NULL_ROW, ZERO_ROW
 
@@ -79,9 +82,15 @@ def with_empty_sets(values: dict[str, Any], sources: dict[str, str]) -> dict[str
     return {k: (set() if sources.get(k) == NONE_SOURCE.EMPTY_SET else v) for k, v in values.items()}
 
 
-def our_rows(server: MariaDBServer, db: str, start: BinlogPosition, end: BinlogPosition,
-             tables: dict[str, SourceTable]) -> list[tuple[str, str, list[tuple[Any, ...]]]]:  # fmt: skip
-    reader = BinlogReader(parse_mysql_url(server.url, None), 424244, db, tables, start, 1.0)
+def our_rows(
+    server: MariaDBServer,
+    db: str,
+    start: BinlogPosition,
+    end: BinlogPosition,
+    tables: dict[str, SourceTable],
+    decoder: Implementation,
+) -> list[tuple[str, str, list[tuple[Any, ...]]]]:
+    reader = BinlogReader(parse_mysql_url(server.url, None), 424244, db, tables, start, 1.0, decoder=decoder)
     out = []
     try:
         for item in reader.items():
@@ -95,8 +104,9 @@ def our_rows(server: MariaDBServer, db: str, start: BinlogPosition, end: BinlogP
     return out
 
 
-def test_decoded_values_equal_the_library_s_for_every_type(mariadb: MariaDBServer) -> None:
-    db = "decoder_diff"
+@pytest.mark.parametrize("decoder", ["python", "compiled"])
+def test_decoded_values_equal_the_library_s_for_every_type(mariadb: MariaDBServer, decoder: Implementation) -> None:
+    db = f"decoder_diff_{decoder}"
     columns = ", ".join(f"{name} {sql_type}" for name, sql_type in COLUMNS)
     mariadb.execute(
         f"CREATE DATABASE {db}", f"CREATE TABLE {db}.matrix (id INT PRIMARY KEY, {columns})", f"USE {db}", MORE
@@ -120,7 +130,7 @@ def test_decoded_values_equal_the_library_s_for_every_type(mariadb: MariaDBServe
     tables = {t.name: t for _, t in resolved}
 
     theirs = library_rows(mariadb, db, start, end, tables)
-    ours = our_rows(mariadb, db, start, end, tables)
+    ours = our_rows(mariadb, db, start, end, tables, decoder)
     assert [(t, k, len(r)) for t, k, r in ours] == [(t, k, len(r)) for t, k, r in theirs]
     assert len(ours) >= 6  # two tables: inserts, updates, deletes (large rows take several events)
     for (table, kind, got), (_, _, want) in zip(ours, theirs, strict=True):

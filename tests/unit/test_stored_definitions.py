@@ -51,7 +51,8 @@ def test_a_tampered_definition_is_refused_with_what_is_wrong(tamper: object, nam
 
 def test_a_generated_decoder_has_a_file_name_and_its_lines_in_tracebacks() -> None:
     table = SourceTable("db", "t", (SourceColumn("id", "int", "int(11)", nullable=False),), ("id",))
-    decode = compile_decoder(table, tm.TableMap(1, "db", "t", (tm.ColumnLayout(tm.LONG, 0),), ("id",), (False,)))
+    tmap = tm.TableMap(1, "db", "t", (tm.ColumnLayout(tm.LONG, 0),), ("id",), (False,))
+    decode = compile_decoder(table, tmap, "python")
     assert decode(b"\x00" + (7).to_bytes(4, "little"), 0, 5) == [(7,)]
     with pytest.raises(ValueError) as failed:
         decode(b"\x00" + (7).to_bytes(4, "little"), 0, 3)  # the event ends inside the image: torn
