@@ -213,12 +213,12 @@ def check(source_db: str | None, target_schema: str | None, warehouse_roundtrip:
     click.echo(f"ok: {len(prepared.tables)} table(s) of {source_db} ready to stream into {target_schema}")
     for warning in prepared.warnings:
         click.echo(f"warning: {warning}")
-    from s3rb_stream.sources.row_decoder import compiled_decoder_missing
+    from s3rb_stream import speedups
 
-    if compiled_decoder_missing():
+    if speedups.compiled is None:
         click.echo(
-            f"warning: the compiled row decoder is not built ({compiled_decoder_missing()}): capture uses the"
-            " pure-Python one, several times slower; reinstall the package where a C compiler is"
+            f"warning: the compiled speed-ups are not built ({speedups.missing}): capture runs their"
+            " pure-Python references, several times slower; reinstall the package where a C compiler is"
         )
     for config, table in prepared.tables:
         key = ", ".join(table.key_columns) or "-"

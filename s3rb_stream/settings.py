@@ -211,6 +211,9 @@ class Settings(BaseSettings):
     parquet_codec: ParquetCodec | None = None
     duckdb_memory_limit: str = Field(default="256MB", pattern=r"^\d+(\.\d+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)$")
     snapshot_chunk_rows: int = Field(default=50_000, ge=1, le=10_000_000)
+    # The compiled speed-ups (row decoding, batch columns; s3rb_stream/speedups.py). False runs
+    # their pure-Python references: same values, several times slower; for comparing the two.
+    speedups: bool = True
     sync_interval_seconds: float = Field(default=300.0, gt=0)
     lease_seconds: float = Field(default=60.0, ge=5)  # one writer per source schema; a dead holder's expires
     # "gtid": resume by GTID and number changes by their place in the GTID history, so capture can

@@ -19,7 +19,7 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || have initdb || missi
 # mysqlclient (the C client used for snapshots and syncs) builds against the MariaDB client library.
 { pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null; } \
   || missing+=(libmariadb-dev pkg-config gcc)
-# The compiled row decoder (s3rb_stream/sources/_fast_rows.pyx) is built by pip with gcc.
+# The compiled speed-ups (s3rb_stream/_speedups.pyx) are built by pip with gcc.
 have gcc || missing+=(gcc)
 python_ok() { python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
 python_ok || missing+=(python3 python3-venv python3-pip python3-dev)

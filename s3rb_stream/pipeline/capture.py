@@ -545,10 +545,10 @@ class Capture:
         self.save_checkpoint(force=True)
 
     def save_checkpoint(self, force: bool = False) -> None:
+        if not force and time.monotonic() - self.last_saved_at < CHECKPOINT_EVERY_SECONDS:
+            return  # asked at every transaction: the cheap test first
         position = self.buffers.checkpoint_position()
         if position == self.saved_position:
-            return
-        if not force and time.monotonic() - self.last_saved_at < CHECKPOINT_EVERY_SECONDS:
             return
         checkpoint = Checkpoint(
             position,

@@ -124,9 +124,13 @@ class Loader:
         data = self.store.get(key)
         return ExtractState.from_json(data, key) if data is not None else None
 
-    def load_all(self) -> LoadStats:
+    def load_all(self, idle: bool = True) -> LoadStats:
         """One pass: every table's pending batches, table by table, or as many tables at once as
-        there are connections; the first error is raised once the others' loads are over."""
+        there are connections; the first error is raised once the others' loads are over.
+
+        ``idle``: let the warehouse go after the pass (a DuckDB file's lock); False when another
+        pass follows at once (the load worker, while capture writes faster than it loads: closing
+        a DuckDB file checkpoints it, a cost paid then once instead of at every pass)."""
         try:
             stats = LoadStats()
             durable = self.durable()  # before listing: every change up to it is in an object listed below
@@ -146,13 +150,17 @@ class Loader:
                 for done in self._in_parallel(work, durable, create):
                     add_stats(stats, done)
         finally:
-            for warehouse in (self.warehouse, *self.helpers):
-                warehouse.idle()
+            if idle:
+                self.idle()
         if stats.batches:
             log.info(
                 "loaded", batches=stats.batches, rows=stats.rows, tables=stats.per_table, target=self.target_schema
             )
         return stats
+
+    def idle(self) -> None:
+        for warehouse in (self.warehouse, *self.helpers):
+            warehouse.idle()
 
     def _in_parallel(
         self, work: list[tuple[TableConfig, SourceTable]], durable: datetime | None, create: bool

@@ -36,6 +36,7 @@ log = get_logger(__name__)
 
 MAX_RECONNECTS_CAUGHT_UP = 5
 PROBE_EVERY_SECONDS = 10.0
+TEND_EVERY_SECONDS = 0.01  # liveness, failures of other parts, back-pressure: checked between transactions this often
 
 
 @dataclass
@@ -156,11 +157,18 @@ class Pipeline:
         def should_stop(position: BinlogPosition) -> bool:
             return self.stop.stopping or (self.until_caught_up and position.at_or_after(target))
 
+        last_tended = 0.0
+
         def on_boundary() -> None:
+            nonlocal last_tended
             self.durable_ts = capture.durable_ts
             if not self.caught_up and capture.position.at_or_after(target):
                 self.caught_up = True  # tables with nothing to load may now be created as defined now
                 capture.settle_alters()  # ALTERs with no rows after them yet, judged as when live
+            now = time.monotonic()
+            if now - last_tended < TEND_EVERY_SECONDS:
+                return  # thousands of transactions a second: the rest needs doing a hundred times
+            last_tended = now
             metrics.heartbeat()
             metrics.part(*self.labels, "capture", "running")
             parts.raise_failure()  # a lost lease, a fenced or failed load: the run ends here

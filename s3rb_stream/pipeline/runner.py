@@ -10,7 +10,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Literal
 
-from s3rb_stream import metrics
+from s3rb_stream import metrics, speedups
 from s3rb_stream.core.checkpoint import now_utc
 from s3rb_stream.core.gtid import Flavor
 from s3rb_stream.core.positions import BinlogPosition
@@ -69,6 +69,7 @@ class Prepared:
 
 def prepare(settings: Settings, source_db: str, target_schema: str, start_position: StartPosition) -> Prepared:
     """Preflight everything before anything is written: config, source, binlog settings, store."""
+    speedups.use(settings.speedups)
     tables_file = load_tables_file(settings.tables_file)
     mysql = settings.mysql()
     conn = mysql_meta.connect(mysql)

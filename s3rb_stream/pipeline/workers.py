@@ -100,6 +100,7 @@ class LoadWorker:
         self._stopping.set()
         self._wake.set()
         self._thread.join()
+        self.loader.idle()  # the last pass may have kept the warehouse for a next one
 
     def _loop(self) -> None:
         backoff = Backoff(cap=MAX_LOAD_BACKOFF_SECONDS)
@@ -111,8 +112,11 @@ class LoadWorker:
             mark = self.backlog.mark()
             metrics.part(*self.labels, "load", "busy")  # however long it takes, a load is not a stall
             try:
-                stats = self.loader.load_all()
+                stats = self.loader.load_all(idle=False)
+                if not self._wake.is_set():  # no batch written meanwhile: nothing to load right away
+                    self.loader.idle()
             except S3rbError as exc:
+                self.loader.idle()
                 if not exc.retryable:
                     self.error = exc
                     metrics.part(*self.labels, "load", "failed")

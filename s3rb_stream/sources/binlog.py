@@ -62,6 +62,7 @@ _COMPRESSED = {
     0xAA: "MariaDB log_bin_compress (UPDATE_ROWS_COMPRESSED_EVENT)",
     0xAB: "MariaDB log_bin_compress (DELETE_ROWS_COMPRESSED_EVENT)",
 }
+_MAX_PACKET = 0xFFFFFF  # a packet this long continues in the next (the protocol's 16 MB split)
 ER_MASTER_FATAL_ERROR_READING_BINLOG = 1236  # purged binlog, unknown GTID state, and the like
 _TXN_CONTROL = re.compile(r"^\s*(BEGIN|XA\s+START|SAVEPOINT|ROLLBACK\s+TO)\b", re.I)
 _DDL = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(ALTER|RENAME|DROP|TRUNCATE|CREATE)\b", re.I | re.S)
@@ -223,16 +224,53 @@ class BinlogReader:
                 f"the binlog connection failed ({exc})", "reconnecting from the last transaction boundary"
             ) from None
 
+    def _packets(self) -> Callable[[], bytes]:
+        """A reader of whole packets straight from the connection's buffered socket file.
+
+        Once the dump request is sent, the connection carries nothing but the binlog, one event a
+        packet, so the driver's per-packet bookkeeping (a packet object, sequence numbers) is
+        skipped. What matters is kept: the read timeout, a lost connection as an error, a packet
+        of 16 MB or more joined from its parts, and the server's error packet raised as the
+        driver raises it (a purged binlog is error 1236)."""
+        conn = self._conn
+        if conn._current_timeout != conn._read_timeout:
+            conn._sock.settimeout(conn._read_timeout)
+            conn._current_timeout = conn._read_timeout
+        read = conn._rfile.read
+
+        def exactly(n: int) -> bytes:
+            data: bytes = read(n)
+            if len(data) < n:
+                raise ConnectionError("the server closed the binlog connection")
+            return data
+
+        def packet() -> bytes:
+            header = exactly(4)
+            length = header[0] | header[1] << 8 | header[2] << 16
+            data = exactly(length)
+            if length == _MAX_PACKET:
+                parts = [data]
+                while length == _MAX_PACKET:
+                    header = exactly(4)
+                    length = header[0] | header[1] << 8 | header[2] << 16
+                    parts.append(exactly(length))
+                data = b"".join(parts)
+            if data and data[0] == 0xFF:
+                pymysql.err.raise_mysql_exception(data)
+            return data
+
+        return packet
+
     def _read(self) -> Iterator[BinlogItem]:  # one flat dispatch over event types: the hot loop
         in_txn = False
-        read_packet = self._conn._read_packet
+        read_packet = self._packets()
         unpack_header = _HEADER.unpack_from
         checksum = self._checksum
         maps = self._maps
         assert self._map_cache is not None
         map_cache = self._map_cache
         while True:
-            data = read_packet()._data
+            data = read_packet()
             if data[0] != 0:
                 if data[0] == 0xFE and len(data) < 9:
                     raise SourceUnavailable("the binlog stream ended", "reconnecting from the last boundary")

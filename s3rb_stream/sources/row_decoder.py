@@ -18,12 +18,12 @@ import struct
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from types import ModuleType
 from typing import Any, Literal
 
 from pymysql.charset import charset_by_id
 from pymysqlreplication.json_binary import parse_json
 
+from s3rb_stream import speedups
 from s3rb_stream.core import schema as contract
 from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.errors import ConfigError, SchemaError
@@ -32,14 +32,7 @@ from s3rb_stream.sources import table_map as tm
 RowDecoder = Callable[[bytes, int, int], list[tuple[Any, ...]]]
 Implementation = Literal["auto", "compiled", "python"]
 
-_fast_rows: ModuleType | None
-try:  # the compiled decoder, built by pip install where a C compiler is (setup.py)
-    from s3rb_stream.sources import _fast_rows as _built
-
-    _fast_rows, _FAST_ROWS_MISSING = _built, ""
-except ImportError as _missing:
-    _fast_rows, _FAST_ROWS_MISSING = None, str(_missing)
-_FAST_DECIMAL_DIGITS = 18  # DECIMALs the compiled decoder reads as one 64-bit integer (_fast_rows.pyx)
+_FAST_DECIMAL_DIGITS = 18  # DECIMALs the compiled decoder reads as one 64-bit integer (_speedups.pyx)
 
 # Which binlog types each information_schema DATA_TYPE may arrive as.
 _BINLOG_TYPES: dict[str, set[int]] = {
@@ -424,29 +417,25 @@ def compile_decoder(table: SourceTable, tmap: tm.TableMap, implementation: Imple
     map does not describe ``table`` (its names, count or types differ).
 
     ``implementation``: "python", the generated Python decoder, the reference; "compiled", the C
-    extension built from ``_fast_rows.pyx``, whose values must equal the reference's (the
+    extension built from ``_speedups.pyx``, whose values must equal the reference's (the
     differential tests run both); "auto", the compiled one where it was built.
     """
     _check_layout(table, tmap)
     if implementation != "python":
-        if _fast_rows is not None:
-            decode: RowDecoder = _fast_rows.CompiledDecoder(decoder_plan(table, tmap))
+        module = speedups.built if implementation == "compiled" else speedups.compiled
+        if module is not None:
+            decode: RowDecoder = module.CompiledDecoder(decoder_plan(table, tmap))
             return decode
         if implementation == "compiled":
             raise ConfigError(
-                f"the compiled row decoder is not built ({_FAST_ROWS_MISSING})",
+                f"the compiled row decoder is not built ({speedups.missing})",
                 "reinstall the package with a C compiler present (scripts/setup.sh installs gcc)",
             )
     return _python_decoder(table, tmap)
 
 
 def compiled_decoder_available() -> bool:
-    return _fast_rows is not None
-
-
-def compiled_decoder_missing() -> str:
-    """Why the compiled decoder cannot be imported, or '' when it can."""
-    return _FAST_ROWS_MISSING
+    return speedups.built is not None
 
 
 def _python_decoder(table: SourceTable, tmap: tm.TableMap) -> RowDecoder:
@@ -501,7 +490,7 @@ def _define(gen: _Gen, name: str, filename: str) -> Any:
 
 # --------------------------------------------------------------------------- the compiled decoder's plan
 
-Step = tuple[str, int, int, bool, Any]  # kind, a, b, nullable, extra: see _fast_rows.pyx
+Step = tuple[str, int, int, bool, Any]  # kind, a, b, nullable, extra: see _speedups.pyx
 
 
 def decoder_plan(table: SourceTable, tmap: tm.TableMap) -> list[Step]:

@@ -9,6 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from s3rb_stream import speedups
 from s3rb_stream.core.changes import Change
 from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.errors import CorruptStateError, SchemaError
@@ -18,25 +19,58 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def changes_to_table(table: SourceTable, changes: list[Change]) -> pa.Table:
+def changes_to_table(table: SourceTable, changes: list[Change], compiled: bool = True) -> pa.Table:
+    """``compiled``: columns of common types built by the compiled speed-up where it is built
+    (tests compare it with ``False``, pyarrow's conversion of every column, the reference)."""
     schema = arrow_schema(table)
-    width = len(table.columns)
-    columns: list[tuple[Any, ...]] = (
-        list(zip(*(c.values for c in changes), strict=True)) if changes else [() for _ in range(width)]
-    )
+    fast = speedups.compiled if compiled else None  # (S3RB_SPEEDUPS=false: the reference)
     arrays = []
-    for field, values in zip(schema, columns, strict=False):
-        try:
-            arrays.append(pa.array(values, type=field.type))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
-            raise SchemaError(
-                f"value of {table.database}.{table.name}.{field.name} does not fit {field.type}: {exc}",
-                "this is a bug in the type mapping; please report it with the column definition",
-            ) from None
-    arrays.append(pa.array([c.seq for c in changes], type=pa.int64()))
+    values: list[tuple[Any, ...]] | None = None  # the columns, transposed only if a column needs them
+    for i, field in enumerate(schema):
+        if i == len(table.columns):
+            break
+        array = _compiled_column(fast, changes, i, field.type) if fast is not None else None
+        if array is None:
+            if values is None:
+                values = list(zip(*(c.values for c in changes), strict=True)) if changes else []
+            try:
+                array = pa.array(values[i] if changes else [], type=field.type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+                raise SchemaError(
+                    f"value of {table.database}.{table.name}.{field.name} does not fit {field.type}: {exc}",
+                    "this is a bug in the type mapping; please report it with the column definition",
+                ) from None
+        arrays.append(array)
+    seqs = _compiled_column(fast, changes, -1, pa.int64()) if fast is not None else None
+    arrays.append(seqs if seqs is not None else pa.array([c.seq for c in changes], type=pa.int64()))
     arrays.append(pa.array([c.op for c in changes], type=pa.string()))  # a StrEnum is its letter
     arrays.append(_commit_times(changes))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+_COLUMN_KINDS: dict[pa.DataType, str] = {
+    pa.int16(): "int16", pa.int32(): "int32", pa.int64(): "int64", pa.float32(): "float32",
+    pa.float64(): "float64", pa.date32(): "date32", pa.timestamp("us"): "timestamp",
+    pa.timestamp("us", tz="UTC"): "timestamp_utc", pa.string(): "string", pa.binary(): "binary",
+}  # fmt: skip
+
+
+def _compiled_column(fast: Any, changes: list[Change], index: int, arrow_type: pa.DataType) -> pa.Array | None:
+    """Column ``index`` of ``changes`` (-1: their sequences) as an Arrow array built from buffers
+    filled in C; None where the compiled path declines (another type, a value not of the exact
+    type expected): pyarrow's conversion then decides, and raises, as it always did."""
+    kind = _COLUMN_KINDS.get(arrow_type)
+    if kind is None or not changes:
+        return None
+    built = fast.column_buffers(changes, index, fast.COLUMN_KINDS[kind])
+    if built is None:
+        return None
+    nulls, validity, data, offsets = built
+    buffers = [pa.py_buffer(validity) if nulls else None]
+    if offsets is not None:
+        buffers.append(pa.py_buffer(offsets))
+    buffers.append(pa.py_buffer(data))
+    return pa.Array.from_buffers(arrow_type, len(changes), buffers, null_count=nulls)
 
 
 def _commit_times(changes: list[Change]) -> pa.Array:

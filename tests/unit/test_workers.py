@@ -55,9 +55,15 @@ class Warehouse:
     def __init__(self, outcomes: list[LoadStats | Exception]) -> None:
         self.outcomes = outcomes
         self.passes = 0
+        self.idles = 0
+        self.kept_open: list[bool] = []  # per pass: whether the worker asked to keep the warehouse
         self.done = threading.Event()
 
-    def load_all(self) -> LoadStats:
+    def idle(self) -> None:
+        self.idles += 1
+
+    def load_all(self, idle: bool = True) -> LoadStats:
+        self.kept_open.append(not idle)
         self.passes += 1
         outcome = self.outcomes.pop(0) if self.outcomes else LoadStats()
         if not self.outcomes:
@@ -81,6 +87,8 @@ def test_an_outage_is_retried_until_the_load_succeeds(monkeypatch: pytest.Monkey
     time.sleep(0.1)
     load.stop()
     assert passes.passes == 3 and load.error is None and load.stats.batches == 2 and load.last_success is not None
+    # Each pass keeps the warehouse for a next one; the worker lets it go when nothing waits.
+    assert passes.kept_open == [True, True, True] and passes.idles >= 3
 
 
 def test_a_fatal_error_stops_the_worker_and_is_kept_for_the_run() -> None:

@@ -1,12 +1,16 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The compiled row decoder: the same values as the generated Python decoder of
-:mod:`s3rb_stream.sources.row_decoder` (the reference), with the per-value work in C.
+"""Compiled speed-ups of the two hottest loops, each with a pure-Python reference it must equal
+(docs/ARCHITECTURE.md, "Throughput"):
 
-A decoder is built from a *plan*, one step per column (:func:`row_decoder.decoder_plan`): the
-common types (integers, floats, DECIMAL up to 18 digits, text, bytes, DATE, DATETIME, TIMESTAMP)
-are decoded here; any other column calls back into a Python function of the reference decoder,
-so a rare type never needs code of its own in two languages. Every read is checked against the
-end of the event: a truncated image raises ValueError, as the reference does.
+* :class:`CompiledDecoder`, row images → tuples, the same values as the generated Python decoder
+  of :mod:`s3rb_stream.sources.row_decoder`. It is built from a *plan*, one step per column
+  (``row_decoder.decoder_plan``): the common types (integers, floats, DECIMAL up to 18 digits,
+  text, bytes, DATE, DATETIME, TIMESTAMP) are decoded here; any other column calls back into the
+  reference's own code for that column, so a rare type never needs code in two languages. Every
+  read is checked against the end of the event: a torn image raises ValueError, as the
+  reference does.
+* :func:`column_buffers`, a column of a batch of changes → Arrow buffers, the same arrays as
+  ``pyarrow.array`` makes (``store.parquet.changes_to_table``); anything unusual is left to it.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -353,3 +357,131 @@ cdef class CompiledDecoder:
 
     def __dealloc__(self):
         PyMem_Free(self.steps)
+
+
+# --------------------------------------------------------------------------- batches → Arrow buffers
+
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_Resize
+from cpython.datetime cimport (
+    PyDate_CheckExact, PyDateTime_CheckExact, PyDateTime_DATE_GET_HOUR, PyDateTime_DATE_GET_MICROSECOND,
+    PyDateTime_DATE_GET_MINUTE, PyDateTime_DATE_GET_SECOND, PyDateTime_GET_DAY, PyDateTime_GET_MONTH,
+    PyDateTime_GET_YEAR, datetime_tzinfo,
+)
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_CheckExact
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_CheckExact
+from libc.stdint cimport int8_t, int16_t
+
+# Column kinds of column_buffers; store/parquet.py maps Arrow types to them.
+COLUMN_KINDS = {"int16": 0, "int32": 1, "int64": 2, "float32": 3, "float64": 4, "date32": 5,
+                "timestamp": 6, "timestamp_utc": 7, "string": 8, "binary": 9}
+
+
+cdef inline int64_t _days(long y, long m, long d) noexcept:
+    """Days from 1970-01-01 to a civil date (Howard Hinnant's days_from_civil)."""
+    y -= m <= 2
+    cdef int64_t era = (y if y >= 0 else y - 399) // 400
+    cdef int64_t yoe = y - era * 400
+    cdef int64_t doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    cdef int64_t doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def column_buffers(list changes, Py_ssize_t index, int kind):
+    """The Arrow buffers of one column of a batch of changes (``index`` into each change's values;
+    -1: the change's sequence), without a Python object per value on the way.
+
+    Returns (null_count, validity, data, offsets), the buffers as bytearrays (offsets only for
+    text and bytes), or None when any value is not of the exact type the kind expects, does not
+    fit it, or is a datetime in a zone other than UTC: the caller then converts the column with
+    pyarrow's own conversion, which decides (and raises) as it always did."""
+    cdef Py_ssize_t n = len(changes), i, length, size = 0, capacity
+    cdef Py_ssize_t nulls = 0
+    cdef int width = (2, 4, 8, 4, 8, 4, 8, 8, 4, 4)[kind]
+    cdef bytearray validity = bytearray(b"\xff" * ((n + 7) // 8))
+    cdef bytearray data = bytearray(n * width if kind < 8 else max(n * 16, 64))
+    cdef bytearray offsets = bytearray((n + 1) * 4) if kind >= 8 else None
+    cdef unsigned char* valid = <unsigned char*>PyByteArray_AS_STRING(validity)
+    cdef char* out = PyByteArray_AS_STRING(data)
+    cdef int32_t* offs = <int32_t*>PyByteArray_AS_STRING(offsets) if kind >= 8 else NULL
+    cdef object v
+    cdef int overflow
+    cdef long long x
+    cdef double g
+    cdef const char* text
+    capacity = len(data)
+    if kind >= 8:
+        offs[0] = 0
+    for i in range(n):
+        change = <tuple>changes[i]
+        v = change[1] if index < 0 else (<tuple>change[3])[index]
+        if v is None:
+            nulls += 1
+            valid[i >> 3] &= ~(1 << (i & 7))
+            if kind >= 8:
+                offs[i + 1] = <int32_t>size
+            else:
+                memcpy(out + i * width, b"\0\0\0\0\0\0\0\0", width)
+            continue
+        if kind <= 2:
+            if not PyLong_CheckExact(v):
+                return None
+            x = PyLong_AsLongLongAndOverflow(v, &overflow)
+            if overflow or (kind == 0 and not -32768 <= x <= 32767) or (kind == 1 and not -2147483648 <= x <= 2147483647):
+                return None
+            if kind == 0:
+                (<int16_t*>out)[i] = <int16_t>x
+            elif kind == 1:
+                (<int32_t*>out)[i] = <int32_t>x
+            else:
+                (<int64_t*>out)[i] = <int64_t>x
+        elif kind <= 4:
+            if not PyFloat_CheckExact(v):
+                return None
+            g = PyFloat_AS_DOUBLE(v)
+            if kind == 3:
+                (<float*>out)[i] = <float>g
+            else:
+                (<double*>out)[i] = g
+        elif kind == 5:
+            if not PyDate_CheckExact(v):
+                return None
+            (<int32_t*>out)[i] = <int32_t>_days(PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v), PyDateTime_GET_DAY(v))
+        elif kind <= 7:
+            if not PyDateTime_CheckExact(v):
+                return None
+            if kind == 6:
+                if datetime_tzinfo(v) is not None:
+                    return None
+            elif datetime_tzinfo(v) is not _UTC:
+                return None
+            (<int64_t*>out)[i] = (
+                (_days(PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v), PyDateTime_GET_DAY(v)) * 86400
+                 + PyDateTime_DATE_GET_HOUR(v) * 3600 + PyDateTime_DATE_GET_MINUTE(v) * 60
+                 + PyDateTime_DATE_GET_SECOND(v)) * 1000000 + PyDateTime_DATE_GET_MICROSECOND(v)
+            )
+        else:
+            if kind == 8:
+                if not PyUnicode_CheckExact(v):
+                    return None
+                try:
+                    text = PyUnicode_AsUTF8AndSize(v, &length)
+                except UnicodeError:
+                    return None
+            else:
+                if not isinstance(v, bytes) or type(v) is not bytes:
+                    return None
+                text = PyBytes_AS_STRING(v)
+                length = PyBytes_GET_SIZE(v)
+            if size + length > 2147483647:
+                return None  # beyond 32-bit offsets
+            if size + length > capacity:
+                capacity = max(capacity * 2, size + length)
+                PyByteArray_Resize(data, capacity)
+                out = PyByteArray_AS_STRING(data)
+            memcpy(out + size, text, length)
+            size += length
+            offs[i + 1] = <int32_t>size
+    if kind >= 8:
+        PyByteArray_Resize(data, size)
+    return nulls, validity, data, offsets
