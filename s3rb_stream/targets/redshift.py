@@ -234,6 +234,9 @@ class RedshiftWarehouse:
         ):
             self._run(cur, statement)
         if not evolve:
+            # Committed now: another connection creating the same table (a parallel load) would
+            # otherwise wait on this uncommitted CREATE and then fail on its catalog row.
+            self._conn.commit()
             return
         lengths, _ = self._columns(cur, target_schema, table.name)
         for statement in sql.missing_columns(target_schema, table, set(lengths)):

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from s3rb_stream import faultpoints
+from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.errors import WarehouseUnavailable
 from s3rb_stream.pipeline.runner import run
 from s3rb_stream.settings import Settings
+from s3rb_stream.targets import open_warehouse
 from s3rb_stream.testing.mariadb import MariaDBServer
 from tests.integration.conftest import source_rows
 from tests.integration.test_redshift_end_to_end import query_target, settings_for_target
@@ -78,3 +80,25 @@ def test_tables_load_at_once_and_the_target_mirrors_the_source(
     assert sorted(again.loaded.per_table) == sorted(TABLES[:2])
     for t in TABLES:
         assert query_target(settings, port, schema, t, "id, name", "id") == source_rows(mariadb, db, t), t
+
+
+def test_a_table_created_without_evolving_is_visible_to_the_other_loads_connections(
+    target: tuple[Settings, int | None],
+) -> None:
+    """A load pass creates its tables on one connection, then loads them on others: the CREATE must
+    be committed by then, or another connection creating the same table waits on it and fails."""
+    settings, _ = target
+    first, second = open_warehouse(settings), open_warehouse(settings)
+    table = SourceTable("db", "omega", (SourceColumn("id", "int", "int", nullable=False),), ("id",))
+    try:
+        first.prepare("par_visible", table, evolve=False)
+        first.idle()
+        found = second.query(
+            "SELECT count(*) FROM information_schema.tables"
+            " WHERE table_schema = 'par_visible' AND table_name = 'omega'"
+        )
+        assert found == [(1,)]
+    finally:
+        second.drop_schema("par_visible")
+        first.close()
+        second.close()
