@@ -1,13 +1,14 @@
 """Snapshot throughput against the ``mariadb`` command-line client reading the same table, in one run.
 
-    .venv/bin/python -m bench.snapshot [--rows 1000000] [--chunk-rows 50000] [--profile]
+    .venv/bin/python -m bench.snapshot [--rows 1000000] [--chunk-rows 50000] [--repeat 3] [--profile]
 
 Starts a throwaway MariaDB, fills an 8-column table of mixed types (written with sql_log_bin=0:
 only a snapshot can deliver it), then measures:
   (a) ``mariadb --batch --quick -e 'SELECT * FROM t' > /dev/null``, the baseline;
   (b) ``snapshot --no-load``: pages → Arrow → zstd Parquet objects in a local store;
   (c) ``snapshot`` with the load into DuckDB.
-Prints rows/s, the ratio of each to (a), and the peak RSS. Figures, not assertions.
+Each runs ``--repeat`` times, interleaved (a, b, c, a, b, c, …); prints the median run's rows/s, its
+ratio to (a)'s median, every run's rows/s, and the peak RSS. Figures, not assertions.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import argparse
 import cProfile
 import pstats
 import resource
+import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from s3rb_stream.log import configure as configure_logging
 from s3rb_stream.pipeline.snapshot import snapshot
 from s3rb_stream.settings import Settings, load_settings
 from s3rb_stream.testing.mariadb import MariaDBServer
@@ -58,8 +61,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chunk-rows", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measure; the median is reported")
     parser.add_argument("--profile", action="store_true", help="cProfile (b) and print the top functions")
     args = parser.parse_args()
+    configure_logging(level="warning")
     with tempfile.TemporaryDirectory(prefix="s3rb-bench-") as tmp, MariaDBServer() as server:
         root = Path(tmp)
         server.execute("CREATE DATABASE bench", TABLE)
@@ -77,33 +82,37 @@ def main() -> None:
             )
 
         client_read(server)  # warm the buffer pool for every reader alike
-        client_s = client_read(server)
-
+        seconds: dict[str, list[float]] = {"a": [], "b": [], "c": []}
+        rows: dict[str, int] = {"a": args.rows}
         profiler = cProfile.Profile() if args.profile else None
-        started = time.perf_counter()
-        if profiler:
-            profiler.enable()
-        written = snapshot(settings("objects"), "bench", "analytics", load=False)
-        if profiler:
-            profiler.disable()
-        write_s = time.perf_counter() - started
+        for run in range(args.repeat):  # interleaved: a slow spell of a shared machine falls on all three
+            seconds["a"].append(client_read(server))
+            started = time.perf_counter()
+            if profiler and run == 0:
+                profiler.enable()
+            written = snapshot(settings(f"objects{run}"), "bench", "analytics", load=False)
+            if profiler and run == 0:
+                profiler.disable()
+            seconds["b"].append(time.perf_counter() - started)
+            rows["b"] = written.rows["orders"]
+            started = time.perf_counter()
+            loaded = snapshot(settings(f"loaded{run}"), "bench", "analytics", load=True)
+            seconds["c"].append(time.perf_counter() - started)
+            rows["c"] = loaded.rows["orders"]
 
-        started = time.perf_counter()
-        loaded = snapshot(settings("loaded"), "bench", "analytics", load=True)
-        load_s = time.perf_counter() - started
-
-        rows = args.rows
-        base = rows / client_s
+        base = args.rows / statistics.median(seconds["a"])
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{'measure':52} {'rows':>9} {'seconds':>8} {'rows/s':>10} {'ratio':>6}")
-        print(f"{'(a) mariadb --batch --quick > /dev/null':52} {rows:9d} {client_s:8.2f} {base:10.0f} {1:6.2f}")
-        for label, count, seconds in (
-            ("(b) snapshot --no-load: → Parquet objects", written.rows["orders"], write_s),
-            ("(c) snapshot: → Parquet → DuckDB", loaded.rows["orders"], load_s),
+        print(f"{'measure':46} {'rows':>9} {'seconds':>8} {'rows/s':>10} {'ratio':>6}   (rows/s of each run)")
+        for key, label in (
+            ("a", "(a) mariadb --batch --quick > /dev/null"),
+            ("b", "(b) snapshot --no-load: → Parquet objects"),
+            ("c", "(c) snapshot: → Parquet → DuckDB"),
         ):
-            rate = count / seconds
-            print(f"{label:52} {count:9d} {seconds:8.2f} {rate:10.0f} {rate / base:6.2f}")
-        print(f"peak RSS of this process: {peak_mb:.0f} MB; rows loaded: {loaded.loaded.rows}")
+            median = statistics.median(seconds[key])
+            rate = rows[key] / median
+            each = ", ".join(f"{rows[key] / s:,.0f}" for s in seconds[key])
+            print(f"{label:46} {rows[key]:9,d} {median:8.2f} {rate:10,.0f} {rate / base:6.2f}   ({each})")
+        print(f"median of {args.repeat} runs; peak RSS of this process: {peak_mb:.0f} MB")
         if profiler:
             pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
