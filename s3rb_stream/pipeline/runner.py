@@ -28,7 +28,7 @@ from s3rb_stream.pipeline.resume import choose_start, gtid_flavor, lost_range, p
 from s3rb_stream.retry import transient
 from s3rb_stream.settings import Settings, TableConfig, load_tables_file
 from s3rb_stream.sources import mysql_meta
-from s3rb_stream.store import open_store
+from s3rb_stream.store import open_store, parquet
 from s3rb_stream.store.base import ObjectStore
 from s3rb_stream.targets import Fence, Warehouse, open_warehouse
 
@@ -70,6 +70,7 @@ class Prepared:
 def prepare(settings: Settings, source_db: str, target_schema: str, start_position: StartPosition) -> Prepared:
     """Preflight everything before anything is written: config, source, binlog settings, store."""
     speedups.use(settings.speedups)
+    parquet.use_system_allocator()
     tables_file = load_tables_file(settings.tables_file)
     mysql = settings.mysql()
     conn = mysql_meta.connect(mysql)
