@@ -13,3 +13,6 @@ class CompiledDecoder:
 def column_buffers(
     changes: list[Any], index: int, kind: int
 ) -> tuple[int, bytearray, bytearray, bytearray | None] | None: ...
+def text_column(
+    rows: list[Any], index: int, binary: bool
+) -> tuple[int, bytearray, bytearray, bytearray, bool] | None: ...

@@ -9,15 +9,17 @@
   reference's own code for that column, so a rare type never needs code in two languages. Every
   read is checked against the end of the event: a torn image raises ValueError, as the
   reference does.
-* :func:`column_buffers`, a column of a batch of changes → Arrow buffers, the same arrays as
-  ``pyarrow.array`` makes (``store.parquet.changes_to_table``); anything unusual is left to it.
+* :func:`column_buffers`, a column of a batch of changes → Arrow buffers, and :func:`text_column`,
+  a column of text-protocol rows (snapshot pages) → an Arrow string or binary array: the same
+  arrays as ``pyarrow.array`` makes (``store.parquet.changes_to_table``,
+  ``core.text_values.rows_to_arrays``); anything unusual is left to it.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.datetime cimport date_new, datetime_new, import_datetime
 from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLongLong
 from cpython.float cimport PyFloat_FromDouble
-from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.tuple cimport PyTuple_Check, PyTuple_New, PyTuple_SET_ITEM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_Decode
@@ -413,7 +415,9 @@ def column_buffers(list changes, Py_ssize_t index, int kind):
     if kind >= 8:
         offs[0] = 0
     for i in range(n):
-        change = <tuple>changes[i]
+        change = changes[i]
+        if not PyTuple_Check(change) or not PyTuple_Check(change[3]):
+            return None  # not changes: pyarrow's conversion says what is wrong
         v = change[1] if index < 0 else (<tuple>change[3])[index]
         if v is None:
             nulls += 1
@@ -485,3 +489,53 @@ def column_buffers(list changes, Py_ssize_t index, int kind):
     if kind >= 8:
         PyByteArray_Resize(data, size)
     return nulls, validity, data, offsets
+
+
+def text_column(list rows, Py_ssize_t index, bint binary):
+    """Column ``index`` of rows of text-protocol values (bytes, str or None) as the buffers of an
+    Arrow string (or, with ``binary``, binary) array: (null_count, validity, data, offsets,
+    saw_bytes), or None when a value is neither. ``saw_bytes``: a string column got bytes, whose
+    UTF-8 the caller must check (pyarrow's conversion would)."""
+    cdef Py_ssize_t n = len(rows), i, length, size = 0, capacity = max(n * 16, 64), nulls = 0
+    cdef bytearray validity = bytearray(b"\xff" * ((n + 7) // 8))
+    cdef bytearray data = bytearray(capacity)
+    cdef bytearray offsets = bytearray((n + 1) * 4)
+    cdef unsigned char* valid = <unsigned char*>PyByteArray_AS_STRING(validity)
+    cdef char* out = PyByteArray_AS_STRING(data)
+    cdef int32_t* offs = <int32_t*>PyByteArray_AS_STRING(offsets)
+    cdef const char* text
+    cdef bint saw_bytes = False
+    cdef object v
+    offs[0] = 0
+    for i in range(n):
+        row = rows[i]
+        if type(row) is not tuple:
+            return None
+        v = (<tuple>row)[index]
+        if v is None:
+            nulls += 1
+            valid[i >> 3] &= ~(1 << (i & 7))
+            offs[i + 1] = <int32_t>size
+            continue
+        if type(v) is bytes:
+            text = PyBytes_AS_STRING(v)
+            length = PyBytes_GET_SIZE(v)
+            saw_bytes = True
+        elif PyUnicode_CheckExact(v):
+            try:
+                text = PyUnicode_AsUTF8AndSize(v, &length)
+            except UnicodeError:
+                return None
+        else:
+            return None
+        if size + length > 2147483647:
+            return None  # beyond 32-bit offsets
+        if size + length > capacity:
+            capacity = max(capacity * 2, size + length)
+            PyByteArray_Resize(data, capacity)
+            out = PyByteArray_AS_STRING(data)
+        memcpy(out + size, text, length)
+        size += length
+        offs[i + 1] = <int32_t>size
+    PyByteArray_Resize(data, size)
+    return nulls, validity, data, offsets, saw_bytes and not binary

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from s3rb_stream import speedups
 from s3rb_stream.core.schema import MAX_ARROW_DECIMAL, SourceColumn, arrow_type, column_converter
 from s3rb_stream.errors import SchemaError
 
@@ -83,12 +85,36 @@ def column_to_arrow(col: SourceColumn, values: Sequence[TextValue]) -> pa.Array:
     return convert_array(col, pa.array(values, _raw_type(col)))
 
 
-def rows_to_arrays(columns: Sequence[SourceColumn], rows: Sequence[Sequence[TextValue]]) -> list[pa.Array]:
+def rows_to_arrays(
+    columns: Sequence[SourceColumn], rows: Sequence[Sequence[TextValue]], compiled: bool = True
+) -> list[pa.Array]:
     """Rows of text values (in ``columns`` order) as one Arrow array per column.
 
-    The rows go into Arrow as one struct array, so the transpose into columns happens in C++.
+    Each column's raw values are copied into Arrow buffers in C by the compiled speed-up where it
+    is built (``compiled``; see docs/ARCHITECTURE.md, "Throughput"); otherwise, or where it
+    declines, the rows go into Arrow as one struct array (the reference), transposed in C++.
     """
     if not rows:
         return [pa.array([], arrow_type(c)) for c in columns]
-    raw = pa.array(rows, pa.struct([pa.field(f"c{i}", _raw_type(c)) for i, c in enumerate(columns)]))
-    return [convert_array(c, a) for c, a in zip(columns, raw.flatten(), strict=True)]
+    fast = speedups.compiled if compiled else None
+    listed = rows if isinstance(rows, list) else None
+    raws = [_compiled_raw(fast, listed, i, _raw_type(c)) for i, c in enumerate(columns)] if fast and listed else []
+    if not raws or any(raw is None for raw in raws):
+        struct = pa.array(rows, pa.struct([pa.field(f"c{i}", _raw_type(c)) for i, c in enumerate(columns)]))
+        raws = struct.flatten()
+    return [convert_array(c, a) for c, a in zip(columns, raws, strict=True)]
+
+
+def _compiled_raw(fast: Any, rows: list[Any], index: int, raw_type: pa.DataType) -> pa.Array | None:
+    built = fast.text_column(rows, index, pa.types.is_binary(raw_type))
+    if built is None:
+        return None
+    nulls, validity, data, offsets, check_utf8 = built
+    buffers = [pa.py_buffer(validity) if nulls else None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    array = pa.Array.from_buffers(raw_type, len(rows), buffers, null_count=nulls)
+    if check_utf8:  # bytes in a text column: pyarrow's conversion refuses what is not UTF-8
+        try:
+            array.validate(full=True)
+        except pa.ArrowInvalid:
+            return None
+    return array

@@ -94,8 +94,7 @@ def test_a_table_created_without_evolving_is_visible_to_the_other_loads_connecti
         first.prepare("par_visible", table, evolve=False)
         first.idle()
         found = second.query(
-            "SELECT count(*) FROM information_schema.tables"
-            " WHERE table_schema = 'par_visible' AND table_name = 'omega'"
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'par_visible' AND table_name = 'omega'"
         )
         assert found == [(1,)]
     finally:

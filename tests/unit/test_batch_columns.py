@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from s3rb_stream import speedups
 from s3rb_stream.core.changes import Change, Op
 from s3rb_stream.core.schema import SourceColumn, SourceTable
+from s3rb_stream.core.text_values import rows_to_arrays
 from s3rb_stream.errors import SchemaError
 from s3rb_stream.store.parquet import changes_to_table
 
@@ -147,3 +148,82 @@ def test_a_value_that_does_not_fit_is_the_same_named_error(column: str, value: o
     assert compiled == reference or (not isinstance(reference, type) and compiled.equals(reference))
     if column in ("tiny", "n") and value is not True:
         assert reference is SchemaError
+
+
+# --------------------------------------------------------------------------- snapshot pages
+
+TEXT_COLUMNS = [
+    SourceColumn("id", "int", "int", nullable=False),
+    SourceColumn("amount", "decimal", "decimal(12,2)", precision=12, scale=2),
+    SourceColumn("day", "date", "date"),
+    SourceColumn("at", "datetime", "datetime(6)", datetime_precision=6),
+    SourceColumn("name", "varchar", "varchar(40)", char_length=40),
+    SourceColumn("raw", "varbinary", "varbinary(40)"),
+    SourceColumn("score", "double", "double"),
+]
+TEXT_VALUES: list[st.SearchStrategy[Any]] = [
+    st.integers(-(2**31), 2**31 - 1).map(lambda n: str(n).encode()),
+    st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False).map(lambda d: f"{d:.2f}".encode()),
+    st.dates().map(lambda d: d.isoformat().encode()) | st.just(b"0000-00-00"),
+    datetimes.map(lambda d: d.isoformat(sep=" ").encode()),
+    st.text(max_size=12),  # the client decodes text columns
+    st.binary(max_size=12),
+    st.floats(allow_nan=False, allow_infinity=False).map(lambda f: repr(f).encode()),
+]
+ODD_TEXT: list[st.SearchStrategy[Any]] = [
+    st.just(b"\xff\xfe"),  # not UTF-8, in any column
+    st.just("\udc80"),
+    st.just(7),  # not text at all
+    st.text(max_size=3),  # text where bytes come, and the reverse
+    st.binary(max_size=3),
+]
+
+
+@st.composite
+def pages(draw: st.DrawFn, odd: bool = False) -> list[tuple[Any, ...]]:
+    out = []
+    for _ in range(draw(st.integers(1, 12))):
+        row = []
+        for column, strategy in enumerate(TEXT_VALUES):
+            if odd and draw(st.integers(0, 20)) == 0:
+                strategy = draw(st.sampled_from(ODD_TEXT))
+            row.append(draw(strategy) if column == 0 else draw(st.none() | strategy))
+        out.append(tuple(row))
+    return out
+
+
+def both_pages(rows: list[tuple[Any, ...]]) -> list[Any]:
+    out: list[Any] = []
+    for compiled in (True, False):
+        try:
+            out.append(rows_to_arrays(TEXT_COLUMNS, rows, compiled=compiled))
+        except Exception as exc:  # the same error each way, whatever it is
+            out.append(type(exc))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=pages())
+def test_compiled_page_columns_equal_pyarrow_s(rows: list[tuple[Any, ...]]) -> None:
+    compiled, reference = both_pages(rows)
+    assert not isinstance(reference, type), reference
+    assert len(compiled) == len(reference)
+    for column, got, want in zip(TEXT_COLUMNS, compiled, reference, strict=True):
+        assert same(pa.chunked_array([got]), pa.chunked_array([want])), column.name
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=pages(odd=True))
+def test_unusual_page_values_give_the_same_columns_or_the_same_error(rows: list[tuple[Any, ...]]) -> None:
+    compiled, reference = both_pages(rows)
+    if isinstance(reference, type):
+        assert compiled is reference
+    else:
+        assert not isinstance(compiled, type)
+        assert all(same(pa.chunked_array([a]), pa.chunked_array([b])) for a, b in zip(compiled, reference, strict=True))
+
+
+def test_a_page_with_rows_that_are_not_tuples_is_left_to_pyarrow() -> None:
+    rows: list[Any] = [[b"1", None, None, None, "x", b"y", b"1.5"]]  # lists, not the client's tuples
+    compiled, reference = both_pages(rows)
+    assert isinstance(reference, type) and compiled is reference  # pyarrow's own error, both ways
