@@ -5,6 +5,8 @@
 Starts a throwaway MariaDB, fills an 8-column table of mixed types (written with sql_log_bin=0:
 only a snapshot can deliver it), then measures:
   (a) ``mariadb --batch --quick -e 'SELECT * FROM t' > /dev/null``, the baseline;
+  (f) the same keyset pages fetched with mysqlclient (the C client library snapshots read through),
+      nothing converted or written: the ceiling of (b);
   (b) ``snapshot --no-load``: pages → Arrow → zstd Parquet objects in a local store;
   (c) ``snapshot`` with the load into DuckDB.
 Each runs ``--repeat`` times, interleaved (a, b, c, a, b, c, …); prints the median run's rows/s, its
@@ -25,7 +27,8 @@ from pathlib import Path
 
 from s3rb_stream.log import configure as configure_logging
 from s3rb_stream.pipeline.snapshot import snapshot
-from s3rb_stream.settings import Settings, load_settings
+from s3rb_stream.settings import Settings, load_settings, parse_mysql_url
+from s3rb_stream.sources.query_reader import QueryReader
 from s3rb_stream.testing.mariadb import MariaDBServer
 
 TABLE = """CREATE TABLE bench.orders (
@@ -57,6 +60,22 @@ def client_read(server: MariaDBServer) -> float:
     return time.perf_counter() - started
 
 
+def library_read(server: MariaDBServer, rows: int, chunk_rows: int) -> float:
+    """The client library alone: the snapshot's keyset pages fetched with mysqlclient, nothing converted
+    or written (the ceiling of a snapshot that goes through it)."""
+    reader = QueryReader(parse_mysql_url(server.url, None))
+    started = time.perf_counter()
+    last = -1
+    while True:
+        page = reader.execute("SELECT * FROM bench.orders WHERE id > %s ORDER BY id LIMIT %s", (last, chunk_rows))
+        if len(page) < chunk_rows:
+            break
+        last = int(page[-1][0] or 0)
+    seconds = time.perf_counter() - started
+    reader.close()
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -82,11 +101,12 @@ def main() -> None:
             )
 
         client_read(server)  # warm the buffer pool for every reader alike
-        seconds: dict[str, list[float]] = {"a": [], "b": [], "c": []}
-        rows: dict[str, int] = {"a": args.rows}
+        seconds: dict[str, list[float]] = {"a": [], "f": [], "b": [], "c": []}
+        rows: dict[str, int] = {"a": args.rows, "f": args.rows}
         profiler = cProfile.Profile() if args.profile else None
         for run in range(args.repeat):  # interleaved: a slow spell of a shared machine falls on all three
             seconds["a"].append(client_read(server))
+            seconds["f"].append(library_read(server, args.rows, args.chunk_rows))
             started = time.perf_counter()
             if profiler and run == 0:
                 profiler.enable()
@@ -105,6 +125,7 @@ def main() -> None:
         print(f"{'measure':46} {'rows':>9} {'seconds':>8} {'rows/s':>10} {'ratio':>6}   (rows/s of each run)")
         for key, label in (
             ("a", "(a) mariadb --batch --quick > /dev/null"),
+            ("f", "(f) mysqlclient pages alone, nothing converted"),
             ("b", "(b) snapshot --no-load: → Parquet objects"),
             ("c", "(c) snapshot: → Parquet → DuckDB"),
         ):
