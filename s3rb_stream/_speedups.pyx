@@ -9,10 +9,10 @@
   reference's own code for that column, so a rare type never needs code in two languages. Every
   read is checked against the end of the event: a torn image raises ValueError, as the
   reference does.
-* :func:`column_buffers`, a column of a batch of changes → Arrow buffers, and :func:`text_column`,
-  a column of text-protocol rows (snapshot pages) → an Arrow string or binary array: the same
-  arrays as ``pyarrow.array`` makes (``store.parquet.changes_to_table``,
-  ``core.text_values.rows_to_arrays``); anything unusual is left to it.
+* :func:`columns_buffers`, the columns of a batch of changes, or of a page of text-protocol rows
+  (snapshots), → Arrow buffers: the same arrays as ``pyarrow.array`` makes
+  (``store.parquet.changes_to_table``, ``core.text_values.rows_to_arrays``); anything unusual
+  is left to it.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -374,7 +374,7 @@ from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_CheckExact
 from libc.stdint cimport int8_t, int16_t
 
-# Column kinds of column_buffers; store/parquet.py maps Arrow types to them.
+# Column kinds of columns_buffers; store/parquet.py and core/text_values.py map Arrow types to them.
 COLUMN_KINDS = {"int16": 0, "int32": 1, "int64": 2, "float32": 3, "float64": 4, "date32": 5,
                 "timestamp": 6, "timestamp_utc": 7, "string": 8, "binary": 9}
 
@@ -389,153 +389,171 @@ cdef inline int64_t _days(long y, long m, long d) noexcept:
     return era * 146097 + doe - 719468
 
 
-def column_buffers(list changes, Py_ssize_t index, int kind):
-    """The Arrow buffers of one column of a batch of changes (``index`` into each change's values;
-    -1: the change's sequence), without a Python object per value on the way.
+cdef struct Column:
+    int kind  # COLUMN_KINDS; -1 once declined
+    int width  # bytes a value, fixed-width kinds
+    char* out
+    unsigned char* valid
+    int32_t* offs
+    Py_ssize_t size  # bytes of text so far
+    Py_ssize_t capacity
+    Py_ssize_t nulls
+    bint saw_bytes
 
-    Returns (null_count, validity, data, offsets), the buffers as bytearrays (offsets only for
-    text and bytes), or None when any value is not of the exact type the kind expects, does not
-    fit it, or is a datetime in a zone other than UTC: the caller then converts the column with
-    pyarrow's own conversion, which decides (and raises) as it always did."""
-    cdef Py_ssize_t n = len(changes), i, length, size = 0, capacity
-    cdef Py_ssize_t nulls = 0
-    cdef int width = (2, 4, 8, 4, 8, 4, 8, 8, 4, 4)[kind]
-    cdef bytearray validity = bytearray(b"\xff" * ((n + 7) // 8))
-    cdef bytearray data = bytearray(n * width if kind < 8 else max(n * 16, 64))
-    cdef bytearray offsets = bytearray((n + 1) * 4) if kind >= 8 else None
-    cdef unsigned char* valid = <unsigned char*>PyByteArray_AS_STRING(validity)
-    cdef char* out = PyByteArray_AS_STRING(data)
-    cdef int32_t* offs = <int32_t*>PyByteArray_AS_STRING(offsets) if kind >= 8 else NULL
-    cdef object v
+
+cdef inline bint _put_text(Column* c, list held, Py_ssize_t slot, Py_ssize_t i, const char* text,
+                           Py_ssize_t length) except -1:
+    """Append one value's bytes to a text column, growing its data buffer (held[slot]) as needed."""
+    if c.size + length > 2147483647:
+        return False  # beyond 32-bit offsets
+    if c.size + length > c.capacity:
+        c.capacity = max(c.capacity * 2, c.size + length)
+        PyByteArray_Resize(held[slot], c.capacity)
+        c.out = PyByteArray_AS_STRING(held[slot])
+    memcpy(c.out + c.size, text, length)
+    c.size += length
+    c.offs[i + 1] = <int32_t>c.size
+    return True
+
+
+cdef inline bint _put(Column* c, list held, Py_ssize_t slot, Py_ssize_t i, object v, bint loose) except -1:
+    """Write value ``v`` at row ``i`` of column ``c``; False when the value is not one this kind takes."""
     cdef int overflow
     cdef long long x
     cdef double g
     cdef const char* text
-    capacity = len(data)
-    if kind >= 8:
-        offs[0] = 0
-    for i in range(n):
-        change = changes[i]
-        if not PyTuple_Check(change) or not PyTuple_Check(change[3]):
-            return None  # not changes: pyarrow's conversion says what is wrong
-        v = change[1] if index < 0 else (<tuple>change[3])[index]
-        if v is None:
-            nulls += 1
-            valid[i >> 3] &= ~(1 << (i & 7))
-            if kind >= 8:
-                offs[i + 1] = <int32_t>size
-            else:
-                memcpy(out + i * width, b"\0\0\0\0\0\0\0\0", width)
-            continue
-        if kind <= 2:
-            if not PyLong_CheckExact(v):
-                return None
-            x = PyLong_AsLongLongAndOverflow(v, &overflow)
-            if overflow or (kind == 0 and not -32768 <= x <= 32767) or (kind == 1 and not -2147483648 <= x <= 2147483647):
-                return None
-            if kind == 0:
-                (<int16_t*>out)[i] = <int16_t>x
-            elif kind == 1:
-                (<int32_t*>out)[i] = <int32_t>x
-            else:
-                (<int64_t*>out)[i] = <int64_t>x
-        elif kind <= 4:
-            if not PyFloat_CheckExact(v):
-                return None
-            g = PyFloat_AS_DOUBLE(v)
-            if kind == 3:
-                (<float*>out)[i] = <float>g
-            else:
-                (<double*>out)[i] = g
-        elif kind == 5:
-            if not PyDate_CheckExact(v):
-                return None
-            (<int32_t*>out)[i] = <int32_t>_days(PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v), PyDateTime_GET_DAY(v))
-        elif kind <= 7:
-            if not PyDateTime_CheckExact(v):
-                return None
-            if kind == 6:
-                if datetime_tzinfo(v) is not None:
-                    return None
-            elif datetime_tzinfo(v) is not _UTC:
-                return None
-            (<int64_t*>out)[i] = (
-                (_days(PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v), PyDateTime_GET_DAY(v)) * 86400
-                 + PyDateTime_DATE_GET_HOUR(v) * 3600 + PyDateTime_DATE_GET_MINUTE(v) * 60
-                 + PyDateTime_DATE_GET_SECOND(v)) * 1000000 + PyDateTime_DATE_GET_MICROSECOND(v)
-            )
+    cdef Py_ssize_t length
+    cdef int kind = c.kind
+    if v is None:
+        c.nulls += 1
+        c.valid[i >> 3] &= ~(1 << (i & 7))
+        if kind >= 8:
+            c.offs[i + 1] = <int32_t>c.size
+        return True
+    if kind <= 2:
+        if not PyLong_CheckExact(v):
+            return False
+        x = PyLong_AsLongLongAndOverflow(v, &overflow)
+        if overflow or (kind == 0 and not -32768 <= x <= 32767) or (kind == 1 and not -2147483648 <= x <= 2147483647):
+            return False
+        if kind == 0:
+            (<int16_t*>c.out)[i] = <int16_t>x
+        elif kind == 1:
+            (<int32_t*>c.out)[i] = <int32_t>x
         else:
-            if kind == 8:
-                if not PyUnicode_CheckExact(v):
-                    return None
-                try:
-                    text = PyUnicode_AsUTF8AndSize(v, &length)
-                except UnicodeError:
-                    return None
-            else:
-                if not isinstance(v, bytes) or type(v) is not bytes:
-                    return None
-                text = PyBytes_AS_STRING(v)
-                length = PyBytes_GET_SIZE(v)
-            if size + length > 2147483647:
-                return None  # beyond 32-bit offsets
-            if size + length > capacity:
-                capacity = max(capacity * 2, size + length)
-                PyByteArray_Resize(data, capacity)
-                out = PyByteArray_AS_STRING(data)
-            memcpy(out + size, text, length)
-            size += length
-            offs[i + 1] = <int32_t>size
-    if kind >= 8:
-        PyByteArray_Resize(data, size)
-    return nulls, validity, data, offsets
-
-
-def text_column(list rows, Py_ssize_t index, bint binary):
-    """Column ``index`` of rows of text-protocol values (bytes, str or None) as the buffers of an
-    Arrow string (or, with ``binary``, binary) array: (null_count, validity, data, offsets,
-    saw_bytes), or None when a value is neither. ``saw_bytes``: a string column got bytes, whose
-    UTF-8 the caller must check (pyarrow's conversion would)."""
-    cdef Py_ssize_t n = len(rows), i, length, size = 0, capacity = max(n * 16, 64), nulls = 0
-    cdef bytearray validity = bytearray(b"\xff" * ((n + 7) // 8))
-    cdef bytearray data = bytearray(capacity)
-    cdef bytearray offsets = bytearray((n + 1) * 4)
-    cdef unsigned char* valid = <unsigned char*>PyByteArray_AS_STRING(validity)
-    cdef char* out = PyByteArray_AS_STRING(data)
-    cdef int32_t* offs = <int32_t*>PyByteArray_AS_STRING(offsets)
-    cdef const char* text
-    cdef bint saw_bytes = False
-    cdef object v
-    offs[0] = 0
-    for i in range(n):
-        row = rows[i]
-        if type(row) is not tuple:
-            return None
-        v = (<tuple>row)[index]
-        if v is None:
-            nulls += 1
-            valid[i >> 3] &= ~(1 << (i & 7))
-            offs[i + 1] = <int32_t>size
-            continue
-        if type(v) is bytes:
-            text = PyBytes_AS_STRING(v)
-            length = PyBytes_GET_SIZE(v)
-            saw_bytes = True
-        elif PyUnicode_CheckExact(v):
+            (<int64_t*>c.out)[i] = <int64_t>x
+    elif kind <= 4:
+        if not PyFloat_CheckExact(v):
+            return False
+        g = PyFloat_AS_DOUBLE(v)
+        if kind == 3:
+            (<float*>c.out)[i] = <float>g
+        else:
+            (<double*>c.out)[i] = g
+    elif kind == 5:
+        if not PyDate_CheckExact(v):
+            return False
+        (<int32_t*>c.out)[i] = <int32_t>_days(PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v), PyDateTime_GET_DAY(v))
+    elif kind <= 7:
+        if not PyDateTime_CheckExact(v):
+            return False
+        if kind == 6:
+            if datetime_tzinfo(v) is not None:
+                return False
+        elif datetime_tzinfo(v) is not _UTC:
+            return False
+        (<int64_t*>c.out)[i] = (
+            (_days(PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v), PyDateTime_GET_DAY(v)) * 86400
+             + PyDateTime_DATE_GET_HOUR(v) * 3600 + PyDateTime_DATE_GET_MINUTE(v) * 60
+             + PyDateTime_DATE_GET_SECOND(v)) * 1000000 + PyDateTime_DATE_GET_MICROSECOND(v)
+        )
+    else:
+        if type(v) is bytes and (kind == 9 or loose):
+            c.saw_bytes = c.saw_bytes or kind == 8
+            return _put_text(c, held, slot, i, PyBytes_AS_STRING(v), PyBytes_GET_SIZE(v))
+        if PyUnicode_CheckExact(v) and (kind == 8 or loose):
             try:
                 text = PyUnicode_AsUTF8AndSize(v, &length)
             except UnicodeError:
-                return None
-        else:
-            return None
-        if size + length > 2147483647:
-            return None  # beyond 32-bit offsets
-        if size + length > capacity:
-            capacity = max(capacity * 2, size + length)
-            PyByteArray_Resize(data, capacity)
-            out = PyByteArray_AS_STRING(data)
-        memcpy(out + size, text, length)
-        size += length
-        offs[i + 1] = <int32_t>size
-    PyByteArray_Resize(data, size)
-    return nulls, validity, data, offsets, saw_bytes and not binary
+                return False
+            return _put_text(c, held, slot, i, text, length)
+        return False
+    return True
+
+
+def columns_buffers(list rows, list wanted, bint changes):
+    """Arrow buffers of several columns of ``rows``, filled in one pass over the rows (each row's
+    objects are visited once, while in cache: a pass per column was memory-bound).
+
+    ``changes``: rows are changes (values at ``row[3]``; index -1 is the sequence ``row[1]``), and
+    each kind takes only its exact Python type; otherwise rows are text-protocol tuples and a
+    string or binary column takes bytes or str (as pyarrow's conversion does).
+    ``wanted``: (index, kind) per column. Returns, per column, (null_count, validity, data,
+    offsets, saw_bytes), offsets None but for text and bytes, or None where a value was not of the
+    type the kind takes, did not fit it, or was a datetime in a zone other than UTC: the caller
+    then converts that column with pyarrow's own conversion, which decides (and raises) as it
+    always did. ``saw_bytes``: a string column got bytes, whose UTF-8 the caller must check."""
+    cdef Py_ssize_t n = len(rows), ncols = len(wanted), i, k, width
+    cdef Column* cols = <Column*>PyMem_Malloc(max(1, ncols) * sizeof(Column))
+    cdef Py_ssize_t* indexes = <Py_ssize_t*>PyMem_Malloc(max(1, ncols) * sizeof(Py_ssize_t))
+    cdef list held = []  # per column: validity, data, offsets (the objects the pointers point into)
+    cdef object row, values, v
+    cdef Column* c
+    if cols == NULL or indexes == NULL:
+        PyMem_Free(cols)
+        PyMem_Free(indexes)
+        raise MemoryError()
+    try:
+        for k in range(ncols):
+            index, kind = wanted[k]
+            indexes[k] = index
+            c = &cols[k]
+            c.kind = kind
+            c.width = (2, 4, 8, 4, 8, 4, 8, 8, 4, 4)[kind]
+            c.size = c.nulls = 0
+            c.saw_bytes = False
+            validity = bytearray(b"\xff" * ((n + 7) // 8))
+            data = bytearray(n * c.width if kind < 8 else max(n * 16, 64))
+            offsets = bytearray((n + 1) * 4) if kind >= 8 else None
+            held.extend((validity, data, offsets))
+            c.valid = <unsigned char*>PyByteArray_AS_STRING(validity)
+            c.out = PyByteArray_AS_STRING(data)
+            c.capacity = len(data)
+            c.offs = <int32_t*>PyByteArray_AS_STRING(offsets) if kind >= 8 else NULL
+            if kind >= 8:
+                c.offs[0] = 0
+        for i in range(n):
+            row = rows[i]
+            if not PyTuple_Check(row):
+                return [None] * ncols
+            if changes:
+                values = row[3]
+                if not PyTuple_Check(values):
+                    return [None] * ncols
+            else:
+                if type(row) is not tuple:
+                    return [None] * ncols
+                values = row
+            for k in range(ncols):
+                c = &cols[k]
+                if c.kind < 0:
+                    continue
+                if indexes[k] < 0:
+                    v = row[1]
+                else:
+                    v = (<tuple>values)[indexes[k]]
+                if not _put(c, held, 3 * k + 1, i, v, not changes):
+                    c.kind = -1
+        out = []
+        for k in range(ncols):
+            c = &cols[k]
+            if c.kind < 0:
+                out.append(None)
+                continue
+            if c.kind >= 8:
+                PyByteArray_Resize(held[3 * k + 1], c.size)
+            out.append((c.nulls, held[3 * k], held[3 * k + 1], held[3 * k + 2], c.saw_bytes))
+        return out
+    finally:
+        PyMem_Free(cols)
+        PyMem_Free(indexes)

@@ -97,24 +97,29 @@ def rows_to_arrays(
     if not rows:
         return [pa.array([], arrow_type(c)) for c in columns]
     fast = speedups.compiled if compiled else None
-    listed = rows if isinstance(rows, list) else None
-    raws = [_compiled_raw(fast, listed, i, _raw_type(c)) for i, c in enumerate(columns)] if fast and listed else []
-    if not raws or any(raw is None for raw in raws):
+    raws = _compiled_raws(fast, rows, columns) if fast is not None and isinstance(rows, list) else None
+    if raws is None:
         struct = pa.array(rows, pa.struct([pa.field(f"c{i}", _raw_type(c)) for i, c in enumerate(columns)]))
         raws = struct.flatten()
     return [convert_array(c, a) for c, a in zip(columns, raws, strict=True)]
 
 
-def _compiled_raw(fast: Any, rows: list[Any], index: int, raw_type: pa.DataType) -> pa.Array | None:
-    built = fast.text_column(rows, index, pa.types.is_binary(raw_type))
-    if built is None:
+def _compiled_raws(fast: Any, rows: list[Any], columns: Sequence[SourceColumn]) -> list[pa.Array] | None:
+    """Every column's raw values as Arrow arrays built in C, or None where any column is declined."""
+    types = [_raw_type(c) for c in columns]
+    kinds = [fast.COLUMN_KINDS["binary" if pa.types.is_binary(t) else "string"] for t in types]
+    built = fast.columns_buffers(rows, list(enumerate(kinds)), False)
+    if any(got is None for got in built):
         return None
-    nulls, validity, data, offsets, check_utf8 = built
-    buffers = [pa.py_buffer(validity) if nulls else None, pa.py_buffer(offsets), pa.py_buffer(data)]
-    array = pa.Array.from_buffers(raw_type, len(rows), buffers, null_count=nulls)
-    if check_utf8:  # bytes in a text column: pyarrow's conversion refuses what is not UTF-8
-        try:
-            array.validate(full=True)
-        except pa.ArrowInvalid:
-            return None
-    return array
+    arrays = []
+    for raw_type, got in zip(types, built, strict=True):
+        nulls, validity, data, offsets, check_utf8 = got
+        buffers = [pa.py_buffer(validity) if nulls else None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        array = pa.Array.from_buffers(raw_type, len(rows), buffers, null_count=nulls)
+        if check_utf8:  # bytes in a text column: pyarrow's conversion refuses what is not UTF-8
+            try:
+                array.validate(full=True)
+            except pa.ArrowInvalid:
+                return None
+        arrays.append(array)
+    return arrays

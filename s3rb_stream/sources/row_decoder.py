@@ -509,7 +509,8 @@ def decoder_plan(table: SourceTable, tmap: tm.TableMap) -> list[Step]:
 
 def _compiled_step(col: SourceColumn, layout: tm.ColumnLayout) -> tuple[str, int, int, Any]:
     t, meta, dt = layout.type, layout.meta, col.data_type.lower()
-    if _final_converter(col) is not None:
+    json_as_text = dt == "json" and t in _BLOBS  # MariaDB's JSON is LONGTEXT: the contract keeps its text as is
+    if _final_converter(col) is not None and not json_as_text:
         return "call", 0, 0, None
     if t in _INTS:
         return "int", struct.calcsize(_INTS[t][0]), int(not col.unsigned), None

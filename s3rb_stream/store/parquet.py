@@ -32,13 +32,15 @@ def changes_to_table(table: SourceTable, changes: list[Change], compiled: bool =
     """``compiled``: columns of common types built by the compiled speed-up where it is built
     (tests compare it with ``False``, pyarrow's conversion of every column, the reference)."""
     schema = arrow_schema(table)
-    fast = speedups.compiled if compiled else None  # (S3RB_SPEEDUPS=false: the reference)
+    width = len(table.columns)
+    fast = speedups.compiled if compiled and changes else None
+    built: dict[int, pa.Array] = _compiled_columns(fast, changes, schema, width) if fast is not None else {}
     arrays = []
     values: list[tuple[Any, ...]] | None = None  # the columns, transposed only if a column needs them
     for i, field in enumerate(schema):
-        if i == len(table.columns):
+        if i == width:
             break
-        array = _compiled_column(fast, changes, i, field.type) if fast is not None else None
+        array = built.get(i)
         if array is None:
             if values is None:
                 values = list(zip(*(c.values for c in changes), strict=True)) if changes else []
@@ -50,36 +52,38 @@ def changes_to_table(table: SourceTable, changes: list[Change], compiled: bool =
                     "this is a bug in the type mapping; please report it with the column definition",
                 ) from None
         arrays.append(array)
-    seqs = _compiled_column(fast, changes, -1, pa.int64()) if fast is not None else None
+    seqs = built.get(-1)
     arrays.append(seqs if seqs is not None else pa.array([c.seq for c in changes], type=pa.int64()))
     arrays.append(pa.array([c.op for c in changes], type=pa.string()))  # a StrEnum is its letter
     arrays.append(_commit_times(changes))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-_COLUMN_KINDS: dict[pa.DataType, str] = {
+COLUMN_KINDS: dict[pa.DataType, str] = {
     pa.int16(): "int16", pa.int32(): "int32", pa.int64(): "int64", pa.float32(): "float32",
     pa.float64(): "float64", pa.date32(): "date32", pa.timestamp("us"): "timestamp",
     pa.timestamp("us", tz="UTC"): "timestamp_utc", pa.string(): "string", pa.binary(): "binary",
 }  # fmt: skip
 
 
-def _compiled_column(fast: Any, changes: list[Change], index: int, arrow_type: pa.DataType) -> pa.Array | None:
-    """Column ``index`` of ``changes`` (-1: their sequences) as an Arrow array built from buffers
-    filled in C; None where the compiled path declines (another type, a value not of the exact
-    type expected): pyarrow's conversion then decides, and raises, as it always did."""
-    kind = _COLUMN_KINDS.get(arrow_type)
-    if kind is None or not changes:
-        return None
-    built = fast.column_buffers(changes, index, fast.COLUMN_KINDS[kind])
-    if built is None:
-        return None
-    nulls, validity, data, offsets = built
+def _compiled_columns(fast: Any, changes: list[Change], schema: pa.Schema, width: int) -> dict[int, pa.Array]:
+    """The columns of ``changes`` the compiled speed-up builds (by index; -1: the sequences), filled
+    in C; the others, and any it declines (a value not of the exact type expected), are left to
+    pyarrow's conversion, which decides and raises as it always did."""
+    wanted = [(i, schema.field(i).type) for i in range(width) if schema.field(i).type in COLUMN_KINDS]
+    wanted.append((-1, pa.int64()))
+    built = fast.columns_buffers(changes, [(i, fast.COLUMN_KINDS[COLUMN_KINDS[t]]) for i, t in wanted], True)
+    return {i: from_buffers(t, len(changes), got) for (i, t), got in zip(wanted, built, strict=True) if got is not None}
+
+
+def from_buffers(arrow_type: pa.DataType, length: int, got: tuple[Any, ...]) -> pa.Array:
+    """An Arrow array over the buffers the compiled speed-up filled (``_speedups.columns_buffers``)."""
+    nulls, validity, data, offsets, _ = got
     buffers = [pa.py_buffer(validity) if nulls else None]
     if offsets is not None:
         buffers.append(pa.py_buffer(offsets))
     buffers.append(pa.py_buffer(data))
-    return pa.Array.from_buffers(arrow_type, len(changes), buffers, null_count=nulls)
+    return pa.Array.from_buffers(arrow_type, length, buffers, null_count=nulls)
 
 
 def _commit_times(changes: list[Change]) -> pa.Array:
