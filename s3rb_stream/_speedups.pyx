@@ -19,7 +19,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from cpython.datetime cimport date_new, datetime_new, import_datetime
 from cpython.long cimport PyLong_FromLongLong, PyLong_FromUnsignedLongLong
 from cpython.float cimport PyFloat_FromDouble
-from cpython.tuple cimport PyTuple_Check, PyTuple_New, PyTuple_SET_ITEM
+from cpython.tuple cimport PyTuple_Check, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_DecodeUTF8, PyUnicode_Decode
@@ -499,6 +499,7 @@ def columns_buffers(list rows, list wanted, bint changes):
     cdef list held = []  # per column: validity, data, offsets (the objects the pointers point into)
     cdef object row, values, v
     cdef Column* c
+    cdef Py_ssize_t needed = max([index for index, _ in wanted], default=-1) + 1  # values a row must have
     if cols == NULL or indexes == NULL:
         PyMem_Free(cols)
         PyMem_Free(indexes)
@@ -534,6 +535,8 @@ def columns_buffers(list rows, list wanted, bint changes):
                 if type(row) is not tuple:
                     return [None] * ncols
                 values = row
+            if PyTuple_GET_SIZE(values) < needed:
+                return [None] * ncols  # a short row: pyarrow's conversion says what is wrong
             for k in range(ncols):
                 c = &cols[k]
                 if c.kind < 0:

@@ -35,6 +35,7 @@ from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
 
 log = get_logger(__name__)
+new_tuple = tuple.__new__
 
 CHECKPOINT_EVERY_SECONDS = 5.0
 # How often capture recomputes the source time up to which everything read is in objects: a load
@@ -469,7 +470,9 @@ class Capture:
         for table, rows in pending.rows.items():
             if table in self.collapse:
                 rows = self._last_per_key(table, rows)
-            committed[table] = ([Change(op, seq, ts, values) for op, seq, values in rows], pending.size[table])
+            # tuple.__new__ straight: a named tuple's own __new__ is a Python function, a frame per change
+            changes = [new_tuple(Change, (op, seq, ts, values)) for op, seq, values in rows]
+            committed[table] = (changes, pending.size[table])
             self._count(rows)
         self.buffers.commit(self.buffers.last_commit, boundary.position, committed, time.monotonic())
         faultpoints.reached("capture.commit")

@@ -33,19 +33,22 @@ def changes_to_table(table: SourceTable, changes: list[Change], compiled: bool =
     (tests compare it with ``False``, pyarrow's conversion of every column, the reference)."""
     schema = arrow_schema(table)
     width = len(table.columns)
+    ragged = next((c for c in changes if len(c.values) != width), None)
+    if ragged is not None:
+        raise SchemaError(
+            f"a change of {table.database}.{table.name} has {len(ragged.values)} values, the table {width} columns",
+            "this is a bug; please report it",
+        )
     fast = speedups.compiled if compiled and changes else None
     built: dict[int, pa.Array] = _compiled_columns(fast, changes, schema, width) if fast is not None else {}
     arrays = []
-    values: list[tuple[Any, ...]] | None = None  # the columns, transposed only if a column needs them
     for i, field in enumerate(schema):
         if i == width:
             break
         array = built.get(i)
         if array is None:
-            if values is None:
-                values = list(zip(*(c.values for c in changes), strict=True)) if changes else []
             try:
-                array = pa.array(values[i] if changes else [], type=field.type)
+                array = pa.array([c.values[i] for c in changes], type=field.type)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
                 raise SchemaError(
                     f"value of {table.database}.{table.name}.{field.name} does not fit {field.type}: {exc}",

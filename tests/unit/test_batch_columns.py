@@ -227,3 +227,16 @@ def test_a_page_with_rows_that_are_not_tuples_is_left_to_pyarrow() -> None:
     rows: list[Any] = [[b"1", None, None, None, "x", b"y", b"1.5"]]  # lists, not the client's tuples
     compiled, reference = both_pages(rows)
     assert isinstance(reference, type) and compiled is reference  # pyarrow's own error, both ways
+
+
+def test_a_change_with_the_wrong_number_of_values_is_a_named_error_both_ways() -> None:
+    short = [Change(Op.INSERT, 1, datetime(2024, 1, 1, tzinfo=UTC), (1, 2))]
+    for compiled in (True, False):
+        with pytest.raises(SchemaError, match=r"has 2 values, the table 13 columns"):
+            changes_to_table(TABLE, short, compiled=compiled)
+
+
+def test_a_short_page_row_is_pyarrow_s_error_both_ways() -> None:
+    rows: list[Any] = [(b"1", None, None, None, "x", b"y", b"1.5"), (b"2",)]
+    compiled, reference = both_pages(rows)
+    assert isinstance(reference, type) and compiled is reference
