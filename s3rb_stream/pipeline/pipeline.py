@@ -122,7 +122,15 @@ class Pipeline:
         for config, table in self.prepared.tables if self.caught_up else ():
             self.warehouse.prepare(self.target_schema, table, scd2_spec(config, table), evolve=False)
         self.warehouse.idle()  # until the first load
-        parts = Parts(self.settings, self.labels, self.loader, self.scheduler, self.lease, not self.until_caught_up)
+        parts = Parts(
+            self.settings,
+            self.labels,
+            self.loader,
+            self.scheduler,
+            self.lease,
+            not self.until_caught_up,
+            catching_up=lambda: not self.caught_up,
+        )
         with parts:
             if self.prepared.start is None:
                 return self._queries_only(parts)

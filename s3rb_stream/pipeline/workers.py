@@ -76,8 +76,19 @@ class Backlog:
 class LoadWorker:
     """Loads on its own thread. ``poke`` after writing batches; ``stop`` waits for a load in progress."""
 
-    def __init__(self, loader: Loader, interval: float, backlog: Backlog, labels: tuple[str, str]) -> None:
+    def __init__(
+        self,
+        loader: Loader,
+        interval: float,
+        backlog: Backlog,
+        labels: tuple[str, str],
+        catching_up: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """After a pass the warehouse is let go (a DuckDB file's lock, for a shell or ``status``)
+        unless a batch was written meanwhile or ``catching_up`` says capture is still behind: the
+        next pass then follows soon, and closing a DuckDB file checkpoints it, each time."""
         self.loader = loader
+        self.catching_up = catching_up
         self.interval = interval
         self.backlog = backlog
         self.labels = labels
@@ -113,7 +124,7 @@ class LoadWorker:
             metrics.part(*self.labels, "load", "busy")  # however long it takes, a load is not a stall
             try:
                 stats = self.loader.load_all(idle=False)
-                if not self._wake.is_set():  # no batch written meanwhile: nothing to load right away
+                if not self._wake.is_set() and not self.catching_up():  # nothing to load right away
                     self.loader.idle()
             except S3rbError as exc:
                 self.loader.idle()
@@ -184,13 +195,16 @@ class Parts:
         scheduler: QueryScheduler,
         lease: Lease | None,
         daemon: bool,
+        catching_up: Callable[[], bool] = lambda: False,
     ) -> None:
+        """``catching_up``: capture is still behind the source; loads then follow each other, and
+        the warehouse is kept between them (see :class:`LoadWorker`)."""
         self.labels = labels
         self.backlog = Backlog(settings.max_pending_batches)
         self.tickers: list[Ticker] = []
         if lease is not None:
             self.tickers.append(Ticker("lease", min(1.0, lease.ttl / 6), lease.renew, labels))
-        self.load = LoadWorker(loader, settings.load_interval_seconds, self.backlog, labels)
+        self.load = LoadWorker(loader, settings.load_interval_seconds, self.backlog, labels, catching_up)
         if daemon and scheduler.tables:
             self.tickers.append(Ticker("sync", 1.0, lambda: self._sync(scheduler), labels))
         if daemon and settings.heartbeat_table:

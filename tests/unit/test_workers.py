@@ -73,9 +73,10 @@ class Warehouse:
         return outcome
 
 
-def worker(outcomes: list[LoadStats | Exception]) -> tuple[LoadWorker, Warehouse]:
+def worker(outcomes: list[LoadStats | Exception], catching_up: bool = False) -> tuple[LoadWorker, Warehouse]:
     passes = Warehouse(outcomes)
-    return LoadWorker(cast(Loader, cast(Any, passes)), 60.0, Backlog(100), LABELS), passes
+    loader = cast(Loader, cast(Any, passes))
+    return LoadWorker(loader, 60.0, Backlog(100), LABELS, lambda: catching_up), passes
 
 
 def test_an_outage_is_retried_until_the_load_succeeds(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,3 +105,20 @@ def test_a_fatal_error_stops_the_worker_and_is_kept_for_the_run() -> None:
     load.stop()
     assert load.error is fenced and passes.passes == 1
     metrics.forget_parts(*LABELS)
+
+
+def test_while_capture_catches_up_the_warehouse_is_kept_between_passes() -> None:
+    for catching_up, idles_after_passes in ((True, 0), (False, 2)):
+        load, passes = worker([LoadStats(), LoadStats()], catching_up=catching_up)
+        load.start()
+        load.poke()
+        deadline = time.monotonic() + 10
+        while passes.passes < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        load.poke()
+        assert passes.done.wait(10)
+        time.sleep(0.1)
+        assert passes.idles == idles_after_passes, catching_up
+        load.stop()
+        assert passes.idles == idles_after_passes + 1  # let go when the worker stops, whatever
