@@ -217,8 +217,8 @@ def check(source_db: str | None, target_schema: str | None, warehouse_roundtrip:
 
     if speedups.compiled is None:
         click.echo(
-            f"warning: the compiled speed-ups are not built ({speedups.missing}): capture runs their"
-            " pure-Python references, several times slower; reinstall the package where a C compiler is"
+            f"warning: the compiled speed-ups do not run ({speedups.missing}): capture runs their"
+            " pure-Python references, about half as fast; reinstall the package where a C compiler is"
         )
     for config, table in prepared.tables:
         key = ", ".join(table.key_columns) or "-"

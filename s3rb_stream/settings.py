@@ -212,7 +212,7 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field(default="256MB", pattern=r"^\d+(\.\d+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)$")
     snapshot_chunk_rows: int = Field(default=50_000, ge=1, le=10_000_000)
     # The compiled speed-ups (row decoding, batch columns; s3rb_stream/speedups.py). False runs
-    # their pure-Python references: same values, several times slower; for comparing the two.
+    # their pure-Python references: same values, about half as fast; for comparing the two.
     speedups: bool = True
     sync_interval_seconds: float = Field(default=300.0, gt=0)
     lease_seconds: float = Field(default=60.0, ge=5)  # one writer per source schema; a dead holder's expires

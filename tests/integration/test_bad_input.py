@@ -148,6 +148,17 @@ def test_check_reports_the_ready_tables(tmp_path: Path, spare_server: MariaDBSer
     assert result.returncode == 0, result.stderr
     assert "ok: 2 table(s) of shop ready to stream into t" in result.stdout
     assert "key=(id)" in result.stdout and "mode=append" in result.stdout
+    assert "speed-ups" not in result.stdout  # built here: nothing to warn about
+
+
+def test_check_warns_when_the_compiled_speed_ups_do_not_run(
+    tmp_path: Path, spare_server: MariaDBServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_shop(spare_server)
+    monkeypatch.setenv("S3RB_SPEEDUPS", "false")
+    result = cli(tmp_path, spare_server.url, TABLES, "check", "--source-db", "shop", "--target-schema", "t")
+    assert result.returncode == 0, result.stderr
+    assert "warning: the compiled speed-ups do not run (turned off by S3RB_SPEEDUPS=false)" in result.stdout
 
 
 @pytest.mark.parametrize(
