@@ -226,6 +226,10 @@ cdef class CompiledDecoder:
                 raise ValueError(f"DECIMAL({a},{b}) is wider than the compiled decoder's {MAX_DECIMAL_DIGITS} digits")
             if kind == "int" and not 1 <= a <= 8:
                 raise ValueError(f"an integer of {a} bytes")
+            if kind in ("datetime2", "timestamp2") and not 0 <= a <= 6:
+                raise ValueError(f"a fractional precision of {a}")
+            if kind in ("text", "bytes") and not 1 <= a <= 4:
+                raise ValueError(f"a length prefix of {a} bytes")
             if kind == "call" and not callable(extra):
                 raise ValueError("a call step needs a function")
             calls.append(extra if kind == "call" else None)
@@ -347,7 +351,7 @@ cdef class CompiledDecoder:
                         p += 1
                     else:  # K_CALL
                         v, n = self.calls[i](buf, p)
-                        if n > end:
+                        if n > end or n < p:
                             raise ValueError("a row image is cut short")
                         p = n
                 Py_INCREF(v)
@@ -507,6 +511,8 @@ def columns_buffers(list rows, list wanted, bint changes):
     try:
         for k in range(ncols):
             index, kind = wanted[k]
+            if not 0 <= kind <= 9:
+                raise ValueError(f"no column kind {kind}")
             indexes[k] = index
             c = &cols[k]
             c.kind = kind
@@ -528,6 +534,8 @@ def columns_buffers(list rows, list wanted, bint changes):
             if not PyTuple_Check(row):
                 return [None] * ncols
             if changes:
+                if PyTuple_GET_SIZE(row) < 4:
+                    return [None] * ncols  # not a change: pyarrow's conversion says what is wrong
                 values = row[3]
                 if not PyTuple_Check(values):
                     return [None] * ncols

@@ -240,3 +240,18 @@ def test_a_short_page_row_is_pyarrow_s_error_both_ways() -> None:
     rows: list[Any] = [(b"1", None, None, None, "x", b"y", b"1.5"), (b"2",)]
     compiled, reference = both_pages(rows)
     assert isinstance(reference, type) and compiled is reference
+
+
+def test_the_compiled_module_refuses_a_plan_or_a_kind_it_cannot_read_safely() -> None:
+    """It reads memory in C: a step, a kind or a row it was not built for is an error or a decline,
+    never a read past a buffer."""
+    fast = speedups.built
+    assert fast is not None
+    for bad in [("datetime2", 9, 0, True, None), ("int", 9, 1, True, None), ("text", 0, 0, True, None),
+                ("decimal", 19, 2, True, None), ("call", 0, 0, True, None)]:  # fmt: skip
+        with pytest.raises(ValueError):
+            fast.CompiledDecoder([bad])
+    with pytest.raises(ValueError, match="no column kind 12"):
+        fast.columns_buffers([], [(0, 12)], True)
+    short: list[Any] = [(Op.INSERT, 1, None)]  # a tuple, but not a change
+    assert fast.columns_buffers(short, [(0, fast.COLUMN_KINDS["int64"])], True) == [None]
