@@ -222,7 +222,7 @@ cdef class CompiledDecoder:
             self.steps[i].a = a
             self.steps[i].b = b
             self.steps[i].nullable = 1 if nullable else 0
-            if kind == "decimal" and (a > MAX_DECIMAL_DIGITS or b > a):
+            if kind == "decimal" and not (1 <= a <= MAX_DECIMAL_DIGITS and 0 <= b <= a):
                 raise ValueError(f"DECIMAL({a},{b}) is wider than the compiled decoder's {MAX_DECIMAL_DIGITS} digits")
             if kind == "int" and not 1 <= a <= 8:
                 raise ValueError(f"an integer of {a} bytes")

@@ -248,7 +248,8 @@ def test_the_compiled_module_refuses_a_plan_or_a_kind_it_cannot_read_safely() ->
     fast = speedups.built
     assert fast is not None
     for bad in [("datetime2", 9, 0, True, None), ("int", 9, 1, True, None), ("text", 0, 0, True, None),
-                ("decimal", 19, 2, True, None), ("call", 0, 0, True, None)]:  # fmt: skip
+                ("decimal", 19, 2, True, None), ("decimal", 0, 0, True, None), ("decimal", 4, 5, True, None),
+                ("call", 0, 0, True, None)]:  # fmt: skip
         with pytest.raises(ValueError):
             fast.CompiledDecoder([bad])
     with pytest.raises(ValueError, match="no column kind 12"):
