@@ -93,31 +93,30 @@ MEASURES = {
 # Each writes its changes and returns how many rows the server reports inserted, updated and deleted.
 
 
-def bulk_workload(server: MariaDBServer, changes: int) -> int:
-    inserts, updates = int(changes * 0.6), int(changes * 0.3)
-    deletes = changes - inserts - updates
+def bulk_changes(server: MariaDBServer, table: str, chunk: int, counts: tuple[int, int, int],
+                 row: Callable[[int], str], update_set: str) -> int:  # fmt: skip
+    """``counts`` = (inserts, updates, deletes): multi-row inserts of ``row(i)``, then updates of the
+    first ids and deletes of the last, ``chunk`` rows a statement; the rows the server reports."""
+    inserts, updates, deletes = counts
     conn = server.connect("bench")
-    chunk, done = 1000, 0
+    done = 0
     with conn.cursor() as cur:
         for start in range(0, inserts, chunk):
-            rows = ",".join(
-                f"({i}, {i % 977}, 'new', {i % 10000}.25, {i % 300}, {i / 7}, {i % 100 / 3}, NOW(6), NOW(6),"
-                f" 'note {i} ✓', REPEAT('body {i} ', {1 + i % 5}), {i % 2}, CURDATE(), 'c{i % 1000:07d}')"
-                for i in range(start, min(start + chunk, inserts))
-            )
-            done += cur.execute(f"INSERT INTO bulk VALUES {rows}")
+            rows = ",".join(row(i) for i in range(start, min(start + chunk, inserts)))
+            done += cur.execute(f"INSERT INTO {table} VALUES {rows}")
         for start in range(0, updates, chunk):
             done += cur.execute(
-                "UPDATE bulk SET status = 'paid', amount = amount + 1, updated_at = NOW(6), qty = qty + 1"
-                f" WHERE id >= {start} AND id < {min(start + chunk, updates)}"
+                f"UPDATE {table} SET {update_set} WHERE id >= {start} AND id < {min(start + chunk, updates)}"
             )
         for start in range(inserts - deletes, inserts, chunk):
-            done += cur.execute(f"DELETE FROM bulk WHERE id >= {start} AND id < {min(start + chunk, inserts)}")
+            done += cur.execute(f"DELETE FROM {table} WHERE id >= {start} AND id < {min(start + chunk, inserts)}")
     conn.close()
     return done
 
 
-def oltp_workload(server: MariaDBServer, changes: int) -> int:
+def single_row_transactions(server: MariaDBServer, table: str, changes: int, insert: str,
+                            insert_values: Callable[[int], tuple[Any, ...]], update_set: str) -> int:  # fmt: skip
+    """Autocommit transactions of one row each: 50% inserts, 40% updates, 10% deletes."""
     conn = server.connect("bench")
     done = 0
     with conn.cursor() as cur:
@@ -126,20 +125,36 @@ def oltp_workload(server: MariaDBServer, changes: int) -> int:
         for i in range(changes):
             kind = i % 10
             if kind < 5 or not live:
-                done += cur.execute(
-                    "INSERT INTO oltp VALUES (%s, %s, 'deposit', %s, %s, CURDATE(), NOW(3), %s, 1, 'eu')",
-                    (next_id, next_id * 7, next_id % 5000 + 0.5, next_id / 3, f"account {next_id}"),
-                )
+                done += cur.execute(f"INSERT INTO {table} VALUES {insert}", insert_values(next_id))
                 live.append(next_id)
                 next_id += 1
             elif kind < 9:
-                done += cur.execute(
-                    "UPDATE oltp SET balance = balance + 1, touched = NOW(3) WHERE id = %s", (live[i % len(live)],)
-                )
+                done += cur.execute(f"UPDATE {table} SET {update_set} WHERE id = %s", (live[i % len(live)],))
             else:
-                done += cur.execute("DELETE FROM oltp WHERE id = %s", (live.pop(i % len(live)),))
+                done += cur.execute(f"DELETE FROM {table} WHERE id = %s", (live.pop(i % len(live)),))
     conn.close()
     return done
+
+
+def bulk_row(i: int) -> str:
+    return (
+        f"({i}, {i % 977}, 'new', {i % 10000}.25, {i % 300}, {i / 7}, {i % 100 / 3}, NOW(6), NOW(6),"
+        f" 'note {i} ✓', REPEAT('body {i} ', {1 + i % 5}), {i % 2}, CURDATE(), 'c{i % 1000:07d}')"
+    )
+
+
+def bulk_workload(server: MariaDBServer, changes: int) -> int:
+    inserts, updates = int(changes * 0.6), int(changes * 0.3)
+    counts = (inserts, updates, changes - inserts - updates)
+    update_set = "status = 'paid', amount = amount + 1, updated_at = NOW(6), qty = qty + 1"
+    return bulk_changes(server, "bulk", 1000, counts, bulk_row, update_set)
+
+
+def oltp_workload(server: MariaDBServer, changes: int) -> int:
+    return single_row_transactions(
+        server, "oltp", changes, "(%s, %s, 'deposit', %s, %s, CURDATE(), NOW(3), %s, 1, 'eu')",
+        lambda n: (n, n * 7, n % 5000 + 0.5, n / 3, f"account {n}"), "balance = balance + 1, touched = NOW(3)",
+    )  # fmt: skip
 
 
 def shape_row(i: int) -> str:
@@ -154,50 +169,19 @@ def shape_bulk_workload(server: MariaDBServer, changes: int) -> int:
     """Inserts, then updates of 25% and deletes of 12% of them (inserts * 1.37 = ``changes``)."""
     inserts = round(changes / 1.37)
     updates = round(inserts * 0.25)
-    deletes = changes - inserts - updates
-    conn = server.connect("bench")
-    chunk, done = 2000, 0
-    with conn.cursor() as cur:
-        for start in range(0, inserts, chunk):
-            rows = ",".join(shape_row(i) for i in range(start, min(start + chunk, inserts)))
-            done += cur.execute(f"INSERT INTO shape_bulk VALUES {rows}")
-        for start in range(0, updates, chunk):
-            done += cur.execute(
-                "UPDATE shape_bulk SET n = n + 1, amount = amount + 1, touched = NOW(6), note = 'updated ✓'"
-                f" WHERE id >= {start} AND id < {min(start + chunk, updates)}"
-            )
-        for start in range(inserts - deletes, inserts, chunk):
-            done += cur.execute(f"DELETE FROM shape_bulk WHERE id >= {start} AND id < {min(start + chunk, inserts)}")
-    conn.close()
-    return done
+    update_set = "n = n + 1, amount = amount + 1, touched = NOW(6), note = 'updated ✓'"
+    return bulk_changes(server, "shape_bulk", 2000, (inserts, updates, changes - inserts - updates), shape_row,
+                        update_set)  # fmt: skip
 
 
 def shape_oltp_workload(server: MariaDBServer, changes: int) -> int:
     """Single-row autocommit transactions: 50% inserts, 40% updates, 10% deletes."""
-    conn = server.connect("bench")
-    done = 0
-    with conn.cursor() as cur:
-        live: list[int] = []
-        next_id = 0
-        for i in range(changes):
-            kind = i % 10
-            if kind < 5 or not live:
-                done += cur.execute(
-                    "INSERT INTO shape_oltp VALUES (%s, %s, %s, %s, %s, %s, %s, NOW(6), NOW(6), %s)",
-                    (next_id, next_id % 1000, f"name {next_id}", next_id % 5000 + 0.5, next_id / 3, next_id % 2,
-                     f"note {next_id} ✓", json.dumps({"k": next_id, "tags": ["a", "b"]})),
-                )  # fmt: skip
-                live.append(next_id)
-                next_id += 1
-            elif kind < 9:
-                done += cur.execute(
-                    "UPDATE shape_oltp SET n = n + 1, amount = amount + 1, touched = NOW(6) WHERE id = %s",
-                    (live[i % len(live)],),
-                )
-            else:
-                done += cur.execute("DELETE FROM shape_oltp WHERE id = %s", (live.pop(i % len(live)),))
-    conn.close()
-    return done
+    return single_row_transactions(
+        server, "shape_oltp", changes, "(%s, %s, %s, %s, %s, %s, %s, NOW(6), NOW(6), %s)",
+        lambda n: (n, n % 1000, f"name {n}", n % 5000 + 0.5, n / 3, n % 2, f"note {n} ✓",
+                   json.dumps({"k": n, "tags": ["a", "b"]})),
+        "n = n + 1, amount = amount + 1, touched = NOW(6)",
+    )  # fmt: skip
 
 
 def big_txn_workload(server: MariaDBServer, rows: int) -> int:
