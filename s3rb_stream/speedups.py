@@ -7,6 +7,9 @@ the references run, slower (``s3rb-stream check`` warns)."""
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
+
+import pyarrow as pa
 
 built: ModuleType | None
 try:
@@ -24,3 +27,13 @@ def use(enabled: bool) -> None:
     global compiled, missing
     compiled = built if enabled else None
     missing = _why_not if enabled else "turned off by S3RB_SPEEDUPS=false"
+
+
+def arrow_array(arrow_type: pa.DataType, length: int, got: tuple[Any, ...]) -> pa.Array:
+    """An Arrow array over one column's buffers as ``columns_buffers`` filled them."""
+    nulls, validity, data, offsets, _ = got
+    buffers = [pa.py_buffer(validity) if nulls else None]
+    if offsets is not None:
+        buffers.append(pa.py_buffer(offsets))
+    buffers.append(pa.py_buffer(data))
+    return pa.Array.from_buffers(arrow_type, length, buffers, null_count=nulls)

@@ -113,10 +113,9 @@ def _compiled_raws(fast: Any, rows: list[Any], columns: Sequence[SourceColumn]) 
         return None
     arrays = []
     for raw_type, got in zip(types, built, strict=True):
-        nulls, validity, data, offsets, check_utf8 = got
-        buffers = [pa.py_buffer(validity) if nulls else None, pa.py_buffer(offsets), pa.py_buffer(data)]
-        array = pa.Array.from_buffers(raw_type, len(rows), buffers, null_count=nulls)
-        if check_utf8:  # bytes in a text column: pyarrow's conversion refuses what is not UTF-8
+        array = speedups.arrow_array(raw_type, len(rows), got)
+        *_, saw_bytes = got
+        if saw_bytes:  # bytes in a text column: pyarrow's conversion refuses what is not UTF-8
             try:
                 array.validate(full=True)
             except pa.ArrowInvalid:

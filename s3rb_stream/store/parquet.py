@@ -76,17 +76,11 @@ def _compiled_columns(fast: Any, changes: list[Change], schema: pa.Schema, width
     wanted = [(i, schema.field(i).type) for i in range(width) if schema.field(i).type in COLUMN_KINDS]
     wanted.append((-1, pa.int64()))
     built = fast.columns_buffers(changes, [(i, fast.COLUMN_KINDS[COLUMN_KINDS[t]]) for i, t in wanted], True)
-    return {i: from_buffers(t, len(changes), got) for (i, t), got in zip(wanted, built, strict=True) if got is not None}
-
-
-def from_buffers(arrow_type: pa.DataType, length: int, got: tuple[Any, ...]) -> pa.Array:
-    """An Arrow array over the buffers the compiled speed-up filled (``_speedups.columns_buffers``)."""
-    nulls, validity, data, offsets, _ = got
-    buffers = [pa.py_buffer(validity) if nulls else None]
-    if offsets is not None:
-        buffers.append(pa.py_buffer(offsets))
-    buffers.append(pa.py_buffer(data))
-    return pa.Array.from_buffers(arrow_type, length, buffers, null_count=nulls)
+    return {
+        i: speedups.arrow_array(t, len(changes), got)
+        for (i, t), got in zip(wanted, built, strict=True)
+        if got is not None
+    }
 
 
 def _commit_times(changes: list[Change]) -> pa.Array:
