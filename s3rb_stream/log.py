@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import structlog
 
+from s3rb_stream.threads import worker
+
 _SECRETS: set[str] = set()
 REDACTED = "***"
 
@@ -79,6 +81,7 @@ def per_pipeline(func: F) -> F:
 
 
 def in_this_context(func: Callable[[], None]) -> Callable[[], None]:
-    """A thread target that runs in the caller's logging context (a thread starts with none)."""
+    """A thread target that runs in the caller's logging context (a thread starts with none), the
+    stop signals left to the main thread (:mod:`s3rb_stream.threads`)."""
     context = contextvars.copy_context()
-    return lambda: context.run(func)
+    return worker(lambda: context.run(func))

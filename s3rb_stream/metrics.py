@@ -27,6 +27,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from s3rb_stream.threads import worker
+
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: process_start_time_seconds says it
 REGISTRY = CollectorRegistry()
 # The process's own: resident memory, CPU seconds, open files, start time (process_*), and Python's.
@@ -238,6 +240,6 @@ def serve(port: int, stale_after: float, host: str = "0.0.0.0") -> ThreadingHTTP
     while this process holds the lease of every pipeline it runs."""
     handler = type("Handler", (_Handler,), {"stale_after": stale_after})
     server = ThreadingHTTPServer((host, port), handler)
-    threading.Thread(target=server.serve_forever, name="s3rb-metrics", daemon=True).start()
+    threading.Thread(target=worker(server.serve_forever), name="s3rb-metrics", daemon=True).start()
     heartbeat()
     return server

@@ -21,6 +21,7 @@ from s3rb_stream.pipeline.parts import Progress, TableStore, page_table
 from s3rb_stream.settings import Strategy, TableConfig
 from s3rb_stream.sources.query_reader import QueryReader, TextRow
 from s3rb_stream.sql import mysql as q
+from s3rb_stream.threads import leave_signals_to_main
 
 
 def bound_values(table: SourceTable, columns: Sequence[str], values: Sequence[bytes | None]) -> list[Any]:
@@ -106,7 +107,7 @@ def read_extract(
 
     # While one page is converted and written, the next is already being read: the server and the
     # network work in parallel with Arrow and Parquet. Only one query is in flight at a time.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3rb-page") as pool:
+    with ThreadPoolExecutor(1, "s3rb-page", leave_signals_to_main) as pool:
         next_page: Future[list[TextRow]] | None = pool.submit(fetch, state.last_key)
         while next_page is not None:
             rows = next_page.result()

@@ -33,6 +33,7 @@ from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
 from s3rb_stream.targets import Fence, Sweep, Warehouse, name_rules
+from s3rb_stream.threads import leave_signals_to_main
 
 log = get_logger(__name__)
 
@@ -176,7 +177,7 @@ class Loader:
             finally:
                 free.put(warehouse)
 
-        with ThreadPoolExecutor(len(self.helpers) + 1, thread_name_prefix=f"s3rb-load-{self.source_db}") as pool:
+        with ThreadPoolExecutor(len(self.helpers) + 1, f"s3rb-load-{self.source_db}", leave_signals_to_main) as pool:
             futures = [pool.submit(load, config, table) for config, table in work]
         errors = [error for f in futures if (error := f.exception()) is not None]
         if errors:  # a fatal error first: it ends the run, where an outage would only be retried

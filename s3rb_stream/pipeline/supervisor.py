@@ -13,6 +13,7 @@ from s3rb_stream.log import get_logger, per_pipeline
 from s3rb_stream.pipeline.runner import RunResult, StartPosition, StopFlag, run
 from s3rb_stream.retry import Backoff, transient
 from s3rb_stream.settings import PipelineConfig, Settings, load_tables_file
+from s3rb_stream.threads import worker
 
 log = get_logger(__name__)
 
@@ -53,7 +54,7 @@ def supervise(
     states = [PipelineState(p) for p in pipelines_of(settings)]
     threads = [
         threading.Thread(
-            target=_keep_running,
+            target=worker(_keep_running),
             args=(settings, state, stop, until_caught_up, start_position, first_backoff),
             name=f"s3rb-{state.config.source_db}",
             daemon=True,
