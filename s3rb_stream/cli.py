@@ -88,7 +88,7 @@ def main() -> None:
     type=click.Choice(["earliest", "current"]),
     default="earliest",
     show_default=True,
-    help="Where to start when there is no checkpoint yet: the oldest binlog on the server, or now.",
+    help="Where a table with no checkpoint and no snapshot starts: the oldest binlog on the server, or now.",
 )
 @click.option("--standby", is_flag=True, help="If another instance writes this source schema, wait and take over.")
 @friendly_errors

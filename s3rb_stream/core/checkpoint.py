@@ -6,7 +6,7 @@ It is written only after every change before it is in a completely written batch
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from s3rb_stream.core.positions import BinlogPosition
@@ -27,6 +27,9 @@ class Checkpoint:
     # The table definitions in effect at ``position`` (JSON, see schema.table_to_json): a restart
     # replays the binlog from here with these, and follows each ALTER ahead as it comes.
     definitions: dict[str, str] | None = None
+    # Tables that start later than ``position`` (a snapshot's position, or --start-position): the
+    # sequence below which each one's rows are already complete, so a restart still skips them.
+    skip_below: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -42,6 +45,7 @@ class Checkpoint:
                 "last_event_ts": self.last_event_ts.isoformat() if self.last_event_ts else None,
                 "tables": list(self.tables) if self.tables is not None else None,
                 "definitions": self.definitions,
+                "skip_below": self.skip_below,
             },
             indent=2,
         ).encode()
@@ -63,6 +67,7 @@ class Checkpoint:
                 last_event_ts=datetime.fromisoformat(last) if last else None,
                 tables=tuple(str(t) for t in raw["tables"]) if raw.get("tables") is not None else None,
                 definitions={str(k): str(v) for k, v in raw["definitions"].items()} if raw.get("definitions") else None,
+                skip_below={str(k): int(v) for k, v in (raw.get("skip_below") or {}).items()},
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CorruptStateError(

@@ -9,7 +9,10 @@ percent-encoded as UTF-8, so keys stay safe for S3, URLs and COPY manifests: ``o
 ``o%27rders%20%C3%BC``.
 
 A snapshot stamps every row with the one binlog position it is consistent with, so its chunks
-share a range and are told apart by a part number: ``{table}_{seq}_{seq}_{part:06d}.parquet``.
+share a range and are told apart by a part number; each snapshot run has an identity of its own
+(``run``: above the table's previous run), so a snapshot taken again at an unchanged position writes
+new objects that load again: ``{table}_{seq}_{seq}_r{run}_{part:06d}.parquet``. A full_sync's parts
+have sequences of their own: ``{table}_{first}_{last}_{part:06d}.parquet``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from urllib.parse import quote, unquote
 STATE_DIR = "_s3rb_state"
 _BATCH = re.compile(
     r"/(?P<table>[^/]+)/year=\d{4}/month=\d{2}/day=\d{2}/(?P=table)_(?P<first>\d+)_(?P<last>\d+)"
-    r"(?:_(?P<part>\d+))?\.parquet$"
+    r"(?:_(?:r(?P<run>\d+)_)?(?P<part>\d+))?\.parquet$"
 )
 
 
@@ -52,9 +55,13 @@ def batch_key(
     last_seq: int,
     first_ts: datetime,
     part: int | None = None,
+    run: int | None = None,
 ) -> str:
+    """``part``: the page of a whole-table extract; ``run``: the snapshot run it belongs to."""
     day = f"year={first_ts:%Y}/month={first_ts:%m}/day={first_ts:%d}"
     suffix = f"_{part:06d}" if part is not None else ""
+    if run is not None and part is not None:
+        suffix = f"_r{run}{suffix}"
     name = segment(table)
     return join(
         table_prefix(prefix, source_db, target_schema, table), day, f"{name}_{first_seq}_{last_seq}{suffix}.parquet"
@@ -94,6 +101,7 @@ class BatchRef:
     key: str
     table: str
     part: int | None = None  # the page of a whole-table extract
+    run: int = 0  # the snapshot run the page belongs to (0: none recorded)
 
 
 def in_load_order(refs: list[BatchRef]) -> list[BatchRef]:
@@ -105,15 +113,16 @@ def in_load_order(refs: list[BatchRef]) -> list[BatchRef]:
     shorter batch would apply before a longer one of the dead run that began earlier, and the
     watermark would then hide the longer one's first changes.) One exception: a binlog batch that
     spans the position of an extract (a snapshot's parts, one sequence for all of them) applies
-    right after its parts, since the extract stands for every change up to its position.
+    right after its parts, since the extract stands for every change up to its position. Parts of
+    two snapshot runs at one position apply run after run: the newer run's rows are the ones kept.
     """
     extract_seqs = sorted({r.first_seq for r in refs if r.part is not None})
 
-    def key(ref: BatchRef) -> tuple[int, int, int, str]:
+    def key(ref: BatchRef) -> tuple[int, int, int, int, str]:
         if ref.part is not None:
-            return (ref.first_seq, 0, ref.part, ref.key)
+            return (ref.first_seq, 0, ref.run, ref.part, ref.key)
         spanned = [seq for seq in extract_seqs if ref.first_seq < seq <= ref.last_seq]
-        return (spanned[-1] if spanned else ref.first_seq, 1, ref.last_seq, ref.key)
+        return (spanned[-1] if spanned else ref.first_seq, 1, 0, ref.last_seq, ref.key)
 
     return sorted(refs, key=key)
 
@@ -124,7 +133,8 @@ def parse_batch_key(key: str) -> BatchRef | None:
     if not match:
         return None
     part = int(match["part"]) if match["part"] else None
-    return BatchRef(int(match["first"]), int(match["last"]), key, unquote(match["table"]), part)
+    run = int(match["run"]) if match["run"] else 0
+    return BatchRef(int(match["first"]), int(match["last"]), key, unquote(match["table"]), part, run)
 
 
 def source_db_of(key: str) -> str:

@@ -38,6 +38,14 @@ def next_query_seq(previous: int | None, now_ns: int | None = None) -> int:
     return max((previous or 0) + 1, clock)
 
 
+def next_run(previous: ExtractState | None, now_ns: int | None = None) -> int:
+    """A new snapshot run's identity: above the table's previous run and above the clock (in
+    microseconds), so that it is new even when the previous state object was deleted. Its objects
+    then have keys no earlier run used, and load again even at an unchanged binlog position."""
+    clock = (now_ns if now_ns is not None else time.time_ns()) // 1000
+    return max((previous.run or 0) + 1 if previous is not None else 0, clock)
+
+
 def encode_key(key: Key | None) -> list[str | None] | None:
     if key is None:
         return None
@@ -79,6 +87,7 @@ class ExtractState:
     rows: int = 0
     last_key: Key | None = None  # the key of the last row written, to resume after it
     final_key: str | None = None  # the object key of the last part written
+    run: int | None = None  # snapshot: this run's identity in its object keys (see next_run)
 
     def wrote(self, part_key: str, rows: int, last_key: Key | None, last_seq: int) -> ExtractState:
         return replace(
@@ -120,6 +129,7 @@ class ExtractState:
                 rows=int(raw["rows"]),
                 last_key=decode_key(raw.get("last_key")),
                 final_key=raw.get("final_key"),
+                run=int(raw["run"]) if raw.get("run") is not None else None,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise _corrupt(where, exc) from None

@@ -561,6 +561,7 @@ class Capture:
             self.last_event_ts,
             tuple(sorted(t for t in self.tables if t not in self.quarantined)),
             {name: table_to_json(t) for name, t in self.tables.items() if name not in self.quarantined},
+            {name: seq for name, seq in self.skip_below.items() if seq > position.seq and name in self.tables},
         )
         faultpoints.reached("checkpoint.write")
         self.store.put(checkpoint_key(self.store.prefix, self.source_db, self.target_schema), checkpoint.to_json())

@@ -120,7 +120,7 @@ def read_extract(
             first = state.first_seq if same_seq else state.first_seq + state.rows
             last = first if same_seq else first + max(len(rows) - 1, 0)
             data = page_table(table, rows, first, same_seq, read_at)
-            part_key = target.put_page(data, first, last, read_at, part=state.parts)
+            part_key = target.put_page(data, first, last, read_at, part=state.parts, run=state.run)
             state = state.wrote(part_key, len(rows), last_key, last)
             target.save_extract_state(state)
             progress.add(len(rows))

@@ -259,7 +259,12 @@ class Loader:
             # whose ranges overlap: a replay after a crash may cut the same changes into other
             # batches, and only separate loads let the watermark drop the copies (append mode).
             overlaps = ref.part is None and ref.first_seq <= top
-            if written_with != definition or overlaps:
+            # Two snapshot runs at one position: the later run's rows must win, and within one
+            # apply rows of equal sequence have no order, so each run applies on its own.
+            rerun = ref.part is not None and any(
+                r.part is not None and r.first_seq == ref.first_seq and r.run != ref.run for r, _ in chunk
+            )
+            if written_with != definition or overlaps or rerun:
                 apply_chunk()
                 definition = written_with  # the chunk's first: it carries the renames to the columns
             chunk.append((ref, decoded))

@@ -47,9 +47,19 @@ class TableStore:
     target_schema: str
     table: SourceTable
 
-    def put_page(self, data: pa.Table, first_seq: int, last_seq: int, read_at: datetime, part: int | None) -> str:
+    def put_page(
+        self, data: pa.Table, first_seq: int, last_seq: int, read_at: datetime, part: int | None, run: int | None = None
+    ) -> str:
         key = batch_key(
-            self.store.prefix, self.source_db, self.target_schema, self.table.name, first_seq, last_seq, read_at, part
+            self.store.prefix,
+            self.source_db,
+            self.target_schema,
+            self.table.name,
+            first_seq,
+            last_seq,
+            read_at,
+            part,
+            run,
         )
         self.store.put(key, parquet.encode(data, self.store.parquet_codec))
         return key

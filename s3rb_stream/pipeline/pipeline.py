@@ -45,6 +45,7 @@ class RunResult:
     batches_written: int
     loaded: LoadStats
     position: BinlogPosition | None
+    warnings: list[str] = field(default_factory=list)  # what preflight found worth saying
 
 
 class StopFlag:
@@ -215,7 +216,9 @@ class Pipeline:
             rows_loaded=loaded.rows,
             position=str(capture.position),
         )
-        return RunResult(capture.changes_total, capture.batches_written, loaded, capture.position)
+        return RunResult(
+            capture.changes_total, capture.batches_written, loaded, capture.position, list(self.prepared.warnings)
+        )
 
     def _open_reader(
         self, tables: dict[str, SourceTable], start: BinlogPosition, quarantined: dict[str, str]
@@ -310,11 +313,11 @@ class Pipeline:
         """No table on the binlog: sync on schedule (once, with ``until_caught_up``) and load."""
         if self.until_caught_up:
             loaded = self._finish(parts)
-            return RunResult(self.synced, 0, loaded, None)
+            return RunResult(self.synced, 0, loaded, None, list(self.prepared.warnings))
         parts.load.poke()  # what earlier runs left pending
         while not self.stop.stopping:
             metrics.heartbeat()
             metrics.part(*self.labels, "capture", "running")
             parts.raise_failure()
             time.sleep(min(1.0, self.settings.heartbeat_seconds))
-        return RunResult(0, 0, self._finish(parts), None)
+        return RunResult(0, 0, self._finish(parts), None, list(self.prepared.warnings))

@@ -4,6 +4,7 @@ that re-snapshots only the affected tables."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from s3rb_stream.core.checkpoint import Checkpoint
@@ -41,30 +42,43 @@ def snapshot_positions(
 
 
 def choose_start(
-    checkpoint: Checkpoint | None, snapshots: dict[str, BinlogPosition], tables: list[str]
-) -> tuple[BinlogPosition | None, dict[str, int]]:
-    """Where capture starts, and per table the sequence below which its rows are already complete.
+    checkpoint: Checkpoint | None,
+    snapshots: dict[str, BinlogPosition],
+    tables: list[str],
+    fallback: Callable[[], BinlogPosition],
+) -> tuple[BinlogPosition, dict[str, int], list[str]]:
+    """Where capture starts, per table the sequence below which its rows are already complete, and
+    the tables that start at ``fallback`` (``--start-position``).
 
-    A table snapshotted but not yet captured starts at its snapshot's position, which may lie
-    before the checkpoint; the tables the checkpoint covers skip what they already have.
+    Each table starts where its own data begins (docs/ARCHITECTURE.md, "Where capture starts"): a
+    table the checkpoint covers at the checkpoint (or later, where it still skipped when the
+    checkpoint was saved); a table snapshotted but not captured yet at its snapshot's position; any
+    other table at ``fallback``, called only when such a table exists. Capture reads from the
+    lowest of them, and each table skips what lies below its own start.
     """
-    skip: dict[str, int] = {}
-    fresh = {
-        name: pos
-        for name, pos in snapshots.items()
-        if name in tables and (checkpoint is None or (checkpoint.tables is not None and name not in checkpoint.tables))
-    }
-    if checkpoint is None:
-        if not fresh:
-            return None, skip
-        skip.update({name: pos.seq for name, pos in fresh.items()})
-        return min(fresh.values(), key=_seq), skip
-    start = min([checkpoint.position, *fresh.values()], key=_seq)
-    if start != checkpoint.position:
-        covered = checkpoint.tables if checkpoint.tables is not None else tuple(tables)
-        skip.update({name: checkpoint.position.seq for name in covered if name in tables})
-    skip.update({name: pos.seq for name, pos in fresh.items()})
-    return start, skip
+    covered: set[str] = set()
+    if checkpoint is not None:
+        covered = set(tables) if checkpoint.tables is None else set(checkpoint.tables) & set(tables)
+    starts: dict[str, BinlogPosition] = {}
+    floors: dict[str, int] = {}
+    unstarted: list[str] = []
+    for name in tables:
+        if checkpoint is not None and name in covered:
+            starts[name] = checkpoint.position
+            floors[name] = max(checkpoint.position.seq, checkpoint.skip_below.get(name, 0))
+        elif name in snapshots:
+            starts[name] = snapshots[name]
+            floors[name] = snapshots[name].seq
+        else:
+            unstarted.append(name)
+    if unstarted:
+        position = fallback()
+        for name in unstarted:
+            starts[name] = position
+            floors[name] = position.seq
+    start = min(starts.values(), key=_seq)
+    skip = {name: floor for name, floor in floors.items() if floor > start.seq}
+    return start, skip, unstarted
 
 
 def _seq(position: BinlogPosition) -> int:

@@ -8,7 +8,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from s3rb_stream import metrics, speedups
 from s3rb_stream.core.checkpoint import now_utc
@@ -37,6 +37,33 @@ log = get_logger(__name__)
 __all__ = ["Prepared", "RunResult", "StartPosition", "StopFlag", "prepare", "run"]
 
 StartPosition = Literal["earliest", "current"]
+
+
+def oldest_position(conn: Any, gtid: Flavor | None) -> BinlogPosition:
+    """The start of the oldest binlog on the server, with the GTID state there when positioning by GTID."""
+    start = BinlogPosition(mysql_meta.binary_logs(conn)[0], 4)
+    if gtid == "mariadb":
+        return mysql_meta.gtid_position(conn, start, gtid)
+    if gtid == "mysql":
+        return mysql_meta.with_gtid(start, mysql_meta.purged_gtids(conn, gtid))
+    return start
+
+
+def unstarted_warning(tables: list[str], start_position: StartPosition, source_db: str, target_schema: str) -> str:
+    """What a table that has neither a checkpoint nor a snapshot gets: said once, with the fix."""
+    names = ", ".join(tables)
+    snapshot = f"s3rb-stream snapshot --source-db {source_db} --target-schema {target_schema} " + " ".join(
+        f"-t {t}" for t in tables
+    )
+    if start_position == "current":
+        return (
+            f"table(s) {names} have no checkpoint and no snapshot: captured from the current binlog position;"
+            f" rows they hold already are not delivered until they are snapshotted: {snapshot}"
+        )
+    return (
+        f"table(s) {names} have no checkpoint and no snapshot: captured from the oldest binlog on the server;"
+        f" rows written before it are not delivered unless the table is snapshotted: {snapshot}"
+    )
 
 
 def default_server_id(source_db: str, target_schema: str) -> int:
@@ -144,26 +171,23 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
                     f"set S3RB_POSITIONING back, or re-snapshot the table: s3rb-stream snapshot --source-db"
                     f" {source_db} --target-schema {target_schema} -t {name} --restart",
                 )
-        start, skip = choose_start(checkpoint, snapshots, binlog_names)
-        if start is not None:
-            lost = lost_range(conn, start, target_position, gtid)
-            if lost:
-                lost_tables = [(c, t) for c, t in tables if t.name in binlog_names]
-                raise purged_error(source_db, target_schema, lost_tables, lost)
-            log.info("resuming", position=str(start))
-        elif start_position == "current":
-            start = target_position
-            log.warning("no checkpoint: starting at the current binlog position", position=str(start))
-        else:
-            start = BinlogPosition(mysql_meta.binary_logs(conn)[0], 4)
-            if gtid == "mariadb":
-                start = mysql_meta.gtid_position(conn, start, gtid)
-            elif gtid == "mysql":
-                start = mysql_meta.with_gtid(start, mysql_meta.purged_gtids(conn, gtid))
-            log.warning(
-                "no checkpoint: starting at the oldest binlog on the server; rows written before it are not captured",
-                position=str(start),
-            )
+
+        def fallback() -> BinlogPosition:
+            """Where a table with neither checkpoint nor snapshot starts: ``--start-position``."""
+            if start_position == "current":
+                return target_position
+            return oldest_position(conn, gtid)
+
+        start, skip, unstarted = choose_start(checkpoint, snapshots, binlog_names, fallback)
+        lost = lost_range(conn, start, target_position, gtid)
+        if lost:
+            lost_tables = [(c, t) for c, t in tables if t.name in binlog_names]
+            raise purged_error(source_db, target_schema, lost_tables, lost)
+        if unstarted:
+            warning = unstarted_warning(unstarted, start_position, source_db, target_schema)
+            warnings.append(warning)
+            log.warning(warning)
+        log.info("capture starts", position=str(start), resumed=checkpoint is not None)
     finally:
         conn.close()
     store.check()

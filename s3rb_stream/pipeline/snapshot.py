@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from s3rb_stream.core.checkpoint import now_utc
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.preflight import server_flavor
-from s3rb_stream.core.query_state import ExtractState
+from s3rb_stream.core.query_state import ExtractState, next_run
 from s3rb_stream.core.schema import SourceTable, arrow_schema
-from s3rb_stream.errors import SourceError
+from s3rb_stream.errors import SourceError, Stopped
 from s3rb_stream.log import get_logger, per_pipeline
 from s3rb_stream.pipeline.extract import read_extract, require_extractable, select_tables
 from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names
@@ -108,11 +108,13 @@ def snapshot(
     targets = [TableStore(store, source_db, target_schema, table) for _, table in selected]
 
     resumable: dict[str, ExtractState] = {}
+    runs: dict[str, int] = {}  # each new run's identity, above the table's previous one
     for target in targets:
         state = target.extract_state()
         if state and state.kind == "snapshot" and state.status == "running" and state.position and not restart:
             resumable[target.table.name] = state
         else:
+            runs[target.table.name] = next_run(state)
             # Hold loads of the table back before the position is taken (see pipeline.load).
             target.save_extract_state(ExtractState("snapshot", "running", 0, 0, now_utc(), position=None))
 
@@ -137,10 +139,17 @@ def snapshot(
                     "resuming snapshot", table=name, parts=state.parts, rows=state.rows, position=str(state.position)
                 )
             else:
-                state = ExtractState("snapshot", "running", position.seq, position.seq, read_at, position, exact)
+                state = ExtractState(
+                    "snapshot", "running", position.seq, position.seq, read_at, position, exact, run=runs[name]
+                )
                 target.save_extract_state(state)
             progress = Progress("snapshot", name, reader.estimated_rows(source_db, name))
-            done = read_extract(reader, target, state, settings.snapshot_chunk_rows, read_at, progress, stopping)
+            try:
+                done = read_extract(reader, target, state, settings.snapshot_chunk_rows, read_at, progress, stopping)
+            except Stopped as exc:
+                if restart:  # the same command would start over: resuming is the command without it
+                    raise Stopped(exc.message, "run the same command without --restart to go on from there") from None
+                raise
             result.rows[name] = done.rows
             log.info("snapshot of table complete", table=name, rows=done.rows, parts=done.parts)
         reader.commit()

@@ -56,7 +56,9 @@ def newest_per_key(table: SourceTable, staging: str) -> str:
 
 
 def merge(schema: str, table: SourceTable, staging: str) -> str:
-    """Apply the newest change per key; an older change never replaces a newer row (invariant 2)."""
+    """Apply the newest change per key; an older change never replaces a newer row (invariant 2). A
+    snapshot row (``r``) at the target row's own sequence replaces it: a snapshot taken again at an
+    unchanged position is a repair (docs/ARCHITECTURE.md, "Invariants")."""
     nullable = {c.name for c in table.columns if c.nullable}
     on = " AND ".join(
         f"_s3rb_t.{q(k)} IS NOT DISTINCT FROM _s3rb_s.{q(k)}" if k in nullable else f"_s3rb_t.{q(k)} = _s3rb_s.{q(k)}"
@@ -66,12 +68,16 @@ def merge(schema: str, table: SourceTable, staging: str) -> str:
     updates = ", ".join(f"{q(c)} = _s3rb_s.{q(c)}" for c in cols)
     insert_cols = ", ".join(q(c) for c in cols)
     insert_vals = ", ".join(f"_s3rb_s.{q(c)}" for c in cols)
+    newer = (
+        '_s3rb_s."_s3rb_seq" > _s3rb_t."_s3rb_seq"'
+        ' OR (_s3rb_s."_s3rb_seq" = _s3rb_t."_s3rb_seq" AND _s3rb_s."_s3rb_op" = \'r\')'
+    )
     return (
         f"MERGE INTO {table_name(schema, table.name)} AS _s3rb_t\n"
         f"USING ({newest_per_key(table, staging)}) AS _s3rb_s\n"
         f"ON {on}\n"
         'WHEN MATCHED AND _s3rb_s."_s3rb_seq" > _s3rb_t."_s3rb_seq" AND _s3rb_s."_s3rb_op" = \'d\' THEN DELETE\n'
-        f'WHEN MATCHED AND _s3rb_s."_s3rb_seq" > _s3rb_t."_s3rb_seq" THEN UPDATE SET {updates}\n'
+        f"WHEN MATCHED AND ({newer}) THEN UPDATE SET {updates}\n"
         f"WHEN NOT MATCHED AND _s3rb_s.\"_s3rb_op\" <> 'd' THEN INSERT ({insert_cols}) VALUES ({insert_vals})"
     )
 

@@ -7,7 +7,8 @@ one transaction::
 
     CREATE TEMP TABLE stage (LIKE target); COPY stage FROM manifest;
     CREATE TEMP TABLE newest AS <newest change per key above the watermark>;
-    DELETE FROM newest USING target WHERE <same key> AND newest.seq <= target.seq;   -- never go back
+    DELETE FROM newest USING target WHERE <same key> AND newest.seq <= target.seq  -- never go back
+                                        (a snapshot row at the same seq stays: a re-read);
     DELETE FROM target USING newest WHERE <same key> AND newest.op = 'd';
     MERGE INTO target USING (newest without deletes) ... WHEN MATCHED THEN UPDATE ... WHEN NOT MATCHED THEN INSERT;
     INSERT INTO control table ... WHERE NOT EXISTS (the same batch)
@@ -169,12 +170,16 @@ def newest_per_key(table: SourceTable, watermark: int) -> str:
 
 
 def drop_stale(schema: str, table: SourceTable) -> str:
-    """Forget staged changes not newer than the target row: an older change never wins."""
+    """Forget staged changes not newer than the target row: an older change never wins. A snapshot
+    row (``r``) at the target row's own sequence stays: a snapshot taken again at an unchanged
+    position is a repair, and re-reads what the target holds (docs/ARCHITECTURE.md, "Invariants")."""
     target = q(table.name)
+    newest = q(NEWEST)
     return (
-        f"DELETE FROM {q(NEWEST)} USING {table_name(schema, table.name)}\n"
-        f"WHERE {_same_key(table, q(NEWEST), target)}"
-        f' AND {q(NEWEST)}."_s3rb_seq" <= {target}."_s3rb_seq"'
+        f"DELETE FROM {newest} USING {table_name(schema, table.name)}\n"
+        f"WHERE {_same_key(table, newest, target)}"
+        f' AND ({newest}."_s3rb_seq" < {target}."_s3rb_seq"'
+        f' OR ({newest}."_s3rb_seq" = {target}."_s3rb_seq" AND {newest}."_s3rb_op" <> \'r\'))'
     )
 
 

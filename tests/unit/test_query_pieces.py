@@ -11,7 +11,7 @@ from s3rb_stream.core.checkpoint import Checkpoint
 from s3rb_stream.core.ddl import constant_default, follow_problem, parse_ddl
 from s3rb_stream.core.object_keys import BatchRef, batch_key, in_load_order, parse_batch_key
 from s3rb_stream.core.positions import BinlogPosition
-from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR, ExtractState, HybridState, next_query_seq
+from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR, ExtractState, HybridState, next_query_seq, next_run
 from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_schema, definition_of
 from s3rb_stream.core.text_values import column_to_arrow
 from s3rb_stream.errors import CorruptStateError
@@ -74,30 +74,73 @@ def test_snapshot_parts_share_a_range_and_load_before_batches_that_span_it() -> 
     assert in_load_order([spanning, part, older]) == [older, part, spanning]
 
 
+def test_two_snapshot_runs_at_one_position_have_their_own_keys_and_apply_run_after_run() -> None:
+    old = [parse_batch_key(batch_key("p", "db", "an", "t", 100, 100, NOW, part=i, run=7)) for i in (0, 1)]
+    new = [parse_batch_key(batch_key("p", "db", "an", "t", 100, 100, NOW, part=i, run=8)) for i in (0, 1)]
+    assert new[0] is not None and new[0].key.endswith("/t_100_100_r8_000000.parquet")
+    assert (new[0].part, new[0].run) == (0, 8)
+    assert {r.key for r in old if r}.isdisjoint({r.key for r in new if r})
+    binlog = parse_batch_key(batch_key("p", "db", "an", "t", 90, 120, NOW))
+    refs = [r for r in (*new, binlog, *old) if r is not None]
+    assert in_load_order(refs) == [old[0], old[1], new[0], new[1], binlog]
+    legacy = parse_batch_key("p/db/an/t/year=2026/month=01/day=01/t_100_100_000003.parquet")
+    assert legacy is not None and (legacy.part, legacy.run) == (3, 0)
+
+
+def test_a_snapshot_run_is_newer_than_the_last_even_when_the_clock_is_behind() -> None:
+    state = ExtractState("snapshot", "complete", 1, 1, NOW, run=5_000_000_000_000_000)
+    assert next_run(state, now_ns=1_000) == 5_000_000_000_000_001
+    assert next_run(None, now_ns=7_000_000) == 7_000
+    assert next_run(ExtractState("snapshot", "complete", 1, 1, NOW), now_ns=7_000_000) == 7_000
+    assert ExtractState.from_json(state.to_json(), "s").run == state.run
+
+
 P1, P2, C = BinlogPosition("b.000001", 500), BinlogPosition("b.000001", 900), BinlogPosition("b.000002", 4)
+OLDEST = BinlogPosition("b.000001", 4)
 
 
-def checkpoint(tables: tuple[str, ...] | None) -> Checkpoint:
-    return Checkpoint(C, "db", "an", NOW, None, tables)
+def checkpoint(tables: tuple[str, ...] | None, skip_below: dict[str, int] | None = None) -> Checkpoint:
+    return Checkpoint(C, "db", "an", NOW, None, tables, skip_below=skip_below or {})
 
 
 @pytest.mark.parametrize(
-    ("saved", "snapshots", "expected_start", "expected_skip"),
+    ("saved", "snapshots", "expected_start", "expected_skip", "unstarted"),
     [
-        (None, {}, None, {}),
-        (None, {"a": P2, "b": P1}, P1, {"a": P2.seq, "b": P1.seq}),
-        (checkpoint(("a",)), {"a": P1}, C, {}),  # already captured: its snapshot changes nothing
-        (checkpoint(("a",)), {"b": P1}, P1, {"a": C.seq, "b": P1.seq}),  # new table: start back at its snapshot
-        (checkpoint(None), {"b": P1}, C, {}),  # an old checkpoint: every table counts as captured
+        (None, {}, OLDEST, {}, ["a", "b"]),
+        (None, {"a": P2, "b": P1}, P1, {"a": P2.seq}, []),
+        # A partial snapshot: the other table starts where the binlog starts, not at the snapshot.
+        (None, {"a": P2}, OLDEST, {"a": P2.seq}, ["b"]),
+        (checkpoint(("a",)), {"a": P1}, OLDEST, {"a": C.seq}, ["b"]),  # already captured: its snapshot changes nothing
+        (checkpoint(("a", "b")), {"a": P1}, C, {}, []),
+        (checkpoint(("a",)), {"b": P1}, P1, {"a": C.seq}, []),  # new table: start back at its snapshot
+        (checkpoint(("a",)), {}, OLDEST, {"a": C.seq}, ["b"]),  # new table, no snapshot: from --start-position
+        (checkpoint(None), {"b": P1}, C, {}, []),  # an old checkpoint: every table counts as captured
+        # Still skipping up to its snapshot when the checkpoint was saved: a restart skips on.
+        (checkpoint(("a", "b"), {"b": P2.seq + C.seq}), {"b": P2}, C, {"b": P2.seq + C.seq}, []),
     ],
 )
 def test_capture_starts_where_every_table_is_complete(
     saved: Checkpoint | None,
     snapshots: dict[str, BinlogPosition],
-    expected_start: BinlogPosition | None,
+    expected_start: BinlogPosition,
     expected_skip: dict[str, int],
+    unstarted: list[str],
 ) -> None:
-    assert choose_start(saved, snapshots, ["a", "b"]) == (expected_start, expected_skip)
+    asked: list[bool] = []
+
+    def fallback() -> BinlogPosition:
+        asked.append(True)
+        return OLDEST
+
+    assert choose_start(saved, snapshots, ["a", "b"], fallback) == (expected_start, expected_skip, unstarted)
+    assert bool(asked) == bool(unstarted)  # the oldest binlog is looked up only when a table starts there
+
+
+def test_a_checkpoint_keeps_where_each_table_still_skips() -> None:
+    saved = checkpoint(("a", "b"), {"b": 123})
+    assert Checkpoint.from_json(saved.to_json(), "c").skip_below == {"b": 123}
+    old = saved.to_json().replace(b'"skip_below"', b'"ignored"')
+    assert Checkpoint.from_json(old, "c").skip_below == {}
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,8 @@ def test_stale_changes_and_deletes_text() -> None:
     assert rs.drop_stale("analytics", ITEMS) == (
         'DELETE FROM "_s3rb_newest" USING "analytics"."order_items"\n'
         'WHERE "_s3rb_newest"."order_id" = "order_items"."order_id" AND "_s3rb_newest"."line" = "order_items"."line"'
-        ' AND "_s3rb_newest"."_s3rb_seq" <= "order_items"."_s3rb_seq"'
+        ' AND ("_s3rb_newest"."_s3rb_seq" < "order_items"."_s3rb_seq"'
+        ' OR ("_s3rb_newest"."_s3rb_seq" = "order_items"."_s3rb_seq" AND "_s3rb_newest"."_s3rb_op" <> \'r\'))'
     )
     assert rs.apply_deletes("analytics", ITEMS).endswith('AND "_s3rb_newest"."_s3rb_op" = \'d\'')
 
