@@ -110,7 +110,7 @@ def test_any_crash_and_replay_schedule_applies_each_change_once(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(kinds=change_kinds, kind=KINDS, data=st.data())
 def test_batches_delivered_again_in_any_order_change_nothing(
     kinds: list[tuple[str, int]], kind: Kind, data: st.DataObject
