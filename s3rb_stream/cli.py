@@ -222,7 +222,8 @@ def check(source_db: str | None, target_schema: str | None, warehouse_roundtrip:
         )
     for config, table in prepared.tables:
         key = ", ".join(table.key_columns) or "-"
-        click.echo(f"  {table.name:30} {config.cdc_strategy:9} mode={config.mode:7} key=({key})")
+        deletes = " deletes=soft" if config.soft_delete else ""
+        click.echo(f"  {table.name:30} {config.cdc_strategy:9} mode={config.mode:7} key=({key}){deletes}")
 
 
 @main.command()

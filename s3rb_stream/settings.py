@@ -329,7 +329,28 @@ class TableConfig(BaseModel):
             raise ValueError(
                 "cdc_strategy full_sync needs mode merge or scd2: it removes rows missing from the extract"
             )
+        if self.soft_delete:
+            self._soft_delete_applies()
         return self
+
+    def _soft_delete_applies(self) -> None:
+        """``soft_delete`` changes what a delete does to a ``merge`` table; elsewhere it would be
+        accepted and do nothing, so it is refused with the reason."""
+        if self.mode == "scd2":
+            raise ValueError(
+                "soft_delete does not apply to mode scd2: SCD2 tables already keep history (a deleted key's"
+                " current version is closed at the delete's time and stays); remove soft_delete"
+            )
+        if self.mode == "append":
+            raise ValueError(
+                "soft_delete does not apply to mode append: it keeps every change as a row, deletes"
+                " included (_s3rb_op = 'd'); remove soft_delete"
+            )
+        if self.cdc_strategy == "hybrid":
+            raise ValueError(
+                "soft_delete does not apply to cdc_strategy hybrid: it reads rows by their change time and"
+                " never sees a delete; use cdc_strategy binlog or full_sync, or remove soft_delete"
+            )
 
     @property
     def source_db(self) -> str:

@@ -23,6 +23,9 @@ from s3rb_stream.log import get_logger
 log = get_logger(__name__)
 
 META_COLUMNS: tuple[str, ...] = ("_s3rb_seq", "_s3rb_op", "_s3rb_source_ts")
+# The target's own column on soft-delete tables, after the source's and the META_COLUMNS (never in
+# a batch object): the source's delete time, NULL while the row lives (docs/ARCHITECTURE.md, "Deletes").
+DELETED_AT = "_s3rb_deleted_at"
 MAX_ARROW_DECIMAL = 38
 MAX_DECIMAL_DIGITS = 65  # MySQL's DECIMAL precision limit
 

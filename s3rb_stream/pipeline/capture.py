@@ -386,7 +386,7 @@ class Capture:
             if db != self.source_db or name not in self.tables or name in self.quarantined:
                 continue
             if change.verb == "TRUNCATE":
-                self._truncate(name, item.position)
+                self._truncate(name, item.position, item.ts)
             elif change.verb == "ALTER":
                 self._follow_alter(name, item)
             else:
@@ -435,14 +435,15 @@ class Capture:
         else:
             log.info("ALTER read: the table's next rows follow it", table=table, position=str(item.position))
 
-    def _truncate(self, table: str, position: BinlogPosition) -> None:
-        """A TRUNCATE is an empty whole-table extract at its position: loading it removes every
-        row (SCD2: expires every version) with an older sequence."""
+    def _truncate(self, table: str, position: BinlogPosition, ts: datetime | None = None) -> None:
+        """A TRUNCATE is an empty whole-table extract at its position and source time: loading it
+        removes every row with an older sequence (SCD2: expires every version; soft deletes: marks
+        every live row deleted at that time)."""
         if table in self.buffers.tables():
             self.flush([table])  # the changes before the TRUNCATE go in their own object first
         source = self.tables[table]
         seq = position.seq
-        read_at = self.last_event_ts or now_utc()
+        read_at = ts or self.last_event_ts or now_utc()
         key = batch_key(self.store.prefix, self.source_db, self.target_schema, table, seq, seq, read_at, 0)
         self.store.put(key, parquet.encode(parquet.changes_to_table(source, []), self.store.parquet_codec))
         state = ExtractState("truncate", "complete", seq, seq, read_at, position, parts=1, final_key=key)

@@ -73,6 +73,11 @@ def scd2_spec(config: TableConfig, table: SourceTable) -> Scd2Spec | None:
     )
 
 
+def overflow_policy(config: TableConfig) -> Overflow:
+    """What a load does with values too long for their target column (``overflow``, ``overflow_columns``)."""
+    return Overflow(config.overflow, config.overflow_columns)
+
+
 def check_target_names(settings: Settings, target_schema: str, tables: list[tuple[TableConfig, SourceTable]]) -> None:
     """Every name the target will hold can be created and found again, before anything is written."""
     rules = name_rules(settings)
@@ -147,7 +152,13 @@ class Loader:
             else:
                 for config, table in work if create else ():  # one at a time: concurrent
                     # CREATE ... IF NOT EXISTS can collide
-                    self.warehouse.prepare(self.target_schema, table, scd2_spec(config, table), evolve=False)
+                    self.warehouse.prepare(
+                        self.target_schema,
+                        table,
+                        scd2_spec(config, table),
+                        evolve=False,
+                        soft_delete=config.soft_delete,
+                    )
                 for done in self._in_parallel(work, durable, create):
                     add_stats(stats, done)
         finally:
@@ -197,7 +208,9 @@ class Loader:
         at a time: concurrent CREATE ... IF NOT EXISTS of one table collide)."""
         stats = LoadStats()
         if create:  # the target evolves from the batches' own definitions, in order
-            warehouse.prepare(self.target_schema, table, scd2_spec(config, table), evolve=False)
+            warehouse.prepare(
+                self.target_schema, table, scd2_spec(config, table), evolve=False, soft_delete=config.soft_delete
+            )
         refs = self.pending(table, warehouse)
         extract = self.extract_state(table) if refs else None
         if extract is not None and extract.status == "running":
@@ -308,16 +321,28 @@ class Loader:
         sweep = None
         if extract is not None and any(ref.key == extract.final_key for ref, _ in chunk):
             sweep = Sweep(extract.first_seq, extract.started_at)
-            log.info("extract complete: removing rows it did not see", table=table.name, kind=extract.kind)
+            log.info(
+                "extract complete: removing (soft deletes: marking) the rows it did not see",
+                table=table.name,
+                kind=extract.kind,
+            )
         spec = scd2_spec(config, table)
         labels = (self.source_db, self.target_schema, table.name)
         started = time.monotonic()
         try:
-            warehouse.prepare(self.target_schema, table, spec)  # adds the columns this definition brings
-            overflow = Overflow(config.overflow, config.overflow_columns)
+            # adds the columns this definition brings (and _s3rb_deleted_at, soft deletes turned on)
+            warehouse.prepare(self.target_schema, table, spec, soft_delete=config.soft_delete)
             faultpoints.reached("load.begin")
             rows = warehouse.apply(
-                self.target_schema, table, config.mode, chunk, sweep, spec, overflow, fence=self.fence
+                self.target_schema,
+                table,
+                config.mode,
+                chunk,
+                sweep,
+                spec,
+                overflow_policy(config),
+                fence=self.fence,
+                soft_delete=config.soft_delete,
             )
         except S3rbError:
             metrics.ERRORS.labels(*labels, "load").inc()

@@ -121,7 +121,9 @@ class Pipeline:
     def run(self) -> RunResult:
         self.caught_up = self.prepared.start is None  # no binlog to replay
         for config, table in self.prepared.tables if self.caught_up else ():
-            self.warehouse.prepare(self.target_schema, table, scd2_spec(config, table), evolve=False)
+            self.warehouse.prepare(
+                self.target_schema, table, scd2_spec(config, table), evolve=False, soft_delete=config.soft_delete
+            )
         self.warehouse.idle()  # until the first load
         parts = Parts(
             self.settings,

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from s3rb_stream import faultpoints
 from s3rb_stream.core.checkpoint import now_utc
@@ -53,6 +54,20 @@ def lookback_start(last_ts: str, seconds: float) -> str:
     return start.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def hybrid_start(config: TableConfig, state: HybridState | None) -> tuple[str, list[Any]]:
+    """Where a hybrid sync starts reading: every row the first time, else ``cdc_lookback`` seconds
+    below the watermark. (mode of :func:`hybrid_query`, its parameters)"""
+    if state is None:
+        return "all", []
+    return "from", [lookback_start(state.last_ts, config.cdc_lookback)]
+
+
+def hybrid_query(table: SourceTable, config: TableConfig, mode: str, chunk_rows: int) -> str:
+    """A page of a hybrid table in (``cdc_timestamp_column``, ``cdc_id_column``) order."""
+    ts_col, id_col = config.cdc_timestamp_column or "", config.cdc_id_column or ""
+    return q.hybrid_chunk(table.database, table.name, table.column_names, ts_col, id_col, mode, chunk_rows)
+
+
 def sync_hybrid(
     reader: QueryReader,
     target: TableStore,
@@ -65,15 +80,11 @@ def sync_hybrid(
     ts_pos, id_pos = table.position(ts_col), table.position(id_col)
     state = target.hybrid_state()
     seq = next_query_seq(state.last_seq if state else None)
-    if state is None:
-        mode, params = "all", []
-    else:
-        mode, params = "from", [lookback_start(state.last_ts, config.cdc_lookback)]
+    mode, params = hybrid_start(config, state)
     progress = Progress("hybrid sync", table.name, None)
     total = 0
     while True:
-        sql = q.hybrid_chunk(table.database, table.name, table.column_names, ts_col, id_col, mode, chunk_rows)
-        rows = reader.execute(sql, params)
+        rows = reader.execute(hybrid_query(table, config, mode, chunk_rows), params)
         if not rows:
             break
         read_at = now_utc()

@@ -95,6 +95,7 @@ class Ddl:
     statement: str
     schema: str
     position: BinlogPosition
+    ts: datetime | None = None  # when it ran at the source (a TRUNCATE's rows are deleted then)
 
 
 BinlogItem = RowImages | Boundary | Ddl
@@ -314,7 +315,7 @@ class BinlogReader:
                     continue
                 in_txn = False
                 if _DDL.match(query):
-                    yield Ddl(query, schema, self.position())
+                    yield Ddl(query, schema, self.position(), _ts(ts))
                 yield Boundary(self.position(), _ts(ts))
             elif etype in (GTID, MARIADB_GTID):
                 in_txn = True

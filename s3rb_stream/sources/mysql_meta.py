@@ -221,24 +221,30 @@ def resolve_tables(
         found = tables_file.resolve(source_db, name)
         if found is None:
             continue
-        entry = found
-        defined = tuple(
-            replace(c, decimal_overflow=entry.decimal_overflow)
-            if c.data_type == "decimal" and (c.precision or 10) > MAX_ARROW_DECIMAL
-            else c
-            for c in columns[name]
-        )
-        table = SourceTable(source_db, name, defined, tuple(keys.get(name, ())))
-        if entry.key_columns:
-            table = table.with_key(entry.key_columns)
-        check_config_columns(entry, table)
-        if entry.mode != "append" and not table.key_columns:
-            raise SchemaError(
-                f"table {source_db}.{name} has no primary key, which mode {entry.mode} needs",
-                "add a primary key, set key_columns: [...] for it in the tables file, or use mode: append",
-            )
-        resolved.append((entry, table))
+        table = SourceTable(source_db, name, tuple(columns[name]), tuple(keys.get(name, ())))
+        resolved.append((found, configured_table(found, table)))
     return resolved
+
+
+def configured_table(entry: TableConfig, table: SourceTable) -> SourceTable:
+    """The source table as its tables-file entry has it captured: its ``decimal_overflow`` on wide
+    DECIMAL columns, its ``key_columns``; the columns the entry names checked."""
+    defined = tuple(
+        replace(c, decimal_overflow=entry.decimal_overflow)
+        if c.data_type == "decimal" and (c.precision or 10) > MAX_ARROW_DECIMAL
+        else c
+        for c in table.columns
+    )
+    table = SourceTable(table.database, table.name, defined, table.key_columns)
+    if entry.key_columns:
+        table = table.with_key(entry.key_columns)
+    check_config_columns(entry, table)
+    if entry.mode != "append" and not table.key_columns:
+        raise SchemaError(
+            f"table {table.database}.{table.name} has no primary key, which mode {entry.mode} needs",
+            "add a primary key, set key_columns: [...] for it in the tables file, or use mode: append",
+        )
+    return table
 
 
 _TIMESTAMP_TYPES = {"datetime", "timestamp", "date"}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from s3rb_stream.core.ddl import constant_default
-from s3rb_stream.core.schema import META_COLUMNS, SourceColumn, SourceTable
+from s3rb_stream.core.schema import DELETED_AT, META_COLUMNS, SourceColumn, SourceTable
 from s3rb_stream.sql.identifiers import quote_ansi as q
 
 CONTROL_TABLE = "_s3rb_batches"
@@ -20,6 +21,34 @@ def table_name(schema: str, table: str) -> str:
 def all_columns(table: SourceTable) -> list[str]:
     """Source columns, then ``_s3rb_seq``, ``_s3rb_op``, ``_s3rb_source_ts``: the Parquet order."""
     return [*table.column_names, *META_COLUMNS]
+
+
+@dataclass(frozen=True)
+class Deletes:
+    """What a merge does with a delete (docs/ARCHITECTURE.md, "Deletes").
+
+    ``soft``: the row stays, marked with the delete's time in ``_s3rb_deleted_at``; otherwise it is
+    removed. ``column``: the target has ``_s3rb_deleted_at`` (it does while soft deletes are on, and
+    keeps it after they are turned off), so every row a merge writes sets it: the delete's time
+    for a delete, NULL for a row that lives.
+    """
+
+    soft: bool = False
+    column: bool = False
+
+    def __post_init__(self) -> None:
+        if self.soft and not self.column:
+            object.__setattr__(self, "column", True)
+
+
+HARD_DELETES = Deletes()  # the default: a delete removes the row
+DELETED_AT_TYPE = "TIMESTAMPTZ"
+
+
+def deleted_at(alias: str = "") -> str:
+    """``_s3rb_deleted_at`` of a change (``alias``: "_s3rb_s." or ""): its source time if it is a
+    delete, else NULL."""
+    return f'CASE WHEN {alias}"_s3rb_op" = \'d\' THEN {alias}"_s3rb_source_ts" END'
 
 
 def create_schema(schema: str) -> str:
@@ -122,6 +151,25 @@ def sweep(schema: str, table: SourceTable, d: ControlDialect) -> str:
     """After a whole-table extract (snapshot or full_sync) is applied, every row it saw carries a
     sequence at or above its first; older rows are gone from the source."""
     return f'DELETE FROM {table_name(schema, table.name)} WHERE "_s3rb_seq" < {d.param}'
+
+
+def soft_sweep(schema: str, table: SourceTable, d: ControlDialect, below_seq: int, at: datetime) -> Step:
+    """The sweep of a soft-delete table: the live rows the extract did not see are marked deleted,
+    at the extract's read time (the best known time of a delete the source did not tell), and get
+    the extract's first sequence and ``_s3rb_op = 'd'``, so only a newer change revives them. Rows
+    already marked keep their own delete time."""
+    p = d.param
+    return (
+        f'UPDATE {table_name(schema, table.name)} SET "_s3rb_op" = \'d\', "_s3rb_seq" = {p},'
+        f' "_s3rb_source_ts" = {p}, {q(DELETED_AT)} = {p}'
+        f' WHERE "_s3rb_seq" < {p} AND {q(DELETED_AT)} IS NULL',
+        (below_seq, at, at, below_seq),
+    )
+
+
+def add_deleted_at(schema: str, table: str) -> str:
+    """A table that exists without ``_s3rb_deleted_at`` when soft deletes are turned on: its rows live."""
+    return add_column(schema, table, DELETED_AT, DELETED_AT_TYPE)
 
 
 def target_columns(d: ControlDialect) -> str:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
+from s3rb_stream.core.schema import DELETED_AT, SourceColumn, SourceTable, arrow_type
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
 from s3rb_stream.sql.common import FENCE_TABLE as FENCE_TABLE
-from s3rb_stream.sql.common import ControlDialect, all_columns, table_name
+from s3rb_stream.sql.common import HARD_DELETES, ControlDialect, Deletes, all_columns, deleted_at, table_name
+from s3rb_stream.sql.common import add_deleted_at as add_deleted_at
 from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
 from s3rb_stream.sql.common import load_summary as load_summary
 from s3rb_stream.sql.identifiers import quote_ansi as q
@@ -55,19 +56,32 @@ def newest_per_key(table: SourceTable, staging: str) -> str:
     )
 
 
-def merge(schema: str, table: SourceTable, staging: str) -> str:
+def merge(schema: str, table: SourceTable, staging: str, deletes: Deletes = HARD_DELETES) -> str:
     """Apply the newest change per key; an older change never replaces a newer row (invariant 2). A
     snapshot row (``r``) at the target row's own sequence replaces it: a snapshot taken again at an
-    unchanged position is a repair (docs/ARCHITECTURE.md, "Invariants")."""
+    unchanged position is a repair (docs/ARCHITECTURE.md, "Invariants").
+
+    With soft deletes a delete is written like any change, its row image marked with its time, so
+    a newer change revives the row and an older one never does (docs/ARCHITECTURE.md, "Deletes").
+    """
     nullable = {c.name for c in table.columns if c.nullable}
     on = " AND ".join(
         f"_s3rb_t.{q(k)} IS NOT DISTINCT FROM _s3rb_s.{q(k)}" if k in nullable else f"_s3rb_t.{q(k)} = _s3rb_s.{q(k)}"
         for k in table.key_columns
     )
-    cols = all_columns(table)
-    updates = ", ".join(f"{q(c)} = _s3rb_s.{q(c)}" for c in cols)
-    insert_cols = ", ".join(q(c) for c in cols)
-    insert_vals = ", ".join(f"_s3rb_s.{q(c)}" for c in cols)
+    cols = [q(c) for c in all_columns(table)]
+    values = [f"_s3rb_s.{c}" for c in cols]
+    if deletes.column:
+        cols, values = [*cols, q(DELETED_AT)], [*values, deleted_at("_s3rb_s.")]
+    updates = ", ".join(f"{c} = {v}" for c, v in zip(cols, values, strict=True))
+    insert_cols = ", ".join(cols)
+    insert_vals = ", ".join(values)
+    hard_delete = (
+        'WHEN MATCHED AND _s3rb_s."_s3rb_seq" > _s3rb_t."_s3rb_seq" AND _s3rb_s."_s3rb_op" = \'d\' THEN DELETE\n'
+        if not deletes.soft
+        else ""
+    )
+    not_a_delete = "" if deletes.soft else " AND _s3rb_s.\"_s3rb_op\" <> 'd'"
     newer = (
         '_s3rb_s."_s3rb_seq" > _s3rb_t."_s3rb_seq"'
         ' OR (_s3rb_s."_s3rb_seq" = _s3rb_t."_s3rb_seq" AND _s3rb_s."_s3rb_op" = \'r\')'
@@ -76,9 +90,9 @@ def merge(schema: str, table: SourceTable, staging: str) -> str:
         f"MERGE INTO {table_name(schema, table.name)} AS _s3rb_t\n"
         f"USING ({newest_per_key(table, staging)}) AS _s3rb_s\n"
         f"ON {on}\n"
-        'WHEN MATCHED AND _s3rb_s."_s3rb_seq" > _s3rb_t."_s3rb_seq" AND _s3rb_s."_s3rb_op" = \'d\' THEN DELETE\n'
+        f"{hard_delete}"
         f"WHEN MATCHED AND ({newer}) THEN UPDATE SET {updates}\n"
-        f"WHEN NOT MATCHED AND _s3rb_s.\"_s3rb_op\" <> 'd' THEN INSERT ({insert_cols}) VALUES ({insert_vals})"
+        f"WHEN NOT MATCHED{not_a_delete} THEN INSERT ({insert_cols}) VALUES ({insert_vals})"
     )
 
 
@@ -109,5 +123,6 @@ fence_table_upgrade = _STATEMENTS.fence_table_upgrade
 hold_fence = _STATEMENTS.hold_fence
 fence_generation = _STATEMENTS.fence_generation
 sweep = _STATEMENTS.sweep
+soft_sweep = _STATEMENTS.soft_sweep
 target_columns = _STATEMENTS.target_columns
 missing_columns = _STATEMENTS.missing_columns

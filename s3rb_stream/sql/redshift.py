@@ -9,8 +9,9 @@ one transaction::
     CREATE TEMP TABLE newest AS <newest change per key above the watermark>;
     DELETE FROM newest USING target WHERE <same key> AND newest.seq <= target.seq  -- never go back
                                         (a snapshot row at the same seq stays: a re-read);
-    DELETE FROM target USING newest WHERE <same key> AND newest.op = 'd';
+    DELETE FROM target USING newest WHERE <same key> AND newest.op = 'd';   -- not with soft deletes
     MERGE INTO target USING (newest without deletes) ... WHEN MATCHED THEN UPDATE ... WHEN NOT MATCHED THEN INSERT;
+    -- with soft deletes the MERGE takes the deletes too, as rows marked with their time
     INSERT INTO control table ... WHERE NOT EXISTS (the same batch)
 """
 
@@ -20,12 +21,13 @@ from collections.abc import Set as AbstractSet
 
 import pyarrow as pa
 
-from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
+from s3rb_stream.core.schema import DELETED_AT, SourceColumn, SourceTable, arrow_type
 from s3rb_stream.errors import SchemaError
 from s3rb_stream.sql import common
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
 from s3rb_stream.sql.common import FENCE_TABLE as FENCE_TABLE
-from s3rb_stream.sql.common import ControlDialect, all_columns, table_name
+from s3rb_stream.sql.common import HARD_DELETES, ControlDialect, Deletes, all_columns, deleted_at, table_name
+from s3rb_stream.sql.common import add_deleted_at as add_deleted_at
 from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
 from s3rb_stream.sql.common import load_summary as load_summary
 from s3rb_stream.sql.identifiers import literal
@@ -191,15 +193,20 @@ def apply_deletes(schema: str, table: SourceTable) -> str:
     )
 
 
-def merge_upserts(schema: str, table: SourceTable) -> str:
+def merge_upserts(schema: str, table: SourceTable, deletes: Deletes = HARD_DELETES) -> str:
+    """The upserts of a load; with soft deletes, the deletes too: each is its row image, marked
+    with its time (docs/ARCHITECTURE.md, "Deletes")."""
     cols = all_columns(table)
     select = _applied_columns(table)
+    if deletes.column:
+        cols, select = [*cols, DELETED_AT], f"{select}, {deleted_at()} AS {q(DELETED_AT)}"
+    upserts = "" if deletes.soft else " WHERE \"_s3rb_op\" <> 'd'"
     updates = ", ".join(f"{q(c)} = {SOURCE}.{q(c)}" for c in cols)
     insert_cols = ", ".join(q(c) for c in cols)
     insert_vals = ", ".join(f"{SOURCE}.{q(c)}" for c in cols)
     return (
         f"MERGE INTO {table_name(schema, table.name)}\n"
-        f"USING (SELECT {select} FROM {q(NEWEST)} WHERE \"_s3rb_op\" <> 'd') AS {SOURCE}\n"
+        f"USING (SELECT {select} FROM {q(NEWEST)}{upserts}) AS {SOURCE}\n"
         f"ON {_same_key(table, q(table.name), SOURCE)}\n"
         f"WHEN MATCHED THEN UPDATE SET {updates}\n"
         f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({insert_vals})"
@@ -218,16 +225,19 @@ def drop_temp_tables() -> list[str]:
     return [f"DROP TABLE IF EXISTS {q(NEWEST)}", f"DROP TABLE IF EXISTS {q(STAGE)}"]
 
 
-def merge_load(schema: str, table: SourceTable, manifest_url: str, iam_role: str, watermark: int) -> list[str]:
-    """Every statement of one merge load, in order; the caller runs them in one transaction."""
+def merge_load(
+    schema: str, table: SourceTable, manifest_url: str, iam_role: str, watermark: int, deletes: Deletes = HARD_DELETES
+) -> list[str]:
+    """Every statement of one merge load, in order; the caller runs them in one transaction. With
+    soft deletes nothing is deleted: the MERGE writes the deletes as marked rows."""
     return [
         *drop_temp_tables(),
         create_stage(table),
         copy_manifest(manifest_url, iam_role),
         newest_per_key(table, watermark),
         drop_stale(schema, table),
-        apply_deletes(schema, table),
-        merge_upserts(schema, table),
+        *([] if deletes.soft else [apply_deletes(schema, table)]),
+        merge_upserts(schema, table, deletes),
     ]
 
 
@@ -268,6 +278,7 @@ fence_table_upgrade = _STATEMENTS.fence_table_upgrade
 hold_fence = _STATEMENTS.hold_fence
 fence_generation = _STATEMENTS.fence_generation
 sweep = _STATEMENTS.sweep
+soft_sweep = _STATEMENTS.soft_sweep
 missing_columns = _STATEMENTS.missing_columns
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from s3rb_stream.core.scd2 import Scd2Spec
-from s3rb_stream.core.schema import SourceColumn, SourceTable
+from s3rb_stream.core.schema import DELETED_AT, SourceColumn, SourceTable
 from s3rb_stream.sql import common, scd2
 from s3rb_stream.sql.common import ControlDialect
+from s3rb_stream.sql.identifiers import quote_ansi as q
 from s3rb_stream.sql.scd2 import Scd2Dialect
 
 
@@ -23,10 +25,14 @@ class TargetStatements:
     column_type: Callable[[SourceColumn], str]
     default_in_ddl: bool = True  # False: an added column's default is backfilled (common.missing_columns)
 
-    def create_table(self, schema: str, table: SourceTable, spec: Scd2Spec | None = None) -> list[str]:
-        """The target table (and, for SCD2, what its surrogate key needs first)."""
+    def create_table(
+        self, schema: str, table: SourceTable, spec: Scd2Spec | None = None, soft_delete: bool = False
+    ) -> list[str]:
+        """The target table (and, for SCD2, what its surrogate key needs first); with
+        ``soft_delete``, with ``_s3rb_deleted_at`` last."""
         if spec is None:
-            return [common.create_table(schema, table, self.column_type, self.control)]
+            extra = [f"{q(DELETED_AT)} {common.DELETED_AT_TYPE}"] if soft_delete else []
+            return [common.create_table(schema, table, self.column_type, self.control, extra)]
         extra = scd2.version_columns(schema, table, spec, self.history)
         return [
             *scd2.create_statements(schema, table, self.history),
@@ -65,6 +71,9 @@ class TargetStatements:
 
     def sweep(self, schema: str, table: SourceTable) -> str:
         return common.sweep(schema, table, self.control)
+
+    def soft_sweep(self, schema: str, table: SourceTable, below_seq: int, at: datetime) -> common.Step:
+        return common.soft_sweep(schema, table, self.control, below_seq, at)
 
     def target_columns(self) -> str:
         return common.target_columns(self.control)

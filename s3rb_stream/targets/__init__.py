@@ -48,7 +48,7 @@ class Sweep:
     """The end of a whole-table extract: every row it saw carries ``below_seq`` or higher."""
 
     below_seq: int
-    at: datetime  # when the extract read the table: the expiry time of SCD2 versions it did not see
+    at: datetime  # when the extract read the table: when the rows it did not see ended (SCD2, soft deletes)
 
 
 class Warehouse(Protocol):
@@ -72,11 +72,17 @@ class Warehouse(Protocol):
         file's lock). The next call reconnects."""
 
     def prepare(
-        self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None, evolve: bool = True
+        self,
+        target_schema: str,
+        table: SourceTable,
+        scd2: Scd2Spec | None = None,
+        evolve: bool = True,
+        soft_delete: bool = False,
     ) -> None:
         """Create the schema, the control table and the target table if missing; with ``evolve``,
         also give an existing table what ``table`` has that it lacks (columns added, renamed,
-        widened). Without: a table that exists is left as it is."""
+        widened, and ``_s3rb_deleted_at`` with ``soft_delete``). Without: a table that exists is
+        left as it is."""
 
     def applied(self, target_schema: str, table: str) -> set[str]:
         """Object keys of the batches already applied to ``table``."""
@@ -91,6 +97,7 @@ class Warehouse(Protocol):
         scd2: Scd2Spec | None = None,
         overflow: Overflow | None = None,
         fence: Fence | None = None,
+        soft_delete: bool = False,
     ) -> int:
         """Apply the batches and record them, in one transaction. Returns rows staged.
 
@@ -100,6 +107,8 @@ class Warehouse(Protocol):
         ``sweep``: these batches complete a whole-table extract; target rows it did not see are
         deleted (or, for SCD2, expired) in the same transaction. ``scd2``: for ``mode: scd2``.
         ``overflow``: what to do with values too long for their target column, where there is a limit.
+        ``soft_delete``: a delete (or a sweep) marks the row with ``_s3rb_deleted_at`` instead of
+        removing it; the table was prepared with it.
         """
 
     def load_summary(self, target_schema: str) -> dict[str, AppliedSummary]:

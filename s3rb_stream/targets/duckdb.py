@@ -13,13 +13,14 @@ from s3rb_stream import faultpoints
 from s3rb_stream.core.object_keys import BatchRef
 from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.scd2 import Scd2Spec
-from s3rb_stream.core.schema import SourceTable, table_to_json
+from s3rb_stream.core.schema import DELETED_AT, SourceTable, table_to_json
 from s3rb_stream.core.target_names import duckdb_rules
 from s3rb_stream.errors import FencedOut, WarehouseError, WarehouseUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.settings import Mode
 from s3rb_stream.sql import duckdb as sql
 from s3rb_stream.sql import scd2 as scd2_sql
+from s3rb_stream.sql.common import Deletes
 from s3rb_stream.sql.identifiers import quote_ansi
 from s3rb_stream.targets import AppliedSummary, Fence, Sweep
 
@@ -42,7 +43,9 @@ class DuckDBWarehouse:
             self._config["memory_limit"] = memory_limit
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._open()  # now: a file another process holds is an error at start, not at the first load
-        self._prepared: set[tuple[str, str, str]] = set()  # (schema, table, definition) ready
+        self._prepared: set[tuple[str, str, str, bool]] = set()  # (schema, table, definition, soft) ready
+        # (schema, table) → whether it has _s3rb_deleted_at (kept after soft deletes are turned off)
+        self._deleted_at: dict[tuple[str, str], bool] = {}
         self.names = duckdb_rules(Path(path).stem)
 
     @property
@@ -122,16 +125,21 @@ class DuckDBWarehouse:
         return f"duckdb:///{self.path}"
 
     def prepare(
-        self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None, evolve: bool = True
+        self,
+        target_schema: str,
+        table: SourceTable,
+        scd2: Scd2Spec | None = None,
+        evolve: bool = True,
+        soft_delete: bool = False,
     ) -> None:
-        done = (target_schema, table.name, table_to_json(table) if evolve else "")
+        done = (target_schema, table.name, table_to_json(table) if evolve else "", soft_delete)
         if done in self._prepared:
             return
         self.names.check_schema(target_schema)
         self.names.check_table(table, scd2)
         self._con.execute(sql.create_schema(target_schema))
         self._con.execute(sql.create_control_table(target_schema))
-        for statement in sql.create_table(target_schema, table, scd2):
+        for statement in sql.create_table(target_schema, table, scd2, soft_delete):
             self._con.execute(statement)
         if not evolve:
             self._prepared.add(done)
@@ -140,6 +148,10 @@ class DuckDBWarehouse:
         for statement in sql.missing_columns(target_schema, table, existing):
             log.warning("target table evolved", statement=statement)
             self._con.execute(statement)
+        if soft_delete and DELETED_AT not in existing:
+            log.warning("soft deletes turned on: the target table gets _s3rb_deleted_at", table=table.name)
+            self._con.execute(sql.add_deleted_at(target_schema, table.name))
+        self._deleted_at[(target_schema, table.name)] = soft_delete or DELETED_AT in existing
         self._prepared.add(done)
 
     def applied(self, target_schema: str, table: str) -> set[str]:
@@ -163,9 +175,11 @@ class DuckDBWarehouse:
         scd2: Scd2Spec | None = None,
         overflow: Overflow | None = None,
         fence: Fence | None = None,
+        soft_delete: bool = False,
     ) -> int:
         if not batches:
             return 0
+        deletes = Deletes(soft_delete, self._deleted_at.get((target_schema, table.name), False))
         staged = pa.concat_tables([data for _, data in batches])
         con = self._con
         con.execute("BEGIN TRANSACTION")
@@ -180,9 +194,12 @@ class DuckDBWarehouse:
                 for statement in scd2_sql.apply(target_schema, table, scd2, STAGING, mark, sql.SCD2):
                     con.execute(statement)
             else:
-                con.execute(sql.merge(target_schema, table, STAGING), [mark])
+                con.execute(sql.merge(target_schema, table, STAGING, deletes), [mark])
             if sweep is not None and scd2 is not None:
                 con.execute(scd2_sql.expire_unseen(target_schema, table, scd2, sql.SCD2), [sweep.at, sweep.below_seq])
+            elif sweep is not None and deletes.soft:
+                statement, params = sql.soft_sweep(target_schema, table, sweep.below_seq, sweep.at)
+                con.execute(statement, list(params))
             elif sweep is not None:
                 con.execute(sql.sweep(target_schema, table), [sweep.below_seq])
             for ref, data in batches:

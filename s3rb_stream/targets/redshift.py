@@ -18,7 +18,7 @@ from s3rb_stream import faultpoints, metrics
 from s3rb_stream.core.object_keys import BatchRef, source_db_of
 from s3rb_stream.core.overflow import Overflow, fit_table
 from s3rb_stream.core.scd2 import Scd2Spec
-from s3rb_stream.core.schema import SourceTable, table_to_json
+from s3rb_stream.core.schema import DELETED_AT, SourceTable, table_to_json
 from s3rb_stream.core.target_names import redshift_rules
 from s3rb_stream.errors import ConfigError, FencedOut, WarehouseError, WarehouseUnavailable
 from s3rb_stream.log import get_logger
@@ -26,6 +26,7 @@ from s3rb_stream.retry import Backoff
 from s3rb_stream.settings import Mode, OptionTypes, WarehouseLocation, typed_options
 from s3rb_stream.sql import redshift as sql
 from s3rb_stream.sql import scd2 as scd2_sql
+from s3rb_stream.sql.common import HARD_DELETES, Deletes
 from s3rb_stream.sql.identifiers import quote_ansi as q
 from s3rb_stream.store import parquet
 from s3rb_stream.store.manifest import ManifestEntry, manifest_json
@@ -151,7 +152,10 @@ class RedshiftWarehouse:
         self.store = store
         self.last_statement: str | None = None  # what an error names as the step that failed
         self.coercions: dict[tuple[str, str, str], int] = {}  # (table, column, action) → values
-        self._prepared: set[tuple[str, str, str]] = set()  # (schema, table, definition) ready
+        self._prepared: set[tuple[str, str, str, bool]] = set()  # (schema, table, definition, soft) ready
+        # (schema, table) as Redshift spells them → whether it has _s3rb_deleted_at (kept after
+        # soft deletes are turned off)
+        self._deleted_at: dict[tuple[str, str], bool] = {}
         self.names = redshift_rules()  # every name is created and looked up in lower case
         self.statement_timeout = statement_timeout  # seconds; 0: none
         self._connection: Any | None = self._connect()  # now: an unreachable cluster is an error at start
@@ -214,23 +218,31 @@ class RedshiftWarehouse:
             ) from None
 
     def prepare(
-        self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None = None, evolve: bool = True
+        self,
+        target_schema: str,
+        table: SourceTable,
+        scd2: Scd2Spec | None = None,
+        evolve: bool = True,
+        soft_delete: bool = False,
     ) -> None:
-        done = (target_schema, table.name, table_to_json(table) if evolve else "")
+        done = (target_schema, table.name, table_to_json(table) if evolve else "", soft_delete)
         if done in self._prepared:
             return
         self.names.check_schema(target_schema)
         self.names.check_table(table, scd2)
         with self._reachable(f"preparing {target_schema}.{table.name}"):
-            self._prepare(self.names.name(target_schema), self.names.table(table), self.names.spec(scd2), evolve)
+            schema, target, spec = self.names.name(target_schema), self.names.table(table), self.names.spec(scd2)
+            self._prepare(schema, target, spec, evolve, soft_delete)
         self._prepared.add(done)
 
-    def _prepare(self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None, evolve: bool = True) -> None:
+    def _prepare(
+        self, target_schema: str, table: SourceTable, scd2: Scd2Spec | None, evolve: bool = True, soft: bool = False
+    ) -> None:
         cur = self._conn.cursor()
         for statement in (
             sql.create_schema(target_schema),
             sql.create_control_table(target_schema),
-            *sql.create_table(target_schema, table, scd2),
+            *sql.create_table(target_schema, table, scd2, soft),
         ):
             self._run(cur, statement)
         if not evolve:
@@ -242,6 +254,10 @@ class RedshiftWarehouse:
         for statement in sql.missing_columns(target_schema, table, set(lengths)):
             log.warning("target table evolved", statement=statement)
             self._run(cur, statement)
+        if soft and DELETED_AT not in lengths:
+            log.warning("soft deletes turned on: the target table gets _s3rb_deleted_at", table=table.name)
+            self._run(cur, sql.add_deleted_at(target_schema, table.name))
+        self._deleted_at[(target_schema, table.name)] = soft or DELETED_AT in lengths
         lengths, defaults = self._columns(cur, target_schema, table.name)
         alone, rebuilt = sql.widened_columns(target_schema, table, lengths, defaults)
         for statement in rebuilt:
@@ -299,6 +315,7 @@ class RedshiftWarehouse:
         scd2: Scd2Spec | None = None,
         overflow: Overflow | None = None,
         fence: Fence | None = None,
+        soft_delete: bool = False,
     ) -> int:
         if not batches:
             return 0
@@ -311,11 +328,12 @@ class RedshiftWarehouse:
         self.store.put(manifest_key, manifest_json(self.store.bucket, entries))
         rows = int(sum(data.num_rows for _, data in batches))
         schema, target, spec = self.names.name(target_schema), self.names.table(table), self.names.spec(scd2)
+        deletes = Deletes(soft_delete, self._deleted_at.get((schema, target.name), False))
         backoff = Backoff(first=1.0)
         for attempt in range(1, RETRIES + 1):
             try:
                 self._apply_once(
-                    schema, target, table.name, mode, batches, self.store.url(manifest_key), sweep, spec, fence
+                    schema, target, table.name, mode, batches, self.store.url(manifest_key), sweep, spec, fence, deletes
                 )
                 return rows
             except FencedOut:
@@ -393,6 +411,7 @@ class RedshiftWarehouse:
         sweep: Sweep | None,
         scd2: Scd2Spec | None,
         fence: Fence | None = None,
+        deletes: Deletes = HARD_DELETES,
     ) -> None:
         """``schema`` and ``table`` as Redshift spells them; ``ledger_name``: the source table's name,
         which the control table records."""
@@ -404,15 +423,18 @@ class RedshiftWarehouse:
                 *sql.stage_load(table, manifest, self.iam_role),
                 *scd2_sql.apply(schema, table, scd2, sql.STAGE, mark, sql.SCD2),
             ]
+        elif mode == "append":
+            steps = sql.append_load(schema, table, manifest, self.iam_role, mark)
         else:
-            load = sql.append_load if mode == "append" else sql.merge_load
-            steps = load(schema, table, manifest, self.iam_role, mark)
+            steps = sql.merge_load(schema, table, manifest, self.iam_role, mark, deletes)
         for statement in steps:
             self._run(cur, statement)
             if statement.lstrip().upper().startswith("COPY"):
                 faultpoints.reached("load.copy")
         if sweep is not None and scd2 is not None:
             self._run(cur, scd2_sql.expire_unseen(schema, table, scd2, sql.SCD2), (sweep.at, sweep.below_seq))
+        elif sweep is not None and deletes.soft:
+            self._run(cur, *sql.soft_sweep(schema, table, sweep.below_seq, sweep.at))
         elif sweep is not None:
             self._run(cur, sql.sweep(schema, table), (sweep.below_seq,))
         for ref, data in batches:

@@ -143,11 +143,12 @@ def test_compressed_events_in_the_binlog_stop_capture(tmp_path: Path, spare_serv
 
 def test_check_reports_the_ready_tables(tmp_path: Path, spare_server: MariaDBServer) -> None:
     with_shop(spare_server)
-    tables = 'tables:\n  - name: "shop.orders"\n  - name: "shop.no_key"\n    mode: append\n'
+    tables = 'tables:\n  - name: "shop.orders"\n    soft_delete: true\n  - name: "shop.no_key"\n    mode: append\n'
     result = cli(tmp_path, spare_server.url, tables, "check", "--source-db", "shop", "--target-schema", "t")
     assert result.returncode == 0, result.stderr
     assert "ok: 2 table(s) of shop ready to stream into t" in result.stdout
-    assert "key=(id)" in result.stdout and "mode=append" in result.stdout
+    assert "key=(id) deletes=soft\n" in result.stdout and result.stdout.count("deletes=soft") == 1
+    assert "mode=append" in result.stdout
     assert "speed-ups" not in result.stdout  # built here: nothing to warn about
 
 

@@ -14,6 +14,7 @@ from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.errors import WarehouseError
 from s3rb_stream.sql import duckdb as duckdb_sql
 from s3rb_stream.store.parquet import changes_to_table, decode, encode
+from s3rb_stream.targets import Sweep
 from s3rb_stream.targets.duckdb import DuckDBWarehouse
 
 TS = datetime(2026, 1, 1, tzinfo=UTC)
@@ -110,3 +111,86 @@ def test_a_batch_applied_again_is_recorded_once(warehouse: DuckDBWarehouse) -> N
 def test_append_mode_keeps_every_change(warehouse: DuckDBWarehouse) -> None:
     warehouse.apply("t", TABLE, "append", [batch(("c", 10, 1, "a"), ("u", 11, 1, "b"), ("d", 12, 1, "b"))])
     assert [r[3] for r in warehouse.query("SELECT * FROM t.items ORDER BY _s3rb_seq")] == ["c", "u", "d"]
+
+
+# --------------------------------------------------------------------------- soft deletes
+
+
+def at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(TS.timestamp() + seconds, UTC)
+
+
+def timed(*changes: tuple[str, int, int, str | None]) -> tuple[BatchRef, pa.Table]:
+    """Like :func:`batch`, each change committed ``seq`` seconds after TS."""
+    built = [Change(Op(op), seq, at(seq), (key, name)) for op, seq, key, name in changes]
+    ref = BatchRef(built[0].seq, built[-1].seq, f"items_{built[0].seq}_{built[-1].seq}_{len(built)}.parquet", "items")
+    return ref, decode(encode(changes_to_table(TABLE, built), "zstd"), ref.key)
+
+
+@pytest.fixture
+def soft(tmp_path: Path) -> DuckDBWarehouse:
+    wh = DuckDBWarehouse(str(tmp_path / "soft.duckdb"))
+    wh.prepare("t", TABLE, soft_delete=True)
+    return wh
+
+
+def soft_rows(wh: DuckDBWarehouse) -> list[tuple[object, ...]]:
+    return wh.query("SELECT id, name, _s3rb_seq, _s3rb_op, _s3rb_deleted_at FROM t.items ORDER BY id")
+
+
+def test_a_soft_delete_keeps_the_row_marked_with_the_delete_time(soft: DuckDBWarehouse) -> None:
+    soft.apply("t", TABLE, "merge", [timed(("c", 10, 1, "a"), ("c", 11, 2, "b"))], soft_delete=True)
+    soft.apply("t", TABLE, "merge", [timed(("d", 20, 1, "a"))], soft_delete=True)
+    assert soft_rows(soft) == [(1, "a", 20, "d", at(20)), (2, "b", 11, "c", None)]
+
+
+def test_a_soft_deleted_key_inserted_again_lives_and_an_older_change_never_revives_it(soft: DuckDBWarehouse) -> None:
+    soft.apply("t", TABLE, "merge", [timed(("c", 10, 1, "a"))], soft_delete=True)
+    soft.apply("t", TABLE, "merge", [timed(("d", 30, 1, "a"))], soft_delete=True)
+    soft.apply("t", TABLE, "merge", [timed(("u", 15, 1, "zombie"))], soft_delete=True)
+    assert soft_rows(soft) == [(1, "a", 30, "d", at(30))]
+    soft.apply("t", TABLE, "merge", [timed(("c", 40, 1, "again"))], soft_delete=True)
+    assert soft_rows(soft) == [(1, "again", 40, "c", None)]
+
+
+def test_insert_then_delete_in_one_soft_load_leaves_the_marked_row(soft: DuckDBWarehouse) -> None:
+    soft.apply("t", TABLE, "merge", [timed(("c", 10, 7, "a"), ("d", 11, 7, "a"))], soft_delete=True)
+    assert soft_rows(soft) == [(7, "a", 11, "d", at(11))]
+
+
+def test_a_sweep_marks_the_live_rows_the_extract_did_not_see_at_its_read_time(soft: DuckDBWarehouse) -> None:
+    soft.apply("t", TABLE, "merge", [timed(("c", 10, 1, "a"), ("c", 11, 2, "b"), ("c", 12, 3, "c"))], soft_delete=True)
+    soft.apply("t", TABLE, "merge", [timed(("d", 13, 3, "c"))], soft_delete=True)
+    extract = timed(("r", 100, 2, "b"))  # a snapshot at sequence 100 that saw key 2 only
+    soft.apply("t", TABLE, "merge", [extract], Sweep(100, at(90)), soft_delete=True)
+    expected = [(1, "a", 100, "d", at(90)), (2, "b", 100, "r", None), (3, "c", 13, "d", at(13))]
+    assert soft_rows(soft) == expected
+    assert soft.query("SELECT _s3rb_source_ts FROM t.items WHERE id = 1") == [(at(90),)]
+    soft.apply("t", TABLE, "merge", [extract], Sweep(100, at(95)), soft_delete=True)  # loaded again
+    assert soft_rows(soft) == expected
+    soft.apply("t", TABLE, "merge", [timed(("c", 101, 1, "back"))], soft_delete=True)
+    assert soft_rows(soft)[0] == (1, "back", 101, "c", None)
+
+
+def test_soft_deletes_turned_off_keep_the_marks_and_a_revived_row_loses_its_mark(tmp_path: Path) -> None:
+    wh = DuckDBWarehouse(str(tmp_path / "w.duckdb"))
+    wh.prepare("t", TABLE, soft_delete=True)
+    wh.apply("t", TABLE, "merge", [timed(("c", 10, 1, "a"), ("c", 11, 2, "b"), ("d", 12, 1, "a"))], soft_delete=True)
+    wh.close()
+    wh = DuckDBWarehouse(str(tmp_path / "w.duckdb"))  # a restart with soft_delete off
+    wh.prepare("t", TABLE)
+    wh.apply("t", TABLE, "merge", [timed(("d", 20, 2, "b"))])
+    assert soft_rows(wh) == [(1, "a", 12, "d", at(12))]  # deletes are hard again; the old mark stays
+    wh.apply("t", TABLE, "merge", [timed(("c", 30, 1, "again"))])
+    assert soft_rows(wh) == [(1, "again", 30, "c", None)]
+
+
+def test_soft_deletes_turned_on_add_the_column_to_a_table_that_has_rows(tmp_path: Path) -> None:
+    wh = DuckDBWarehouse(str(tmp_path / "w.duckdb"))
+    wh.prepare("t", TABLE)
+    wh.apply("t", TABLE, "merge", [timed(("c", 10, 1, "a"), ("c", 11, 2, "b"))])
+    wh.close()
+    wh = DuckDBWarehouse(str(tmp_path / "w.duckdb"))
+    wh.prepare("t", TABLE, soft_delete=True)
+    wh.apply("t", TABLE, "merge", [timed(("d", 20, 2, "b"))], soft_delete=True)
+    assert soft_rows(wh) == [(1, "a", 10, "c", None), (2, "b", 20, "d", at(20))]

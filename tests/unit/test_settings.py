@@ -135,6 +135,20 @@ def test_tables_file_defaults_and_pattern_resolution(tmp_path: Path) -> None:
         ('tables:\n  - name: "s.t"\n    cdc_strategy: hybrid_sync\n', "Input should be 'binlog', 'hybrid' or"),
         ('tables:\n  - name: "s.t"\n    sync_interval: 0\n', "sync_interval: Input should be greater than 0"),
         ("colums: []\n", "colums: Extra inputs are not permitted"),
+        (
+            'tables:\n  - name: "s.t"\n    mode: scd2\n    soft_delete: true\n',
+            "tables[0] (s.t): Value error, soft_delete does not apply to mode scd2: SCD2 tables already keep"
+            " history (a deleted key's current version is closed",
+        ),
+        (
+            'tables:\n  - name: "s.t"\n    mode: append\n    soft_delete: true\n',
+            "soft_delete does not apply to mode append: it keeps every change as a row, deletes included",
+        ),
+        (
+            'tables:\n  - name: "s.t"\n    cdc_strategy: hybrid\n    cdc_timestamp_column: ts\n'
+            "    cdc_id_column: id\n    soft_delete: true\n",
+            "soft_delete does not apply to cdc_strategy hybrid: it reads rows by their change time and never sees",
+        ),
     ],
 )
 def test_malformed_tables_file_errors_name_entry_and_key(tmp_path: Path, text: str, needle: str) -> None:

@@ -4,6 +4,7 @@ import pytest
 
 from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.sql import duckdb as sql
+from s3rb_stream.sql.common import Deletes
 
 
 @pytest.mark.parametrize(
@@ -47,3 +48,25 @@ def test_merge_quotes_identifiers_and_compares_nullable_keys_null_safely() -> No
         'WHEN MATCHED AND _s3rb_s."_s3rb_seq" > _s3rb_t."_s3rb_seq" AND _s3rb_s."_s3rb_op" = \'d\' THEN DELETE'
     ) in text
     assert "WHEN NOT MATCHED AND _s3rb_s.\"_s3rb_op\" <> 'd' THEN INSERT" in text
+
+
+def test_a_soft_delete_merge_writes_deletes_as_marked_rows_and_deletes_nothing() -> None:
+    text = sql.merge("t", TABLE, "stage", Deletes(soft=True))
+    assert "THEN DELETE" not in text
+    marked = 'CASE WHEN _s3rb_s."_s3rb_op" = \'d\' THEN _s3rb_s."_s3rb_source_ts" END'
+    assert (
+        'WHEN MATCHED AND (_s3rb_s."_s3rb_seq" > _s3rb_t."_s3rb_seq" OR (_s3rb_s."_s3rb_seq" = _s3rb_t."_s3rb_seq"'
+        ' AND _s3rb_s."_s3rb_op" = \'r\')) THEN UPDATE SET "a" = _s3rb_s."a"' in text
+    )
+    assert f'"_s3rb_deleted_at" = {marked}\n' in text
+    assert (
+        'WHEN NOT MATCHED THEN INSERT ("a", "b", "v", "_s3rb_seq", "_s3rb_op", "_s3rb_source_ts", "_s3rb_deleted_at")'
+        in text
+    )
+    assert text.endswith(f'_s3rb_s."_s3rb_source_ts", {marked})')
+
+
+def test_a_table_that_keeps_the_column_with_hard_deletes_writes_null_there() -> None:
+    text = sql.merge("t", TABLE, "stage", Deletes(soft=False, column=True))
+    assert "THEN DELETE" in text and "WHEN NOT MATCHED AND _s3rb_s.\"_s3rb_op\" <> 'd' THEN INSERT" in text
+    assert '"_s3rb_deleted_at" = CASE WHEN' in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from s3rb_stream.core.scd2 import make_spec
@@ -9,6 +11,7 @@ from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.errors import SchemaError
 from s3rb_stream.sql import redshift as rs
 from s3rb_stream.sql import scd2
+from s3rb_stream.sql.common import Deletes
 from s3rb_stream.sql.redshift_lint import lint
 
 ITEMS = SourceTable(
@@ -30,6 +33,7 @@ DOCS = SourceTable(
 SPEC = make_spec(DOCS, None, "valid_from", "valid_to", "is_current", "update")
 ROLE = "arn:aws:iam::123456789012:role/s3rb-copy"
 MANIFEST = "s3://bucket/cdc/_s3rb_state/manifests/load-1.manifest"
+SOFT = Deletes(soft=True)
 
 
 def all_statements() -> list[str]:
@@ -41,6 +45,11 @@ def all_statements() -> list[str]:
         *rs.append_load("analytics", DOCS, MANIFEST, ROLE, 41),
         rs.merge_upserts("analytics", DOCS),
         rs.sweep("analytics", ITEMS),
+        *rs.create_table("analytics", ITEMS, soft_delete=True),
+        rs.add_deleted_at("analytics", "order_items"),
+        *rs.merge_load("analytics", ITEMS, MANIFEST, ROLE, 41, SOFT),
+        rs.merge_upserts("analytics", DOCS, Deletes(soft=False, column=True)),
+        rs.soft_sweep("analytics", ITEMS, 41, datetime(2026, 1, 1, tzinfo=UTC))[0],
         *rs.create_table("analytics", DOCS, SPEC),
         *scd2.apply("analytics", DOCS, SPEC, rs.STAGE, 41, rs.SCD2),
         scd2.expire_unseen("analytics", DOCS, SPEC, rs.SCD2),
@@ -146,6 +155,45 @@ def test_merge_load_order() -> None:
         'DELETE FROM "analytics"."order',
         'MERGE INTO "analytics"."order_',
     ]
+
+
+def test_soft_deletes_merge_the_deletes_marked_and_delete_nothing() -> None:
+    steps = rs.merge_load("analytics", ITEMS, MANIFEST, ROLE, 41, SOFT)
+    assert rs.apply_deletes("analytics", ITEMS) not in steps
+    assert [s for s in steps if s.startswith("DELETE FROM")] == [rs.drop_stale("analytics", ITEMS)]
+    merge = steps[-1]
+    columns = ["order_id", "line", "sku", "_s3rb_seq", "_s3rb_op", "_s3rb_source_ts"]
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    marked = 'CASE WHEN "_s3rb_op" = \'d\' THEN "_s3rb_source_ts" END AS "_s3rb_deleted_at"'
+    assert f'USING (SELECT {quoted}, {marked} FROM "_s3rb_newest") AS _s3rb_src\n' in merge
+    assert '"_s3rb_deleted_at" = _s3rb_src."_s3rb_deleted_at"' in merge.split("WHEN MATCHED")[1]
+    assert merge.endswith(', _s3rb_src."_s3rb_deleted_at")')
+
+
+def test_a_table_that_keeps_the_column_with_hard_deletes_writes_null_there() -> None:
+    merge = rs.merge_upserts("analytics", ITEMS, Deletes(soft=False, column=True))
+    assert 'FROM "_s3rb_newest" WHERE "_s3rb_op" <> \'d\') AS _s3rb_src' in merge
+    assert '"_s3rb_deleted_at" = _s3rb_src."_s3rb_deleted_at"' in merge
+    assert rs.apply_deletes("analytics", ITEMS) in rs.merge_load(
+        "analytics", ITEMS, MANIFEST, ROLE, 41, Deletes(soft=False, column=True)
+    )
+
+
+def test_soft_delete_tables_are_created_with_the_column_last() -> None:
+    (create,) = rs.create_table("analytics", ITEMS, soft_delete=True)
+    assert create.endswith('"_s3rb_source_ts" TIMESTAMPTZ NOT NULL,\n  "_s3rb_deleted_at" TIMESTAMPTZ\n)')
+    assert "_s3rb_deleted_at" not in rs.create_table("analytics", ITEMS)[0]
+    assert "_s3rb_deleted_at" not in rs.create_stage(ITEMS)  # COPY fills the stage from Parquet, by position
+
+
+def test_a_soft_sweep_marks_live_rows_below_the_extract() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    statement, params = rs.soft_sweep("analytics", ITEMS, 41, at)
+    assert statement == (
+        'UPDATE "analytics"."order_items" SET "_s3rb_op" = \'d\', "_s3rb_seq" = %s, "_s3rb_source_ts" = %s,'
+        ' "_s3rb_deleted_at" = %s WHERE "_s3rb_seq" < %s AND "_s3rb_deleted_at" IS NULL'
+    )
+    assert params == (41, at, at, 41)
 
 
 @pytest.mark.parametrize("statement", all_statements())
