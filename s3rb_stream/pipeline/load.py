@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from s3rb_stream import faultpoints, metrics
+from s3rb_stream.core.column_types import same_definition
 from s3rb_stream.core.object_keys import BatchRef, extract_state_key, in_load_order, parse_batch_key, table_prefix
 from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.positions import BinlogPosition
@@ -259,7 +260,7 @@ class Loader:
             # whose ranges overlap: a replay after a crash may cut the same changes into other
             # batches, and only separate loads let the watermark drop the copies (append mode).
             overlaps = ref.part is None and ref.first_seq <= top
-            if written_with != definition or overlaps:
+            if not same_definition(written_with, definition) or overlaps:
                 apply_chunk()
                 definition = written_with  # the chunk's first: it carries the renames to the columns
             chunk.append((ref, decoded))
