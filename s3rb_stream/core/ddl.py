@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from s3rb_stream.core.column_types import same_type
+from s3rb_stream.core.column_types import same_type, widens
 from s3rb_stream.core.schema import SourceTable
 
 _COMMENTS = re.compile(r"/\*.*?\*/|--[^\n]*|#[^\n]*", re.S)
@@ -104,9 +104,10 @@ def follow_problem(
 
     Followed: columns added (nullable, or with a literal default that the target applies to
     existing rows), columns dropped (the target keeps them), columns renamed (so is the target's),
-    text columns made longer (or ENUM and SET given more members), and changes that leave every
-    remaining column's type as it was, however spelled (nullability, defaults, comments, indexes,
-    display widths).
+    text columns made longer (or ENUM and SET given more members), lossless widenings
+    (:func:`~s3rb_stream.core.column_types.widens`: the target widens its column), and changes
+    that leave every remaining column's type as it was, however spelled (nullability, defaults,
+    comments, indexes, display widths).
     """
     if new is None:
         return "the table is gone"
@@ -128,8 +129,8 @@ def follow_problem(
             if (has_default or not col.nullable) and constant_default(col.default) is None:
                 return f"column {col.name} was added with default {col.default}, which the target cannot give old rows"
             continue
-        if same_type(was, col):
-            continue  # the same type however spelled
+        if same_type(was, col) or widens(was, col) or (statement is None and widens(col, was)):
+            continue  # the same type however spelled, or a lossless widening (older rows: the narrower)
         grown_text = (
             was.data_type in _TEXT
             and col.data_type in _TEXT
@@ -144,7 +145,7 @@ def follow_problem(
 def type_change(column: str, was: str, now: str, target: str | None) -> str:
     """Why a change of type is not followed, and what the target table needs before a re-snapshot:
     its column keeps the old type, which the new values may not fit (another type family)."""
-    reason = f"column {column} changed type from {was} to {now}"
+    reason = f"column {column} changed type from {was} to {now}, which is not a lossless widening"
     if target is None:
         return reason
     return (

@@ -8,11 +8,13 @@ from __future__ import annotations
 import pyarrow as pa
 
 from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
+from s3rb_stream.sql import common
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
 from s3rb_stream.sql.common import FENCE_TABLE as FENCE_TABLE
 from s3rb_stream.sql.common import ControlDialect, all_columns, table_name
 from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
 from s3rb_stream.sql.common import load_summary as load_summary
+from s3rb_stream.sql.common import spelled_type as spelled_type
 from s3rb_stream.sql.identifiers import quote_ansi as q
 from s3rb_stream.sql.scd2 import Scd2Dialect
 from s3rb_stream.sql.target import TargetStatements
@@ -105,3 +107,11 @@ fence_generation = _STATEMENTS.fence_generation
 sweep = _STATEMENTS.sweep
 target_columns = _STATEMENTS.target_columns
 missing_columns = _STATEMENTS.missing_columns
+
+
+def widened_columns(schema: str, table: SourceTable, existing: dict[str, str]) -> list[str]:
+    """ALTERs widening the target columns the source widened: DuckDB changes a column's type in place."""
+    return [
+        common.alter_column_type(schema, table.name, name, wanted)
+        for name, _, wanted in _STATEMENTS.widened_columns(table, existing)
+    ]

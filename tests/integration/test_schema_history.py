@@ -25,7 +25,7 @@ from s3rb_stream.settings import Settings
 from s3rb_stream.store import open_store
 from s3rb_stream.testing.mariadb import MariaDBServer
 from tests.integration.conftest import Pipeline, source_columns, source_rows
-from tests.integration.test_redshift_end_to_end import query_target, settings_for_target
+from tests.integration.test_redshift_end_to_end import admin_connection, query_target, settings_for_target
 
 _n = itertools.count()
 
@@ -179,8 +179,8 @@ def test_an_alter_that_cannot_be_followed_quarantines_only_its_table(history: Hi
     history.sql(*BEFORE)
     alter_all(history, ALTERS[:2])
     history.sql(
-        "ALTER TABLE customer MODIFY legacy BIGINT",  # Redshift cannot change a column's type
-        "INSERT INTO customer (id, name, legacy) VALUES (20, 'big', 5000000000)",
+        "ALTER TABLE customer MODIFY legacy SMALLINT",  # narrower: the source may have cut values
+        "INSERT INTO customer (id, name, legacy) VALUES (20, 'small', 5000)",
         "INSERT INTO other VALUES (3, 'z')",
     )
     history.run()
@@ -190,8 +190,48 @@ def test_an_alter_that_cannot_be_followed_quarantines_only_its_table(history: Hi
     )
     (warning,) = prepare(history.settings, history.db, history.schema, "earliest").warnings
     assert "table customer is quarantined" in warning
-    assert re.search(r"column legacy changed type from int(\(11\))? to bigint\(20\)", warning), warning
+    assert re.search(r"column legacy changed type from int(\(11\))? to smallint\(6\)", warning), warning
+    assert f"drop the target table {history.schema}.customer in the warehouse" in warning
     assert f"snapshot --source-db {history.db} --target-schema {history.schema} -t customer --restart" in warning
+
+
+WIDE = [
+    "CREATE TABLE wide (id INT PRIMARY KEY, i INT, u INT UNSIGNED, d DECIMAL(10,2), w DECIMAL(36,2), f FLOAT,"
+    " t DATETIME, c CHAR(5))",
+    "INSERT INTO wide VALUES (1, -2147483648, 4294967295, -12345678.91, 12.50, 1.5, '2026-01-02 03:04:05', 'abc'),"
+    " (2, 7, 0, 0.5, -3, -2.25, NULL, NULL)",
+]
+WIDENED = (
+    "ALTER TABLE wide MODIFY id BIGINT, MODIFY i BIGINT, MODIFY u BIGINT, MODIFY d DECIMAL(14,4),"
+    " MODIFY w DECIMAL(40,2), MODIFY f DOUBLE, MODIFY t DATETIME(6), MODIFY c VARCHAR(20)",
+    "INSERT INTO wide VALUES (5000000000, 9000000000, -1, 1234567890.1234, 12345678901234567890123456789012345678.99,"
+    " 0.1, '2026-01-02 03:04:05.123456', 'a longer text')",
+    "UPDATE wide SET i = 3000000000, d = 0.0001, w = w + 1 WHERE id = 2",
+)
+
+
+def test_lossless_widenings_are_followed_from_the_oldest_binlog(history: History) -> None:
+    """An INT key made BIGINT when its ids run out, and every other lossless widening: followed,
+    the target's columns widened when the first batch of the wider definition loads."""
+    history.capture("wide")
+    history.sql(*WIDE, *WIDENED)
+    history.run()
+    assert prepare(history.settings, history.db, history.schema, "earliest").warnings == []
+    history.assert_mirrored()
+
+
+def test_lossless_widenings_are_followed_after_the_narrower_rows_were_loaded(history: History) -> None:
+    history.capture("wide")
+    history.sql(*WIDE)
+    history.run()
+    history.assert_mirrored()
+    history.sql(*WIDENED)
+    history.run()
+    assert prepare(history.settings, history.db, history.schema, "earliest").warnings == []
+    history.assert_mirrored()
+    history.sql("INSERT INTO wide (id, i) VALUES (6000000000, -9000000000)")  # and on, as defined now
+    history.run()
+    history.assert_mirrored()
 
 
 def test_a_batch_run_that_ends_with_a_quarantine_exits_3_names_it_and_status_and_metrics_show_it(
@@ -260,3 +300,47 @@ def test_a_tampered_checkpoint_definition_is_refused_before_anything_runs(file_p
     assert "the checkpoint's definition of customer is not a valid table definition" in result.stderr
     assert "columns.1.char_length" in result.stderr
     assert not Path("/tmp/s3rb-owned").exists()
+
+
+def drop_target_table(history: History, table: str) -> None:
+    """What the advice says to do with the target table: drop it in the warehouse."""
+    statement = f'DROP TABLE "{history.schema}"."{table}"'
+    if history.port is not None:
+        conn = admin_connection(history.port)
+        try:
+            conn.cursor().execute(statement)
+        finally:
+            conn.close()
+        return
+    from s3rb_stream.targets.duckdb import DuckDBWarehouse
+
+    wh = DuckDBWarehouse(history.settings.warehouse().path)
+    try:
+        wh.query(statement)
+    finally:
+        wh.close()
+
+
+@pytest.mark.parametrize("change", ["MODIFY v SMALLINT", "MODIFY v VARCHAR(12)", "MODIFY v INT UNSIGNED"])
+def test_a_type_change_not_followed_says_what_to_do_and_doing_it_mirrors_the_source(
+    history: History, change: str
+) -> None:
+    history.capture("n")
+    history.sql("CREATE TABLE n (id INT PRIMARY KEY, v INT)", "INSERT INTO n VALUES (1, 10), (2, 20)")
+    history.run()
+    history.sql(f"ALTER TABLE n {change}", "INSERT INTO n VALUES (3, 30)", "UPDATE n SET v = 21 WHERE id = 2")
+    history.run()
+    (warning,) = prepare(history.settings, history.db, history.schema, "earliest").warnings
+    assert "which is not a lossless widening" in warning
+    steps = (
+        f"drop the target table {history.schema}.n in the warehouse (or alter its column v to the new type)",
+        f"s3rb-stream snapshot --source-db {history.db} --target-schema {history.schema} -t n --restart",
+    )
+    assert all(step in warning for step in steps), warning
+
+    drop_target_table(history, "n")
+    snapshot(history.settings, history.db, history.schema, ("n",), restart=True)
+    history.sql("INSERT INTO n VALUES (4, 40)")
+    history.run()
+    assert prepare(history.settings, history.db, history.schema, "earliest").warnings == []
+    history.assert_mirrored()

@@ -144,6 +144,12 @@ def test_a_rename_of_a_column_described_by_its_table_map_is_followed() -> None:
     assert follow_problem("ALTER TABLE t RENAME COLUMN age TO years", old, new) is None
 
 
+@pytest.mark.parametrize(("was", "now"), WIDENINGS)
+def test_a_widening_is_followed_live_and_from_history(was: SourceColumn, now: SourceColumn) -> None:
+    assert follow_problem("ALTER TABLE t MODIFY v ...", table(was), table(now)) is None
+    assert follow_problem(None, table(now), table(was)) is None  # older rows than the definition held
+
+
 @pytest.mark.parametrize(
     ("was", "now"),
     [(col("int(11)"), col("smallint(6)")), (col("int(11)"), text("varchar", 12)), (col("int"), col("int unsigned"))],
@@ -151,7 +157,7 @@ def test_a_rename_of_a_column_described_by_its_table_map_is_followed() -> None:
 def test_a_type_change_not_followed_names_what_the_target_table_needs(was: SourceColumn, now: SourceColumn) -> None:
     problem = follow_problem("ALTER TABLE t MODIFY v ...", table(was), table(now), "analytics.t")
     assert problem == (
-        f"column v changed type from {was.column_type} to {now.column_type};"
+        f"column v changed type from {was.column_type} to {now.column_type}, which is not a lossless widening;"
         " before the table is re-snapshotted, drop the target table analytics.t in the warehouse"
         " (or alter its column v to the new type)"
     )
