@@ -19,9 +19,11 @@ from click.testing import CliRunner
 from s3rb_stream import metrics
 from s3rb_stream.cli import EXIT_QUARANTINED, main
 from s3rb_stream.core.object_keys import checkpoint_key
+from s3rb_stream.pipeline.capture import save_quarantine
 from s3rb_stream.pipeline.runner import prepare, run
 from s3rb_stream.pipeline.snapshot import snapshot
 from s3rb_stream.settings import Settings
+from s3rb_stream.sources.mysql_meta import current_position
 from s3rb_stream.store import open_store
 from s3rb_stream.testing.mariadb import MariaDBServer
 from tests.integration.conftest import Pipeline, source_columns, source_rows
@@ -341,6 +343,24 @@ def test_a_type_change_not_followed_says_what_to_do_and_doing_it_mirrors_the_sou
     drop_target_table(history, "n")
     snapshot(history.settings, history.db, history.schema, ("n",), restart=True)
     history.sql("INSERT INTO n VALUES (4, 40)")
+    history.run()
+    assert prepare(history.settings, history.db, history.schema, "earliest").warnings == []
+    history.assert_mirrored()
+
+
+def test_a_snapshot_restart_widens_the_target_table_it_finds(history: History) -> None:
+    """A table quarantined for a widening (by a release that did not follow them): its
+    snapshot --restart widens the target column instead of failing on the wider values."""
+    history.capture("n")
+    history.sql("CREATE TABLE n (id INT PRIMARY KEY, v INT)", "INSERT INTO n VALUES (1, 10)")
+    history.run()
+    conn = history.mariadb.connect()
+    at = current_position(conn)
+    conn.close()
+    store = open_store(history.settings)
+    save_quarantine(store, history.db, history.schema, "n", "column v changed type from int(11) to bigint(20)", at)
+    history.sql("ALTER TABLE n MODIFY v BIGINT", "INSERT INTO n VALUES (2, 5000000000)")
+    snapshot(history.settings, history.db, history.schema, ("n",), restart=True)
     history.run()
     assert prepare(history.settings, history.db, history.schema, "earliest").warnings == []
     history.assert_mirrored()
