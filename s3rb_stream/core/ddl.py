@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from s3rb_stream.core.column_types import same_type, widens
 from s3rb_stream.core.schema import SourceTable
 
 _COMMENTS = re.compile(r"/\*.*?\*/|--[^\n]*|#[^\n]*", re.S)
@@ -93,15 +94,20 @@ def constant_default(default: str | None) -> str | None:
     return default if _CONSTANT.match(default) else None
 
 
-def follow_problem(statement: str | None, old: SourceTable, new: SourceTable | None) -> str | None:
+def follow_problem(
+    statement: str | None, old: SourceTable, new: SourceTable | None, target: str | None = None
+) -> str | None:
     """Why a change of a captured table's definition from ``old`` to ``new`` cannot be followed by
     its target, or None when it can. ``statement``: the ALTER(s) between them; None when rows of
     ``new`` simply came first (binlog written before ``old``, the server's definition of now).
+    ``target``: the target table (``schema.table``) that a type change not followed names.
 
     Followed: columns added (nullable, or with a literal default that the target applies to
     existing rows), columns dropped (the target keeps them), columns renamed (so is the target's),
-    text columns made longer (or ENUM and SET given more members), and changes that leave every
-    remaining column's type as it was (nullability, defaults, comments, indexes).
+    text columns made longer (or ENUM and SET given more members), lossless widenings
+    (:func:`~s3rb_stream.core.column_types.widens`: the target widens its column), and changes
+    that leave every remaining column's type as it was, however spelled (nullability, defaults,
+    comments, indexes, display widths).
     """
     if new is None:
         return "the table is gone"
@@ -123,9 +129,8 @@ def follow_problem(statement: str | None, old: SourceTable, new: SourceTable | N
             if (has_default or not col.nullable) and constant_default(col.default) is None:
                 return f"column {col.name} was added with default {col.default}, which the target cannot give old rows"
             continue
-        same = (was.column_type, was.char_length, was.precision, was.scale, was.datetime_precision)
-        if same == (col.column_type, col.char_length, col.precision, col.scale, col.datetime_precision):
-            continue
+        if same_type(was, col) or widens(was, col) or (statement is None and widens(col, was)):
+            continue  # the same type however spelled, or a lossless widening (older rows: the narrower)
         grown_text = (
             was.data_type in _TEXT
             and col.data_type in _TEXT
@@ -133,8 +138,20 @@ def follow_problem(statement: str | None, old: SourceTable, new: SourceTable | N
             and ((col.char_length or 0) >= (was.char_length or 0) or statement is None)  # older rows: shorter
         )
         if not grown_text:  # a longer text (or more ENUM/SET members) is followed; other type changes are not
-            return f"column {col.name} changed type from {was.column_type} to {col.column_type}"
+            return type_change(col.name, was.column_type, col.column_type, target)
     return None
+
+
+def type_change(column: str, was: str, now: str, target: str | None) -> str:
+    """Why a change of type is not followed, and what the target table needs before a re-snapshot:
+    its column keeps the old type, which the new values may not fit (another type family)."""
+    reason = f"column {column} changed type from {was} to {now}, which is not a lossless widening"
+    if target is None:
+        return reason
+    return (
+        f"{reason}; before the table is re-snapshotted, drop the target table {target} in the warehouse"
+        f" (or alter its column {column} to the new type)"
+    )
 
 
 _ADD_COLUMN = re.compile(

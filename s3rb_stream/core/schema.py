@@ -81,7 +81,9 @@ class SourceColumn:
 
     @property
     def unsigned(self) -> bool:
-        return "unsigned" in self.column_type.lower()
+        """From the words after the type's parentheses (not ENUM members); ZEROFILL implies UNSIGNED."""
+        attributes = self.column_type.lower().rsplit(")", 1)[-1]
+        return "unsigned" in attributes or "zerofill" in attributes
 
     @property
     def set_members(self) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from s3rb_stream import faultpoints, metrics
 from s3rb_stream.core.batching import BatchBuffers, FlushPolicy
 from s3rb_stream.core.changes import Change, Op
 from s3rb_stream.core.checkpoint import Checkpoint, now_utc
+from s3rb_stream.core.column_types import same_definition
 from s3rb_stream.core.ddl import follow_problem, parse_ddl, renames_table
 from s3rb_stream.core.object_keys import batch_key, checkpoint_key, extract_state_key, quarantine_key
 from s3rb_stream.core.positions import BinlogPosition
@@ -299,13 +300,13 @@ class Capture:
         old = self.tables[table]
         hints = self.alters.pop(table, None)
         first_sight = hints is None and table not in self.seen
-        if new == old:  # an ALTER that left the columns as they were (an index, a default)
+        if same_definition(new, old):  # an ALTER that left the columns as they were (an index, a default)
             self._set_definition(new)
             return None
         if first_sight and not self.resumed:
             problem = None  # older rows than the definition read at the start: theirs is the one to load
         else:
-            problem = follow_problem(hints.statement if hints else None, old, new)
+            problem = follow_problem(hints.statement if hints else None, old, new, self._target(table))
         if problem is None and pending.rows.get(table):
             problem = "its definition changed inside a transaction"
         if problem is not None and hints is not None:
@@ -339,12 +340,16 @@ class Capture:
                 self.alters.pop(table)
                 continue
             new = hints.applied_to(now)
-            problem = follow_problem(hints.statement, self.tables[table], new)
+            problem = follow_problem(hints.statement, self.tables[table], new, self._target(table))
             del self.alters[table]
             if problem is not None:
                 self.quarantine(table, f"ALTER TABLE at {hints.position}: {problem}", hints.position)
-            elif new != self.tables[table]:
+            elif not same_definition(new, self.tables[table]):
                 self._adopt_definition(new, hints)
+
+    def _target(self, table: str) -> str:
+        """The target table a quarantine's advice names."""
+        return f"{self.target_schema}.{table}"
 
     def _convert_rows(self, pending: _Pending, item: RowImages) -> None:
         bucket = pending.rows.setdefault(item.table, [])

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from s3rb_stream import faultpoints, metrics
+from s3rb_stream.core.column_types import same_definition
 from s3rb_stream.core.object_keys import BatchRef, extract_state_key, in_load_order, parse_batch_key, table_prefix
 from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.positions import BinlogPosition
@@ -277,7 +278,7 @@ class Loader:
             rerun = ref.part is not None and any(
                 r.part is not None and r.first_seq == ref.first_seq and r.run != ref.run for r, _ in chunk
             )
-            if written_with != definition or overlaps or rerun:
+            if not same_definition(written_with, definition) or overlaps or rerun:
                 apply_chunk()
                 definition = written_with  # the chunk's first: it carries the renames to the columns
             chunk.append((ref, decoded))

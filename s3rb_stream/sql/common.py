@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -173,11 +173,72 @@ def add_deleted_at(schema: str, table: str) -> str:
 
 
 def target_columns(d: ControlDialect) -> str:
-    """The columns a target table has now, with their character length. Parameters: schema, table."""
+    """The columns a target table has now: name, type (data type, character length, numeric
+    precision and scale: :func:`spelled_type`), and whether it has a default. Parameters: schema, table."""
     return (
-        "SELECT column_name, character_maximum_length FROM information_schema.columns"
+        "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale,"
+        " column_default IS NOT NULL FROM information_schema.columns"
         f" WHERE table_schema = {d.param} AND table_name = {d.param}"
     )
+
+
+def spelled_type(data_type: str, length: int | None, precision: int | None, scale: int | None) -> str:
+    """A target column's type as information_schema describes it, spelled as the dialect's
+    ``column_type`` writes it: ``INTEGER``, ``DECIMAL(12,4)``, ``VARCHAR(80)``, ``DOUBLE PRECISION``."""
+    spelled = data_type.upper()
+    if spelled == "NUMERIC" or spelled.startswith("DECIMAL"):
+        return f"DECIMAL({precision},{scale})"
+    if spelled in ("CHARACTER VARYING", "VARCHAR"):
+        return f"VARCHAR({length})" if length is not None else "VARCHAR"
+    return spelled
+
+
+_INTEGER_DIGITS = {"SMALLINT": 5, "INTEGER": 10, "BIGINT": 19}  # decimal digits each holds in full
+_FLOAT_BITS = {"REAL": 32, "FLOAT": 32, "DOUBLE": 64, "DOUBLE PRECISION": 64}
+
+
+def _parts(spelled: str) -> tuple[str, tuple[int, ...]]:
+    head, _, rest = spelled.partition("(")
+    return head.strip(), tuple(int(n) for n in rest.rstrip(")").split(",") if n.strip().isdigit())
+
+
+def holds(current: str, wanted: str) -> bool:
+    """Whether target type ``wanted`` is wider than ``current`` and holds every value of it: the
+    target column is widened to it. Never the other way: batches of a narrower type still load
+    into a wider column (docs/ARCHITECTURE.md, "Schema history")."""
+    (head, args), (new_head, new_args) = _parts(current), _parts(wanted)
+    if current == wanted:
+        return False
+    if head in _INTEGER_DIGITS and new_head in _INTEGER_DIGITS:
+        return _INTEGER_DIGITS[new_head] > _INTEGER_DIGITS[head]
+    if head in _INTEGER_DIGITS and new_head == "DECIMAL" and len(new_args) == 2:
+        return new_args[0] - new_args[1] >= _INTEGER_DIGITS[head]
+    if head == new_head == "DECIMAL" and len(args) == len(new_args) == 2:
+        return new_args[1] >= args[1] and new_args[0] - new_args[1] >= args[0] - args[1]
+    if head == "DECIMAL" and new_head == "VARCHAR" and len(args) == 2:  # wider than 38 digits: exact text
+        return not new_args or new_args[0] >= args[0] + 2  # a sign and a point
+    if head == new_head == "VARCHAR":
+        return bool(args) and (not new_args or new_args[0] > args[0])
+    if head in _FLOAT_BITS and new_head in _FLOAT_BITS:
+        return _FLOAT_BITS[new_head] > _FLOAT_BITS[head]
+    return False
+
+
+def widened_columns(
+    table: SourceTable, existing: Mapping[str, str], column_type: Callable[[SourceColumn], str]
+) -> list[tuple[str, str, str]]:
+    """The target columns ``table``'s definition needs wider: (name, type now, wider type). The
+    source widened them (core.column_types.widens), or a snapshot brings a wider definition."""
+    found = []
+    for col in table.columns:
+        current, wanted = existing.get(col.name), column_type(col)
+        if current is not None and holds(current, wanted):
+            found.append((col.name, current, wanted))
+    return found
+
+
+def alter_column_type(schema: str, table: str, column: str, column_type: str) -> str:
+    return f"ALTER TABLE {table_name(schema, table)} ALTER COLUMN {q(column)} TYPE {column_type}"
 
 
 def add_column(schema: str, table: str, column: str, column_type: str, default: str | None = None) -> str:

@@ -8,12 +8,14 @@ from __future__ import annotations
 import pyarrow as pa
 
 from s3rb_stream.core.schema import DELETED_AT, SourceColumn, SourceTable, arrow_type
+from s3rb_stream.sql import common
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
 from s3rb_stream.sql.common import FENCE_TABLE as FENCE_TABLE
 from s3rb_stream.sql.common import HARD_DELETES, ControlDialect, Deletes, all_columns, deleted_at, table_name
 from s3rb_stream.sql.common import add_deleted_at as add_deleted_at
 from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
 from s3rb_stream.sql.common import load_summary as load_summary
+from s3rb_stream.sql.common import spelled_type as spelled_type
 from s3rb_stream.sql.identifiers import quote_ansi as q
 from s3rb_stream.sql.scd2 import Scd2Dialect
 from s3rb_stream.sql.target import TargetStatements
@@ -126,3 +128,11 @@ sweep = _STATEMENTS.sweep
 soft_sweep = _STATEMENTS.soft_sweep
 target_columns = _STATEMENTS.target_columns
 missing_columns = _STATEMENTS.missing_columns
+
+
+def widened_columns(schema: str, table: SourceTable, existing: dict[str, str]) -> list[str]:
+    """ALTERs widening the target columns the source widened: DuckDB changes a column's type in place."""
+    return [
+        common.alter_column_type(schema, table.name, name, wanted)
+        for name, _, wanted in _STATEMENTS.widened_columns(table, existing)
+    ]

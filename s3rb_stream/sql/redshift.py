@@ -30,6 +30,7 @@ from s3rb_stream.sql.common import HARD_DELETES, ControlDialect, Deletes, all_co
 from s3rb_stream.sql.common import add_deleted_at as add_deleted_at
 from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
 from s3rb_stream.sql.common import load_summary as load_summary
+from s3rb_stream.sql.common import spelled_type as spelled_type
 from s3rb_stream.sql.identifiers import literal
 from s3rb_stream.sql.identifiers import quote_ansi as q
 from s3rb_stream.sql.scd2 import Scd2Dialect
@@ -280,43 +281,33 @@ fence_generation = _STATEMENTS.fence_generation
 sweep = _STATEMENTS.sweep
 soft_sweep = _STATEMENTS.soft_sweep
 missing_columns = _STATEMENTS.missing_columns
+target_columns = _STATEMENTS.target_columns
 
 
 WIDENING = "_s3rb_widening"  # the new copy of a column while it is rebuilt wider
 
 
-def target_columns() -> str:
-    """The columns a target table has now: name, VARCHAR length, and whether it has a default."""
-    return (
-        "SELECT column_name, character_maximum_length, column_default IS NOT NULL"
-        " FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
-    )
-
-
 def widened_columns(
-    schema: str, table: SourceTable, lengths: dict[str, int | None], defaults: AbstractSet[str] = frozenset()
+    schema: str, table: SourceTable, existing: dict[str, str], defaults: AbstractSet[str] = frozenset()
 ) -> tuple[list[str], list[str]]:
-    """Statements growing VARCHAR columns the source widened: (outside a transaction, inside one).
+    """Statements widening the target columns the source widened: (outside a transaction, inside one).
 
-    ``ALTER COLUMN TYPE`` cannot run in a transaction block, nor on a column with a default (one
-    added before s3rb_stream stopped giving them): such a column is rebuilt instead, in one
-    transaction: a wider copy, filled, the old column dropped and the copy renamed. It then
-    comes last in the table's column order.
+    ``ALTER COLUMN TYPE`` only makes a VARCHAR longer, never in a transaction block, never on a
+    column with a default (docs/ARCHITECTURE.md, "Redshift"). Any other widening (an integer,
+    DECIMAL, REAL to DOUBLE PRECISION) and a VARCHAR with a default are rebuilt instead, in one
+    transaction: a wider copy, filled, the old column dropped and the copy renamed. The column
+    then comes last in the table's column order; every statement here names its columns.
     """
     alone, rebuilt = [], []
     target = table_name(schema, table.name)
-    for col in table.columns:
-        wanted = column_type(col)
-        current = lengths.get(col.name)
-        if not (wanted.startswith("VARCHAR(") and current is not None and int(wanted[8:-1]) > current):
-            continue
-        if col.name not in defaults:
-            alone.append(f"ALTER TABLE {target} ALTER COLUMN {q(col.name)} TYPE {wanted}")
+    for name, current, wanted in _STATEMENTS.widened_columns(table, existing):
+        if current.startswith("VARCHAR(") and wanted.startswith("VARCHAR(") and name not in defaults:
+            alone.append(common.alter_column_type(schema, table.name, name, wanted))
             continue
         rebuilt += [
             f"ALTER TABLE {target} ADD COLUMN {q(WIDENING)} {wanted}",
-            f"UPDATE {target} SET {q(WIDENING)} = {q(col.name)}",
-            f"ALTER TABLE {target} DROP COLUMN {q(col.name)}",
-            common.rename_column(schema, table.name, WIDENING, col.name),
+            f"UPDATE {target} SET {q(WIDENING)} = CAST({q(name)} AS {wanted})",
+            f"ALTER TABLE {target} DROP COLUMN {q(name)}",
+            common.rename_column(schema, table.name, WIDENING, name),
         ]
     return alone, rebuilt

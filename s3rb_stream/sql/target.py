@@ -6,7 +6,7 @@ as their own functions, so callers keep writing ``sql.watermark(schema)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -80,3 +80,6 @@ class TargetStatements:
 
     def missing_columns(self, schema: str, table: SourceTable, existing: set[str]) -> list[str]:
         return common.missing_columns(schema, table, existing, self.column_type, self.default_in_ddl)
+
+    def widened_columns(self, table: SourceTable, existing: Mapping[str, str]) -> list[tuple[str, str, str]]:
+        return common.widened_columns(table, existing, self.column_type)

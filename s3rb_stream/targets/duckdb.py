@@ -144,15 +144,23 @@ class DuckDBWarehouse:
         if not evolve:
             self._prepared.add(done)
             return
-        existing = {str(r[0]) for r in self._con.execute(sql.target_columns(), [target_schema, table.name]).fetchall()}
-        for statement in sql.missing_columns(target_schema, table, existing):
+        existing = self._column_types(target_schema, table.name)
+        for statement in sql.missing_columns(target_schema, table, set(existing)):
             log.warning("target table evolved", statement=statement)
             self._con.execute(statement)
         if soft_delete and DELETED_AT not in existing:
             log.warning("soft deletes turned on: the target table gets _s3rb_deleted_at", table=table.name)
             self._con.execute(sql.add_deleted_at(target_schema, table.name))
         self._deleted_at[(target_schema, table.name)] = soft_delete or DELETED_AT in existing
+        for statement in sql.widened_columns(target_schema, table, self._column_types(target_schema, table.name)):
+            log.warning("target table evolved: a column widened", statement=statement)
+            self._con.execute(statement)
         self._prepared.add(done)
+
+    def _column_types(self, schema: str, table: str) -> dict[str, str]:
+        """The target table's columns and their types (sql.common.spelled_type)."""
+        rows = self._con.execute(sql.target_columns(), [schema, table]).fetchall()
+        return {str(r[0]): sql.spelled_type(str(r[1]), r[2], r[3], r[4]) for r in rows}
 
     def applied(self, target_schema: str, table: str) -> set[str]:
         rows = self._con.execute(sql.applied_keys(target_schema), [table]).fetchall()

@@ -250,18 +250,18 @@ class RedshiftWarehouse:
             # otherwise wait on this uncommitted CREATE and then fail on its catalog row.
             self._conn.commit()
             return
-        lengths, _ = self._columns(cur, target_schema, table.name)
-        for statement in sql.missing_columns(target_schema, table, set(lengths)):
+        types, _ = self._columns(cur, target_schema, table.name)
+        for statement in sql.missing_columns(target_schema, table, set(types)):
             log.warning("target table evolved", statement=statement)
             self._run(cur, statement)
-        if soft and DELETED_AT not in lengths:
+        if soft and DELETED_AT not in types:
             log.warning("soft deletes turned on: the target table gets _s3rb_deleted_at", table=table.name)
             self._run(cur, sql.add_deleted_at(target_schema, table.name))
-        self._deleted_at[(target_schema, table.name)] = soft or DELETED_AT in lengths
-        lengths, defaults = self._columns(cur, target_schema, table.name)
-        alone, rebuilt = sql.widened_columns(target_schema, table, lengths, defaults)
+        self._deleted_at[(target_schema, table.name)] = soft or DELETED_AT in types
+        types, defaults = self._columns(cur, target_schema, table.name)
+        alone, rebuilt = sql.widened_columns(target_schema, table, types, defaults)
         for statement in rebuilt:
-            log.warning("target table evolved: a VARCHAR with a default rebuilt wider", statement=statement)
+            log.warning("target table evolved: a column rebuilt wider", statement=statement)
             self._run(cur, statement)
         self._conn.commit()
         if alone:  # ALTER COLUMN TYPE cannot run inside a transaction block on Redshift
@@ -273,12 +273,12 @@ class RedshiftWarehouse:
             finally:
                 self._conn.autocommit = False
 
-    def _columns(self, cur: Any, schema: str, table: str) -> tuple[dict[str, int | None], set[str]]:
-        """The target table's columns with their VARCHAR lengths, and those that have a default."""
+    def _columns(self, cur: Any, schema: str, table: str) -> tuple[dict[str, str], set[str]]:
+        """The target table's columns with their types (sql.spelled_type), and those that have a default."""
         self._run(cur, sql.target_columns(), (schema, table))
         rows = cur.fetchall()
-        lengths = {str(r[0]): (int(r[1]) if r[1] is not None else None) for r in rows}
-        return lengths, {str(r[0]) for r in rows if r[2]}
+        types = {str(r[0]): sql.spelled_type(str(r[1]), r[2], r[3], r[4]) for r in rows}
+        return types, {str(r[0]) for r in rows if r[5]}
 
     def applied(self, target_schema: str, table: str) -> set[str]:
         with self._reachable(f"reading the batches applied to {target_schema}.{table}"):

@@ -161,7 +161,7 @@ def test_daemon_syncs_query_tables_on_their_interval(file_pipeline: Pipeline, tm
     assert pipeline.target_rows("t") == [(1,)]
 
 
-def test_daemon_follows_a_new_table_and_an_added_column_and_quarantines_a_type_change(
+def test_daemon_follows_a_new_table_an_added_column_and_a_widening_and_quarantines_a_type_change(
     file_pipeline: Pipeline, tmp_path: Path
 ) -> None:
     pipeline = file_pipeline
@@ -177,16 +177,20 @@ def test_daemon_follows_a_new_table_and_an_added_column_and_quarantines_a_type_c
         wait_for_checkpoint(pipeline, proc)
         pipeline.sql("ALTER TABLE a ADD COLUMN v INT", "INSERT INTO a VALUES (2, 2)", "INSERT INTO b VALUES (2)")
         wait_for_checkpoint(pipeline, proc)
-        pipeline.sql("ALTER TABLE a MODIFY v BIGINT", "INSERT INTO a VALUES (3, 3)", "INSERT INTO b VALUES (3)")
+        pipeline.sql(  # a lossless widening, followed live
+            "ALTER TABLE a MODIFY v BIGINT", "INSERT INTO a VALUES (3, 5000000000)", "INSERT INTO b VALUES (3)"
+        )
+        wait_for_checkpoint(pipeline, proc)
+        pipeline.sql("ALTER TABLE a MODIFY v VARCHAR(12)", "INSERT INTO a VALUES (4, 'x')", "INSERT INTO b VALUES (4)")
         wait_for_checkpoint(pipeline, proc)
     finally:
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     assert "ALTER followed" in stderr
-    assert "table quarantined" in stderr and "column v changed type from int(11) to bigint(20)" in stderr
-    assert pipeline.target_rows("b") == [(1,), (2,), (3,)]
-    assert pipeline.target_query('SELECT id, v FROM "analytics".a ORDER BY id') == [(1, None), (2, 2)]
+    assert "table quarantined" in stderr and "column v changed type from bigint(20) to varchar(12)" in stderr
+    assert pipeline.target_rows("b") == [(1,), (2,), (3,), (4,)]
+    assert pipeline.target_query('SELECT id, v FROM "analytics".a ORDER BY id') == [(1, None), (2, 2), (3, 5000000000)]
     assert "new table captured from its CREATE on" in stderr
     assert pipeline.target_rows("c_new") == [(10,)]
 

@@ -194,3 +194,31 @@ def test_soft_deletes_turned_on_add_the_column_to_a_table_that_has_rows(tmp_path
     wh.prepare("t", TABLE, soft_delete=True)
     wh.apply("t", TABLE, "merge", [timed(("d", 20, 2, "b"))], soft_delete=True)
     assert soft_rows(wh) == [(1, "a", 10, "c", None), (2, "b", 20, "d", at(20))]
+
+
+def test_a_widened_definition_widens_the_column_and_narrower_batches_still_load(tmp_path: Path) -> None:
+    """The first batch of a wider definition widens the target column (docs/ARCHITECTURE.md,
+    "Schema history"); a batch of the narrower one, loaded after it, still loads; never narrowed back."""
+    narrow = SourceTable("src", "items", (TABLE.columns[0], SourceColumn("n", "int", "int(11)")), ("id",))
+    wide = SourceTable("src", "items", (TABLE.columns[0], SourceColumn("n", "bigint", "bigint(20)")), ("id",))
+
+    def load(table: SourceTable, seq: int, key: int, n: int) -> None:
+        ref = BatchRef(seq, seq, f"items_{seq}_{seq}_1.parquet", "items")
+        data = decode(encode(changes_to_table(table, [Change(Op.INSERT, seq, TS, (key, n))]), "zstd"), ref.key)
+        wh.prepare("t", table)
+        wh.apply("t", table, "merge", [(ref, data)])
+
+    def column_type() -> object:
+        found = wh.query(
+            "SELECT data_type FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'n'"
+        )
+        return found[0][0]
+
+    wh = DuckDBWarehouse(str(tmp_path / "w.duckdb"))
+    load(narrow, 10, 1, 2**31 - 1)
+    assert column_type() == "INTEGER"
+    load(wide, 20, 2, 2**40)
+    assert column_type() == "BIGINT"
+    load(narrow, 30, 3, -(2**31))
+    assert column_type() == "BIGINT"
+    assert wh.query("SELECT id, n FROM t.items ORDER BY id") == [(1, 2**31 - 1), (2, 2**40), (3, -(2**31))]

@@ -11,7 +11,7 @@ from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.errors import SchemaError
 from s3rb_stream.sql import redshift as rs
 from s3rb_stream.sql import scd2
-from s3rb_stream.sql.common import Deletes
+from s3rb_stream.sql.common import Deletes, holds
 from s3rb_stream.sql.redshift_lint import lint
 
 ITEMS = SourceTable(
@@ -240,3 +240,85 @@ def test_nullable_key_is_refused_for_redshift_merge() -> None:
 def test_lint_rejects_what_redshift_lacks(statement: str, needle: str) -> None:
     problems = lint(statement)
     assert any(needle in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("current", "wanted", "wider"),
+    [
+        ("SMALLINT", "INTEGER", True),
+        ("INTEGER", "BIGINT", True),
+        ("BIGINT", "DECIMAL(20,0)", True),  # BIGINT UNSIGNED
+        ("INTEGER", "DECIMAL(12,2)", True),
+        ("DECIMAL(10,2)", "DECIMAL(14,4)", True),
+        ("DECIMAL(36,2)", "VARCHAR(42)", True),  # past 38 digits: exact text
+        ("DECIMAL(38,2)", "VARCHAR(40)", True),
+        ("REAL", "DOUBLE PRECISION", True),
+        ("FLOAT", "DOUBLE", True),  # DuckDB's spelling
+        ("VARCHAR(80)", "VARCHAR(800)", True),
+        ("BIGINT", "INTEGER", False),  # never narrowed: a narrower batch loads into the wider column
+        ("INTEGER", "INTEGER", False),
+        ("BIGINT", "DECIMAL(19,1)", False),
+        ("DECIMAL(10,2)", "DECIMAL(10,3)", False),
+        ("DECIMAL(38,2)", "VARCHAR(39)", False),
+        ("DOUBLE PRECISION", "REAL", False),
+        ("VARCHAR(800)", "VARCHAR(80)", False),
+        ("VARCHAR", "VARCHAR", False),
+        ("INTEGER", "VARCHAR(40)", False),  # another family: the advice is to drop or alter the table
+        ("TIMESTAMP", "TIMESTAMPTZ", False),
+    ],
+)
+def test_which_target_types_hold_another(current: str, wanted: str, wider: bool) -> None:
+    assert holds(current, wanted) is wider
+
+
+@pytest.mark.parametrize(
+    ("described", "spelled"),
+    [
+        (("integer", None, 32, 0), "INTEGER"),
+        (("numeric", None, 14, 4), "DECIMAL(14,4)"),
+        (("DECIMAL(14,4)", None, 14, 4), "DECIMAL(14,4)"),
+        (("character varying", 80, None, None), "VARCHAR(80)"),
+        (("VARCHAR", None, None, None), "VARCHAR"),
+        (("double precision", None, 53, None), "DOUBLE PRECISION"),
+        (("timestamp with time zone", None, None, None), "TIMESTAMP WITH TIME ZONE"),
+    ],
+)
+def test_target_types_are_spelled_as_column_type_writes_them(
+    described: tuple[str, int | None, int | None, int | None], spelled: str
+) -> None:
+    assert rs.spelled_type(*described) == spelled
+
+
+WIDENED = SourceTable(
+    "shop",
+    "items",
+    (
+        SourceColumn("id", "bigint", "bigint(20)", nullable=False),
+        SourceColumn("name", "varchar", "varchar(200)", char_length=200),
+        SourceColumn("tier", "varchar", "varchar(40)", char_length=40),
+        SourceColumn("price", "decimal", "decimal(14,4)", precision=14, scale=4),
+        SourceColumn("ratio", "double", "double"),
+    ),
+    ("id",),
+)
+
+
+def test_a_varchar_widens_in_place_and_every_other_widening_is_rebuilt_in_one_transaction() -> None:
+    """ALTER COLUMN TYPE only makes a VARCHAR without a default longer ("Redshift")."""
+    existing = {"id": "INTEGER", "name": "VARCHAR(80)", "tier": "VARCHAR(20)", "price": "DECIMAL(10,2)",
+                "ratio": "DOUBLE PRECISION"}  # fmt: skip
+    alone, rebuilt = rs.widened_columns("analytics", WIDENED, existing, {"tier"})
+    assert alone == ['ALTER TABLE "analytics"."items" ALTER COLUMN "name" TYPE VARCHAR(800)']
+    target = '"analytics"."items"'
+
+    def rebuild(column: str, wanted: str) -> list[str]:
+        return [
+            f'ALTER TABLE {target} ADD COLUMN "_s3rb_widening" {wanted}',
+            f'UPDATE {target} SET "_s3rb_widening" = CAST("{column}" AS {wanted})',
+            f'ALTER TABLE {target} DROP COLUMN "{column}"',
+            f'ALTER TABLE {target} RENAME COLUMN "_s3rb_widening" TO "{column}"',
+        ]
+
+    assert rebuilt == [*rebuild("id", "BIGINT"), *rebuild("tier", "VARCHAR(160)"), *rebuild("price", "DECIMAL(14,4)")]
+    assert all(lint(statement) == [] for statement in alone + rebuilt)
+    assert rs.widened_columns("analytics", WIDENED, {c.name: rs.column_type(c) for c in WIDENED.columns}) == ([], [])
