@@ -10,9 +10,11 @@ import pyarrow as pa
 from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
 from s3rb_stream.sql.common import FENCE_TABLE as FENCE_TABLE
-from s3rb_stream.sql.common import ControlDialect, all_columns, table_name
+from s3rb_stream.sql.common import ControlDialect, SchemaName, all_columns
+from s3rb_stream.sql.common import InCatalog as InCatalog
 from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
 from s3rb_stream.sql.common import load_summary as load_summary
+from s3rb_stream.sql.common import table_name as table_name
 from s3rb_stream.sql.identifiers import quote_ansi as q
 from s3rb_stream.sql.scd2 import Scd2Dialect
 from s3rb_stream.sql.target import TargetStatements
@@ -55,7 +57,7 @@ def newest_per_key(table: SourceTable, staging: str) -> str:
     )
 
 
-def merge(schema: str, table: SourceTable, staging: str) -> str:
+def merge(schema: SchemaName, table: SourceTable, staging: str) -> str:
     """Apply the newest change per key; an older change never replaces a newer row (invariant 2)."""
     nullable = {c.name for c in table.columns if c.nullable}
     on = " AND ".join(
@@ -76,7 +78,7 @@ def merge(schema: str, table: SourceTable, staging: str) -> str:
     )
 
 
-def append(schema: str, table: SourceTable, staging: str) -> str:
+def append(schema: SchemaName, table: SourceTable, staging: str) -> str:
     cols = ", ".join(q(c) for c in all_columns(table))
     return (
         f"INSERT INTO {table_name(schema, table.name)} ({cols})\n"
@@ -84,7 +86,16 @@ def append(schema: str, table: SourceTable, staging: str) -> str:
     )
 
 
-DIALECT = ControlDialect(param="?", now="now()", name_type="VARCHAR", key_type="VARCHAR", op_type="VARCHAR")
+# Every name is qualified with the file's catalog (InCatalog), and information_schema lists every
+# attached catalog's tables (temp's too): lookups keep to the file's.
+DIALECT = ControlDialect(
+    param="?",
+    now="now()",
+    name_type="VARCHAR",
+    key_type="VARCHAR",
+    op_type="VARCHAR",
+    in_catalog="table_catalog = current_database() AND ",
+)
 
 
 SCD2 = Scd2Dialect(param="?", json_in=lambda expr: expr, identity="BIGINT DEFAULT nextval('{seq}')", sequence=True)

@@ -110,7 +110,7 @@ class Pipeline:
         select = ", ".join(f'"{name}"' for name, _ in columns)
         wh = DuckDBWarehouse(self.settings.warehouse().path)
         try:
-            return wh.query(f'SELECT {select} FROM "{self.target_schema}"."{table}" ORDER BY {keys}')
+            return wh.query(f"SELECT {select} FROM {wh.table_sql(self.target_schema, table)} ORDER BY {keys}")
         finally:
             wh.close()
 
