@@ -94,12 +94,12 @@ def run_demo(seconds: float, data_dir: str) -> None:
         try:
             click.echo("\nsource (MariaDB shop.*)  vs  target (DuckDB analytics.*)")
             for table, source_count in counts.items():
-                target_count = warehouse.query(f"SELECT COUNT(*) FROM analytics.{table}")[0][0]
+                target_count = warehouse.query(f"SELECT COUNT(*) FROM {warehouse.table_sql('analytics', table)}")[0][0]
                 click.echo(f"  {table:10} {source_count:8} rows   {target_count:8} rows")
             click.echo("\nnewest orders in DuckDB:")
             rows = warehouse.query(
                 "SELECT id, customer_id, amount, note, _s3rb_op, _s3rb_source_ts"
-                " FROM analytics.orders ORDER BY id DESC LIMIT 5"
+                f" FROM {warehouse.table_sql('analytics', 'orders')} ORDER BY id DESC LIMIT 5"
             )
             for row in rows:
                 click.echo("  " + " | ".join(str(v) for v in row))

@@ -298,8 +298,17 @@ def _decimal_fit(col: SourceColumn) -> Converter:
     return convert
 
 
-def _decimal_text(value: Any) -> Any:
-    return str(value) if isinstance(value, Decimal) else value
+def _decimal_text(scale: int) -> Converter:
+    """A DECIMAL over 38 digits as the server's own text (``CAST(x AS CHAR)``, what a snapshot
+    reads): no exponent, every declared fractional digit, no sign on zero. ``str(Decimal)`` would
+    write ``0E-18`` for ``0.000000000000000000``."""
+
+    def convert(value: Any) -> Any:
+        if not isinstance(value, Decimal):
+            return value
+        return f"{value if value else value.copy_abs():.{scale}f}"
+
+    return convert
 
 
 def _identity(value: Any) -> Any:
@@ -327,7 +336,7 @@ def column_converter(col: SourceColumn) -> Converter:
     if dt == "set":
         return _set_text(col.set_members)
     if dt == "decimal" and (col.precision or 10) > MAX_ARROW_DECIMAL:
-        return _decimal_text if col.decimal_overflow in (None, "widen") else _decimal_fit(col)
+        return _decimal_text(col.scale or 0) if col.decimal_overflow in (None, "widen") else _decimal_fit(col)
     return _identity
 
 

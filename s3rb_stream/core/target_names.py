@@ -9,8 +9,9 @@ each, and may be anything a quoted identifier allows. The targets differ (docs/A
   s3rb_stream creates and looks up every Redshift name in lower case, so ``Orders.createdAt``
   becomes ``orders.createdat``, and a user's unquoted ``SELECT createdAt FROM orders`` works.
 - **DuckDB** keeps the case it is given but matches names case-insensitively, and has no length
-  limit. A schema named like a catalog of the connection (the file's stem, ``temp``, ``system``)
-  makes every two-part name ambiguous there.
+  limit. Its SQL names every table with the file's catalog, so a schema may be named like the file
+  (``analytics`` in ``analytics.duckdb``), ``temp`` or ``system``; ``information_schema`` and
+  ``pg_catalog`` are DuckDB's own and hold no table.
 
 On both, names that differ only in case are the same name, so they collide. Names starting with
 ``_s3rb_`` are the pipeline's own (its columns, its control and staging tables) and are refused
@@ -28,6 +29,7 @@ from s3rb_stream.errors import ConfigError, SchemaError
 
 RESERVED_PREFIX = "_s3rb_"
 REDSHIFT_MAX_NAME_BYTES = 127
+DUCKDB_BUILT_IN_SCHEMAS = ("information_schema", "pg_catalog")  # its CREATE SCHEMA takes them, then CREATE TABLE fails
 
 
 @dataclass(frozen=True)
@@ -124,12 +126,11 @@ def redshift_rules() -> NameRules:
     return NameRules("Redshift", lower_case=True, max_bytes=REDSHIFT_MAX_NAME_BYTES)
 
 
-def duckdb_rules(file_stem: str) -> NameRules:
+def duckdb_rules() -> NameRules:
     return NameRules(
         "DuckDB",
         lower_case=False,
-        reserved_schemas=frozenset({file_stem.lower(), "temp", "system"}),
-        schema_hint=f"the DuckDB file ({file_stem}.duckdb) and the built-in catalogs temp and system have names a"
-        " schema must not share, or every schema.table name is ambiguous; choose another --target-schema"
-        " or rename the file",
+        reserved_schemas=frozenset(DUCKDB_BUILT_IN_SCHEMAS),
+        schema_hint="DuckDB keeps its own views under that name and creates no table there;"
+        " choose another --target-schema",
     )

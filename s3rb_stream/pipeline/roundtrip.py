@@ -99,7 +99,7 @@ class Roundtrip:
     def select(self, table: str, columns: list[str], order: str) -> list[tuple[object, ...]]:
         names = ", ".join(q(self.name(c)) for c in columns)
         return self.warehouse.query(
-            f"SELECT {names} FROM {q(self.name(self.schema))}.{q(self.name(table))} ORDER BY {order}"
+            f"SELECT {names} FROM {self.warehouse.table_sql(self.schema, table)} ORDER BY {order}"
         )
 
     def run(self) -> None:

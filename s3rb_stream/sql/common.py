@@ -14,8 +14,30 @@ CONTROL_TABLE = "_s3rb_batches"
 FENCE_TABLE = "_s3rb_fence"  # per source schema and table: the newest lease generation that has written here
 
 
-def table_name(schema: str, table: str) -> str:
-    return f"{q(schema)}.{q(table)}"
+@dataclass(frozen=True)
+class InCatalog:
+    """A target schema named with the catalog that holds it. DuckDB attaches its file as a catalog
+    (``analytics.duckdb`` as ``analytics``), so a schema of the same name makes ``analytics.t``
+    ambiguous there; ``analytics.analytics.t`` is not (docs/ARCHITECTURE.md, "Names in the target")."""
+
+    catalog: str
+    schema: str
+
+    def __str__(self) -> str:
+        return self.schema
+
+
+SchemaName = str | InCatalog  # a plain name: Redshift, whose SQL names no catalog
+
+
+def schema_name(schema: SchemaName) -> str:
+    if isinstance(schema, InCatalog):
+        return f"{q(schema.catalog)}.{q(schema.schema)}"
+    return q(schema)
+
+
+def table_name(schema: SchemaName, table: str) -> str:
+    return f"{schema_name(schema)}.{q(table)}"
 
 
 def all_columns(table: SourceTable) -> list[str]:
@@ -51,11 +73,11 @@ def deleted_at(alias: str = "") -> str:
     return f'CASE WHEN {alias}"_s3rb_op" = \'d\' THEN {alias}"_s3rb_source_ts" END'
 
 
-def create_schema(schema: str) -> str:
-    return f"CREATE SCHEMA IF NOT EXISTS {q(schema)}"
+def create_schema(schema: SchemaName) -> str:
+    return f"CREATE SCHEMA IF NOT EXISTS {schema_name(schema)}"
 
 
-def load_summary(schema: str) -> str:
+def load_summary(schema: SchemaName) -> str:
     """Per table: batches applied, the newest apply and the highest sequence in effect."""
     return (
         f"SELECT table_name, COUNT(*), MAX(applied_at), MAX(last_seq) FROM {table_name(schema, CONTROL_TABLE)}"
@@ -72,6 +94,7 @@ class ControlDialect:
     name_type: str  # type of table_name
     key_type: str  # type of object_key
     op_type: str  # type of _s3rb_op
+    in_catalog: str = ""  # an information_schema condition on the catalog, ending in AND (DuckDB: InCatalog)
 
 
 def column_definitions(
@@ -89,7 +112,7 @@ def column_definitions(
 
 
 def create_table(
-    schema: str,
+    schema: SchemaName,
     table: SourceTable,
     column_type: Callable[[SourceColumn], str],
     d: ControlDialect,
@@ -99,7 +122,7 @@ def create_table(
     return f"CREATE TABLE IF NOT EXISTS {table_name(schema, table.name)} {definitions}"
 
 
-def create_control_table(schema: str, d: ControlDialect) -> str:
+def create_control_table(schema: SchemaName, d: ControlDialect) -> str:
     return (
         f"CREATE TABLE IF NOT EXISTS {table_name(schema, CONTROL_TABLE)} (\n"
         f"  table_name {d.name_type} NOT NULL,\n"
@@ -114,19 +137,22 @@ def create_control_table(schema: str, d: ControlDialect) -> str:
 
 
 def control_table_exists(d: ControlDialect) -> str:
-    return f"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = {d.param} AND table_name = {d.param}"
+    return (
+        f"SELECT COUNT(*) FROM information_schema.tables"
+        f" WHERE {d.in_catalog}table_schema = {d.param} AND table_name = {d.param}"
+    )
 
 
-def applied_keys(schema: str, d: ControlDialect) -> str:
+def applied_keys(schema: SchemaName, d: ControlDialect) -> str:
     return f"SELECT object_key FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = {d.param}"
 
 
-def watermark(schema: str, d: ControlDialect) -> str:
+def watermark(schema: SchemaName, d: ControlDialect) -> str:
     """Highest sequence applied to a table: every change at or below it is already in effect."""
     return f"SELECT COALESCE(MAX(last_seq), -1) FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = {d.param}"
 
 
-def record_batch(schema: str, d: ControlDialect) -> str:
+def record_batch(schema: SchemaName, d: ControlDialect) -> str:
     """Record one applied batch, unless it is recorded already. Parameters: table name, object key,
     first and last sequence, rows.
 
@@ -147,13 +173,13 @@ def record_batch(schema: str, d: ControlDialect) -> str:
     )
 
 
-def sweep(schema: str, table: SourceTable, d: ControlDialect) -> str:
+def sweep(schema: SchemaName, table: SourceTable, d: ControlDialect) -> str:
     """After a whole-table extract (snapshot or full_sync) is applied, every row it saw carries a
     sequence at or above its first; older rows are gone from the source."""
     return f'DELETE FROM {table_name(schema, table.name)} WHERE "_s3rb_seq" < {d.param}'
 
 
-def soft_sweep(schema: str, table: SourceTable, d: ControlDialect, below_seq: int, at: datetime) -> Step:
+def soft_sweep(schema: SchemaName, table: SourceTable, d: ControlDialect, below_seq: int, at: datetime) -> Step:
     """The sweep of a soft-delete table: the live rows the extract did not see are marked deleted,
     at the extract's read time (the best known time of a delete the source did not tell), and get
     the extract's first sequence and ``_s3rb_op = 'd'``, so only a newer change revives them. Rows
@@ -167,7 +193,7 @@ def soft_sweep(schema: str, table: SourceTable, d: ControlDialect, below_seq: in
     )
 
 
-def add_deleted_at(schema: str, table: str) -> str:
+def add_deleted_at(schema: SchemaName, table: str) -> str:
     """A table that exists without ``_s3rb_deleted_at`` when soft deletes are turned on: its rows live."""
     return add_column(schema, table, DELETED_AT, DELETED_AT_TYPE)
 
@@ -178,7 +204,7 @@ def target_columns(d: ControlDialect) -> str:
     return (
         "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale,"
         " column_default IS NOT NULL FROM information_schema.columns"
-        f" WHERE table_schema = {d.param} AND table_name = {d.param}"
+        f" WHERE {d.in_catalog}table_schema = {d.param} AND table_name = {d.param}"
     )
 
 
@@ -237,28 +263,28 @@ def widened_columns(
     return found
 
 
-def alter_column_type(schema: str, table: str, column: str, column_type: str) -> str:
+def alter_column_type(schema: SchemaName, table: str, column: str, column_type: str) -> str:
     return f"ALTER TABLE {table_name(schema, table)} ALTER COLUMN {q(column)} TYPE {column_type}"
 
 
-def add_column(schema: str, table: str, column: str, column_type: str, default: str | None = None) -> str:
+def add_column(schema: SchemaName, table: str, column: str, column_type: str, default: str | None = None) -> str:
     """Additive evolution: a source column the target lacks (it was added at the source). A literal
     default fills the rows already there, as the source's ALTER filled them."""
     with_default = f" DEFAULT {default}" if default is not None else ""
     return f"ALTER TABLE {table_name(schema, table)} ADD COLUMN {q(column)} {column_type}{with_default}"
 
 
-def rename_column(schema: str, table: str, old: str, new: str) -> str:
+def rename_column(schema: SchemaName, table: str, old: str, new: str) -> str:
     return f"ALTER TABLE {table_name(schema, table)} RENAME COLUMN {q(old)} TO {q(new)}"
 
 
-def backfill(schema: str, table: str, column: str, value: str) -> str:
+def backfill(schema: SchemaName, table: str, column: str, value: str) -> str:
     """Every row already in the target gets the value the source's ALTER gave its rows."""
     return f"UPDATE {table_name(schema, table)} SET {q(column)} = {value}"
 
 
 def missing_columns(
-    schema: str,
+    schema: SchemaName,
     table: SourceTable,
     existing: set[str],
     column_type: Callable[[SourceColumn], str],
@@ -286,7 +312,7 @@ def missing_columns(
     return out
 
 
-def create_fence_table(schema: str, d: ControlDialect) -> str:
+def create_fence_table(schema: SchemaName, d: ControlDialect) -> str:
     """One row per source schema and table it loads (and one, ``table_name = ''``, for the claim),
     so that loads of different tables lock different rows."""
     return (
@@ -323,7 +349,9 @@ def _add_fence_row(fence: str, d: ControlDialect, source_db: str, generation: in
     )
 
 
-def claim_fence(schema: str, d: ControlDialect, source_db: str, generation: int, tables: Sequence[str]) -> list[Step]:
+def claim_fence(
+    schema: SchemaName, d: ControlDialect, source_db: str, generation: int, tables: Sequence[str]
+) -> list[Step]:
     """A new lease holder raises every row of its source schema to its generation, and adds the
     claim's own row (``table_name = ''``) and one per table it knows, so that the first loads of
     those tables lock rows of their own (:func:`hold_fence`)."""
@@ -334,7 +362,7 @@ def claim_fence(schema: str, d: ControlDialect, source_db: str, generation: int,
     ]
 
 
-def hold_fence(schema: str, d: ControlDialect, source_db: str, generation: int, table: str) -> list[Step]:
+def hold_fence(schema: SchemaName, d: ControlDialect, source_db: str, generation: int, table: str) -> list[Step]:
     """In a load's transaction, just before it commits: lock the table's fence row while it is at
     most our generation, so a new holder's claim waits for this commit or this commit sees the
     claim. A table the claim did not know has no row that the claim raised, so its first load locks
@@ -352,12 +380,12 @@ def hold_fence(schema: str, d: ControlDialect, source_db: str, generation: int, 
     ]
 
 
-def fence_table_upgrade(schema: str) -> str:
+def fence_table_upgrade(schema: SchemaName) -> str:
     """A fence table from before per-table rows: its rows become the claim's rows. (ADD COLUMN NOT
     NULL is refused by DuckDB; every statement here names the table, so none writes a NULL.)"""
     return f"ALTER TABLE {table_name(schema, FENCE_TABLE)} ADD COLUMN table_name VARCHAR(127) DEFAULT ''"
 
 
-def fence_generation(schema: str, d: ControlDialect) -> str:
+def fence_generation(schema: SchemaName, d: ControlDialect) -> str:
     """The newest generation that has claimed the target for a source schema. Parameter: the source schema."""
     return f"SELECT MAX(generation) FROM {table_name(schema, FENCE_TABLE)} WHERE source_db = {d.param}"

@@ -11,11 +11,13 @@ from s3rb_stream.core.schema import DELETED_AT, SourceColumn, SourceTable, arrow
 from s3rb_stream.sql import common
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
 from s3rb_stream.sql.common import FENCE_TABLE as FENCE_TABLE
-from s3rb_stream.sql.common import HARD_DELETES, ControlDialect, Deletes, all_columns, deleted_at, table_name
+from s3rb_stream.sql.common import HARD_DELETES, ControlDialect, Deletes, SchemaName, all_columns, deleted_at
+from s3rb_stream.sql.common import InCatalog as InCatalog
 from s3rb_stream.sql.common import add_deleted_at as add_deleted_at
 from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
 from s3rb_stream.sql.common import load_summary as load_summary
 from s3rb_stream.sql.common import spelled_type as spelled_type
+from s3rb_stream.sql.common import table_name as table_name
 from s3rb_stream.sql.identifiers import quote_ansi as q
 from s3rb_stream.sql.scd2 import Scd2Dialect
 from s3rb_stream.sql.target import TargetStatements
@@ -58,7 +60,7 @@ def newest_per_key(table: SourceTable, staging: str) -> str:
     )
 
 
-def merge(schema: str, table: SourceTable, staging: str, deletes: Deletes = HARD_DELETES) -> str:
+def merge(schema: SchemaName, table: SourceTable, staging: str, deletes: Deletes = HARD_DELETES) -> str:
     """Apply the newest change per key; an older change never replaces a newer row (invariant 2). A
     snapshot row (``r``) at the target row's own sequence replaces it: a snapshot taken again at an
     unchanged position is a repair (docs/ARCHITECTURE.md, "Invariants").
@@ -98,7 +100,7 @@ def merge(schema: str, table: SourceTable, staging: str, deletes: Deletes = HARD
     )
 
 
-def append(schema: str, table: SourceTable, staging: str) -> str:
+def append(schema: SchemaName, table: SourceTable, staging: str) -> str:
     cols = ", ".join(q(c) for c in all_columns(table))
     return (
         f"INSERT INTO {table_name(schema, table.name)} ({cols})\n"
@@ -106,7 +108,16 @@ def append(schema: str, table: SourceTable, staging: str) -> str:
     )
 
 
-DIALECT = ControlDialect(param="?", now="now()", name_type="VARCHAR", key_type="VARCHAR", op_type="VARCHAR")
+# Every name is qualified with the file's catalog (InCatalog), and information_schema lists every
+# attached catalog's tables (temp's too): lookups keep to the file's.
+DIALECT = ControlDialect(
+    param="?",
+    now="now()",
+    name_type="VARCHAR",
+    key_type="VARCHAR",
+    op_type="VARCHAR",
+    in_catalog="table_catalog = current_database() AND ",
+)
 
 
 SCD2 = Scd2Dialect(param="?", json_in=lambda expr: expr, identity="BIGINT DEFAULT nextval('{seq}')", sequence=True)
@@ -130,7 +141,7 @@ target_columns = _STATEMENTS.target_columns
 missing_columns = _STATEMENTS.missing_columns
 
 
-def widened_columns(schema: str, table: SourceTable, existing: dict[str, str]) -> list[str]:
+def widened_columns(schema: SchemaName, table: SourceTable, existing: dict[str, str]) -> list[str]:
     """ALTERs widening the target columns the source widened: DuckDB changes a column's type in place."""
     return [
         common.alter_column_type(schema, table.name, name, wanted)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from s3rb_stream.core.scd2 import LAST_SEQ, Scd2Spec
 from s3rb_stream.core.schema import SourceTable
-from s3rb_stream.sql.common import table_name
+from s3rb_stream.sql.common import SchemaName, table_name
 from s3rb_stream.sql.identifiers import quote_ansi as q
 
 CHG, SEG, VER = "_s3rb_chg", "_s3rb_seg", "_s3rb_ver"
@@ -58,7 +58,7 @@ def drop_temp_tables() -> list[str]:
     return [f"DROP TABLE IF EXISTS {q(name)}" for name in (VER, SEG, CHG)]
 
 
-def changes(schema: str, table: SourceTable, spec: Scd2Spec, stage: str, watermark: int, d: Scd2Dialect) -> str:
+def changes(schema: SchemaName, table: SourceTable, spec: Scd2Spec, stage: str, watermark: int, d: Scd2Dialect) -> str:
     target = table_name(schema, table.name)
     json_columns = {c.name for c in table.columns if c.data_type.lower() == "json"}
     # Redshift names an expression in CREATE TABLE AS after its function (json_parse): alias it.
@@ -135,7 +135,7 @@ def _current(expr: str) -> str:
     return f"CASE WHEN {expr} IS NULL THEN TRUE ELSE FALSE END"
 
 
-def close_base_versions(schema: str, table: SourceTable, spec: Scd2Spec) -> str:
+def close_base_versions(schema: SchemaName, table: SourceTable, spec: Scd2Spec) -> str:
     """The key's current version before this load: end it where the next segment starts, and take
     the newest untracked values in ``update`` mode."""
     target = table_name(schema, table.name)
@@ -154,7 +154,7 @@ def close_base_versions(schema: str, table: SourceTable, spec: Scd2Spec) -> str:
     )
 
 
-def insert_versions(schema: str, table: SourceTable, spec: Scd2Spec) -> str:
+def insert_versions(schema: SchemaName, table: SourceTable, spec: Scd2Spec) -> str:
     target = table_name(schema, table.name)
     columns = [*table.column_names, "_s3rb_seq", "_s3rb_op", "_s3rb_source_ts", LAST_SEQ]
     columns += [spec.valid_from, spec.valid_to, spec.is_current]
@@ -177,7 +177,9 @@ def insert_versions(schema: str, table: SourceTable, spec: Scd2Spec) -> str:
     )
 
 
-def apply(schema: str, table: SourceTable, spec: Scd2Spec, stage: str, watermark: int, d: Scd2Dialect) -> list[str]:
+def apply(
+    schema: SchemaName, table: SourceTable, spec: Scd2Spec, stage: str, watermark: int, d: Scd2Dialect
+) -> list[str]:
     """Every statement of one SCD2 apply after staging, in order; one transaction with the caller'_s3rb_s."""
     return [
         *drop_temp_tables(),
@@ -190,7 +192,7 @@ def apply(schema: str, table: SourceTable, spec: Scd2Spec, stage: str, watermark
     ]
 
 
-def expire_unseen(schema: str, table: SourceTable, spec: Scd2Spec, d: Scd2Dialect) -> str:
+def expire_unseen(schema: SchemaName, table: SourceTable, spec: Scd2Spec, d: Scd2Dialect) -> str:
     """After a whole-table extract: expire the current versions of keys it did not see.
 
     Parameters: the extract's read time, then its first sequence."""
@@ -200,16 +202,16 @@ def expire_unseen(schema: str, table: SourceTable, spec: Scd2Spec, d: Scd2Dialec
     )
 
 
-def surrogate_sequence(schema: str, table: SourceTable) -> str:
+def surrogate_sequence(schema: SchemaName, table: SourceTable) -> str:
     return table_name(schema, f"{table.name}__s3rb_sk")
 
 
-def create_statements(schema: str, table: SourceTable, d: Scd2Dialect) -> list[str]:
+def create_statements(schema: SchemaName, table: SourceTable, d: Scd2Dialect) -> list[str]:
     """What must exist before the table: the surrogate key's sequence, where the target needs one."""
     return [f"CREATE SEQUENCE IF NOT EXISTS {surrogate_sequence(schema, table)}"] if d.sequence else []
 
 
-def version_columns(schema: str, table: SourceTable, spec: Scd2Spec, d: Scd2Dialect) -> list[str]:
+def version_columns(schema: SchemaName, table: SourceTable, spec: Scd2Spec, d: Scd2Dialect) -> list[str]:
     """Column definitions an SCD2 target adds after the source and meta columns."""
     sequence = surrogate_sequence(schema, table).replace("'", "''")
     return [

@@ -13,7 +13,7 @@ from datetime import datetime
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import DELETED_AT, SourceColumn, SourceTable
 from s3rb_stream.sql import common, scd2
-from s3rb_stream.sql.common import ControlDialect
+from s3rb_stream.sql.common import ControlDialect, SchemaName
 from s3rb_stream.sql.identifiers import quote_ansi as q
 from s3rb_stream.sql.scd2 import Scd2Dialect
 
@@ -26,7 +26,7 @@ class TargetStatements:
     default_in_ddl: bool = True  # False: an added column's default is backfilled (common.missing_columns)
 
     def create_table(
-        self, schema: str, table: SourceTable, spec: Scd2Spec | None = None, soft_delete: bool = False
+        self, schema: SchemaName, table: SourceTable, spec: Scd2Spec | None = None, soft_delete: bool = False
     ) -> list[str]:
         """The target table (and, for SCD2, what its surrogate key needs first); with
         ``soft_delete``, with ``_s3rb_deleted_at`` last."""
@@ -39,46 +39,48 @@ class TargetStatements:
             common.create_table(schema, table, self.column_type, self.control, extra),
         ]
 
-    def create_control_table(self, schema: str) -> str:
+    def create_control_table(self, schema: SchemaName) -> str:
         return common.create_control_table(schema, self.control)
 
     def control_table_exists(self) -> str:
         return common.control_table_exists(self.control)
 
-    def applied_keys(self, schema: str) -> str:
+    def applied_keys(self, schema: SchemaName) -> str:
         return common.applied_keys(schema, self.control)
 
-    def watermark(self, schema: str) -> str:
+    def watermark(self, schema: SchemaName) -> str:
         return common.watermark(schema, self.control)
 
-    def create_fence_table(self, schema: str) -> str:
+    def create_fence_table(self, schema: SchemaName) -> str:
         return common.create_fence_table(schema, self.control)
 
-    def fence_table_upgrade(self, schema: str) -> str:
+    def fence_table_upgrade(self, schema: SchemaName) -> str:
         return common.fence_table_upgrade(schema)
 
-    def claim_fence(self, schema: str, source_db: str, generation: int, tables: Sequence[str]) -> list[common.Step]:
+    def claim_fence(
+        self, schema: SchemaName, source_db: str, generation: int, tables: Sequence[str]
+    ) -> list[common.Step]:
         return common.claim_fence(schema, self.control, source_db, generation, tables)
 
-    def hold_fence(self, schema: str, source_db: str, generation: int, table: str) -> list[common.Step]:
+    def hold_fence(self, schema: SchemaName, source_db: str, generation: int, table: str) -> list[common.Step]:
         return common.hold_fence(schema, self.control, source_db, generation, table)
 
-    def fence_generation(self, schema: str) -> str:
+    def fence_generation(self, schema: SchemaName) -> str:
         return common.fence_generation(schema, self.control)
 
-    def record_batch(self, schema: str) -> str:
+    def record_batch(self, schema: SchemaName) -> str:
         return common.record_batch(schema, self.control)
 
-    def sweep(self, schema: str, table: SourceTable) -> str:
+    def sweep(self, schema: SchemaName, table: SourceTable) -> str:
         return common.sweep(schema, table, self.control)
 
-    def soft_sweep(self, schema: str, table: SourceTable, below_seq: int, at: datetime) -> common.Step:
+    def soft_sweep(self, schema: SchemaName, table: SourceTable, below_seq: int, at: datetime) -> common.Step:
         return common.soft_sweep(schema, table, self.control, below_seq, at)
 
     def target_columns(self) -> str:
         return common.target_columns(self.control)
 
-    def missing_columns(self, schema: str, table: SourceTable, existing: set[str]) -> list[str]:
+    def missing_columns(self, schema: SchemaName, table: SourceTable, existing: set[str]) -> list[str]:
         return common.missing_columns(schema, table, existing, self.column_type, self.default_in_ddl)
 
     def widened_columns(self, table: SourceTable, existing: Mapping[str, str]) -> list[tuple[str, str, str]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Protocol
 
 import pyarrow as pa
@@ -58,6 +57,10 @@ class Warehouse(Protocol):
 
     def query(self, statement: str) -> list[tuple[object, ...]]:
         """Rows of a read-only statement (checks and tests)."""
+
+    def table_sql(self, schema: str, table: str) -> str:
+        """A target table's name in SQL, spelled and qualified as this warehouse needs it (DuckDB:
+        with the file's catalog; see docs/ARCHITECTURE.md, "Names in the target")."""
 
     def drop_schema(self, schema: str) -> None:
         """Drop a schema and everything in it (the roundtrip check's scratch schema)."""
@@ -122,7 +125,7 @@ def name_rules(settings: Settings) -> NameRules:
     location = settings.warehouse()
     if location.kind == "redshift":
         return redshift_rules()
-    return duckdb_rules(Path(location.path).stem)
+    return duckdb_rules()
 
 
 def open_warehouse(settings: Settings, read_only: bool = False) -> Warehouse:

@@ -42,11 +42,15 @@ class DuckDBWarehouse:
         if memory_limit:
             self._config["memory_limit"] = memory_limit
         self._connection: duckdb.DuckDBPyConnection | None = None
-        self._open()  # now: a file another process holds is an error at start, not at the first load
+        opened = self._open()  # now: a file another process holds is an error at start, not at the first load
+        # The catalog DuckDB attached the file as, which qualifies every name (a file's stem is not
+        # always it: main.duckdb is main_db, a.b.duckdb is a): docs/ARCHITECTURE.md, "Names in the target".
+        row = opened.execute("SELECT current_database()").fetchone()
+        self.catalog = str(row[0]) if row else Path(path).stem
         self._prepared: set[tuple[str, str, str, bool]] = set()  # (schema, table, definition, soft) ready
         # (schema, table) → whether it has _s3rb_deleted_at (kept after soft deletes are turned off)
         self._deleted_at: dict[tuple[str, str], bool] = {}
-        self.names = duckdb_rules(Path(path).stem)
+        self.names = duckdb_rules()
 
     @property
     def _con(self) -> duckdb.DuckDBPyConnection:
@@ -71,17 +75,24 @@ class DuckDBWarehouse:
             self._connection.close()
             self._connection = None
 
+    def _in(self, target_schema: str) -> sql.InCatalog:
+        """The target schema as every statement names it: with the file's catalog."""
+        return sql.InCatalog(self.catalog, target_schema)
+
+    def table_sql(self, schema: str, table: str) -> str:
+        return sql.table_name(self._in(self.names.name(schema)), self.names.name(table))
+
     def claim(self, target_schema: str, fence: Fence, tables: Sequence[str] = ()) -> None:
-        con = self._con
-        con.execute(sql.create_schema(target_schema))
-        con.execute(sql.create_control_table(target_schema))  # read before any table is created
-        con.execute(sql.create_fence_table(target_schema))
+        con, schema = self._con, self._in(target_schema)
+        con.execute(sql.create_schema(schema))
+        con.execute(sql.create_control_table(schema))  # read before any table is created
+        con.execute(sql.create_fence_table(schema))
         columns = con.execute(sql.target_columns(), [target_schema, sql.FENCE_TABLE]).fetchall()
         if "table_name" not in {str(c[0]) for c in columns}:
-            con.execute(sql.fence_table_upgrade(target_schema))
+            con.execute(sql.fence_table_upgrade(schema))
         con.execute("BEGIN TRANSACTION")
         try:
-            for statement, params in sql.claim_fence(target_schema, fence.source_db, fence.generation, tables):
+            for statement, params in sql.claim_fence(schema, fence.source_db, fence.generation, tables):
                 con.execute(statement, list(params))
             newest = self._fence_generation(target_schema, fence)
             if newest != fence.generation:
@@ -101,7 +112,7 @@ class DuckDBWarehouse:
         transaction began as a conflict: a claim committed meanwhile (refused), or the first load
         of another table (retried)."""
         try:
-            for statement, params in sql.hold_fence(target_schema, fence.source_db, fence.generation, table):
+            for statement, params in sql.hold_fence(self._in(target_schema), fence.source_db, fence.generation, table):
                 self._con.execute(statement, list(params))
         except duckdb.TransactionException as exc:
             self._con.execute("ROLLBACK")
@@ -118,7 +129,7 @@ class DuckDBWarehouse:
             raise fence.refused(target_schema, newest)
 
     def _fence_generation(self, target_schema: str, fence: Fence) -> int | None:
-        row = self._con.execute(sql.fence_generation(target_schema), [fence.source_db]).fetchone()
+        row = self._con.execute(sql.fence_generation(self._in(target_schema)), [fence.source_db]).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
     def describe(self) -> str:
@@ -137,22 +148,23 @@ class DuckDBWarehouse:
             return
         self.names.check_schema(target_schema)
         self.names.check_table(table, scd2)
-        self._con.execute(sql.create_schema(target_schema))
-        self._con.execute(sql.create_control_table(target_schema))
-        for statement in sql.create_table(target_schema, table, scd2, soft_delete):
+        schema = self._in(target_schema)
+        self._con.execute(sql.create_schema(schema))
+        self._con.execute(sql.create_control_table(schema))
+        for statement in sql.create_table(schema, table, scd2, soft_delete):
             self._con.execute(statement)
         if not evolve:
             self._prepared.add(done)
             return
         existing = self._column_types(target_schema, table.name)
-        for statement in sql.missing_columns(target_schema, table, set(existing)):
+        for statement in sql.missing_columns(schema, table, set(existing)):
             log.warning("target table evolved", statement=statement)
             self._con.execute(statement)
         if soft_delete and DELETED_AT not in existing:
             log.warning("soft deletes turned on: the target table gets _s3rb_deleted_at", table=table.name)
-            self._con.execute(sql.add_deleted_at(target_schema, table.name))
+            self._con.execute(sql.add_deleted_at(schema, table.name))
         self._deleted_at[(target_schema, table.name)] = soft_delete or DELETED_AT in existing
-        for statement in sql.widened_columns(target_schema, table, self._column_types(target_schema, table.name)):
+        for statement in sql.widened_columns(schema, table, self._column_types(target_schema, table.name)):
             log.warning("target table evolved: a column widened", statement=statement)
             self._con.execute(statement)
         self._prepared.add(done)
@@ -163,14 +175,14 @@ class DuckDBWarehouse:
         return {str(r[0]): sql.spelled_type(str(r[1]), r[2], r[3], r[4]) for r in rows}
 
     def applied(self, target_schema: str, table: str) -> set[str]:
-        rows = self._con.execute(sql.applied_keys(target_schema), [table]).fetchall()
+        rows = self._con.execute(sql.applied_keys(self._in(target_schema)), [table]).fetchall()
         return {str(r[0]) for r in rows}
 
     def load_summary(self, target_schema: str) -> dict[str, AppliedSummary]:
         found = self._con.execute(sql.control_table_exists(), [target_schema, sql.CONTROL_TABLE]).fetchone()
         if not found or not found[0]:
             return {}
-        rows = self._con.execute(sql.load_summary(target_schema)).fetchall()
+        rows = self._con.execute(sql.load_summary(self._in(target_schema))).fetchall()
         return {str(t): AppliedSummary(int(n), last, int(seq)) for t, n, last, seq in rows}
 
     def apply(
@@ -189,30 +201,30 @@ class DuckDBWarehouse:
             return 0
         deletes = Deletes(soft_delete, self._deleted_at.get((target_schema, table.name), False))
         staged = pa.concat_tables([data for _, data in batches])
-        con = self._con
+        con, schema = self._con, self._in(target_schema)
         con.execute("BEGIN TRANSACTION")
         try:
             con.register(STAGING, staged)
             faultpoints.reached("load.copy")
-            row = con.execute(sql.watermark(target_schema), [table.name]).fetchone()
+            row = con.execute(sql.watermark(schema), [table.name]).fetchone()
             mark = int(row[0]) if row else -1
             if mode == "append":
-                con.execute(sql.append(target_schema, table, STAGING), [mark])
+                con.execute(sql.append(schema, table, STAGING), [mark])
             elif scd2 is not None:
-                for statement in scd2_sql.apply(target_schema, table, scd2, STAGING, mark, sql.SCD2):
+                for statement in scd2_sql.apply(schema, table, scd2, STAGING, mark, sql.SCD2):
                     con.execute(statement)
             else:
-                con.execute(sql.merge(target_schema, table, STAGING, deletes), [mark])
+                con.execute(sql.merge(schema, table, STAGING, deletes), [mark])
             if sweep is not None and scd2 is not None:
-                con.execute(scd2_sql.expire_unseen(target_schema, table, scd2, sql.SCD2), [sweep.at, sweep.below_seq])
+                con.execute(scd2_sql.expire_unseen(schema, table, scd2, sql.SCD2), [sweep.at, sweep.below_seq])
             elif sweep is not None and deletes.soft:
-                statement, params = sql.soft_sweep(target_schema, table, sweep.below_seq, sweep.at)
+                statement, params = sql.soft_sweep(schema, table, sweep.below_seq, sweep.at)
                 con.execute(statement, list(params))
             elif sweep is not None:
-                con.execute(sql.sweep(target_schema, table), [sweep.below_seq])
+                con.execute(sql.sweep(schema, table), [sweep.below_seq])
             for ref, data in batches:
                 con.execute(
-                    sql.record_batch(target_schema),
+                    sql.record_batch(schema),
                     [table.name, ref.key, ref.first_seq, ref.last_seq, data.num_rows],
                 )
             faultpoints.reached("load.merge")
@@ -236,6 +248,8 @@ class DuckDBWarehouse:
         return self._con.execute(statement, params or []).fetchall()
 
     def drop_schema(self, schema: str) -> None:
+        # One part, in the connection's own catalog: DuckDB finds ``DROP SCHEMA analytics.analytics``
+        # ambiguous (catalog or schema) where every other statement takes the catalog's name.
         self._con.execute(f"DROP SCHEMA IF EXISTS {quote_ansi(schema)} CASCADE")
 
     def close(self) -> None:

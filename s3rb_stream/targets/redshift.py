@@ -163,6 +163,9 @@ class RedshiftWarehouse:
     def describe(self) -> str:
         return self.location.describe()
 
+    def table_sql(self, schema: str, table: str) -> str:
+        return f"{q(self.names.name(schema))}.{q(self.names.name(table))}"
+
     def _connect(self) -> Any:
         try:
             conn = redshift_connector.connect(**connect_options(self.location, self.statement_timeout))

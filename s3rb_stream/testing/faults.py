@@ -277,7 +277,7 @@ def _duckdb_rows(path: Path, schema: str) -> Any:
     def rows(table: str, columns: str) -> list[tuple[Any, ...]]:
         wh = DuckDBWarehouse(str(path), read_only=True)
         try:
-            return wh.query(f'SELECT {columns} FROM "{schema}"."{table}"')
+            return wh.query(f"SELECT {columns} FROM {wh.table_sql(schema, table)}")
         finally:
             wh.close()
 

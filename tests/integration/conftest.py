@@ -110,7 +110,7 @@ class Pipeline:
         select = ", ".join(f'"{name}"' for name, _ in columns)
         wh = DuckDBWarehouse(self.settings.warehouse().path)
         try:
-            return wh.query(f'SELECT {select} FROM "{self.target_schema}"."{table}" ORDER BY {keys}')
+            return wh.query(f"SELECT {select} FROM {wh.table_sql(self.target_schema, table)} ORDER BY {keys}")
         finally:
             wh.close()
 
@@ -157,7 +157,7 @@ def source_rows(server: MariaDBServer, db: str, table: str) -> list[tuple[Any, .
         quoted = f"`{name}`"
         if dtype == "bit":
             exprs.append(f"{quoted} + 0")
-        elif dtype == "time":
+        elif dtype in ("time", "wide decimal"):  # the server's own text (a wide DECIMAL: exact text in the target)
             exprs.append(f"CAST({quoted} AS CHAR)")
         else:
             exprs.append(quoted)
@@ -176,8 +176,6 @@ def source_rows(server: MariaDBServer, db: str, table: str) -> list[tuple[Any, .
                 value = value.replace(tzinfo=UTC)
             elif dtype == "bit" and value is not None:
                 value = int(value)
-            elif dtype == "wide decimal" and value is not None:
-                value = str(value)  # DuckDB's DECIMAL stops at 38 digits: exact text instead
             values.append(value)
         out.append(tuple(values))
     return out

@@ -141,7 +141,7 @@ def query_target(
 
     wh = DuckDBWarehouse(settings.warehouse().path)
     try:
-        return [tuple(r) for r in wh.query(f'SELECT {columns} FROM "{schema}"."{table}" ORDER BY {order}')]
+        return [tuple(r) for r in wh.query(f"SELECT {columns} FROM {wh.table_sql(schema, table)} ORDER BY {order}")]
     finally:
         wh.close()
 

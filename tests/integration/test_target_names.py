@@ -4,16 +4,21 @@ words, names at the length limits, and names that cannot be held, refused before
 from __future__ import annotations
 
 import itertools
+import os
+import re
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from click.testing import CliRunner
 
+from s3rb_stream.cli import main
 from s3rb_stream.errors import ConfigError, SchemaError
 from s3rb_stream.pipeline.runner import run
 from s3rb_stream.settings import Settings, load_settings
 from s3rb_stream.store import open_store
+from s3rb_stream.targets.duckdb import DuckDBWarehouse
 from s3rb_stream.testing.mariadb import MariaDBServer
 from s3rb_stream.testing.s3server import MotoS3Server
 from tests.integration.test_redshift_end_to_end import query_target, settings_for_target
@@ -172,7 +177,70 @@ def test_a_name_over_127_bytes_is_refused_for_redshift_and_kept_by_duckdb(
     assert query_target(duck, None, "analytics", "t", f'"{column}"', "1") == [(2,)]
 
 
-def test_a_duckdb_schema_named_like_the_file_is_refused_clearly(mariadb: MariaDBServer, tmp_path: Path) -> None:
+def test_a_duckdb_schema_named_like_the_file_snapshots_runs_and_shows_status(
+    mariadb: MariaDBServer, tmp_path: Path
+) -> None:
+    """``duckdb:///…/analytics.duckdb`` with ``--target-schema analytics``: DuckDB attaches the file
+    as catalog ``analytics``, where ``analytics.t`` alone is ambiguous; every statement names the
+    catalog, so merge, append and scd2 tables load, and ``status`` reads them, as in any schema."""
+    db = f"names{next(_n)}"
+    mariadb.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.items (id INT PRIMARY KEY, name VARCHAR(20))",
+        f"CREATE TABLE {db}.events (id INT PRIMARY KEY, what VARCHAR(20))",
+        f"CREATE TABLE {db}.prices (id INT PRIMARY KEY, price INT)",
+    )
+    (tmp_path / "tables.yml").write_text(
+        f'tables:\n  - name: "{db}.items"\n  - name: "{db}.events"\n    mode: append\n'
+        f'  - name: "{db}.prices"\n    mode: scd2\n'
+    )
+    warehouse = tmp_path / "analytics.duckdb"
+    env = {
+        **os.environ,
+        "S3RB_MYSQL_URL": mariadb.url,
+        "S3RB_STORE_URL": f"file://{tmp_path / 'objects'}",
+        "S3RB_WAREHOUSE_URL": f"duckdb:///{warehouse}",
+        "S3RB_TABLES_FILE": str(tmp_path / "tables.yml"),
+    }
+    where = ["--source-db", db, "--target-schema", "analytics"]
+    conn = mariadb.connect(db)
+    with conn.cursor() as cur:
+        cur.execute("SET SESSION sql_log_bin = 0")  # only the snapshot delivers these
+        cur.execute("INSERT INTO items VALUES (1, 'one'), (2, 'two')")
+        cur.execute("INSERT INTO prices VALUES (1, 100), (2, 200)")
+    conn.close()
+
+    for command in (["check", *where], ["snapshot", *where, "-t", "items", "-t", "prices"]):
+        result = CliRunner().invoke(main, command, env=env)
+        assert result.exit_code == 0, result.output
+    mariadb.execute(
+        f"UPDATE {db}.items SET name = 'uno' WHERE id = 1",
+        f"DELETE FROM {db}.items WHERE id = 2",
+        f"INSERT INTO {db}.events VALUES (1, 'signup'), (2, 'login')",
+        f"UPDATE {db}.events SET what = 'logout' WHERE id = 2",
+        f"UPDATE {db}.prices SET price = 150 WHERE id = 1",
+    )
+    result = CliRunner().invoke(main, ["run", *where, "--until-caught-up"], env=env)
+    assert result.exit_code == 0, result.output
+
+    wh = DuckDBWarehouse(str(warehouse), read_only=True)
+    try:
+        assert wh.catalog == "analytics"
+        assert wh.query('SELECT id, name FROM "analytics"."analytics".items ORDER BY id') == [(1, "uno")]
+        events = 'SELECT id, what, _s3rb_op FROM "analytics"."analytics".events ORDER BY _s3rb_seq'
+        assert wh.query(events) == [(1, "signup", "c"), (2, "login", "c"), (2, "logout", "u")]
+        prices = 'SELECT id, price, is_current FROM "analytics"."analytics".prices ORDER BY id, _s3rb_seq'
+        assert wh.query(prices) == [(1, 100, False), (1, 150, True), (2, 200, True)]
+    finally:
+        wh.close()
+    status = CliRunner().invoke(main, ["status", "--target-schema", "analytics"], env=env)
+    assert status.exit_code == 0, status.output
+    assert "warning" not in status.output, status.output
+    loaded = {line.split()[0] for line in status.output.splitlines() if re.search(r" \d{4}-\d\d-\d\d ", line)}
+    assert loaded == {"items", "events", "prices"}, status.output  # each with the time of its last load
+
+
+def test_duckdb_refuses_only_its_own_schemas_before_anything_is_written(mariadb: MariaDBServer, tmp_path: Path) -> None:
     db = f"names{next(_n)}"
     mariadb.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY)")
     (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.t"\n')
@@ -182,7 +250,10 @@ def test_a_duckdb_schema_named_like_the_file_is_refused_clearly(mariadb: MariaDB
         store_url=f"file://{tmp_path / 'objects'}",
         warehouse_url=f"duckdb:///{tmp_path / 'warehouse.duckdb'}",
     )
-    for schema in ("warehouse", "Warehouse", "temp", "system"):
-        with pytest.raises(ConfigError, match=f"target schema '{schema}' cannot be used with DuckDB"):
+    for schema in ("information_schema", "PG_Catalog"):
+        with pytest.raises(ConfigError, match=f"target schema '{schema}' cannot be used with DuckDB: DuckDB keeps"):
             run(settings, db, schema, until_caught_up=True)
-    assert run(settings, db, "analytics", until_caught_up=True).loaded.batches == 0
+    assert nothing_written(settings)
+    for i, schema in enumerate(("warehouse", "temp", "system"), 1):  # the file's catalog, DuckDB's others
+        mariadb.execute(f"INSERT INTO {db}.t VALUES ({i})")
+        assert run(settings, db, schema, until_caught_up=True).loaded.rows >= 1, schema

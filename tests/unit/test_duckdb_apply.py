@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
 from s3rb_stream.core.changes import Change, Op
 from s3rb_stream.core.object_keys import BatchRef
+from s3rb_stream.core.scd2 import make_spec
 from s3rb_stream.core.schema import SourceColumn, SourceTable
-from s3rb_stream.errors import WarehouseError
+from s3rb_stream.errors import ConfigError, WarehouseError
 from s3rb_stream.sql import duckdb as duckdb_sql
 from s3rb_stream.store.parquet import changes_to_table, decode, encode
-from s3rb_stream.targets import Sweep
+from s3rb_stream.targets import Fence, Sweep
 from s3rb_stream.targets.duckdb import DuckDBWarehouse
 
 TS = datetime(2026, 1, 1, tzinfo=UTC)
@@ -222,3 +224,68 @@ def test_a_widened_definition_widens_the_column_and_narrower_batches_still_load(
     load(narrow, 30, 3, -(2**31))
     assert column_type() == "BIGINT"
     assert wh.query("SELECT id, n FROM t.items ORDER BY id") == [(1, 2**31 - 1), (2, 2**40), (3, -(2**31))]
+
+
+def _named(name: str) -> SourceTable:
+    return SourceTable(TABLE.database, name, TABLE.columns, TABLE.key_columns)
+
+
+@pytest.mark.parametrize(
+    ("file", "schema"),
+    [
+        ("analytics.duckdb", "analytics"),  # the file's catalog is analytics
+        ("analytics.duckdb", "Analytics"),
+        ("a.b.duckdb", "a"),  # DuckDB names the catalog of a.b.duckdb "a"
+        ("main.duckdb", "main_db"),  # and that of main.duckdb "main_db"
+        ("w.duckdb", "temp"),
+        ("w.duckdb", "system"),
+        ("w.duckdb", "main"),
+    ],
+)
+def test_a_schema_named_like_a_catalog_loads_every_mode(tmp_path: Path, file: str, schema: str) -> None:
+    """Every statement names the file's catalog: a bare ``analytics.items`` would be ambiguous in
+    analytics.duckdb (catalog analytics, schema main; or schema analytics) and DuckDB refuses it."""
+    wh = DuckDBWarehouse(str(tmp_path / file))
+    fence = Fence("src", 1)
+    wh.claim(schema, fence, ["items", "log", "hist"])
+    log, hist = _named("log"), _named("hist")
+    spec = make_spec(hist, None, "valid_from", "valid_to", "is_current", "update")
+    for table, mode, scd2 in [(TABLE, "merge", None), (log, "append", None), (hist, "scd2", spec)]:
+        wh.prepare(schema, table, scd2)
+        ref, data = batch(("c", 10, 1, "a"), ("c", 11, 2, "b"))
+        wh.apply(schema, table, mode, [(ref, data)], scd2=scd2, fence=fence)  # type: ignore[arg-type]
+        ref, data = batch(("u", 20, 1, "new"), ("d", 21, 2, "b"))
+        wh.apply(schema, table, mode, [(ref, data)], scd2=scd2, fence=fence)  # type: ignore[arg-type]
+    select = "SELECT id, name, _s3rb_op FROM {} ORDER BY _s3rb_seq"
+    assert wh.query(select.format(wh.table_sql(schema, "items"))) == [(1, "new", "u")]
+    assert [r[2] for r in wh.query(select.format(wh.table_sql(schema, "log")))] == ["c", "c", "u", "d"]
+    current = f"SELECT id, name FROM {wh.table_sql(schema, 'hist')} WHERE is_current ORDER BY id"
+    assert wh.query(current) == [(1, "new")]
+    assert {t: s.batches for t, s in wh.load_summary(schema).items()} == {"items": 2, "log": 2, "hist": 2}
+    added = SourceTable(TABLE.database, "items", (*TABLE.columns, SourceColumn("extra", "int", "int")), ("id",))
+    wh.prepare(schema, added)  # evolution reads the table's columns from information_schema, in its catalog
+    assert wh.query(f"SELECT extra FROM {wh.table_sql(schema, 'items')}") == [(None,)]
+    wh.close()
+    # A second process (status, a restart) finds everything again, in a file it opens read-only.
+    again = DuckDBWarehouse(str(tmp_path / file), read_only=True)
+    assert set(again.load_summary(schema)) == {"items", "log", "hist"}
+    again.close()
+    if schema != "main":  # DuckDB's main schema cannot be dropped; the roundtrip check drops its scratch schema
+        wh = DuckDBWarehouse(str(tmp_path / file))
+        wh.drop_schema(schema)
+        assert wh.load_summary(schema) == {}
+        wh.close()
+
+
+@pytest.mark.parametrize("schema", ["information_schema", "pg_catalog"])
+def test_what_duckdb_cannot_hold_is_refused_with_its_reason(tmp_path: Path, schema: str) -> None:
+    """DuckDB's own schemas: it takes CREATE SCHEMA and then no table, so the name is refused first."""
+    raw = duckdb.connect(str(tmp_path / "raw.duckdb"))
+    raw.execute(f'CREATE SCHEMA IF NOT EXISTS "raw"."{schema}"')
+    with pytest.raises(duckdb.CatalogException, match=f"Schema with name {schema} does not exist"):
+        raw.execute(f'CREATE TABLE "raw"."{schema}".t (a INT)')
+    raw.close()
+    wh = DuckDBWarehouse(str(tmp_path / "w.duckdb"))
+    with pytest.raises(ConfigError, match=f"target schema '{schema}' cannot be used with DuckDB: DuckDB keeps its own"):
+        wh.prepare(schema, TABLE)
+    wh.close()

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import Context, Decimal
 
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type, column_converter, row_converter
 from s3rb_stream.errors import SchemaError
@@ -111,6 +113,37 @@ def test_wide_decimal_is_exact_text() -> None:
     assert convert(Decimal("12345678901234567890123456789012345678901234567.123")) == (
         "12345678901234567890123456789012345678901234567.123"
     )
+
+
+@given(
+    precision=st.integers(39, 65),
+    data=st.data(),
+    negative=st.booleans(),
+)
+def test_wide_decimal_text_is_the_server_s_whatever_the_decimal_s_exponent(
+    precision: int, data: st.DataObject, negative: bool
+) -> None:
+    """Whatever exponent the Decimal carries (the decoder's, another reader's, an integer's), the
+    text has no exponent and exactly the declared scale, as ``CAST(x AS CHAR)``: ``0E-18`` is
+    ``0.000000000000000000``, ``1E-18`` is ``0.000000000000000001``, a negative zero is zero."""
+    scale = data.draw(st.integers(0, 30), label="scale")
+    digits = data.draw(st.sampled_from([0, 1, 10**precision - 1]) | st.integers(0, 10**precision - 1))
+    value = Decimal(f"{'-' if negative else ''}{digits}e-{scale}")
+    whole, fraction = divmod(digits, 10**scale)
+    expected = f"{'-' if negative and digits else ''}{whole}" + (f".{fraction:0{scale}d}" if scale else "")
+    convert = column_converter(col("decimal", precision=precision, scale=scale))
+    forms = [value, Decimal(f"{value:.{scale + 2}f}"), value.normalize(Context(prec=100))]
+    assert [convert(v) for v in forms] == [expected] * 3
+    assert convert(expected) == expected  # text (a snapshot's, the roundtrip sample's) stays
+
+
+def test_wide_decimal_zero_and_tiny_values_keep_every_fractional_digit() -> None:
+    convert = column_converter(col("decimal", precision=65, scale=18))
+    assert convert(Decimal("0E-18")) == "0.000000000000000000"
+    assert convert(Decimal("1E-18")) == "0.000000000000000001"
+    assert convert(Decimal("-0E-18")) == "0.000000000000000000"
+    assert convert(Decimal(0)) == "0.000000000000000000"
+    assert column_converter(col("decimal", precision=40, scale=0))(Decimal("1E+39")) == "1" + "0" * 39
 
 
 def test_row_converter_orders_values_and_refuses_other_shapes() -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.sql import duckdb as sql
 from s3rb_stream.sql.common import Deletes
@@ -70,3 +71,14 @@ def test_a_table_that_keeps_the_column_with_hard_deletes_writes_null_there() -> 
     text = sql.merge("t", TABLE, "stage", Deletes(soft=False, column=True))
     assert "THEN DELETE" in text and "WHEN NOT MATCHED AND _s3rb_s.\"_s3rb_op\" <> 'd' THEN INSERT" in text
     assert '"_s3rb_deleted_at" = CASE WHEN' in text
+
+
+def test_every_name_carries_the_catalog_and_lookups_keep_to_it() -> None:
+    """docs/ARCHITECTURE.md, "Names in the target": the file's catalog in every name, quoted."""
+    at = sql.InCatalog('an"a', 'an"a')
+    assert sql.merge(at, TABLE, "stage").startswith('MERGE INTO "an""a"."an""a"."we""ird" AS _s3rb_t\n')
+    assert sql.create_schema(at) == 'CREATE SCHEMA IF NOT EXISTS "an""a"."an""a"'
+    assert sql.watermark(at).endswith('FROM "an""a"."an""a"."_s3rb_batches" WHERE table_name = ?')
+    assert all('"an""a"."an""a".' in s for s in sql.create_table(at, TABLE, Scd2Spec(("v",))))
+    for lookup in (sql.target_columns(), sql.control_table_exists()):
+        assert "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?" in lookup

@@ -22,10 +22,10 @@ def test_redshift_spells_every_name_in_lower_case() -> None:
     assert target.columns[1].renamed_from == "createdon"
     spec = rules.spec(Scd2Spec(("createdAt",), "ValidFrom", "valid_to", "Current"))
     assert spec == Scd2Spec(("createdat",), "validfrom", "valid_to", "current")
-    assert duckdb_rules("w").table(source) is source  # DuckDB keeps the case it is given
+    assert duckdb_rules().table(source) is source  # DuckDB keeps the case it is given
 
 
-@pytest.mark.parametrize("rules", [redshift_rules(), duckdb_rules("warehouse")])
+@pytest.mark.parametrize("rules", [redshift_rules(), duckdb_rules()])
 def test_names_that_differ_only_in_case_collide_on_both_targets(rules: object) -> None:
     from s3rb_stream.core.target_names import NameRules
 
@@ -48,13 +48,15 @@ def test_redshift_refuses_names_it_would_cut() -> None:
         rules.check_table(table("t", "é" * 64))
     with pytest.raises(SchemaError, match=r"target schema 'ssss.*' has 128 bytes"):
         rules.check_schema("s" * 128)
-    duckdb_rules("w").check_table(table("t", "é" * 64))
+    duckdb_rules().check_table(table("t", "é" * 64))
 
 
-def test_duckdb_refuses_a_schema_named_like_a_catalog() -> None:
-    rules = duckdb_rules("Warehouse")
-    for name in ("warehouse", "WAREHOUSE", "temp", "system"):
-        with pytest.raises(ConfigError, match=f"target schema '{name}' cannot be used with DuckDB"):
+def test_duckdb_refuses_only_its_own_schemas_and_takes_names_of_catalogs() -> None:
+    """DuckDB's SQL here names the catalog, so the file's name, temp and system are schemas like any
+    other; information_schema and pg_catalog hold no table (tests/unit/test_duckdb_apply.py)."""
+    rules = duckdb_rules()
+    for name in ("information_schema", "pg_catalog", "Information_Schema", "PG_CATALOG"):
+        with pytest.raises(ConfigError, match=f"target schema '{name}' cannot be used with DuckDB: DuckDB keeps"):
             rules.check_schema(name)
-    rules.check_schema("main")
-    rules.check_schema("analytics")
+    for name in ("warehouse", "analytics", "temp", "system", "main", "memory"):
+        rules.check_schema(name)
