@@ -11,6 +11,11 @@ one transaction::
     DELETE FROM target USING newest WHERE <same key> AND newest.op = 'd';
     MERGE INTO target USING (newest without deletes) ... WHEN MATCHED THEN UPDATE ... WHEN NOT MATCHED THEN INSERT;
     INSERT INTO control table ... WHERE NOT EXISTS (the same batch)
+
+Redshift ignores trailing blanks when it compares VARCHAR values, so a text key column is compared
+on its byte length too (``'a'`` and ``'a '`` are two keys, as the source and DuckDB hold them), and
+a table with one upserts by UPDATE ... FROM and INSERT ... WHERE NOT EXISTS instead of MERGE, whose
+ON takes plain column equality only.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from s3rb_stream.errors import SchemaError
 from s3rb_stream.sql import common
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
 from s3rb_stream.sql.common import FENCE_TABLE as FENCE_TABLE
-from s3rb_stream.sql.common import ControlDialect, all_columns, table_name
+from s3rb_stream.sql.common import ControlDialect, all_columns, key_partition, same_key, table_name
 from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
 from s3rb_stream.sql.common import load_summary as load_summary
 from s3rb_stream.sql.identifiers import literal
@@ -121,8 +126,20 @@ def byte_limits(table: SourceTable) -> dict[str, int]:
     return limits
 
 
+def blank_blind(col: SourceColumn) -> bool:
+    """Whether Redshift compares the column ignoring trailing blanks ("Character types": trailing
+    spaces in VARCHAR and CHAR values are insignificant when compared), which MySQL's NO PAD
+    collations (and binary keys, and this pipeline) do not: ``'a'`` and ``'a '`` are two keys."""
+    return column_type(col).startswith("VARCHAR")
+
+
+def _blank_blind_key(table: SourceTable) -> bool:
+    return any(blank_blind(table.columns[table.position(k)]) for k in table.key_columns)
+
+
 def _same_key(table: SourceTable, left: str, right: str) -> str:
-    """Equality on every key column; Redshift MERGE allows nothing else, so keys must be NOT NULL."""
+    """Equality on every key column, text keys on their byte length too (docs/ARCHITECTURE.md,
+    "Redshift"); Redshift MERGE matches by equality, so keys must be NOT NULL."""
     nullable = [c.name for c in table.columns if c.name in table.key_columns and c.nullable]
     if nullable:
         raise SchemaError(
@@ -130,7 +147,7 @@ def _same_key(table: SourceTable, left: str, right: str) -> str:
             " Redshift MERGE matches by equality",
             "make the key columns NOT NULL at the source, or choose other key_columns",
         )
-    return " AND ".join(f"{left}.{q(k)} = {right}.{q(k)}" for k in table.key_columns)
+    return same_key(table, left, right, blank_blind)
 
 
 def create_stage(table: SourceTable) -> str:
@@ -157,7 +174,7 @@ def newest_per_key(table: SourceTable, watermark: int) -> str:
     is an integer we read ourselves, written inline: CREATE TABLE AS takes no bind parameters on
     PostgreSQL-derived servers.
     """
-    keys = ", ".join(q(k) for k in table.key_columns)
+    keys = key_partition(table, blank_blind=blank_blind)
     cols = ", ".join(q(c) for c in all_columns(table))
     return (
         f"CREATE TEMP TABLE {q(NEWEST)} AS\n"
@@ -201,6 +218,36 @@ def merge_upserts(schema: str, table: SourceTable) -> str:
     )
 
 
+def update_matched(schema: str, table: SourceTable) -> str:
+    """The upserts whose key the target holds, by exact key: MERGE's ON takes plain column
+    equality only, which on Redshift would match ``'a'`` with ``'a '``."""
+    sets = ", ".join(f"{q(c)} = {SOURCE}.{q(c)}" for c in all_columns(table))
+    return (
+        f"UPDATE {table_name(schema, table.name)} SET {sets}\n"
+        f"FROM (SELECT {_applied_columns(table)} FROM {q(NEWEST)} WHERE \"_s3rb_op\" <> 'd') AS {SOURCE}\n"
+        f"WHERE {_same_key(table, q(table.name), SOURCE)}"
+    )
+
+
+def insert_unmatched(schema: str, table: SourceTable) -> str:
+    """The upserts whose key the target does not hold (after :func:`update_matched`)."""
+    target = table_name(schema, table.name)
+    cols = ", ".join(q(c) for c in all_columns(table))
+    return (
+        f"INSERT INTO {target} ({cols})\n"
+        f"SELECT {_applied_columns(table)} FROM {q(NEWEST)} AS {SOURCE}\n"
+        f"WHERE {SOURCE}.\"_s3rb_op\" <> 'd' AND NOT EXISTS"
+        f" (SELECT 1 FROM {target} WHERE {_same_key(table, q(table.name), SOURCE)})"
+    )
+
+
+def upserts(schema: str, table: SourceTable) -> list[str]:
+    """MERGE, or for a key with a text column the UPDATE and INSERT that compare it exactly."""
+    if _blank_blind_key(table):
+        return [update_matched(schema, table), insert_unmatched(schema, table)]
+    return [merge_upserts(schema, table)]
+
+
 def append(schema: str, table: SourceTable, watermark: int) -> str:
     cols = ", ".join(q(c) for c in all_columns(table))
     return (
@@ -222,7 +269,7 @@ def merge_load(schema: str, table: SourceTable, manifest_url: str, iam_role: str
         newest_per_key(table, watermark),
         drop_stale(schema, table),
         apply_deletes(schema, table),
-        merge_upserts(schema, table),
+        *upserts(schema, table),
     ]
 
 
@@ -246,7 +293,9 @@ DIALECT = ControlDialect(
 )
 
 
-SCD2 = Scd2Dialect(param="%s", json_in=lambda expr: f"JSON_PARSE({expr})", identity="BIGINT IDENTITY(1,1)")
+SCD2 = Scd2Dialect(
+    param="%s", json_in=lambda expr: f"JSON_PARSE({expr})", identity="BIGINT IDENTITY(1,1)", blank_blind=blank_blind
+)
 
 
 # "ALTER TABLE": a column with a default can never be widened, so added columns get none.
