@@ -366,6 +366,9 @@ class RedshiftWarehouse:
                 backoff.wait()
                 if isinstance(exc, (redshift_connector.error.InterfaceError, OSError)):
                     self._reconnect()
+            except BaseException:  # a stop, or an error of ours: leave no transaction open
+                self._rollback()
+                raise
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _fitted_object(
