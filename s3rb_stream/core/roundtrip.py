@@ -14,8 +14,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa
+
 from s3rb_stream.core.changes import Change, Op
-from s3rb_stream.core.schema import SourceColumn, SourceTable
+from s3rb_stream.core.schema import SourceColumn, SourceTable, arrow_type
 
 TABLE = "RoundTrip"
 HISTORY = "RoundTripHistory"
@@ -133,7 +135,7 @@ def normalise(value: Any, column: SourceColumn | None = None) -> Any:
     if isinstance(value, memoryview | bytearray):
         return bytes(value)
     is_json = column is not None and column.data_type == "json"
-    is_binary = column is not None and column.data_type in ("binary", "varbinary", "blob")
+    is_binary = column is not None and arrow_type(column) == pa.binary()
     if is_binary and isinstance(value, str):  # the driver may hand VARBYTE over as hex text
         return bytes.fromhex(value[2:] if value.startswith("\\x") else value)
     if is_json and isinstance(value, str):

@@ -8,6 +8,8 @@ each, and may be anything a quoted identifier allows. The targets differ (docs/A
   default, and users' own sessions and tools have it off), and keeps at most 127 bytes of a name.
   s3rb_stream creates and looks up every Redshift name in lower case, so ``Orders.createdAt``
   becomes ``orders.createdat``, and a user's unquoted ``SELECT createdAt FROM orders`` works.
+  Its names must be printable UTF-8 ("Names and identifiers"), and a table name starting with
+  ``#`` makes a temporary table, gone with the session: both are refused.
 - **DuckDB** keeps the case it is given but matches names case-insensitively, and has no length
   limit. Its SQL names every table with the file's catalog, so a schema may be named like the file
   (``analytics`` in ``analytics.duckdb``), ``temp`` or ``system``; ``information_schema`` and
@@ -39,6 +41,8 @@ class NameRules:
     max_bytes: int | None = None
     reserved_schemas: frozenset[str] = frozenset()
     schema_hint: str = ""  # what to do about a reserved schema name
+    temp_prefix: str | None = None  # a table (or schema) name starting with it means a temporary table
+    printable_only: bool = False  # names hold printable characters only
 
     def name(self, name: str) -> str:
         """How the warehouse spells a source name."""
@@ -71,10 +75,27 @@ class NameRules:
                 change,
             )
 
+    def _means_the_same(self, what: str, name: str, change: str, table: bool = False) -> None:
+        """A name the warehouse would take for something else: a temporary table, or not a name."""
+        if self.temp_prefix and table and name.startswith(self.temp_prefix):
+            raise SchemaError(
+                f"{what} {name!r} starts with {self.temp_prefix!r}, which makes a temporary table in"
+                f" {self.warehouse}, dropped at the end of each session: its rows would not stay",
+                change,
+            )
+        if self.printable_only and not name.isprintable():
+            shown = ", ".join(sorted({f"U+{ord(ch):04X}" for ch in name if not ch.isprintable()}))
+            raise SchemaError(
+                f"{what} {name!r} holds a character that is not printable ({shown});"
+                f" {self.warehouse} names hold printable UTF-8 characters only",
+                change,
+            )
+
     def check_schema(self, schema: str) -> None:
         if schema.lower() in self.reserved_schemas:
             raise ConfigError(f"target schema {schema!r} cannot be used with {self.warehouse}: {self.schema_hint}")
         self._fits("target schema", schema, "choose a shorter --target-schema")
+        self._means_the_same("target schema", schema, "choose another --target-schema", table=True)
 
     def check_table(self, table: SourceTable, spec: Scd2Spec | None = None) -> None:
         """Every name of ``table`` (and its SCD2 columns) can be created and found again, distinctly."""
@@ -87,9 +108,12 @@ class NameRules:
                 " columns and tables",
                 "rename them at the source, or leave the table out of the tables file",
             )
-        self._fits("table", table.name, f"rename {where} at the source, or leave it out of the tables file")
+        rename = f"rename {where} at the source, or leave it out of the tables file"
+        self._fits("table", table.name, rename)
+        self._means_the_same("table", table.name, rename, table=True)
         for column in table.column_names:
             self._fits(f"column of {where}", column, "rename the column at the source")
+            self._means_the_same(f"column of {where}", column, "rename the column at the source")
         own = list(META_COLUMNS) + (list(spec.version_columns) if spec is not None else [])
         seen: dict[str, str] = {}
         for name in [*table.column_names, *own]:
@@ -123,7 +147,9 @@ class NameRules:
 
 
 def redshift_rules() -> NameRules:
-    return NameRules("Redshift", lower_case=True, max_bytes=REDSHIFT_MAX_NAME_BYTES)
+    return NameRules(
+        "Redshift", lower_case=True, max_bytes=REDSHIFT_MAX_NAME_BYTES, temp_prefix="#", printable_only=True
+    )
 
 
 def duckdb_rules() -> NameRules:

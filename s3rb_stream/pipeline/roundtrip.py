@@ -4,14 +4,16 @@ user's own cluster, in a scratch schema, before the first real load.
 It writes the sample of core.roundtrip as Parquet batch objects to the configured store, loads
 them with the same code a pipeline uses (COPY through the IAM role, MERGE, the batch ledger), reads
 the rows back and compares them value by value, then drops the scratch schema and its objects.
-Each check prints one line; the first failure stops the checks but never the cleanup.
+Each check prints one line, the cluster's version and isolation level first. A check that fails
+stops the checks that build on it (the first load's chain); the others still run, and the cleanup
+always does. The edge cases that only a real cluster settles are in ``roundtrip_edges``.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -19,13 +21,16 @@ import pyarrow as pa
 from s3rb_stream.core import roundtrip as sample
 from s3rb_stream.core.changes import Change
 from s3rb_stream.core.object_keys import BatchRef, batch_key, join
+from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.scd2 import make_spec
-from s3rb_stream.core.schema import SourceTable
+from s3rb_stream.core.schema import META_COLUMNS, SourceTable
 from s3rb_stream.errors import S3rbError
-from s3rb_stream.settings import Settings
+from s3rb_stream.pipeline.roundtrip_edges import Edges
+from s3rb_stream.settings import Mode, Settings
+from s3rb_stream.sql.identifiers import literal
 from s3rb_stream.store import open_store, parquet
 from s3rb_stream.store.base import ObjectStore
-from s3rb_stream.targets import Warehouse, open_warehouse
+from s3rb_stream.targets import Fence, Warehouse, open_warehouse
 
 SOURCE_DB = "s3rb_check"
 FIRST_SEQ = 1_000
@@ -87,11 +92,20 @@ class Roundtrip:
         self.written.append(key)
         return BatchRef(first, last, key, table.name), data
 
-    def apply(self, table: SourceTable, changes: list[Change], scd2: bool = False) -> int:
-        ref, data = self.put(table, changes)
+    def apply(
+        self,
+        table: SourceTable,
+        *batches: list[Change],
+        scd2: bool = False,
+        fence: Fence | None = None,
+        overflow: Overflow | None = None,
+    ) -> int:
+        """The batches as objects, loaded in one COPY (one manifest lists them all)."""
+        written = [self.put(table, changes) for changes in batches]
         spec = make_spec(table, None, "valid_from", "valid_to", "is_current", "update") if scd2 else None
         self.warehouse.prepare(self.schema, table, spec)
-        return self.warehouse.apply(self.schema, table, "scd2" if scd2 else "merge", [(ref, data)], scd2=spec)
+        mode: Mode = "scd2" if scd2 else "merge"
+        return self.warehouse.apply(self.schema, table, mode, written, scd2=spec, fence=fence, overflow=overflow)
 
     def name(self, name: str) -> str:
         return self.warehouse.names.name(name)
@@ -102,11 +116,29 @@ class Roundtrip:
             f"SELECT {names} FROM {self.warehouse.table_sql(self.schema, table)} ORDER BY {order}"
         )
 
+    @property
+    def redshift(self) -> bool:
+        return self.warehouse.names.warehouse == "Redshift"
+
     def run(self) -> None:
-        table, evolved = sample.table(), sample.evolved()
+        """Every check; a store that takes no object stops them all (nothing could load)."""
+        edges = Edges(self)
+        with suppress(CheckFailed):
+            edges.cluster()
+        self.store_takes_objects()
+        for group in (self.loads, edges.encoded_names, edges.manifest, self.history, edges.fence, edges.evolve,
+                      edges.limits, edges.blanks):  # fmt: skip
+            with suppress(CheckFailed):
+                group()
+
+    def store_takes_objects(self) -> None:
         with self.check("store"):
             self.store.check()
             self.ok("store", f"{self.store.describe()} takes objects (Parquet, {self.store.parquet_codec})")
+
+    def loads(self) -> None:
+        """The sample of every type: loaded, merged again, replayed, read back, looked up by name."""
+        table, evolved = sample.table(), sample.evolved()
         with self.check("copy+merge"):
             rows = self.apply(table, sample.first_batch(FIRST_SEQ))
             where = f"{self.schema}.{table.name}"
@@ -126,9 +158,24 @@ class Roundtrip:
                 self.fail("values", f"{len(problems)} value(s) differ; first: " + "; ".join(problems[:3]))
             self.ok("values", f"{len(got)} rows × {len(columns)} columns read back equal, value by value")
         with self.check("names"):
+            missing = self.missing_columns(evolved)
+            if missing:
+                self.fail("names", f"the lookups by name found no column {', '.join(missing)} of {self.schema}")
             shown = f"{table.name}.createdAt"
             spelled = f"{self.name(table.name)}.{self.name('createdAt')}"
             self.ok("names", f"mixed-case {shown} is {spelled} in the warehouse, found again by its lookups")
+
+    def missing_columns(self, table: SourceTable) -> list[str]:
+        """Columns of ``table`` the warehouse's catalog does not show under the names the loads
+        look them up by (information_schema, as preparing a table reads it)."""
+        found = self.warehouse.query(
+            "SELECT column_name FROM information_schema.columns"
+            f" WHERE table_schema = {literal(self.name(self.schema))} AND table_name = {literal(self.name(table.name))}"
+        )
+        names = {str(r[0]) for r in found}
+        return [self.name(c) for c in [*table.column_names, *META_COLUMNS] if self.name(c) not in names]
+
+    def history(self) -> None:
         with self.check("json + scd2"):
             history = sample.history()
             for batch in sample.history_batches(FIRST_SEQ + 100):

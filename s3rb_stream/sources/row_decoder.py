@@ -215,12 +215,28 @@ class _Gen:
         self.lines.append("    " * indent + line)
 
 
+# MariaDB numbers each NO PAD collation as its PAD SPACE twin plus 1024 (utf8mb4_nopad_bin is 1070,
+# utf8mb4_bin 46); the driver's table knows only the twins. The character set is the same.
+MARIADB_NOPAD_OFFSET = 1024
+
+
+def charset_of(collation: int) -> Any:
+    """The driver's character set of a collation id, MariaDB's NO PAD collations included
+    (KeyError for an unknown id)."""
+    try:
+        return charset_by_id(collation)
+    except KeyError:
+        if MARIADB_NOPAD_OFFSET <= collation < 2 * MARIADB_NOPAD_OFFSET:
+            return charset_by_id(collation - MARIADB_NOPAD_OFFSET)
+        raise
+
+
 def _encoding(layout: tm.ColumnLayout, col: SourceColumn) -> str:
     """The Python codec of a text column's character set, checked now rather than at the first row."""
     if layout.collation is None:
         return "utf-8"  # the source logs no character sets (binlog_row_metadata=MINIMAL)
     try:
-        encoding = str(charset_by_id(layout.collation).encoding)
+        encoding = str(charset_of(layout.collation).encoding)
         codecs.lookup(encoding)
     except (KeyError, LookupError):
         raise SchemaError(

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from pymysql.charset import charset_by_id
-
 from s3rb_stream.core.ddl import added_columns, column_renames
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.errors import SchemaError
 from s3rb_stream.sources import table_map as tm
-from s3rb_stream.sources.row_decoder import layout_fits
+from s3rb_stream.sources.row_decoder import charset_of, layout_fits
 
 BINARY_COLLATION = 63
 _INTS = {tm.TINY: "tinyint", tm.SHORT: "smallint", tm.INT24: "mediumint", tm.LONG: "int", tm.LONGLONG: "bigint"}
@@ -73,7 +71,7 @@ def bytes_per_char(collation: int | None) -> int:
     if collation is None or collation == BINARY_COLLATION:
         return 1
     try:
-        return _BYTES_PER_CHAR.get(str(getattr(charset_by_id(collation), "name", "")), 1)
+        return _BYTES_PER_CHAR.get(str(getattr(charset_of(collation), "name", "")), 1)
     except KeyError:
         return 1
 

@@ -40,6 +40,42 @@ def table_name(schema: SchemaName, table: str) -> str:
     return f"{schema_name(schema)}.{q(table)}"
 
 
+def never(_column: SourceColumn) -> bool:
+    return False
+
+
+def _key_columns(table: SourceTable) -> list[SourceColumn]:
+    return [table.columns[table.position(k)] for k in table.key_columns]
+
+
+def same_value(left: str, right: str, blank_blind: bool) -> str:
+    """``left = right``; for a type the target compares ignoring trailing blanks (Redshift's
+    VARCHAR), with equal byte lengths too, so that ``'a'`` and ``'a '`` stay two values
+    (docs/ARCHITECTURE.md, "Redshift")."""
+    equal = f"{left} = {right}"
+    return f"({equal} AND OCTET_LENGTH({left}) = OCTET_LENGTH({right}))" if blank_blind else equal
+
+
+def same_key(table: SourceTable, left: str, right: str, blank_blind: Callable[[SourceColumn], bool] = never) -> str:
+    """Equality on every key column of ``table`` between the rows of ``left`` and ``right``;
+    ``blank_blind``: the columns the target compares ignoring trailing blanks."""
+    return " AND ".join(
+        same_value(f"{left}.{q(c.name)}", f"{right}.{q(c.name)}", blank_blind(c)) for c in _key_columns(table)
+    )
+
+
+def key_partition(table: SourceTable, alias: str = "", blank_blind: Callable[[SourceColumn], bool] = never) -> str:
+    """The key columns as a PARTITION BY list: a blank-blind column with its byte length, so that
+    keys that differ only by trailing blanks are two partitions."""
+    prefix = f"{alias}." if alias else ""
+    parts = []
+    for c in _key_columns(table):
+        parts.append(f"{prefix}{q(c.name)}")
+        if blank_blind(c):
+            parts.append(f"OCTET_LENGTH({prefix}{q(c.name)})")
+    return ", ".join(parts)
+
+
 def all_columns(table: SourceTable) -> list[str]:
     """Source columns, then ``_s3rb_seq``, ``_s3rb_op``, ``_s3rb_source_ts``: the Parquet order."""
     return [*table.column_names, *META_COLUMNS]

@@ -13,6 +13,11 @@ one transaction::
     MERGE INTO target USING (newest without deletes) ... WHEN MATCHED THEN UPDATE ... WHEN NOT MATCHED THEN INSERT;
     -- with soft deletes the MERGE takes the deletes too, as rows marked with their time
     INSERT INTO control table ... WHERE NOT EXISTS (the same batch)
+
+Redshift ignores trailing blanks when it compares VARCHAR values, so a text key column is compared
+on its byte length too (``'a'`` and ``'a '`` are two keys, as the source and DuckDB hold them), and
+a table with one upserts by UPDATE ... FROM and INSERT ... WHERE NOT EXISTS instead of MERGE, whose
+ON takes plain column equality only.
 """
 
 from __future__ import annotations
@@ -26,7 +31,16 @@ from s3rb_stream.errors import SchemaError
 from s3rb_stream.sql import common
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
 from s3rb_stream.sql.common import FENCE_TABLE as FENCE_TABLE
-from s3rb_stream.sql.common import HARD_DELETES, ControlDialect, Deletes, all_columns, deleted_at, table_name
+from s3rb_stream.sql.common import (
+    HARD_DELETES,
+    ControlDialect,
+    Deletes,
+    all_columns,
+    deleted_at,
+    key_partition,
+    same_key,
+    table_name,
+)
 from s3rb_stream.sql.common import add_deleted_at as add_deleted_at
 from s3rb_stream.sql.common import create_schema as create_schema  # re-exported: the dialect API
 from s3rb_stream.sql.common import load_summary as load_summary
@@ -125,8 +139,20 @@ def byte_limits(table: SourceTable) -> dict[str, int]:
     return limits
 
 
+def blank_blind(col: SourceColumn) -> bool:
+    """Whether Redshift compares the column ignoring trailing blanks ("Character types": trailing
+    spaces in VARCHAR and CHAR values are insignificant when compared), which MySQL's NO PAD
+    collations (and binary keys, and this pipeline) do not: ``'a'`` and ``'a '`` are two keys."""
+    return column_type(col).startswith("VARCHAR")
+
+
+def _blank_blind_key(table: SourceTable) -> bool:
+    return any(blank_blind(table.columns[table.position(k)]) for k in table.key_columns)
+
+
 def _same_key(table: SourceTable, left: str, right: str) -> str:
-    """Equality on every key column; Redshift MERGE allows nothing else, so keys must be NOT NULL."""
+    """Equality on every key column, text keys on their byte length too (docs/ARCHITECTURE.md,
+    "Redshift"); Redshift MERGE matches by equality, so keys must be NOT NULL."""
     nullable = [c.name for c in table.columns if c.name in table.key_columns and c.nullable]
     if nullable:
         raise SchemaError(
@@ -134,7 +160,7 @@ def _same_key(table: SourceTable, left: str, right: str) -> str:
             " Redshift MERGE matches by equality",
             "make the key columns NOT NULL at the source, or choose other key_columns",
         )
-    return " AND ".join(f"{left}.{q(k)} = {right}.{q(k)}" for k in table.key_columns)
+    return same_key(table, left, right, blank_blind)
 
 
 def create_stage(table: SourceTable) -> str:
@@ -161,7 +187,7 @@ def newest_per_key(table: SourceTable, watermark: int) -> str:
     is an integer we read ourselves, written inline: CREATE TABLE AS takes no bind parameters on
     PostgreSQL-derived servers.
     """
-    keys = ", ".join(q(k) for k in table.key_columns)
+    keys = key_partition(table, blank_blind=blank_blind)
     cols = ", ".join(q(c) for c in all_columns(table))
     return (
         f"CREATE TEMP TABLE {q(NEWEST)} AS\n"
@@ -194,24 +220,61 @@ def apply_deletes(schema: str, table: SourceTable) -> str:
     )
 
 
-def merge_upserts(schema: str, table: SourceTable, deletes: Deletes = HARD_DELETES) -> str:
-    """The upserts of a load; with soft deletes, the deletes too: each is its row image, marked
-    with its time (docs/ARCHITECTURE.md, "Deletes")."""
+def _upsert_source(table: SourceTable, deletes: Deletes) -> tuple[list[str], str]:
+    """The columns an upsert writes and the query of its rows: the upserts of a load, and with soft
+    deletes the deletes too, each its row image marked with its time (docs/ARCHITECTURE.md, "Deletes")."""
     cols = all_columns(table)
     select = _applied_columns(table)
     if deletes.column:
         cols, select = [*cols, DELETED_AT], f"{select}, {deleted_at()} AS {q(DELETED_AT)}"
     upserts = "" if deletes.soft else " WHERE \"_s3rb_op\" <> 'd'"
+    return cols, f"SELECT {select} FROM {q(NEWEST)}{upserts}"
+
+
+def merge_upserts(schema: str, table: SourceTable, deletes: Deletes = HARD_DELETES) -> str:
+    """The upserts of a load by MERGE (a key with no text column: see :func:`upserts`)."""
+    cols, rows = _upsert_source(table, deletes)
     updates = ", ".join(f"{q(c)} = {SOURCE}.{q(c)}" for c in cols)
     insert_cols = ", ".join(q(c) for c in cols)
     insert_vals = ", ".join(f"{SOURCE}.{q(c)}" for c in cols)
     return (
         f"MERGE INTO {table_name(schema, table.name)}\n"
-        f"USING (SELECT {select} FROM {q(NEWEST)}{upserts}) AS {SOURCE}\n"
+        f"USING ({rows}) AS {SOURCE}\n"
         f"ON {_same_key(table, q(table.name), SOURCE)}\n"
         f"WHEN MATCHED THEN UPDATE SET {updates}\n"
         f"WHEN NOT MATCHED THEN INSERT ({insert_cols}) VALUES ({insert_vals})"
     )
+
+
+def update_matched(schema: str, table: SourceTable, deletes: Deletes = HARD_DELETES) -> str:
+    """The upserts whose key the target holds, by exact key: MERGE's ON takes plain column
+    equality only, which on Redshift would match ``'a'`` with ``'a '``."""
+    cols, rows = _upsert_source(table, deletes)
+    sets = ", ".join(f"{q(c)} = {SOURCE}.{q(c)}" for c in cols)
+    return (
+        f"UPDATE {table_name(schema, table.name)} SET {sets}\n"
+        f"FROM ({rows}) AS {SOURCE}\n"
+        f"WHERE {_same_key(table, q(table.name), SOURCE)}"
+    )
+
+
+def insert_unmatched(schema: str, table: SourceTable, deletes: Deletes = HARD_DELETES) -> str:
+    """The upserts whose key the target does not hold (after :func:`update_matched`)."""
+    target = table_name(schema, table.name)
+    cols, rows = _upsert_source(table, deletes)
+    names = ", ".join(q(c) for c in cols)
+    return (
+        f"INSERT INTO {target} ({names})\n"
+        f"SELECT {names} FROM ({rows}) AS {SOURCE}\n"
+        f"WHERE NOT EXISTS (SELECT 1 FROM {target} WHERE {_same_key(table, q(table.name), SOURCE)})"
+    )
+
+
+def upserts(schema: str, table: SourceTable, deletes: Deletes = HARD_DELETES) -> list[str]:
+    """MERGE, or for a key with a text column the UPDATE and INSERT that compare it exactly."""
+    if _blank_blind_key(table):
+        return [update_matched(schema, table, deletes), insert_unmatched(schema, table, deletes)]
+    return [merge_upserts(schema, table, deletes)]
 
 
 def append(schema: str, table: SourceTable, watermark: int) -> str:
@@ -238,7 +301,7 @@ def merge_load(
         newest_per_key(table, watermark),
         drop_stale(schema, table),
         *([] if deletes.soft else [apply_deletes(schema, table)]),
-        merge_upserts(schema, table, deletes),
+        *upserts(schema, table, deletes),
     ]
 
 
@@ -262,7 +325,9 @@ DIALECT = ControlDialect(
 )
 
 
-SCD2 = Scd2Dialect(param="%s", json_in=lambda expr: f"JSON_PARSE({expr})", identity="BIGINT IDENTITY(1,1)")
+SCD2 = Scd2Dialect(
+    param="%s", json_in=lambda expr: f"JSON_PARSE({expr})", identity="BIGINT IDENTITY(1,1)", blank_blind=blank_blind
+)
 
 
 # "ALTER TABLE": a column with a default can never be widened, so added columns get none.

@@ -1,7 +1,10 @@
 """Redshift as warehouse: COPY batch objects from S3 through a manifest, then a Redshift-valid apply.
 
-Every statement of one load, and the record of its batches, commit in one transaction.
-Serializable-isolation conflicts (error 1023) and dropped connections are retried with backoff.
+Every statement of one load, and the record of its batches, commit in one transaction. A load, the
+preparation of a table and the claim of the fence are each retried with backoff after an isolation
+conflict (error 1023, under SERIALIZABLE or SNAPSHOT isolation) or a dropped connection; a
+statement that ran out of time is an outage the daemon retries later (docs/ARCHITECTURE.md,
+"Redshift: statement time").
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import redshift_connector
@@ -35,7 +38,12 @@ from s3rb_stream.targets import AppliedSummary, Fence, Sweep
 
 log = get_logger(__name__)
 
+T = TypeVar("T")
 RETRIES = 5
+TIMEOUT_HINT = (
+    "nothing was applied and it is retried later; if it needs longer, raise"
+    " S3RB_REDSHIFT_STATEMENT_TIMEOUT_SECONDS (and ?timeout= in S3RB_WAREHOUSE_URL, if set)"
+)
 # Callables shown every statement sent, e.g. by tests that lint them; none by default.
 STATEMENT_OBSERVERS: list[Callable[[str], None]] = []
 
@@ -91,7 +99,8 @@ def _step(statement: str) -> str:
 
 
 def _retryable(exc: Exception) -> bool:
-    """A dropped connection, or a serializable-isolation conflict (error 1023): worth another try."""
+    """A dropped connection, or an isolation conflict (error 1023, "Serializable isolation
+    violation", which Redshift reports under SNAPSHOT isolation too): worth another try."""
     text = str(exc)
     dropped = isinstance(exc, (redshift_connector.error.InterfaceError, OSError))
     return dropped or "1023" in text or "serializable" in text.lower()
@@ -233,9 +242,11 @@ class RedshiftWarehouse:
             return
         self.names.check_schema(target_schema)
         self.names.check_table(table, scd2)
-        with self._reachable(f"preparing {target_schema}.{table.name}"):
-            schema, target, spec = self.names.name(target_schema), self.names.table(table), self.names.spec(scd2)
-            self._prepare(schema, target, spec, evolve, soft_delete)
+        schema, target, spec = self.names.name(target_schema), self.names.table(table), self.names.spec(scd2)
+        self._attempts(
+            f"preparing {target_schema}.{table.name}",
+            lambda: self._prepare(schema, target, spec, evolve, soft_delete),
+        )
         self._prepared.add(done)
 
     def _prepare(
@@ -331,14 +342,32 @@ class RedshiftWarehouse:
         self.store.put(manifest_key, manifest_json(self.store.bucket, entries))
         rows = int(sum(data.num_rows for _, data in batches))
         schema, target, spec = self.names.name(target_schema), self.names.table(table), self.names.spec(scd2)
+        where = f"loading {len(batches)} batch(es) into {target_schema}.{table.name}"
+
+        def hint(exc: Exception, step: str) -> str:
+            told = too_wide_hint(exc, table) or "nothing was applied; the batches stay pending"
+            if step == "COPY":
+                told += "; on Redshift, SYS_LOAD_ERROR_DETAIL names the object, row and column"
+            return told
+
         deletes = Deletes(soft_delete, self._deleted_at.get((schema, target.name), False))
+        manifest = self.store.url(manifest_key)
+        self._attempts(
+            where,
+            lambda: self._apply_once(schema, target, table.name, mode, batches, manifest, sweep, spec, fence, deletes),
+            hint,
+        )
+        return rows
+
+    def _attempts(self, what: str, step: Callable[[], T], hint: Callable[[Exception, str], str] | None = None) -> T:
+        """``step``, one transaction, tried again with backoff after an isolation conflict or a
+        dropped connection (rolled back first). A timeout, or what is left after the retries, is a
+        WarehouseUnavailable the daemon retries later; any other error a WarehouseError with the
+        server's words and the step that failed; a fence refusal is raised as it is."""
         backoff = Backoff(first=1.0)
         for attempt in range(1, RETRIES + 1):
             try:
-                self._apply_once(
-                    schema, target, table.name, mode, batches, self.store.url(manifest_key), sweep, spec, fence, deletes
-                )
-                return rows
+                return step()
             except FencedOut:
                 self._rollback()
                 raise
@@ -347,29 +376,23 @@ class RedshiftWarehouse:
                 if how is not None:  # retried by the daemon later, not at once: it would only time out again
                     self._reconnect()
                     raise WarehouseUnavailable(
-                        f"loading {len(batches)} batch(es) into {target_schema}.{table.name} ran out of time at"
-                        f" {self._last_step()}: {how}",
-                        "nothing was applied and the load is retried later; if loads need longer, raise"
-                        " S3RB_REDSHIFT_STATEMENT_TIMEOUT_SECONDS (and ?timeout= in S3RB_WAREHOUSE_URL, if set)",
+                        f"{what} ran out of time at {self._last_step()}: {how}", TIMEOUT_HINT
                     ) from None
                 self._rollback()
                 if attempt == RETRIES or not _retryable(exc):
-                    step = self._last_step()
-                    hint = too_wide_hint(exc, table) or "nothing was applied; the batches stay pending"
-                    if step == "COPY":
-                        hint += "; on Redshift, SYS_LOAD_ERROR_DETAIL names the object, row and column"
-                    # Still unreachable after the retries: the daemon retries the whole load later.
+                    step_name = self._last_step()
+                    told = hint(exc, step_name) if hint else "nothing of it was committed"
+                    # Still unreachable or in conflict after the retries: the daemon tries again later.
                     error = WarehouseUnavailable if _retryable(exc) else WarehouseError
-                    raise error(
-                        f"loading {len(batches)} batch(es) into {target_schema}.{table.name} failed"
-                        f" at {step}: {server_message(exc)}",
-                        hint,
-                    ) from None
-                log.warning("redshift load retrying", table=table.name, attempt=attempt, error=str(exc))
+                    raise error(f"{what} failed at {step_name}: {server_message(exc)}", told) from None
+                log.warning("redshift transaction retrying", step=what, attempt=attempt, error=str(exc))
                 backoff.wait()
                 if isinstance(exc, (redshift_connector.error.InterfaceError, OSError)):
                     self._reconnect()
-        return rows
+            except BaseException:  # a stop, or an error of ours: leave no transaction open
+                self._rollback()
+                raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _fitted_object(
         self, schema: str, table: SourceTable, ref: BatchRef, data: pa.Table, overflow: Overflow
@@ -469,24 +492,25 @@ class RedshiftWarehouse:
 
     def claim(self, target_schema: str, fence: Fence, tables: Sequence[str] = ()) -> None:
         schema = self.names.name(target_schema)
-        with self._reachable(f"claiming {target_schema} for lease generation {fence.generation}"):
-            cur = self._conn.cursor()
-            self._run(cur, sql.create_schema(schema))
-            self._run(cur, sql.create_control_table(schema))  # read before any table is created
-            self._run(cur, sql.create_fence_table(schema))
-            if "table_name" not in self._columns(cur, schema, sql.FENCE_TABLE)[0]:
-                self._run(cur, sql.fence_table_upgrade(schema))
-            self._conn.commit()
-            try:
-                for statement, params in sql.claim_fence(schema, fence.source_db, fence.generation, tables):
-                    self._run(cur, statement, params)
-                newest = self._fence_generation(cur, schema, fence)
-                if newest != fence.generation:
-                    raise fence.refused(target_schema, newest)
-                self._conn.commit()
-            except BaseException:
-                self._rollback()
-                raise
+        self._attempts(
+            f"claiming {target_schema} for lease generation {fence.generation}",
+            lambda: self._claim(schema, target_schema, fence, tables),
+        )
+
+    def _claim(self, schema: str, target_schema: str, fence: Fence, tables: Sequence[str]) -> None:
+        cur = self._conn.cursor()
+        self._run(cur, sql.create_schema(schema))
+        self._run(cur, sql.create_control_table(schema))  # read before any table is created
+        self._run(cur, sql.create_fence_table(schema))
+        if "table_name" not in self._columns(cur, schema, sql.FENCE_TABLE)[0]:
+            self._run(cur, sql.fence_table_upgrade(schema))
+        self._conn.commit()
+        for statement, params in sql.claim_fence(schema, fence.source_db, fence.generation, tables):
+            self._run(cur, statement, params)
+        newest = self._fence_generation(cur, schema, fence)
+        if newest != fence.generation:
+            raise fence.refused(target_schema, newest)
+        self._conn.commit()
 
     def _fence_generation(self, cur: Any, schema: str, fence: Fence) -> int | None:
         self._run(cur, sql.fence_generation(schema), (fence.source_db,))
@@ -494,10 +518,16 @@ class RedshiftWarehouse:
         return int(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def query(self, statement: str) -> list[tuple[object, ...]]:
+        """Rows of ``statement`` (none for a statement without any), committed; a refused
+        statement is rolled back, so the connection stays usable."""
         with self._reachable("reading back"):
             cur = self._conn.cursor()
-            self._run(cur, statement)
-            rows = [tuple(r) for r in cur.fetchall()]
+            try:
+                self._run(cur, statement)
+                rows = [tuple(r) for r in cur.fetchall()] if cur.description else []
+            except redshift_connector.error.ProgrammingError:
+                self._rollback()
+                raise
             self._conn.commit()
         return rows
 

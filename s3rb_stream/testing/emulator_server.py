@@ -15,6 +15,7 @@ from s3rb_stream.testing.postgres import PostgresServer
 class RedshiftEmulatorServer:
     s3_endpoint_url: str
     port: int = 0
+    isolation: str = "snapshot"  # of the database until ALTER DATABASE ... ISOLATION LEVEL changes it
     _postgres: PostgresServer | None = None
     _proc: subprocess.Popen[bytes] | None = None
 
@@ -32,6 +33,8 @@ class RedshiftEmulatorServer:
                 self._postgres.dsn,
                 "--s3-endpoint-url",
                 self.s3_endpoint_url,
+                "--isolation",
+                self.isolation,
             ],
             stdout=subprocess.DEVNULL,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+import redshift_connector
 
 from s3rb_stream.pipeline.runner import RunResult, run
 from s3rb_stream.pipeline.snapshot import SnapshotResult, snapshot
@@ -50,6 +52,39 @@ def s3_server() -> Iterator[MotoS3Server]:
 def emulator_port(s3_server: MotoS3Server) -> Iterator[int]:
     with RedshiftEmulatorServer(s3_server.endpoint_url) as emulator:
         yield emulator.port
+
+
+ISOLATION_LEVELS = ["snapshot", "serializable"]  # Redshift's two; new clusters and Serverless: snapshot
+
+
+@contextmanager
+def emulator_isolation(port: int, level: str) -> Iterator[None]:
+    """Sessions that start inside run at ``level``, as on a cluster whose database was altered to
+    it (``ALTER DATABASE ... ISOLATION LEVEL``); the emulator's default, snapshot, again after."""
+
+    def alter(to: str) -> None:
+        conn = redshift_connector.connect(
+            host="127.0.0.1", port=port, user="postgres", password="", database="postgres", ssl=False
+        )
+        try:
+            conn.autocommit = True
+            conn.cursor().execute(f"ALTER DATABASE postgres ISOLATION LEVEL {to}")
+        finally:
+            conn.close()
+
+    alter(level)
+    try:
+        yield
+    finally:
+        alter("snapshot")
+
+
+@pytest.fixture(params=ISOLATION_LEVELS)
+def isolation(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each level in turn, for a test of the Redshift emulator (which it needs)."""
+    port: int = request.getfixturevalue("emulator_port")
+    with emulator_isolation(port, request.param):
+        yield request.param
 
 
 @dataclass

@@ -22,6 +22,7 @@ import redshift_connector
 
 from s3rb_stream.store.manifest import ManifestEntry, manifest_json
 from s3rb_stream.testing.s3server import MotoS3Server
+from tests.integration.conftest import emulator_isolation
 
 ROLE = "arn:aws:iam::123456789012:role/conformance"
 BUCKET = "conformance"
@@ -257,13 +258,19 @@ def test_a_statement_slower_than_the_socket_timeout_surfaces_as_the_driver_surfa
         admin.close()
 
 
+LEVEL = "SELECT TRIM(isolation_level) FROM stv_db_isolation_level WHERE TRIM(db_name) = current_database()"
+
+
 def test_concurrent_writers_that_read_each_others_tables_fail_with_1023(emulator_port: int, rs: Any) -> None:
-    """ "Serializable isolation": two transactions that each read a table and then write it cannot
-    both commit as if they ran one after the other; one fails with error 1023 and must be retried."""
+    """ "Isolation levels in Amazon Redshift", SERIALIZABLE: two transactions that each read a table
+    and then write it cannot both commit as if they ran one after the other; one fails with error
+    1023 and must be retried."""
     schema = run(rs, "SELECT current_schema()")[0][0]
     run(rs, "CREATE TABLE ledger (id INT, tab VARCHAR(10))")
     run(rs, "INSERT INTO ledger VALUES (1, 'a'), (2, 'b')")
-    first, second = connect(emulator_port), connect(emulator_port)
+    with emulator_isolation(emulator_port, "serializable"):
+        first, second = connect(emulator_port), connect(emulator_port)
+        assert run(first, LEVEL) == [("Serializable",)]
     try:
         assert run(first, f"SELECT COUNT(*) FROM {schema}.ledger WHERE tab = 'a'") == [(1,)]
         assert run(second, f"SELECT COUNT(*) FROM {schema}.ledger WHERE tab = 'b'") == [(1,)]
@@ -279,3 +286,85 @@ def test_concurrent_writers_that_read_each_others_tables_fail_with_1023(emulator
     finally:
         first.close()
         second.close()
+
+
+def test_snapshot_isolation_is_the_default_and_lets_write_skew_commit_but_not_two_writes_of_a_row(
+    emulator_port: int, rs: Any
+) -> None:
+    """ "Isolation levels in Amazon Redshift": SNAPSHOT is the default of new clusters and Serverless
+    ("STV_DB_ISOLATION_LEVEL" shows it); transactions that write different rows both commit, even
+    where no serial order gives their result; a transaction that writes a row another committed
+    since its snapshot fails with error 1023, as under SERIALIZABLE."""
+    assert run(rs, LEVEL) == [("Snapshot Isolation",)]
+    schema = run(rs, "SELECT current_schema()")[0][0]
+    run(rs, "CREATE TABLE numbers (digits INT)")
+    run(rs, "INSERT INTO numbers VALUES (0), (1)")
+    first, second = connect(emulator_port), connect(emulator_port)
+    try:
+        assert run(first, f"SELECT digits FROM {schema}.numbers ORDER BY 1") == [(0,), (1,)]
+        assert run(second, f"SELECT digits FROM {schema}.numbers ORDER BY 1") == [(0,), (1,)]
+        run(first, f"UPDATE {schema}.numbers SET digits = 0 WHERE digits = 1")
+        first.commit()
+        run(second, f"UPDATE {schema}.numbers SET digits = 1 WHERE digits = 0")
+        second.commit()  # the documented swap: both commit under SNAPSHOT
+        assert run(rs, "SELECT digits FROM numbers ORDER BY 1") == [(0,), (1,)]
+
+        assert run(first, f"SELECT count(*) FROM {schema}.numbers") == [(2,)]  # its snapshot starts
+        assert run(second, f"SELECT count(*) FROM {schema}.numbers") == [(2,)]
+        run(first, f"UPDATE {schema}.numbers SET digits = 5 WHERE digits = 0")
+        first.commit()
+        with pytest.raises(Error, match="1023 DETAIL: Serializable isolation violation on table") as conflict:
+            run(second, f"UPDATE {schema}.numbers SET digits = 6 WHERE digits = 0")
+        assert conflict.value.args[0]["C"] == "40001"
+        second.rollback()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_varchar_comparison_ignores_trailing_blanks(rs: Any) -> None:
+    """ "Character types", "Significance of trailing blanks": trailing spaces in VARCHAR and CHAR
+    values are insignificant when values are compared; lengths count them in a VARCHAR."""
+    run(rs, "CREATE TABLE padded (k VARCHAR(8), v INT)")
+    run(rs, "INSERT INTO padded VALUES ('a', 1), ('a ', 2), ('a  ', 3), ('b', 4)")
+    assert run(rs, "SELECT count(*) FROM padded WHERE k = 'a'") == [(3,)]
+    assert run(rs, "SELECT count(DISTINCT k) FROM padded") == [(2,)]
+    assert run(rs, "SELECT count(*) FROM padded GROUP BY k ORDER BY 1") == [(1,), (3,)]
+    ranked = "SELECT v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) FROM padded ORDER BY v"
+    assert run(rs, ranked) == [(1, 3), (2, 2), (3, 1), (4, 1)]  # one partition for 'a', 'a ', 'a  '
+    run(rs, "CREATE TABLE keys (k VARCHAR(8), v INT)")
+    run(rs, "INSERT INTO keys VALUES ('a', 9)")
+    joined = "SELECT padded.v FROM padded JOIN keys ON padded.k = keys.k ORDER BY 1"
+    assert run(rs, joined) == [(1,), (2,), (3,)]
+    assert run(rs, "SELECT OCTET_LENGTH(k) FROM padded ORDER BY v") == [(1,), (2,), (3,), (1,)]
+    exact = f"{joined[: joined.index(' ORDER')]} AND OCTET_LENGTH(padded.k) = OCTET_LENGTH(keys.k)"
+    assert run(rs, exact) == [(1,)]
+    assert run(rs, "SELECT k FROM padded WHERE v = 2") == [("a ",)]  # the value keeps its blanks
+
+
+def test_a_table_named_with_a_hash_is_a_temporary_table(emulator_port: int, rs: Any) -> None:
+    """ "CREATE TABLE": a table name that begins with # makes a temporary table, in a schema of the
+    session's own, gone when it ends; "Names and identifiers": printable UTF-8 only."""
+    schema = run(rs, "SELECT current_schema()")[0][0]
+    run(rs, f'CREATE TABLE IF NOT EXISTS "{schema}"."#Orders" (id INT)')
+    run(rs, "INSERT INTO #orders VALUES (1)")
+    assert run(rs, 'SELECT id FROM "#orders"') == [(1,)]
+    listed = "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s"
+    assert run(rs, listed, (schema,)) == [(0,)]  # not in the schema it was named in
+    other = connect(emulator_port)
+    try:
+        fails(other, 'SELECT id FROM "#orders"', "does not exist")  # another session: another table
+    finally:
+        other.close()
+    fails(rs, 'CREATE TABLE "tab\tbed" (id INT)', "printable")
+
+
+def test_version_names_the_cluster_version(emulator_port: int, rs: Any) -> None:
+    """ "Cluster versions for Amazon Redshift": SELECT version() ends with the cluster version."""
+    assert run(rs, "SELECT version()")[0][0].endswith(", Redshift 1.0.121010")
+    try:
+        run(rs, "SET s3rb_emulator.cluster_version TO '1.0.72000'")
+        # another statement text: the driver runs a statement it prepared before as prepared then
+        assert run(rs, "SELECT version() AS older")[0][0].endswith("Redshift 1.0.72000")
+    finally:
+        run(rs, "SET s3rb_emulator.cluster_version TO '1.0.121010'")

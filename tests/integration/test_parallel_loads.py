@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from s3rb_stream.pipeline.runner import run
 from s3rb_stream.settings import Settings
 from s3rb_stream.targets import open_warehouse
 from s3rb_stream.testing.mariadb import MariaDBServer
-from tests.integration.conftest import source_rows
+from tests.integration.conftest import ISOLATION_LEVELS, emulator_isolation, source_rows
 from tests.integration.test_redshift_end_to_end import query_target, settings_for_target
 
 TABLES = ("alpha", "beta", "gamma", "delta")
@@ -24,17 +25,27 @@ CONCURRENCY = 3
 _n = itertools.count()
 
 
-@pytest.fixture(params=["duckdb", "redshift"])
-def target(request: pytest.FixtureRequest, mariadb: MariaDBServer, tmp_path: Path) -> tuple[Settings, int | None]:
+@pytest.fixture(params=["duckdb", *(f"redshift-{level}" for level in ISOLATION_LEVELS)])
+def target(
+    request: pytest.FixtureRequest, mariadb: MariaDBServer, tmp_path: Path
+) -> Iterator[tuple[Settings, int | None]]:
+    """DuckDB, or the Redshift emulator at each isolation level: the loads share the ledger and the
+    fence table, and must get through under SNAPSHOT (the default of new clusters) and SERIALIZABLE."""
     settings, port = settings_for_target(request, mariadb, tmp_path, tmp_path / "tables.yml", f"par-{next(_n)}")
-    return settings.model_copy(update={"load_concurrency": CONCURRENCY}), port
+    settings = settings.model_copy(update={"load_concurrency": CONCURRENCY})
+    if port is None:
+        yield settings, port
+        return
+    with emulator_isolation(port, request.param.removeprefix("redshift-")):
+        yield settings, port
 
 
 def test_tables_load_at_once_and_the_target_mirrors_the_source(
     target: tuple[Settings, int | None], mariadb: MariaDBServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings, port = target
-    db, schema = f"par_src_{port or 'duck'}", "par_target"
+    n = next(_n)
+    db, schema = f"par_src_{n}", f"par_target_{n}"
     mariadb.execute(
         f"CREATE DATABASE {db}", *(f"CREATE TABLE {db}.{t} (id INT PRIMARY KEY, name VARCHAR(20))" for t in TABLES)
     )

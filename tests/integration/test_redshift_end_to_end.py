@@ -42,8 +42,9 @@ def settings_for_target(
     request: pytest.FixtureRequest, mariadb: MariaDBServer, tmp_path: Path, tables: Path, bucket: str
 ) -> tuple[Settings, int | None]:
     """Settings for a scenario run on both targets: into the Redshift emulator (through moto S3, in
-    ``bucket``) when the test is parametrized ``redshift``, else into DuckDB; and the emulator's port."""
-    if request.param == "redshift":
+    ``bucket``) when the test is parametrized ``redshift`` (or ``redshift-<isolation level>``), else
+    into DuckDB; and the emulator's port."""
+    if str(request.param).startswith("redshift"):
         s3: MotoS3Server = request.getfixturevalue("s3_server")
         port: int = request.getfixturevalue("emulator_port")
         boto3.client("s3", endpoint_url=s3.endpoint_url).create_bucket(Bucket=bucket)
@@ -525,13 +526,14 @@ def test_a_load_slower_than_its_timeouts_is_transient_and_applies_nothing(
 
 
 def test_a_commit_whose_answer_was_lost_is_retried_without_counting_twice(
-    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
+    isolation: str, mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
 ) -> None:
     """The load commits, the connection drops before the client hears it, the load is retried: the
-    primary key of the batch ledger is not enforced on Redshift, so the record itself must not repeat."""
+    primary key of the batch ledger is not enforced on Redshift, so the record itself must not repeat.
+    Under either isolation level: the retry's WHERE NOT EXISTS reads the committed ledger."""
     from s3rb_stream.testing.tcp_proxy import CuttingProxy
 
-    db, schema = "rs_ledger", "rs_ledger_target"
+    db, schema = f"rs_ledger_{isolation}", f"rs_ledger_{isolation}_target"
     with CuttingProxy(emulator_port) as proxy:
         settings = two_items(mariadb, s3_server, proxy.port, tmp_path, db)
         proxy.cut_after_commit_of = b'"_s3rb_batches" (table_name, object_key'

@@ -257,3 +257,36 @@ def test_duckdb_refuses_only_its_own_schemas_before_anything_is_written(mariadb:
     for i, schema in enumerate(("warehouse", "temp", "system"), 1):  # the file's catalog, DuckDB's others
         mariadb.execute(f"INSERT INTO {db}.t VALUES ({i})")
         assert run(settings, db, schema, until_caught_up=True).loaded.rows >= 1, schema
+
+
+def test_a_table_named_like_a_redshift_temporary_table_is_refused_before_anything_is_written(
+    mariadb: MariaDBServer, tmp_path: Path, s3_server: MotoS3Server
+) -> None:
+    """ "CREATE TABLE": on Redshift a table name starting with # makes a temporary table, whose rows
+    would go with the session; DuckDB holds it as any other name."""
+    db = f"names{next(_n)}"
+    mariadb.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.`#orders` (id INT PRIMARY KEY)",
+        f"INSERT INTO {db}.`#orders` VALUES (7)",
+    )
+    (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.#orders"\n')
+    common = {"mysql_url": mariadb.url, "tables_file": tmp_path / "tables.yml", "heartbeat_seconds": 0.5}
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="hash-names")
+    redshift = load_settings(
+        **common,
+        store_url="s3://hash-names/cdc",
+        s3_endpoint_url=s3_server.endpoint_url,
+        warehouse_url="redshift://u:p@127.0.0.1:1/dev?ssl=false",
+        redshift_iam_role="arn:aws:iam::1:role/r",
+    )
+    with pytest.raises(
+        SchemaError, match=r"table '#orders' starts with '#', which makes a temporary table in Redshift"
+    ):
+        run(redshift, db, "analytics", until_caught_up=True)
+    assert nothing_written(redshift)
+    duck = load_settings(
+        **common, store_url=f"file://{tmp_path / 'objects'}", warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}"
+    )
+    run(duck, db, "analytics", until_caught_up=True)
+    assert query_target(duck, None, "analytics", "#orders", "id", "1") == [(7,)]

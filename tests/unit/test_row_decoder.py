@@ -20,6 +20,7 @@ from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.errors import SchemaError
 from s3rb_stream.sources import table_map as tm
 from s3rb_stream.sources.row_decoder import Implementation, compile_decoder, compiled_decoder_available
+from s3rb_stream.sources.table_history import bytes_per_char
 
 BOTH: list[Implementation] = ["python", "compiled"]
 both = pytest.mark.parametrize("implementation", BOTH)
@@ -226,6 +227,20 @@ def test_text_in_a_character_set_python_cannot_decode_is_refused_when_the_decode
     unknown = tm.TableMap(1, "db", "t", (tm.ColumnLayout(tm.VARCHAR, 40, collation=9999),), ("name",))
     with pytest.raises(SchemaError, match=r"column name .* collation id 9999"):
         compile_decoder(SourceTable("db", "t", (col,)), unknown)
+
+
+@both
+def test_text_under_a_mariadb_no_pad_collation_is_decoded_by_its_character_set(
+    implementation: Implementation,
+) -> None:
+    """MariaDB numbers a NO PAD collation as its PAD SPACE twin plus 1024 (utf8mb4_nopad_bin: 1070,
+    latin1_nopad_bin: 1071); the driver knows only the twins. Trailing blanks stay."""
+    col = SourceColumn("code", "varchar", "varchar(8)", char_length=8)
+    utf8 = tm.ColumnLayout(tm.VARCHAR, 32, collation=1070)
+    assert decode_one([(col, utf8)], [b"\x03\xc3\xbc "], implementation=implementation) == ("ü ",)
+    latin1 = tm.ColumnLayout(tm.VARCHAR, 8, collation=1071)
+    assert decode_one([(col, latin1)], [b"\x02\xe9 "], implementation=implementation) == ("é ",)
+    assert bytes_per_char(1070) == 4 and bytes_per_char(46) == 4
 
 
 def test_the_compiled_decoder_is_built_here() -> None:

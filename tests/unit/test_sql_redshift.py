@@ -31,6 +31,17 @@ DOCS = SourceTable(
     ("id",),
 )
 SPEC = make_spec(DOCS, None, "valid_from", "valid_to", "is_current", "update")
+CODES = SourceTable(
+    "shop",
+    "codes",
+    (
+        SourceColumn("code", "varchar", "varchar(8)", nullable=False, char_length=8),
+        SourceColumn("n", "int", "int(11)", nullable=False),
+        SourceColumn("label", "varchar", "varchar(20)", char_length=20),
+    ),
+    ("code", "n"),
+)
+CODES_SPEC = make_spec(CODES, None, "valid_from", "valid_to", "is_current", "update")
 ROLE = "arn:aws:iam::123456789012:role/s3rb-copy"
 MANIFEST = "s3://bucket/cdc/_s3rb_state/manifests/load-1.manifest"
 SOFT = Deletes(soft=True)
@@ -53,6 +64,8 @@ def all_statements() -> list[str]:
         *rs.create_table("analytics", DOCS, SPEC),
         *scd2.apply("analytics", DOCS, SPEC, rs.STAGE, 41, rs.SCD2),
         scd2.expire_unseen("analytics", DOCS, SPEC, rs.SCD2),
+        *rs.merge_load("analytics", CODES, MANIFEST, ROLE, 41),
+        *scd2.apply("analytics", CODES, CODES_SPEC, rs.STAGE, 41, rs.SCD2),
         rs.record_batch("analytics"),
         rs.watermark("analytics"),
         rs.applied_keys("analytics"),
@@ -322,3 +335,34 @@ def test_a_varchar_widens_in_place_and_every_other_widening_is_rebuilt_in_one_tr
     assert rebuilt == [*rebuild("id", "BIGINT"), *rebuild("tier", "VARCHAR(160)"), *rebuild("price", "DECIMAL(14,4)")]
     assert all(lint(statement) == [] for statement in alone + rebuilt)
     assert rs.widened_columns("analytics", WIDENED, {c.name: rs.column_type(c) for c in WIDENED.columns}) == ([], [])
+
+
+def test_a_text_key_is_compared_with_its_trailing_blanks() -> None:
+    """Redshift's VARCHAR comparison ignores trailing blanks ("Character types"): 'a' and 'a ' would
+    be one key in its ROW_NUMBER partition, DELETE ... USING and MERGE ON. Their byte lengths tell
+    them apart, and the upsert is an UPDATE and an INSERT by that exact key instead of a MERGE."""
+    exact = '("_s3rb_newest"."code" = "codes"."code" AND OCTET_LENGTH("_s3rb_newest"."code")'
+    assert 'PARTITION BY "code", OCTET_LENGTH("code"), "n" ORDER BY' in rs.newest_per_key(CODES, 1)
+    assert (
+        rs.drop_stale("analytics", CODES)
+        .split("\n")[1]
+        .startswith(f'WHERE {exact} = OCTET_LENGTH("codes"."code")) AND "_s3rb_newest"."n" = "codes"."n"')
+    )
+    steps = rs.merge_load("analytics", CODES, MANIFEST, ROLE, 41)
+    assert not any(s.startswith("MERGE") for s in steps)
+    update, insert = steps[-2:]
+    assert update.startswith('UPDATE "analytics"."codes" SET "code" = _s3rb_src."code"')
+    assert update.endswith(
+        'WHERE ("codes"."code" = _s3rb_src."code" AND OCTET_LENGTH("codes"."code") = OCTET_LENGTH(_s3rb_src."code"))'
+        ' AND "codes"."n" = _s3rb_src."n"'
+    )
+    assert insert.startswith('INSERT INTO "analytics"."codes"') and "WHERE NOT EXISTS (SELECT 1 FROM" in insert
+    assert rs.merge_load("analytics", ITEMS, MANIFEST, ROLE, 41)[-1].startswith("MERGE INTO")  # integer keys
+
+
+def test_scd2_tells_text_keys_and_tracked_values_apart_by_trailing_blanks() -> None:
+    steps = "\n".join(scd2.apply("analytics", CODES, CODES_SPEC, rs.STAGE, 41, rs.SCD2))
+    assert 'SELECT DISTINCT "code", OCTET_LENGTH("code") AS "_s3rb_len0", "n" FROM' in steps
+    assert 'PARTITION BY _s3rb_c."code", OCTET_LENGTH(_s3rb_c."code"), _s3rb_c."n"' in steps
+    assert 'OCTET_LENGTH(_s3rb_c."label") = OCTET_LENGTH(LAG(_s3rb_c."label")' in steps  # a tracked value
+    assert "OCTET_LENGTH" not in "\n".join(scd2.apply("analytics", DOCS, SPEC, rs.STAGE, 41, rs.SCD2))

@@ -60,3 +60,23 @@ def test_duckdb_refuses_only_its_own_schemas_and_takes_names_of_catalogs() -> No
             rules.check_schema(name)
     for name in ("warehouse", "analytics", "temp", "system", "main", "memory"):
         rules.check_schema(name)
+
+
+def test_redshift_refuses_temporary_table_names_and_unprintable_names() -> None:
+    """ "Names and identifiers": printable UTF-8 only; "CREATE TABLE": a name starting with # is a
+    temporary table, gone with the session."""
+    rules = redshift_rules()
+    with pytest.raises(SchemaError, match=r"table '#orders' starts with '#', which makes a temporary table"):
+        rules.check_table(table("#orders", "id"))
+    with pytest.raises(SchemaError, match=r"target schema '#stage' starts with '#'"):
+        rules.check_schema("#stage")
+    with pytest.raises(SchemaError, match=r"table 'or\\tders' holds a character that is not printable \(U\+0009\)"):
+        rules.check_table(table("or\tders", "id"))
+    with pytest.raises(SchemaError, match=r"column of sales\.t 'a\\x00b' .*not printable \(U\+0000\)"):
+        rules.check_table(table("t", "id", "a\x00b"))
+    with pytest.raises(SchemaError, match=r"target schema .*U\+200B"):
+        rules.check_schema("zero\u200bwidth")
+    rules.check_table(table("or#ders", "id", "#count", "naïve name", "50% off"))  # '#' inside, or in a column
+    duck = duckdb_rules()
+    duck.check_table(table("#orders", "id", "a\tb"))
+    duck.check_schema("#stage")

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from s3rb_stream.testing.redshift_emulator import cluster
 from s3rb_stream.testing.redshift_emulator.proxy import EmulatorProxy, StatementDelay
+from s3rb_stream.testing.redshift_emulator.translate import Refused
+
+
+def _cluster_version(text: str) -> str:
+    try:
+        return cluster.parse_cluster_version(text)
+    except Refused as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main() -> None:
@@ -19,6 +28,19 @@ def main() -> None:
         help="'<seconds> [<regex>]': statements matching the regex (default: all) wait this long, as on a slow"
         " warehouse; also settable while running with SET s3rb_emulator.statement_delay TO '...'",
     )
+    parser.add_argument(
+        "--isolation",
+        choices=cluster.LEVELS,
+        default=cluster.SNAPSHOT,
+        help="isolation level of every database until ALTER DATABASE ... ISOLATION LEVEL changes it"
+        " (default snapshot, as new Redshift clusters and Serverless have)",
+    )
+    parser.add_argument(
+        "--cluster-version",
+        type=_cluster_version,
+        default=cluster.CLUSTER_VERSION,
+        help="what SELECT version() names; also settable with SET s3rb_emulator.cluster_version TO '...'",
+    )
     args = parser.parse_args()
 
     async def serve() -> None:
@@ -27,6 +49,8 @@ def main() -> None:
             args.port,
             s3_endpoint_url=args.s3_endpoint_url,
             statement_delay=StatementDelay.parse(args.statement_delay),
+            isolation=args.isolation,
+            cluster_version=args.cluster_version,
         )
         port = await proxy.start()
         print(f"redshift emulator listening on 127.0.0.1:{port} → {args.pg_dsn}", flush=True)

@@ -4,6 +4,10 @@
   identifier folds to lower case as an unquoted one does ("Names and identifiers";
   "enable_case_sensitive_identifier"). PostgreSQL keeps the case of quoted names, so the emulator
   folds them before PostgreSQL sees them.
+- **Temporary tables.** An unquoted ``#name`` is a name (of a temporary table, translate.py);
+  PostgreSQL would read ``#`` as an operator, so it is sent quoted.
+- **Printable.** Names hold printable UTF-8 characters only ("Names and identifiers"): a quoted
+  name with any other character is refused.
 - **Length.** Redshift names hold up to 127 bytes and longer ones are truncated to 127;
   PostgreSQL truncates at 63. A name of 64 to 127 bytes (after truncation) is sent to PostgreSQL
   as a short alias, and every alias in what comes back (column names, rows, messages) is turned
@@ -20,6 +24,8 @@ import hashlib
 import re
 import threading
 from dataclasses import dataclass, field
+
+from s3rb_stream.testing.redshift_emulator.translate import Refused
 
 REDSHIFT_MAX_NAME_BYTES = 127
 POSTGRES_MAX_NAME_BYTES = 63
@@ -108,6 +114,8 @@ def rewrite_identifiers(sql: str, case_sensitive: bool, long_names: LongNames) -
         elif ch == '"':
             end = _quoted_end(sql, i, '"')
             name = sql[i + 1 : end - 1].replace('""', '"')
+            if not name.isprintable():
+                raise Refused(f"invalid name {name!r}: names hold printable UTF-8 characters only")
             name = truncate_name(name if case_sensitive else name.lower())
             out.append(quote(long_names.alias(name)))
             i = end
@@ -126,6 +134,13 @@ def rewrite_identifiers(sql: str, case_sensitive: bool, long_names: LongNames) -
             end = n if close < 0 else close + len(tag.group(0))
             out.append(sql[i:end])
             i = end
+        elif (
+            ch == "#"
+            and (word := _UNQUOTED.match(sql, i + 1)) is not None
+            and not (i and (sql[i - 1].isalnum() or sql[i - 1] in "_#"))
+        ):  # a temporary table's name
+            out.append(quote(long_names.alias(truncate_name("#" + word.group(0).lower()))))
+            i = word.end()
         elif (word := _UNQUOTED.match(sql, i)) is not None and not (i and (sql[i - 1].isalnum() or sql[i - 1] == "_")):
             name = word.group(0)
             folded = truncate_name(name.lower())  # as PostgreSQL and Redshift fold an unquoted name

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from s3rb_stream.sql.identifiers import literal
+from s3rb_stream.testing.redshift_emulator import cluster, varchar
 from s3rb_stream.testing.redshift_emulator.copy import CopyError, copy_as_statement, raise_statement
 from s3rb_stream.testing.redshift_emulator.names import LongNames, rewrite_identifiers
 from s3rb_stream.testing.redshift_emulator.translate import Refused, Session, translate
@@ -147,9 +148,11 @@ def restore_data_row(payload: bytes, long_names: LongNames) -> bytes:
     return b"".join(out)
 
 
-# Every session serializable, as Redshift's are ("Serializable isolation"). PostgreSQL detects
-# conflicts per row and predicate, Redshift per table: Redshift may abort where the emulator does not.
-SERIALIZABLE = {"default_transaction_isolation": "serializable"}
+# A session runs at its database's isolation level (cluster.py): SERIALIZABLE, or SNAPSHOT as
+# PostgreSQL's REPEATABLE READ. PostgreSQL detects conflicts per row (and, serializable, per
+# predicate), Redshift per table: Redshift may abort, or wait, where the emulator does not. Either
+# level reports a conflict as error 1023, as Redshift does under both ("Isolation levels in Amazon
+# Redshift").
 SERIALIZATION_FAILURE = b"1023 DETAIL: Serializable isolation violation on table"
 
 # PostgreSQL's words for what Redshift reports in its own.
@@ -189,10 +192,12 @@ def _cancelled(_sql: str) -> str:
     return f"DO $s3rb$ BEGIN RAISE EXCEPTION USING MESSAGE = {literal(CANCELLED)}, ERRCODE = '57014'; END $s3rb$"
 
 
-_DELAY_SETTING = re.compile(
-    r"^\s*SET\s+(?:SESSION\s+)?s3rb_emulator\.statement_delay\s*(?:TO|=)\s*'(?P<value>(?:[^']|'')*)'\s*;?\s*$",
+_EMULATOR_SETTING = re.compile(
+    r"^\s*SET\s+(?:SESSION\s+)?s3rb_emulator\.(?P<name>statement_delay|fail_statements|cluster_version)"
+    r"\s*(?:TO|=)\s*'(?P<value>(?:[^']|'')*)'\s*;?\s*$",
     re.IGNORECASE,
 )
+FAILED_ON_PURPOSE = "s3rb_emulator: statement failed on purpose (s3rb_emulator.fail_statements)"
 
 
 def session_setting(sql: str, session: Session) -> str | None:
@@ -244,6 +249,12 @@ class EmulatorProxy:
     host: str = "127.0.0.1"
     s3_endpoint_url: str | None = None
     statement_delay: StatementDelay | None = None  # emulator-wide; also set by SET s3rb_emulator.statement_delay
+    isolation: str = cluster.SNAPSHOT  # of every database no ALTER DATABASE set
+    cluster_version: str = cluster.CLUSTER_VERSION  # what version() says; SET s3rb_emulator.cluster_version
+    # Statements matching fail with an error, as a misbehaving cluster's would (tests of checks
+    # that must be able to fail); SET s3rb_emulator.fail_statements TO '<regex>', '' for none.
+    fail_statements: re.Pattern[str] | None = None
+    databases: dict[str, str] = field(default_factory=dict)  # isolation set by ALTER DATABASE
     long_names: LongNames = field(default_factory=LongNames)
     _s3: Any = None
     _s3_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -255,6 +266,7 @@ class EmulatorProxy:
         return parts.hostname or "127.0.0.1", parts.port or 5432
 
     async def start(self) -> int:
+        await asyncio.to_thread(varchar.prepare, self.pg_dsn)  # VARCHAR compares as Redshift's
         self._server = await asyncio.start_server(self._handle, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
@@ -271,10 +283,12 @@ class EmulatorProxy:
                 return
             host, port = self.pg_address
             server_r, server_w = await asyncio.open_connection(host, port)
-            # Redshift's default isolation for concurrent writers (error 1023 on a conflict).
-            server_w.write(startup_message({**filter_startup_parameters(params), **SERIALIZABLE}))
+            database = params.get("database") or params.get("user", "")
+            level = self.databases.get(database, self.isolation)  # set when the session starts
+            isolation = {"default_transaction_isolation": cluster.POSTGRES_LEVEL[level]}
+            server_w.write(startup_message({**filter_startup_parameters(params), **isolation}))
             await server_w.drain()
-            session = Session()
+            session = Session(database=database)
             await asyncio.gather(
                 self._frontend_to_backend(client_r, server_w, session),
                 self._backend_to_frontend(server_r, client_w, session),
@@ -296,17 +310,32 @@ class EmulatorProxy:
             timeout = _STATEMENT_TIMEOUT.match(sql)
             if timeout is not None:
                 session.statement_timeout_ms = int(timeout["ms"])
-            delay = _DELAY_SETTING.match(sql)
-            if delay is not None:
-                self.statement_delay = StatementDelay.parse(delay["value"].replace("''", "'"))
+            emulator_setting = _EMULATOR_SETTING.match(sql)
+            if emulator_setting is not None:
+                self.set(emulator_setting["name"].lower(), emulator_setting["value"].replace("''", "'"))
                 return sql
+            if cluster.alter_isolation(sql, session, self.databases):
+                return "DO $s3rb$ BEGIN END $s3rb$"
+            failing = self.fail_statements
+            if failing is not None and failing.search(sql):
+                return raise_statement(FAILED_ON_PURPOSE)
             sql = rewrite_identifiers(sql, session.case_sensitive, self.long_names)
+            sql = cluster.system_views(sql, self.databases, self.isolation, self.cluster_version)
             statement = copy_as_statement(sql, self.fetch)
             return statement if statement is not None else translate(sql, session)
         except (CopyError, Refused) as exc:
             return raise_statement(str(exc))
         except Exception as exc:  # S3 unreachable, no credentials: fail the statement, keep the session
             return raise_statement(f"S3ServiceException: {type(exc).__name__}: {exc}")
+
+    def set(self, name: str, value: str) -> None:
+        """An emulator-wide setting (``SET s3rb_emulator.<name> TO '<value>'``), for tests."""
+        if name == "statement_delay":
+            self.statement_delay = StatementDelay.parse(value)
+        elif name == "fail_statements":
+            self.fail_statements = re.compile(value, re.IGNORECASE | re.DOTALL) if value else None
+        else:
+            self.cluster_version = cluster.parse_cluster_version(value)
 
     def fetch(self, url: str) -> bytes | None:
         """Bytes of ``s3://bucket/key`` from the S3 endpoint; None when it does not exist."""

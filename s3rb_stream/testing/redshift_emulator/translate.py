@@ -43,6 +43,7 @@ class Session:
     case_sensitive: bool = False  # enable_case_sensitive_identifier
     in_transaction: bool = False  # inside BEGIN ... END: from the server's ReadyForQuery status
     statement_timeout_ms: int = 0  # SET statement_timeout: also cuts the proxy's statement delay
+    database: str = ""  # the database the session connected to
 
 
 def _size(dtype: exp.DataType, index: int = 0) -> int | None:
@@ -118,10 +119,26 @@ def _not_enforced(column: exp.ColumnDef, primary: set[str]) -> None:
     column.set("constraints", kept)
 
 
+def _temporary_by_name(tree: exp.Create) -> bool:
+    """ "CREATE TABLE": a table name starting with ``#`` makes a temporary table, in a schema of
+    the session's own (so a schema named with it is dropped), gone when the session ends."""
+    table = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    if not isinstance(table, exp.Table) or not table.name.startswith("#"):
+        return False
+    table.set("db", None)
+    table.set("catalog", None)
+    properties = tree.args.get("properties") or exp.Properties(expressions=[])
+    if not any(isinstance(p, exp.TemporaryProperty) for p in properties.expressions):
+        properties.append("expressions", exp.TemporaryProperty())
+    tree.set("properties", properties)
+    return True
+
+
 def create_table(tree: exp.Create, sql: str) -> str:
+    temporary = _temporary_by_name(tree)
     schema = tree.this
     if not isinstance(schema, exp.Schema):  # CREATE TABLE AS, or LIKE
-        return _translated(tree) if _REDSHIFT_ONLY.search(sql) else sql
+        return _translated(tree) if _REDSHIFT_ONLY.search(sql) or temporary else sql
     primary = {i.name for pk in schema.find_all(exp.PrimaryKey) for i in pk.expressions}
     fixed_width = 0
     for item in list(schema.expressions):
