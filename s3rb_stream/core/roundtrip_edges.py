@@ -8,7 +8,8 @@ roundtrip check"), each a small table, its batches and the rows it must end with
 - DDL that Redshift restricts: a VARCHAR widened, a column renamed, a column added with a default,
   a column that has a default rebuilt wider;
 - values at and over the VARCHAR and VARBYTE limits, fitted by the ``truncate`` policy;
-- text keys that differ only by trailing blanks, which Redshift's comparison ignores.
+- text keys that differ only by trailing blanks, which Redshift's comparison ignores;
+- soft deletes: a delete kept as a marked row, and an extract's sweep marking rows.
 """
 
 from __future__ import annotations
@@ -177,6 +178,41 @@ def blanks_batches(seq: int) -> tuple[list[Change], list[Change]]:
 
 
 BLANKS_ROWS = [("a", 1), ("a ", 20)]
+
+
+# --------------------------------------------------------------------------- soft deletes
+
+SOFT = SourceTable(
+    DB, "RoundTripSoft", (col("id", "int", nullable=False), col("label", "varchar(8)", char_length=8)), ("id",)
+)
+SWEPT_AT = datetime(2026, 1, 3, tzinfo=UTC)  # when the extract read the table
+
+
+def soft_batches(seq: int) -> tuple[list[Change], list[Change], list[Change], tuple[int, datetime]]:
+    """Three rows; a delete of the second; an extract that sees the first only, and its sweep
+    (below its sequence, at its read time)."""
+    extract = [Change(Op.SNAPSHOT, seq + 100, SWEPT_AT, (1, "a"))]
+    return (
+        changes(seq, (1, "a"), (2, "b"), (3, "c")),
+        changes(seq + 10, (2, "b"), op=Op.DELETE),
+        extract,
+        (seq + 100, SWEPT_AT),
+    )
+
+
+def soft_problem(got: Sequence[tuple[Any, ...]]) -> str | None:
+    """What is wrong with (id, _s3rb_op, _s3rb_deleted_at) after :func:`soft_batches`, or None."""
+    want = [(1, "r", None), (2, "d", COMMITTED), (3, "d", SWEPT_AT)]
+    have = [(int(i), str(op), _utc(at)) for i, op, at in got]
+    return None if have == want else f"got {have!r}, expected {want!r}"
+
+
+def _utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).astimezone(UTC)
 
 
 # --------------------------------------------------------------------------- comparing

@@ -30,7 +30,7 @@ from s3rb_stream.settings import Mode, Settings
 from s3rb_stream.sql.identifiers import literal
 from s3rb_stream.store import open_store, parquet
 from s3rb_stream.store.base import ObjectStore
-from s3rb_stream.targets import Fence, Warehouse, open_warehouse
+from s3rb_stream.targets import Fence, Sweep, Warehouse, open_warehouse
 
 SOURCE_DB = "s3rb_check"
 FIRST_SEQ = 1_000
@@ -99,13 +99,25 @@ class Roundtrip:
         scd2: bool = False,
         fence: Fence | None = None,
         overflow: Overflow | None = None,
+        soft_delete: bool = False,
+        sweep: Sweep | None = None,
     ) -> int:
         """The batches as objects, loaded in one COPY (one manifest lists them all)."""
         written = [self.put(table, changes) for changes in batches]
         spec = make_spec(table, None, "valid_from", "valid_to", "is_current", "update") if scd2 else None
-        self.warehouse.prepare(self.schema, table, spec)
+        self.warehouse.prepare(self.schema, table, spec, soft_delete=soft_delete)
         mode: Mode = "scd2" if scd2 else "merge"
-        return self.warehouse.apply(self.schema, table, mode, written, scd2=spec, fence=fence, overflow=overflow)
+        return self.warehouse.apply(
+            self.schema,
+            table,
+            mode,
+            written,
+            sweep,
+            scd2=spec,
+            fence=fence,
+            overflow=overflow,
+            soft_delete=soft_delete,
+        )
 
     def name(self, name: str) -> str:
         return self.warehouse.names.name(name)
@@ -127,7 +139,7 @@ class Roundtrip:
             edges.cluster()
         self.store_takes_objects()
         for group in (self.loads, edges.encoded_names, edges.manifest, self.history, edges.fence, edges.evolve,
-                      edges.limits, edges.blanks):  # fmt: skip
+                      edges.limits, edges.blanks, edges.soft_deletes):  # fmt: skip
             with suppress(CheckFailed):
                 group()
 

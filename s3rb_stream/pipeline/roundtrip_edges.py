@@ -1,7 +1,7 @@
 """The roundtrip check's lines for what the emulator may get wrong and only the user's own cluster
 settles (docs/ARCHITECTURE.md, "The roundtrip check"): its version and isolation level, names that
 object keys percent-encode, a manifest of several objects, the fence, the DDL Redshift restricts,
-values at the VARCHAR and VARBYTE limits, and keys that differ by trailing blanks. The tables and
+values at the VARCHAR and VARBYTE limits, keys that differ by trailing blanks, and soft deletes. The tables and
 the rows they must end with are in ``core.roundtrip_edges``; each line can fail.
 """
 
@@ -17,7 +17,7 @@ from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import FencedOut
 from s3rb_stream.sql import redshift as redshift_sql
 from s3rb_stream.sql.identifiers import quote_ansi as _q
-from s3rb_stream.targets import Fence
+from s3rb_stream.targets import Fence, Sweep
 
 if TYPE_CHECKING:
     from s3rb_stream.pipeline.roundtrip import Roundtrip
@@ -135,3 +135,18 @@ class Edges:
             trip.apply(table, update)
             self.compare("blanks", table, edge.BLANKS_ROWS, order="n")
             trip.ok("blanks", "keys 'a' and 'a ' are two rows, and an update of one leaves the other")
+
+    def soft_deletes(self) -> None:
+        """A delete kept as a marked row (MERGE writes it), then an extract's sweep marking a row it
+        did not see (an UPDATE); a row marked earlier keeps its time (docs/ARCHITECTURE.md, "Deletes")."""
+        trip, table = self.trip, edge.SOFT
+        inserts, delete, extract, sweep = edge.soft_batches(SEQ)
+        with trip.check("soft deletes"):
+            trip.apply(table, inserts, soft_delete=True)
+            trip.apply(table, delete, soft_delete=True)
+            trip.apply(table, extract, soft_delete=True, sweep=Sweep(*sweep))
+            got = trip.select(table.name, ["id", "_s3rb_op", "_s3rb_deleted_at"], _q(trip.name("id")))
+            problem = edge.soft_problem(got)
+            if problem:
+                trip.fail("soft deletes", problem)
+            trip.ok("soft deletes", "a delete kept as a marked row, a row an extract missed marked at its read time")
