@@ -117,17 +117,17 @@ class _GuardedConnect:
         return pymysql.connect(**kwargs)
 
 
-class BinlogReader:
-    """Reads from ``start`` (a transaction boundary) onward, blocking, with heartbeats."""
+class EventReader:
+    """Decodes binlog events, however they arrive: one event a packet, each behind the protocol's
+    status byte. :class:`BinlogReader` takes them from a server's binlog stream,
+    :class:`~s3rb_stream.sources.binlog_file.BinlogFileReader` from binlog files on disk; both go
+    through this one loop, so a file decodes exactly as the stream would."""
 
     def __init__(
         self,
-        target: MySQLTarget,
-        server_id: int,
         source_db: str,
         tables: Mapping[str, SourceTable],
         start: BinlogPosition,
-        heartbeat_seconds: float,
         gtid: Flavor | None = None,
         skip: Container[str] = (),
         decoder: Implementation = "auto",
@@ -135,30 +135,18 @@ class BinlogReader:
         """``tables``: the captured tables by name, read live: a definition replaced while reading
         (an ALTER followed) decodes the rows after it. ``skip``: names not read (quarantined), also live.
         ``decoder``: which row decoder (:func:`row_decoder.compile_decoder`); tests run both.
-
-        ``gtid``: the server's flavor when positioning by GTID; ``start`` then carries the GTID
-        state to resume from, and the server finds it in its own binlog files."""
+        ``gtid``: the server's flavor when positioning by GTID (``start`` then carries its state)."""
         self.source_db = source_db
         self.tables = tables
         self.decoder = decoder
         self.skip = skip
         # The definition rows were written under when it is not the one held (set by capture).
         self.resolve: Callable[[TableMap, SourceTable], SourceTable] | None = None
-        self.describe_target = target.describe()
-        settings = driver_options(target)
-        settings["read_timeout"] = max(int(heartbeat_seconds * 4), 30)
         self._gtid: GtidState | None = None
-        where: dict[str, Any] = {"log_file": start.file, "log_pos": start.pos}
         if gtid is not None:
             if start.ordinal is None:
                 raise ValueError("GTID positioning needs a start position with its GTID state")
             self._gtid = GtidState.parse(start.gtid or "", gtid)
-            if gtid == "mariadb":
-                where = {"auto_position": start.gtid or "", "is_mariadb": True}
-            elif start.gtid:
-                where = {"auto_position": start.gtid}
-            # else: MySQL with nothing executed yet: an empty set means "from the start", which the
-            # library would take as "from now"; the file and offset of the start say the same.
         self._ordinal = self._gtid.ordinal if self._gtid else 0  # the current transaction's
         self._row_index = 0  # rows of the current transaction so far (GTID sequences)
         self._file: str | None = start.file if gtid is None else None  # None until a GTID stream's first rotate
@@ -167,21 +155,10 @@ class BinlogReader:
         self._maps: dict[int, TableMap | None] = {}  # table id → map of a captured table, None for others
         self._map_cache: TableMapCache | None = None
         self._decoders: dict[int, tuple[TableMap, SourceTable, RowDecoder, SourceTable | None]] = {}
-        self._stream = BinLogStreamReader(
-            connection_settings=settings,
-            server_id=server_id,
-            blocking=True,
-            resume_stream=True,
-            **where,
-            slave_heartbeat=heartbeat_seconds,
-            pymysql_wrapper=_GuardedConnect(),
-            enable_logging=False,
-        )
-        self._conn: Any = None
-        self._checksum = 0
+        self._checksum = 0  # bytes of checksum after each event: 4 with CRC32, else 0
 
     def close(self) -> None:
-        self._stream.close()
+        """Let go of what the events come from."""
 
     def position(self) -> BinlogPosition:
         file = self._file or self._start_file
@@ -190,81 +167,13 @@ class BinlogReader:
             return BinlogPosition(file, pos)
         return BinlogPosition(file, pos, str(self._gtid), self._gtid.ordinal)
 
-    def _connect(self) -> None:
-        """Open the stream with the library (the dump request in all its variants), then read it
-        here. Relies on the library's connect step, which its version pin in pyproject keeps."""
-        connect = getattr(self._stream, "_BinLogStreamReader__connect_to_stream", None)
-        if connect is None:
-            raise ConfigError(
-                f"python-mysql-replication {version('mysql-replication')} has no connect step this reader knows",
-                "install the version pyproject.toml asks for (mysql-replication 1.0.x)",
-            )
-        connect()
-        self._conn = self._stream._stream_connection
-        self._checksum = 4 if self._stream._BinLogStreamReader__use_checksum else 0
-        self._map_cache = TableMapCache(mariadb="mariadb" in str(self._conn.server_version).lower())
-
     def items(self) -> Iterator[BinlogItem]:
-        try:
-            if self._conn is None:
-                self._connect()
-            yield from self._read()
-        except pymysql.err.OperationalError as exc:
-            if exc.args and exc.args[0] == ER_MASTER_FATAL_ERROR_READING_BINLOG:
-                raise BinlogGone(
-                    f"MySQL at {self.describe_target} cannot send the binlog from {self.position()}: {exc.args[1]}",
-                    "the changes after that position are no longer on this server (purged, or this server"
-                    " lacks them): re-snapshot the tables, never skipped silently",
-                ) from None
-            raise SourceUnavailable(
-                f"the binlog connection failed (error {exc.args[0] if exc.args else '?'})",
-                "reconnecting from the last transaction boundary",
-            ) from None
-        except (pymysql.err.InternalError, ConnectionError, OSError) as exc:
-            raise SourceUnavailable(
-                f"the binlog connection failed ({exc})", "reconnecting from the last transaction boundary"
-            ) from None
+        raise NotImplementedError
 
-    def _packets(self) -> Callable[[], bytes]:
-        """A reader of whole packets straight from the connection's buffered socket file.
-
-        Once the dump request is sent, the connection carries nothing but the binlog, one event a
-        packet, so the driver's per-packet bookkeeping (a packet object, sequence numbers) is
-        skipped. What matters is kept: the read timeout, a lost connection as an error, a packet
-        of 16 MB or more joined from its parts, and the server's error packet raised as the
-        driver raises it (a purged binlog is error 1236)."""
-        conn = self._conn
-        if conn._current_timeout != conn._read_timeout:
-            conn._sock.settimeout(conn._read_timeout)
-            conn._current_timeout = conn._read_timeout
-        read = conn._rfile.read
-
-        def exactly(n: int) -> bytes:
-            data: bytes = read(n)
-            if len(data) < n:
-                raise ConnectionError("the server closed the binlog connection")
-            return data
-
-        def packet() -> bytes:
-            header = exactly(4)
-            length = header[0] | header[1] << 8 | header[2] << 16
-            data = exactly(length)
-            if length == _MAX_PACKET:
-                parts = [data]
-                while length == _MAX_PACKET:
-                    header = exactly(4)
-                    length = header[0] | header[1] << 8 | header[2] << 16
-                    parts.append(exactly(length))
-                data = b"".join(parts)
-            if data and data[0] == 0xFF:
-                pymysql.err.raise_mysql_exception(data)
-            return data
-
-        return packet
-
-    def _read(self) -> Iterator[BinlogItem]:  # one flat dispatch over event types: the hot loop
+    def _read(self, read_packet: Callable[[], bytes]) -> Iterator[BinlogItem]:  # the hot loop
+        """Decode events from ``read_packet`` (one event a packet, behind a status byte) until it
+        raises; one flat dispatch over event types."""
         in_txn = False
-        read_packet = self._packets()
         unpack_header = _HEADER.unpack_from
         checksum = self._checksum
         maps = self._maps
@@ -394,6 +303,122 @@ class BinlogReader:
             f"binlog event type {etype:#x} at {self.position()} cannot be decoded",
             "it may carry row changes; please report the server version",
         )
+
+
+class BinlogReader(EventReader):
+    """Reads a server's binlog from ``start`` (a transaction boundary) onward, blocking, with heartbeats."""
+
+    def __init__(
+        self,
+        target: MySQLTarget,
+        server_id: int,
+        source_db: str,
+        tables: Mapping[str, SourceTable],
+        start: BinlogPosition,
+        heartbeat_seconds: float,
+        gtid: Flavor | None = None,
+        skip: Container[str] = (),
+        decoder: Implementation = "auto",
+    ) -> None:
+        """See :class:`EventReader`. With GTID positioning the server finds ``start``'s GTID state
+        in its own binlog files."""
+        super().__init__(source_db, tables, start, gtid, skip, decoder)
+        self.describe_target = target.describe()
+        settings = driver_options(target)
+        settings["read_timeout"] = max(int(heartbeat_seconds * 4), 30)
+        where: dict[str, Any] = {"log_file": start.file, "log_pos": start.pos}
+        if gtid == "mariadb":
+            where = {"auto_position": start.gtid or "", "is_mariadb": True}
+        elif gtid == "mysql" and start.gtid:
+            where = {"auto_position": start.gtid}
+        # else: MySQL with nothing executed yet: an empty set means "from the start", which the
+        # library would take as "from now"; the file and offset of the start say the same.
+        self._stream = BinLogStreamReader(
+            connection_settings=settings,
+            server_id=server_id,
+            blocking=True,
+            resume_stream=True,
+            **where,
+            slave_heartbeat=heartbeat_seconds,
+            pymysql_wrapper=_GuardedConnect(),
+            enable_logging=False,
+        )
+        self._conn: Any = None
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def _connect(self) -> None:
+        """Open the stream with the library (the dump request in all its variants), then read it
+        here. Relies on the library's connect step, which its version pin in pyproject keeps."""
+        connect = getattr(self._stream, "_BinLogStreamReader__connect_to_stream", None)
+        if connect is None:
+            raise ConfigError(
+                f"python-mysql-replication {version('mysql-replication')} has no connect step this reader knows",
+                "install the version pyproject.toml asks for (mysql-replication 1.0.x)",
+            )
+        connect()
+        self._conn = self._stream._stream_connection
+        self._checksum = 4 if self._stream._BinLogStreamReader__use_checksum else 0
+        self._map_cache = TableMapCache(mariadb="mariadb" in str(self._conn.server_version).lower())
+
+    def items(self) -> Iterator[BinlogItem]:
+        try:
+            if self._conn is None:
+                self._connect()
+            yield from self._read(self._packets())
+        except pymysql.err.OperationalError as exc:
+            if exc.args and exc.args[0] == ER_MASTER_FATAL_ERROR_READING_BINLOG:
+                raise BinlogGone(
+                    f"MySQL at {self.describe_target} cannot send the binlog from {self.position()}: {exc.args[1]}",
+                    "the changes after that position are no longer on this server (purged, or this server"
+                    " lacks them): re-snapshot the tables, never skipped silently",
+                ) from None
+            raise SourceUnavailable(
+                f"the binlog connection failed (error {exc.args[0] if exc.args else '?'})",
+                "reconnecting from the last transaction boundary",
+            ) from None
+        except (pymysql.err.InternalError, ConnectionError, OSError) as exc:
+            raise SourceUnavailable(
+                f"the binlog connection failed ({exc})", "reconnecting from the last transaction boundary"
+            ) from None
+
+    def _packets(self) -> Callable[[], bytes]:
+        """A reader of whole packets straight from the connection's buffered socket file.
+
+        Once the dump request is sent, the connection carries nothing but the binlog, one event a
+        packet, so the driver's per-packet bookkeeping (a packet object, sequence numbers) is
+        skipped. What matters is kept: the read timeout, a lost connection as an error, a packet
+        of 16 MB or more joined from its parts, and the server's error packet raised as the
+        driver raises it (a purged binlog is error 1236)."""
+        conn = self._conn
+        if conn._current_timeout != conn._read_timeout:
+            conn._sock.settimeout(conn._read_timeout)
+            conn._current_timeout = conn._read_timeout
+        read = conn._rfile.read
+
+        def exactly(n: int) -> bytes:
+            data: bytes = read(n)
+            if len(data) < n:
+                raise ConnectionError("the server closed the binlog connection")
+            return data
+
+        def packet() -> bytes:
+            header = exactly(4)
+            length = header[0] | header[1] << 8 | header[2] << 16
+            data = exactly(length)
+            if length == _MAX_PACKET:
+                parts = [data]
+                while length == _MAX_PACKET:
+                    header = exactly(4)
+                    length = header[0] | header[1] << 8 | header[2] << 16
+                    parts.append(exactly(length))
+                data = b"".join(parts)
+            if data and data[0] == 0xFF:
+                pymysql.err.raise_mysql_exception(data)
+            return data
+
+        return packet
 
 
 def _query(data: bytes, end: int) -> tuple[str, str]:

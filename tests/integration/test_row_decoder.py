@@ -19,7 +19,8 @@ from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.schema import SourceTable, row_converter
 from s3rb_stream.settings import TablesFile, parse_mysql_url
 from s3rb_stream.sources import mysql_meta
-from s3rb_stream.sources.binlog import BinlogReader, Boundary, RowImages
+from s3rb_stream.sources.binlog import BinlogReader, Boundary, EventReader, RowImages
+from s3rb_stream.sources.binlog_file import BinlogFileReader
 from s3rb_stream.sources.row_decoder import Implementation
 from s3rb_stream.testing.mariadb import MariaDBServer
 from tests.integration.test_type_matrix import COLUMNS, MAX_ROW, MIN_ROW, NULL_ROW, ZERO_ROW
@@ -140,3 +141,42 @@ def test_decoded_values_equal_the_library_s_for_every_type(mariadb: MariaDBServe
                 if (table, name) == ("more", "t3"):  # the library misreads negative TIME fractions
                     b = times[g[0]]  # (-838:59:59.999 as .001): what the server says instead
                 assert a == b and type(a) is type(b), f"{table} {kind} image {image} column {name}: {a!r} != {b!r}"
+
+
+def test_a_binlog_file_on_disk_decodes_exactly_as_the_stream(mariadb: MariaDBServer) -> None:
+    """The file source goes through the same event loop: the same rows, images and sequences."""
+    db = "decoder_file"
+    mariadb.execute(f"CREATE DATABASE {db}", f"USE {db}", MORE, "FLUSH BINARY LOGS")
+    conn = mariadb.connect(db)
+    start = mysql_meta.current_position(conn)
+    with conn.cursor() as cur:
+        cur.execute("SET SESSION time_zone = '+00:00'")
+        cur.execute(f"INSERT INTO more VALUES {MORE_ROWS}")
+        cur.execute("UPDATE more SET d = -d, s = 'a,b,c', e = 'y' WHERE id < 3")
+        cur.execute("DELETE FROM more WHERE id = 3")
+        cur.execute("FLUSH BINARY LOGS")  # the file is complete, and closed
+    end = mysql_meta.current_position(conn)
+    resolved = mysql_meta.resolve_tables(conn, db, TablesFile.model_validate({"tables": [{"name": f"{db}.*"}]}))
+    conn.close()
+    tables = {t.name: t for _, t in resolved}
+
+    streamed = our_items(BinlogReader(parse_mysql_url(mariadb.url, None), 424245, db, tables, start, 1.0), end)
+    assert mariadb.basedir is not None
+    on_disk = our_items(BinlogFileReader([mariadb.basedir / "data" / start.file], db, tables), end)
+    assert [(i.table, i.kind, i.first_seq) for i in on_disk] == [(i.table, i.kind, i.first_seq) for i in streamed]
+    assert [i.rows for i in on_disk] == [i.rows for i in streamed]
+    assert [i.kind for i in on_disk] == ["insert", "update", "delete"]
+
+
+def our_items(reader: EventReader, end: BinlogPosition) -> list[RowImages]:
+    out = []
+    try:
+        for item in reader.items():
+            if isinstance(item, RowImages):
+                assert item.problem is None, item.problem
+                out.append(item)
+            elif isinstance(item, Boundary) and item.position.at_or_after(end):
+                break
+    finally:
+        reader.close()
+    return out
