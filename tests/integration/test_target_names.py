@@ -148,6 +148,30 @@ def test_names_the_target_cannot_hold_fail_in_one_line_before_anything_is_writte
     assert nothing_written(settings)  # no checkpoint, no lease, no object
 
 
+def both_targets(
+    mariadb: MariaDBServer, tmp_path: Path, s3_server: MotoS3Server, bucket: str
+) -> tuple[Settings, Settings]:
+    """The tables file in ``tmp_path`` with a Redshift target (never reached: its preflight is the
+    point) and with a DuckDB one."""
+    common: dict[str, Any] = {
+        "mysql_url": mariadb.url,
+        "tables_file": tmp_path / "tables.yml",
+        "heartbeat_seconds": 0.5,
+    }
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket=bucket)
+    redshift = load_settings(
+        **common,
+        store_url=f"s3://{bucket}/cdc",
+        s3_endpoint_url=s3_server.endpoint_url,
+        warehouse_url="redshift://u:p@127.0.0.1:1/dev?ssl=false",
+        redshift_iam_role="arn:aws:iam::1:role/r",
+    )
+    duck = load_settings(
+        **common, store_url=f"file://{tmp_path / 'objects'}", warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}"
+    )
+    return redshift, duck
+
+
 def test_a_name_over_127_bytes_is_refused_for_redshift_and_kept_by_duckdb(
     mariadb: MariaDBServer, tmp_path: Path, s3_server: MotoS3Server
 ) -> None:
@@ -159,20 +183,9 @@ def test_a_name_over_127_bytes_is_refused_for_redshift_and_kept_by_duckdb(
         f"INSERT INTO {db}.t VALUES (1, 2)",
     )
     (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.t"\n')
-    common = {"mysql_url": mariadb.url, "tables_file": tmp_path / "tables.yml", "heartbeat_seconds": 0.5}
-    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="long-names")
-    redshift = load_settings(
-        **common,
-        store_url="s3://long-names/cdc",
-        s3_endpoint_url=s3_server.endpoint_url,
-        warehouse_url="redshift://u:p@127.0.0.1:1/dev?ssl=false",
-        redshift_iam_role="arn:aws:iam::1:role/r",
-    )
+    redshift, duck = both_targets(mariadb, tmp_path, s3_server, "long-names")
     with pytest.raises(SchemaError, match=r"column of names\d+\.t .* has 128 bytes; Redshift names hold at most 127"):
         run(redshift, db, "analytics", until_caught_up=True)
-    duck = load_settings(
-        **common, store_url=f"file://{tmp_path / 'objects'}", warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}"
-    )
     run(duck, db, "analytics", until_caught_up=True)
     assert query_target(duck, None, "analytics", "t", f'"{column}"', "1") == [(2,)]
 
@@ -271,22 +284,11 @@ def test_a_table_named_like_a_redshift_temporary_table_is_refused_before_anythin
         f"INSERT INTO {db}.`#orders` VALUES (7)",
     )
     (tmp_path / "tables.yml").write_text(f'tables:\n  - name: "{db}.#orders"\n')
-    common = {"mysql_url": mariadb.url, "tables_file": tmp_path / "tables.yml", "heartbeat_seconds": 0.5}
-    boto3.client("s3", endpoint_url=s3_server.endpoint_url).create_bucket(Bucket="hash-names")
-    redshift = load_settings(
-        **common,
-        store_url="s3://hash-names/cdc",
-        s3_endpoint_url=s3_server.endpoint_url,
-        warehouse_url="redshift://u:p@127.0.0.1:1/dev?ssl=false",
-        redshift_iam_role="arn:aws:iam::1:role/r",
-    )
+    redshift, duck = both_targets(mariadb, tmp_path, s3_server, "hash-names")
     with pytest.raises(
         SchemaError, match=r"table '#orders' starts with '#', which makes a temporary table in Redshift"
     ):
         run(redshift, db, "analytics", until_caught_up=True)
     assert nothing_written(redshift)
-    duck = load_settings(
-        **common, store_url=f"file://{tmp_path / 'objects'}", warehouse_url=f"duckdb:///{tmp_path / 'w.duckdb'}"
-    )
     run(duck, db, "analytics", until_caught_up=True)
     assert query_target(duck, None, "analytics", "#orders", "id", "1") == [(7,)]
