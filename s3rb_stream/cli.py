@@ -144,8 +144,11 @@ def snapshot(source_db: str, target_schema: str, tables: tuple[str, ...], restar
     result = run_snapshot(
         settings, source_db, target_schema, tables, restart=restart, load=not no_load, stopping=lambda: stop.stopping
     )
-    how = "exact" if result.exact else "read just before the snapshot; the overlap is replayed"
-    click.echo(f"snapshot consistent with binlog position {result.position} ({how})")
+    from s3rb_stream.core.snapshot_lock import DESCRIPTIONS
+
+    click.echo(f"snapshot consistent with binlog position {result.position} ({DESCRIPTIONS[result.method]})")
+    if not result.exact:
+        click.echo(f"warning: {DESCRIPTIONS[result.method]}", err=True)
     for name, rows in result.rows.items():
         resumed = " (resumed)" if name in result.resumed else ""
         click.echo(f"  {name:30} {rows:>12,} rows{resumed}")

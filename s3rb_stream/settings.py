@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from s3rb_stream.core.snapshot_lock import Locking
 from s3rb_stream.errors import ConfigError
 
 IDENTIFIER = re.compile(r"^[^.\s`]+$")
@@ -211,6 +212,14 @@ class Settings(BaseSettings):
     parquet_codec: ParquetCodec | None = None
     duckdb_memory_limit: str = Field(default="256MB", pattern=r"^\d+(\.\d+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)$")
     snapshot_chunk_rows: int = Field(default=50_000, ge=1, le=10_000_000)
+    # A server that does not report a snapshot's own binlog position (MySQL) reads the position
+    # under a lock held for a moment (core/snapshot_lock.py): "tables", LOCK TABLES ... READ on the
+    # snapshotted tables; "global", FLUSH TABLES WITH READ LOCK; "none", no lock, and a transaction
+    # committing at that moment can be lost until its rows change again (a warning says so).
+    snapshot_locking: Locking = "tables"
+    # How long that lock may wait for transactions in flight (lock_wait_timeout), then the
+    # snapshot stops with an error: while it waits, MySQL may hold new writes to the tables too.
+    snapshot_lock_wait_seconds: int = Field(default=10, ge=1, le=3600)
     # The compiled speed-ups (row decoding, batch columns; s3rb_stream/speedups.py). False runs
     # their pure-Python references: same values, about half as fast; for comparing the two.
     speedups: bool = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from s3rb_stream.core.gtid import Flavor
 from s3rb_stream.errors import BinlogSettingsError
@@ -61,6 +62,7 @@ def gtid_warning(variables: dict[str, str]) -> str | None:
 
 _GRANT = re.compile(r"^GRANT (?P<privs>.+?) ON (?P<object>(?:\*|`(?:[^`]|``)*`)\.(?:\*|`(?:[^`]|``)*`)) TO ", re.S)
 _REPLICATION_CLIENT = {"REPLICATION CLIENT", "BINLOG MONITOR", "SUPER"}
+_ALL = {"ALL PRIVILEGES", "ALL"}
 
 
 def _privileges(text: str) -> set[str]:
@@ -89,50 +91,88 @@ def _db_matches(pattern: str, db: str) -> bool:
     return re.fullmatch(regex, db) is not None
 
 
+@dataclass
+class _Granted:
+    """What ``SHOW GRANTS`` lines give the user: global privileges, privileges on the source schema,
+    the tables it may SELECT from one by one, and whether a role is granted (not resolved)."""
+
+    global_privs: set[str] = field(default_factory=set)
+    db_privs: set[str] = field(default_factory=set)
+    table_select: set[str] = field(default_factory=set)
+    roles: bool = False
+
+    @property
+    def has_all(self) -> bool:
+        return bool(self.global_privs & _ALL)
+
+
+def _granted(grants: list[str], source_db: str) -> _Granted:
+    granted = _Granted()
+    for line in grants:
+        match = _GRANT.match(line)
+        if not match:
+            granted.roles = granted.roles or (line.upper().startswith("GRANT ") and " ON " not in line.upper())
+            continue
+        privs = _privileges(match["privs"])
+        db_part, _, table_part = match["object"].partition(".")
+        db, table = _name(db_part), _name(table_part)
+        if db is None:
+            granted.global_privs |= privs
+        elif _db_matches(db, source_db):
+            if table is None:
+                granted.db_privs |= privs
+            elif privs & ({"SELECT"} | _ALL):
+                granted.table_select.add(table)
+    return granted
+
+
 def grant_problems(grants: list[str], source_db: str, tables: list[str], replication: bool) -> list[str]:
     """What the grants of the pipeline's MySQL user lack, each with the statement that fixes it.
 
     ``grants`` are the lines of ``SHOW GRANTS``. Privileges that come through roles are not
     resolved here: with a role grant present, nothing is reported.
     """
-    global_privs: set[str] = set()
-    db_select = False
-    table_select: set[str] = set()
-    roles = False
-    for line in grants:
-        match = _GRANT.match(line)
-        if not match:
-            roles = roles or (line.upper().startswith("GRANT ") and " ON " not in line.upper())
-            continue
-        privs = _privileges(match["privs"])
-        db_part, _, table_part = match["object"].partition(".")
-        db, table = _name(db_part), _name(table_part)
-        if db is None:
-            global_privs |= privs
-        elif _db_matches(db, source_db) and privs & {"SELECT", "ALL PRIVILEGES", "ALL"}:
-            if table is None:
-                db_select = True
-            else:
-                table_select.add(table)
-    if roles:
+    granted = _granted(grants, source_db)
+    if granted.roles:
         return []
-    has_all = bool(global_privs & {"ALL PRIVILEGES", "ALL"})
+    global_privs = granted.global_privs
     problems = []
-    if replication and not has_all and "REPLICATION SLAVE" not in global_privs:
+    if replication and not granted.has_all and "REPLICATION SLAVE" not in global_privs:
         problems.append("the user lacks REPLICATION SLAVE: GRANT REPLICATION SLAVE ON *.* TO <user>")
-    if replication and not has_all and not global_privs & _REPLICATION_CLIENT:
+    if replication and not granted.has_all and not global_privs & _REPLICATION_CLIENT:
         problems.append(
             "the user lacks REPLICATION CLIENT (BINLOG MONITOR on MariaDB 10.5+):"
             " GRANT REPLICATION CLIENT ON *.* TO <user>"
         )
-    if not (has_all or "SELECT" in global_privs or db_select):
-        missing = [t for t in tables if t not in table_select]
+    if not (granted.has_all or "SELECT" in global_privs or granted.db_privs & ({"SELECT"} | _ALL)):
+        missing = [t for t in tables if t not in granted.table_select]
         if missing:
             problems.append(
                 f"the user cannot SELECT from {source_db} ({', '.join(missing[:5])}):"
                 f" GRANT SELECT ON `{source_db}`.* TO <user>"
             )
     return problems
+
+
+def lock_grant_problems(grants: list[str], source_db: str, method: str) -> list[str]:
+    """What a snapshot's lock needs that the user lacks (docs/ARCHITECTURE.md, "Snapshots"):
+    ``tables`` (LOCK TABLES ... READ) the LOCK TABLES privilege on the schema, ``global`` (FLUSH
+    TABLES WITH READ LOCK) RELOAD. Roles are not resolved, as in :func:`grant_problems`."""
+    granted = _granted(grants, source_db)
+    if method not in ("tables", "global") or granted.roles or granted.has_all:
+        return []
+    if method == "global" and "RELOAD" not in granted.global_privs:
+        return [
+            "the user lacks RELOAD, which FLUSH TABLES WITH READ LOCK needs (S3RB_SNAPSHOT_LOCKING=global):"
+            " GRANT RELOAD ON *.* TO <user>; on RDS and Aurora, which refuse that lock, set"
+            " S3RB_SNAPSHOT_LOCKING=tables instead"
+        ]
+    if method == "tables" and not (granted.global_privs | granted.db_privs) & ({"LOCK TABLES"} | _ALL):
+        return [
+            f"the user lacks LOCK TABLES on {source_db}, which a snapshot on MySQL takes for a moment to"
+            f" read a position it is consistent with: GRANT LOCK TABLES ON `{source_db}`.* TO <user>"
+        ]
+    return []
 
 
 # --------------------------------------------------------------------------- retention and server_id

@@ -1,28 +1,33 @@
 """``snapshot``: bootstrap binlog tables, consistent with the binlog position streaming resumes from.
 
-1. Each table's extract state is marked ``running`` first, so loads of it are held back from here on.
-2. One consistent-snapshot transaction opens; on MariaDB it reports its exact binlog position P
-   without locks. Elsewhere P is read just before it opens (see ``QueryReader.begin_snapshot``).
-3. Every table is read in key order, one part per page, every row stamped ``_s3rb_seq = seq(P)``.
-4. The state becomes ``complete``. ``run`` then captures each snapshotted table from P on; loading
+1. How the snapshot will be consistent is settled, and its privilege checked, before anything is
+   written (``plan_snapshot``): MariaDB reports a snapshot's exact position; on MySQL the position
+   is read under a short lock (``S3RB_SNAPSHOT_LOCKING``, see ``core/snapshot_lock.py``).
+2. Each table's extract state is marked ``running``, so loads of it are held back from here on.
+3. One consistent-snapshot transaction opens at position P (``QueryReader.begin_snapshot``): every
+   transaction in the binlog before P is in it.
+4. Every table is read in key order, one part per page, every row stamped ``_s3rb_seq = seq(P)``.
+5. The state becomes ``complete``. ``run`` then captures each snapshotted table from P on; loading
    the final part removes target rows the snapshot did not see.
 
 An interrupted snapshot resumes after its last written key, in a new transaction, still stamped P:
 rows read later than P reflect changes after P, which the binlog replays on top, and full row
-images make that replay converge on the source's state.
+images make that replay converge on the source's state. (What was before P was committed and
+visible when P was taken, so a later snapshot sees it too.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from s3rb_stream.core.checkpoint import now_utc
+from s3rb_stream.core.gtid import Flavor, GtidState
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.preflight import server_flavor
 from s3rb_stream.core.query_state import ExtractState, next_run
 from s3rb_stream.core.schema import SourceTable, arrow_schema
+from s3rb_stream.core.snapshot_lock import Method, OpenedSnapshot, SnapshotLock, choose_method
 from s3rb_stream.errors import SourceError, Stopped
 from s3rb_stream.log import get_logger, per_pipeline
 from s3rb_stream.pipeline.extract import read_extract, require_extractable, select_tables
@@ -41,6 +46,7 @@ log = get_logger(__name__)
 class SnapshotResult:
     position: BinlogPosition
     exact: bool
+    method: Method = "server"  # how it is consistent with the position (core/snapshot_lock.DESCRIPTIONS)
     rows: dict[str, int] = field(default_factory=dict)
     resumed: list[str] = field(default_factory=list)
     loaded: LoadStats = field(default_factory=LoadStats)
@@ -60,27 +66,50 @@ def resolve_for_query(settings: Settings, source_db: str, need_binlog: bool) -> 
         conn.close()
 
 
-@contextmanager
-def gtid_positions(
-    settings: Settings,
-) -> Iterator[Callable[[BinlogPosition | None, bool], tuple[BinlogPosition | None, bool]]]:
-    """With GTID positioning, a snapshot's position needs the GTID state there too. MariaDB tells
-    it for the exact position; on MySQL the state is read just before the snapshot opens (not exact:
-    the overlap is replayed, which full row images make harmless)."""
-    if settings.positioning != "gtid":
-        yield lambda position, exact: (position, exact)
-        return
-    conn = mysql_meta.connect(settings.mysql())
+@dataclass(frozen=True)
+class SnapshotPlan:
+    method: Method
+    flavor: Flavor
+
+
+def plan_snapshot(settings: Settings, source_db: str) -> SnapshotPlan:
+    """How the snapshot is made consistent with its position, settled before anything is written:
+    the server's own position, else the configured lock, whose privilege is checked here. Without
+    a lock (``none``), a warning that says what can be lost."""
+    mysql = settings.mysql()
+    conn = mysql_meta.connect(mysql)
     try:
         flavor = server_flavor(mysql_meta.server_variables(conn))
-        before = mysql_meta.current_position(conn, flavor) if flavor == "mysql" else None
+        gtid_flavor = flavor if settings.positioning == "gtid" else None
+        method = choose_method(mysql_meta.snapshot_status(conn), settings.snapshot_locking, gtid_flavor)
+        mysql_meta.check_lock_access(conn, mysql, source_db, method)
+    finally:
+        conn.close()
+    if method == "none":
+        log.warning(
+            "snapshot without a lock (S3RB_SNAPSHOT_LOCKING=none): a transaction that commits while the"
+            " position is read can be missing from the target until its rows change again",
+            source=mysql.describe(),
+        )
+    return SnapshotPlan(method, flavor)
 
-        def attach(position: BinlogPosition | None, exact: bool) -> tuple[BinlogPosition | None, bool]:
-            if position is None or flavor == "mysql":
-                return before if position is not None else None, False
-            return mysql_meta.gtid_position(conn, position, flavor), exact
 
-        yield attach
+def with_gtid_state(settings: Settings, plan: SnapshotPlan, opened: OpenedSnapshot) -> BinlogPosition | None:
+    """With GTID positioning, the snapshot's position with the GTID state there: MariaDB tells it
+    for any position; MySQL's is the executed set read with the position (under the lock)."""
+    position = opened.position
+    if settings.positioning != "gtid" or position is None:
+        return position
+    if plan.flavor == "mysql":
+        if opened.gtid_executed is None:
+            raise SourceError(
+                "MySQL reported no executed GTID set with the snapshot's position",
+                "is gtid_mode=ON on the source? Otherwise use S3RB_POSITIONING=file",
+            )
+        return mysql_meta.with_gtid(position, GtidState.parse(opened.gtid_executed, "mysql"))
+    conn = mysql_meta.connect(settings.mysql())
+    try:
+        return mysql_meta.gtid_position(conn, position, "mariadb")
     finally:
         conn.close()
 
@@ -103,6 +132,7 @@ def snapshot(
     for config, table in selected:
         require_extractable(config, table, "snapshot")
         arrow_schema(table)  # unsupported column types fail before anything is written
+    plan = plan_snapshot(settings, source_db)
     store = open_store(settings)
     store.check()
     targets = [TableStore(store, source_db, target_schema, table) for _, table in selected]
@@ -120,15 +150,25 @@ def snapshot(
 
     reader = QueryReader(settings.mysql())
     try:
-        with gtid_positions(settings) as attach:
-            position, exact = attach(*reader.begin_snapshot())
+        lock = SnapshotLock(
+            plan.method, source_db, [t.table.name for t in targets], settings.snapshot_lock_wait_seconds
+        )
+        opened = reader.begin_snapshot(lock)
+        position, exact = with_gtid_state(settings, plan, opened), opened.exact
         if position is None:
             raise SourceError(
                 "snapshot needs the binary log: the server reports no binlog position",
                 "enable log_bin (with binlog_format=ROW) so that streaming can continue from the snapshot",
             )
-        result = SnapshotResult(position, exact)
-        log.info("snapshot opened", position=str(position), exact=exact, tables=[t.table.name for t in targets])
+        result = SnapshotResult(position, exact, opened.method)
+        log.info(
+            "snapshot opened",
+            position=str(position),
+            method=opened.method,
+            lock_waited_ms=round(opened.lock_waited * 1000, 1),
+            lock_held_ms=round(opened.lock_held * 1000, 1),
+            tables=[t.table.name for t in targets],
+        )
         for target in targets:
             name = target.table.name
             read_at = now_utc()

@@ -114,7 +114,7 @@ def sync_full(
     started = now_utc()
     state = ExtractState("full_sync", "running", first, first, started)
     target.save_extract_state(state)
-    reader.begin_snapshot()  # one consistent read: a row that moves its key mid-extract is still seen once
+    reader.begin_read()  # one consistent read: a row that moves its key mid-extract is still seen once
     try:
         progress = Progress(
             "full sync", target.table.name, reader.estimated_rows(target.table.database, target.table.name)

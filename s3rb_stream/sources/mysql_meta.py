@@ -12,7 +12,12 @@ import pymysql.cursors
 
 from s3rb_stream.core.gtid import Flavor, GtidState
 from s3rb_stream.core.positions import BinlogPosition
-from s3rb_stream.core.preflight import grant_problems, require_binlog_settings, server_id_problems
+from s3rb_stream.core.preflight import (
+    grant_problems,
+    lock_grant_problems,
+    require_binlog_settings,
+    server_id_problems,
+)
 from s3rb_stream.core.schema import MAX_ARROW_DECIMAL, SourceColumn, SourceTable
 from s3rb_stream.errors import SchemaError, SourceError, SourceUnavailable
 from s3rb_stream.settings import MySQLTarget, OptionTypes, TableConfig, TablesFile, typed_options
@@ -288,6 +293,24 @@ def check_access(conn: Any, target: MySQLTarget, source_db: str, tables: list[st
     problems = grant_problems(grants, source_db, tables, replication)
     if problems:
         raise SourceError(f"MySQL user at {target.describe()} lacks privileges: " + "; ".join(problems))
+
+
+def check_lock_access(conn: Any, target: MySQLTarget, source_db: str, method: str) -> None:
+    """The privilege a snapshot's lock needs (``lock_grant_problems``), before anything is written."""
+    with conn.cursor() as cur:
+        cur.execute(q.SHOW_GRANTS)
+        grants = [str(r[0]) for r in cur.fetchall()]  # never logged: lines may carry password hashes
+    problems = lock_grant_problems(grants, source_db, method)
+    if problems:
+        raise SourceError(f"MySQL user at {target.describe()} lacks privileges: " + "; ".join(problems))
+
+
+def snapshot_status(conn: Any) -> dict[str, str]:
+    """``binlog_snapshot_*`` status: what a server that reports a snapshot's own position (MariaDB,
+    Percona Server) shows; empty on MySQL."""
+    with conn.cursor() as cur:
+        cur.execute(q.SNAPSHOT_POSITION)
+        return {str(name).lower(): str(value) for name, value in cur.fetchall()}
 
 
 def check_server_id(conn: Any, variables: dict[str, str], server_id: int) -> None:

@@ -8,13 +8,16 @@ Arrow. Statements come from :mod:`s3rb_stream.sql.mysql`; values are always boun
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import MySQLdb
 import MySQLdb.converters
 
 from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.core.snapshot_lock import OpenedSnapshot, SnapshotLock
 from s3rb_stream.errors import SourceError, SourceUnavailable
 from s3rb_stream.settings import MySQLTarget
 from s3rb_stream.sources.mysql_meta import connection_error, driver_options
@@ -56,11 +59,7 @@ class QueryReader:
 
     def __init__(self, target: MySQLTarget) -> None:
         self.target = target
-        try:
-            self._conn = MySQLdb.connect(**mysqlclient_options(target))
-        except MySQLdb.OperationalError as exc:
-            raise connection_error(target, exc.args[0] if exc.args else 0) from None
-        self._conn.autocommit(True)
+        self._conn = _connect(target)
         self.execute(q.UTC_SESSION)
         self.execute(q.REPEATABLE_READ)
 
@@ -78,34 +77,84 @@ class QueryReader:
             raise SourceError(f"query on MySQL at {self.target.describe()} failed: {exc}") from None
         return list(rows or ())
 
-    def begin_snapshot(self) -> tuple[BinlogPosition | None, bool]:
+    def begin_read(self) -> None:
+        """Open a consistent-snapshot transaction, for a read that needs no binlog position (full_sync)."""
+        self.execute(q.CONSISTENT_SNAPSHOT)
+
+    def begin_snapshot(self, lock: SnapshotLock) -> OpenedSnapshot:
         """Open a consistent-snapshot transaction; return the binlog position it is consistent with.
 
-        MariaDB reports the snapshot's exact position (``binlog_snapshot_file/position``), taken
-        without locks. Elsewhere (MySQL) the position is read just before the snapshot opens: the
-        rows then reflect that position or a little later, and replaying the binlog from the
-        position re-applies the overlap, which full row images make harmless. ``exact`` says which.
-        Without a binary log the position is None (full_sync needs none).
+        ``server``: the server reports the snapshot's exact position (MariaDB's
+        ``binlog_snapshot_file/position``), no lock. ``tables`` and ``global``: the position is
+        read, and the snapshot opened, while another connection of ours holds the lock, so that no
+        transaction in the binlog before the position is still invisible to the snapshot
+        (docs/ARCHITECTURE.md, "Snapshots"). ``none``: the same without the lock, which can lose a
+        transaction committing at that moment. Without a binary log the position is None.
         """
-        before = self._current_position()
-        self.execute(q.CONSISTENT_SNAPSHOT)
-        status = {_text(k).lower(): _text(v) for k, v in self.execute(q.SNAPSHOT_POSITION)}
-        file, pos = status.get("binlog_snapshot_file"), status.get("binlog_snapshot_position")
-        if file and pos:
-            return BinlogPosition(file, int(pos)), True
-        return before, False
+        if lock.method == "server":
+            self.execute(q.CONSISTENT_SNAPSHOT)
+            status = {_text(k).lower(): _text(v) for k, v in self.execute(q.SNAPSHOT_POSITION)}
+            file, pos = status.get("binlog_snapshot_file"), status.get("binlog_snapshot_position")
+            if not (file and pos):
+                raise SourceError(
+                    f"MySQL at {self.target.describe()} reported no binlog position for the snapshot",
+                    "run the snapshot again; if this persists, report it with the server's version",
+                )
+            gtid = status.get("binlog_snapshot_gtid_executed")
+            return OpenedSnapshot(BinlogPosition(file, int(pos)), "server", gtid)
+        if lock.method == "none":
+            position, gtid = self._binlog_status()
+            self.execute(q.CONSISTENT_SNAPSHOT)
+            return OpenedSnapshot(position, "none", gtid)
+        with self._locked(lock) as times:
+            position, gtid = self._binlog_status()
+            self.execute(q.CONSISTENT_SNAPSHOT)
+        return OpenedSnapshot(position, lock.method, gtid, times.waited, times.held)
 
-    def _current_position(self) -> BinlogPosition | None:
+    @contextlib.contextmanager
+    def _locked(self, lock: SnapshotLock) -> Iterator[_LockTimes]:
+        """Hold ``lock`` on a connection of its own: on this one, START TRANSACTION would release a
+        LOCK TABLES before the snapshot opens (and UNLOCK TABLES would commit the snapshot)."""
+        conn = _connect(self.target)
+        times = _LockTimes()
+        try:
+            cur = conn.cursor()
+            if lock.method == "global":
+                statement = q.GLOBAL_READ_LOCK
+            else:
+                statement = q.lock_tables_read(lock.database, lock.tables)
+            started = time.monotonic()
+            try:
+                cur.execute(q.LOCK_WAIT_TIMEOUT, (lock.wait_seconds,))
+                cur.execute(statement)
+            except MySQLdb.Error as exc:
+                raise lock_error(self.target, lock, exc) from None
+            locked = time.monotonic()
+            times.waited = locked - started
+            try:
+                yield times
+            finally:
+                times.held = time.monotonic() - locked
+                with contextlib.suppress(MySQLdb.Error):  # a lost connection has released it already
+                    cur.execute(q.UNLOCK_TABLES)
+        finally:
+            with contextlib.suppress(MySQLdb.Error):
+                conn.close()
+
+    def _binlog_status(self) -> tuple[BinlogPosition | None, str | None]:
+        """The end of the binlog now, and MySQL's executed GTID set (MariaDB's status has none)."""
         try:
             rows = self.execute(q.BINARY_LOG_STATUS)
         except SourceError:
             rows = self.execute(q.MASTER_STATUS)
         if not rows or rows[0][0] is None:
-            return None
-        return BinlogPosition(_text(rows[0][0]), int(_text(rows[0][1])))
+            return None, None
+        row = rows[0]
+        gtid = _text(row[4]) if len(row) > 4 else None
+        return BinlogPosition(_text(row[0]), int(_text(row[1]))), gtid
 
     def commit(self) -> None:
-        self._conn.commit()  # type: ignore[no-untyped-call]
+        self._conn.commit()
 
     def estimated_rows(self, database: str, table: str) -> int | None:
         rows = self.execute(q.TABLE_ROWS_ESTIMATE, (database, table))
@@ -113,7 +162,59 @@ class QueryReader:
 
     def close(self) -> None:
         with contextlib.suppress(MySQLdb.Error):  # closing a dead connection is not worth an error
-            self._conn.close()  # type: ignore[no-untyped-call]
+            self._conn.close()
+
+
+def _connect(target: MySQLTarget) -> Any:
+    try:
+        conn = MySQLdb.connect(**mysqlclient_options(target))
+    except MySQLdb.OperationalError as exc:
+        raise connection_error(target, exc.args[0] if exc.args else 0) from None
+    conn.autocommit(True)
+    return conn
+
+
+@dataclass
+class _LockTimes:
+    waited: float = 0.0
+    held: float = 0.0
+
+
+_ACCESS_DENIED = {1044, 1045, 1142, 1227}  # database, user, table, privilege: the server's codes
+_LOCK_WAIT_TIMEOUT = 1205
+
+
+def lock_error(target: MySQLTarget, lock: SnapshotLock, exc: MySQLdb.Error) -> SourceError:
+    """Why the snapshot's lock was not taken, and what to do: nothing was locked, nothing waits on it."""
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+    statement = "FLUSH TABLES WITH READ LOCK" if lock.method == "global" else "LOCK TABLES ... READ"
+    where = f"MySQL at {target.describe()}"
+    if code == _LOCK_WAIT_TIMEOUT:
+        held_by = (
+            "a statement or commit still running"
+            if lock.method == "global"
+            else f"an open transaction that changed {', '.join(lock.tables)}"
+        )
+        return SourceUnavailable(
+            f"the snapshot's {statement} on {where} waited {lock.wait_seconds} s for {held_by}, and gave up;"
+            " nothing was read",
+            "find it in information_schema.innodb_trx (or performance_schema.metadata_locks) and let it end,"
+            " or raise S3RB_SNAPSHOT_LOCK_WAIT_SECONDS; then run the snapshot again",
+        )
+    if code in _ACCESS_DENIED and lock.method == "global":
+        return SourceError(
+            f"{where} refused the snapshot's FLUSH TABLES WITH READ LOCK (error {code})",
+            "GRANT RELOAD ON *.* TO the user, or set S3RB_SNAPSHOT_LOCKING=tables (RDS and Aurora refuse"
+            " this lock to every user)",
+        )
+    if code in _ACCESS_DENIED:
+        return SourceError(
+            f"{where} refused the snapshot's LOCK TABLES ... READ on {', '.join(lock.tables)} (error {code})",
+            f"GRANT LOCK TABLES ON `{lock.database}`.* TO the user (it also needs SELECT on the tables)",
+        )
+    if isinstance(exc, MySQLdb.OperationalError):
+        return SourceUnavailable(f"the snapshot's {statement} on {where} failed: {exc}", "run the snapshot again")
+    return SourceError(f"the snapshot's {statement} on {where} failed: {exc}")
 
 
 def _text(value: bytes | str | None) -> str:

@@ -52,6 +52,10 @@ GTID_PURGED = "SELECT @@GLOBAL.gtid_purged"  # MySQL: the GTIDs no longer in any
 
 CONSISTENT_SNAPSHOT = "START TRANSACTION WITH CONSISTENT SNAPSHOT"
 SNAPSHOT_POSITION = "SHOW STATUS LIKE 'binlog_snapshot_%'"  # MariaDB: the position of that snapshot
+# A snapshot's lock on a server without that status (core/snapshot_lock.py), on a connection of its own.
+LOCK_WAIT_TIMEOUT = "SET SESSION lock_wait_timeout = %s"
+GLOBAL_READ_LOCK = "FLUSH TABLES WITH READ LOCK"
+UNLOCK_TABLES = "UNLOCK TABLES"
 UTC_SESSION = "SET SESSION time_zone = '+00:00'"
 REPEATABLE_READ = "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"
 TABLE_ROWS_ESTIMATE = "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
@@ -99,3 +103,8 @@ def hybrid_chunk(database: str, table: str, columns: Sequence[str], ts: str, id_
         f"SELECT {cols} FROM {quote_mysql(database)}.{quote_mysql(table)}"
         f" WHERE {t} IS NOT NULL{where} ORDER BY {t}, {i} LIMIT {int(limit)}"
     )
+
+
+def lock_tables_read(database: str, tables: Sequence[str]) -> str:
+    """``LOCK TABLES db.a READ, db.b READ``: held, no transaction that writes them can commit."""
+    return "LOCK TABLES " + ", ".join(f"{quote_mysql(database)}.{quote_mysql(t)} READ" for t in tables)

@@ -52,7 +52,7 @@ def test_snapshot_with_concurrent_writes_then_streaming_equals_the_source(file_p
     pipeline = file_pipeline
     pipeline.tables('tables:\n  - name: "{db}.items"\n')
     pipeline.sql(ITEMS)
-    fill_unlogged(pipeline, 3000)
+    fill_unlogged(pipeline, 4000)  # pages enough however many rows the writer deletes before it opens
     pipeline.configure(snapshot_chunk_rows=100)
     done = threading.Event()
     writes = 0
@@ -63,7 +63,7 @@ def test_snapshot_with_concurrent_writes_then_streaming_equals_the_source(file_p
         conn = pipeline.server.connect(pipeline.source_db)
         with conn.cursor() as cur:
             while not done.is_set() or writes < 200:
-                i = rng.randint(1, 3200)
+                i = rng.randint(1, 4200)
                 action = rng.choice(["insert", "update", "delete", "move"])
                 if action == "insert":
                     cur.execute("INSERT IGNORE INTO items VALUES (%s, 'new', 1, 'during')", (i,))
@@ -72,7 +72,7 @@ def test_snapshot_with_concurrent_writes_then_streaming_equals_the_source(file_p
                 elif action == "delete":
                     cur.execute("DELETE FROM items WHERE id = %s", (i,))
                 else:  # a key moving across the range the snapshot has read
-                    cur.execute("UPDATE IGNORE items SET id = %s WHERE id = %s", (3201 + writes, i))
+                    cur.execute("UPDATE IGNORE items SET id = %s WHERE id = %s", (4201 + writes, i))
                 writes += 1
         conn.close()
 
