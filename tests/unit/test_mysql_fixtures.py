@@ -236,3 +236,20 @@ def test_any_failure_to_decode_quarantines_the_table_with_the_position(
     rows = replay(numbered("json-opaque.binlog", tmp_path), "foo", tables, implementation)
     assert len(rows) == 8 and all(r.rows == [] for r in rows)
     assert "json-opaque.000001:792 cannot be decoded: TypeError: unsupported operand" in str(rows[0].problem)
+
+
+def test_only_hidden_columns_may_be_left_out_of_an_image() -> None:
+    """Named columns: a column left out must be a functional index's hidden one (``!hidden!...``);
+    any other is a MINIMAL or NOBLOB image, refused with the columns it lacks."""
+    from s3rb_stream.errors import SchemaError
+    from s3rb_stream.sources import table_map as tm
+
+    reader = BinlogFileReader([FIXTURES / "binlog-invisible-columns.000001"], "db", {})
+    table = SourceTable("db", "t", (col("a", "int"),))
+    layouts = (tm.ColumnLayout(tm.LONG, 0), tm.ColumnLayout(tm.LONGLONG, 0))
+    hidden = tm.TableMap(1, "db", "t", layouts, ("a", "!hidden!i!0!0"), (False, True), (0,))
+    held = reader._held_columns(hidden, table, [0b01, 0b01])
+    assert (held.names, held.columns, held.nullable, held.primary_key) == (("a",), layouts[:1], (False,), (0,))
+    plain = tm.TableMap(1, "db", "t", layouts, ("a", "b"))
+    with pytest.raises(SchemaError, match=r"lacks columns \['b'\] in its after image.*binlog_row_image=FULL"):
+        reader._held_columns(plain, SourceTable("db", "t", (col("a", "int"), col("b", "int"))), [0b11, 0b01])
