@@ -58,6 +58,7 @@ _BINARY_TYPES = {
     "multilinestring",
     "multipolygon",
     "geometrycollection",
+    "vector",  # MySQL 9: its float32 values as stored, little-endian (docs/mysql.md)
 }
 
 

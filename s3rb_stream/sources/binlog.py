@@ -38,14 +38,18 @@ from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import BinlogGone, ConfigError, SchemaError, SourceUnavailable, UnsupportedEventError
 from s3rb_stream.settings import MySQLTarget
 from s3rb_stream.sources.mysql_meta import driver_options
-from s3rb_stream.sources.row_decoder import Implementation, RowDecoder, compile_decoder
-from s3rb_stream.sources.table_map import TableMap, TableMapCache, TableMapError, lenenc
+from s3rb_stream.sources.row_decoder import Implementation, RowDecoder, compile_decoder, partial_update_decoder
+from s3rb_stream.sources.table_map import JSON, TableMap, TableMapCache, TableMapError, lenenc, present_columns
 
 _HEADER = struct.Struct("<IBIIIH")  # timestamp, type, server id, event size, next position, flags
 QUERY, STOP, ROTATE, XID, TABLE_MAP, HEARTBEAT, INCIDENT = 0x02, 0x03, 0x04, 0x10, 0x13, 0x1B, 0x1A
 GTID, MARIADB_GTID, PARTIAL_UPDATE_ROWS = 0x21, 0xA2, 0x27
-_ROWS = {0x17: "insert", 0x18: "update", 0x19: "delete", 0x1E: "insert", 0x1F: "update", 0x20: "delete"}
-_ROWS_V2 = {0x1E, 0x1F, 0x20}
+_ROWS = {
+    0x17: "insert", 0x18: "update", 0x19: "delete", 0x1E: "insert", 0x1F: "update", 0x20: "delete",
+    PARTIAL_UPDATE_ROWS: "update",  # binlog_row_value_options=PARTIAL_JSON: JSON changes applied to the before image
+}  # fmt: skip
+_ROWS_V2 = {0x1E, 0x1F, 0x20, PARTIAL_UPDATE_ROWS}
+HIDDEN_PREFIX = "!hidden!"  # MySQL's name of a functional index's hidden column
 # Events that carry no row data: statement-based leftovers, format and GTID bookkeeping, MariaDB's
 # annotations, checkpoints and GTID lists, group replication, heartbeats v2.
 _IGNORED = {
@@ -155,6 +159,9 @@ class EventReader:
         self._maps: dict[int, TableMap | None] = {}  # table id → map of a captured table, None for others
         self._map_cache: TableMapCache | None = None
         self._decoders: dict[int, tuple[TableMap, SourceTable, RowDecoder, SourceTable | None]] = {}
+        # Images with columns left out, or partial JSON updates: by (table id, columns present, partial).
+        self._other_decoders: dict[tuple[int, int, bool], tuple[TableMap, SourceTable, RowDecoder, SourceTable | None]]
+        self._other_decoders = {}
         self._checksum = 0  # bytes of checksum after each event: 4 with CRC32, else 0
 
     def close(self) -> None:
@@ -244,12 +251,9 @@ class EventReader:
         width = (count + 7) // 8
         full = (1 << count) - 1
         images = 2 if kind == "update" else 1
+        present = []  # the columns each image holds (before, after)
         for _ in range(images):
-            if int.from_bytes(data[pos : pos + width], "little") != full:
-                raise UnsupportedEventError(
-                    f"a rows event of {tmap.schema}.{tmap.table} at {self.position()} lacks columns",
-                    "set binlog_row_image=FULL on the source (MINIMAL and NOBLOB images are not supported)",
-                )
+            present.append(int.from_bytes(data[pos : pos + width], "little") & full)
             pos += width
         if self._gtid is None:
             seq = make_seq(self._file or self._start_file, start)
@@ -258,12 +262,20 @@ class EventReader:
         if table is None or tmap.table in self.skip:  # quarantined meanwhile
             return RowImages(tmap.table, kind, [], seq, ts, problem="not captured")
         try:
-            decode, definition = self._decoder(tmap, table)
+            if present[0] == full and present[-1] == full and etype != PARTIAL_UPDATE_ROWS:
+                decode, definition = self._decoder(tmap, table)
+            else:
+                decode, definition = self._other_decoder(tmap, table, present, etype == PARTIAL_UPDATE_ROWS)
             rows = decode(data, pos, end)
         except SchemaError as exc:
             return RowImages(tmap.table, kind, [], seq, ts, problem=str(exc))
-        except (IndexError, ValueError, UnicodeDecodeError, struct.error) as exc:
-            problem = f"rows of {tmap.schema}.{tmap.table} at {self.position()} cannot be decoded: {exc}"
+        except ConfigError:
+            raise
+        except Exception as exc:  # whatever these bytes hold, it stops this table, never capture
+            problem = (
+                f"rows of {tmap.schema}.{tmap.table} at {self.position()} cannot be decoded:"
+                f" {type(exc).__name__}: {exc}"
+            )
             return RowImages(tmap.table, kind, [], seq, ts, problem=problem)
         if self._gtid is not None:
             changes = len(rows) // images
@@ -283,6 +295,52 @@ class EventReader:
         self._decoders[tmap.table_id] = (tmap, table, decoder, other)
         return decoder, other
 
+    def _other_decoder(
+        self, tmap: TableMap, table: SourceTable, present: list[int], partial: bool
+    ) -> tuple[RowDecoder, SourceTable | None]:
+        """A decoder of images that leave columns out (a functional index's hidden column, which
+        MySQL lists in the table map and never logs), or of a partial JSON update. Images that
+        lack a column of the table (binlog_row_image=MINIMAL or NOBLOB) are refused."""
+        key = (tmap.table_id, present[0], partial)
+        found = self._other_decoders.get(key)
+        if found is not None and found[0] is tmap and found[1] is table:
+            return found[2], found[3]
+        held = self._held_columns(tmap, table, present)
+        definition = self.resolve(held, table) if self.resolve is not None else table
+        if partial:
+            json_columns = [i for i, layout in enumerate(tmap.columns) if layout.type == JSON]
+            index = {old: new for new, old in enumerate(i for i in range(len(tmap.columns)) if present[0] >> i & 1)}
+            decoder = partial_update_decoder(definition, held, tuple(index.get(i) for i in json_columns))
+        else:
+            decoder = compile_decoder(definition, held, self.decoder)
+        other = None if definition is table else definition
+        self._other_decoders[key] = (tmap, table, decoder, other)
+        return decoder, other
+
+    def _held_columns(self, tmap: TableMap, table: SourceTable, present: list[int]) -> TableMap:
+        """The table map of the columns the images hold, if every column left out is one no target
+        needs: a hidden column (named ``!hidden!...``, or, where the map names no columns, one the
+        table's definition does not count)."""
+        where = f"a rows event of {tmap.schema}.{tmap.table} at {self.position()}"
+        advice = (
+            "set binlog_row_image=FULL on the source (globally and in every session; MINIMAL and NOBLOB images"
+            " are not supported), then re-snapshot the table"
+        )
+        for which, mask in zip(("before", "after") if len(present) == 2 else ("",), present, strict=True):
+            absent = [i for i in range(len(tmap.columns)) if not mask >> i & 1]
+            if tmap.names is not None:
+                lacking = [tmap.names[i] for i in absent if not tmap.names[i].startswith(HIDDEN_PREFIX)]
+            elif len(tmap.columns) - len(absent) != len(table.columns):
+                lacking = [f"@{i + 1}" for i in absent]
+            else:
+                lacking = []
+            if lacking:
+                raise SchemaError(f"{where} lacks columns {lacking}{f' in its {which} image' * bool(which)}", advice)
+        if len(set(present)) > 1:
+            raise SchemaError(f"{where} holds other columns in its before image than in its after image", advice)
+        held = present_columns(tmap, present[0])
+        return held
+
     def _refuse(self, etype: int) -> None:
         if etype in _COMPRESSED:
             raise UnsupportedEventError(
@@ -293,11 +351,6 @@ class EventReader:
             raise UnsupportedEventError(
                 f"the binlog holds an INCIDENT event at {self.position()}: the source may have lost changes",
                 "re-snapshot the tables after checking the source",
-            )
-        if etype == PARTIAL_UPDATE_ROWS:
-            raise UnsupportedEventError(
-                f"the binlog holds partial JSON updates at {self.position()}",
-                "set binlog_row_value_options='' on the source: only whole JSON values can be captured",
             )
         raise UnsupportedEventError(
             f"binlog event type {etype:#x} at {self.position()} cannot be decoded",

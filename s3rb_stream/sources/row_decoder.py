@@ -20,13 +20,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from pymysql.charset import charset_by_id
-from pymysqlreplication.json_binary import parse_json
-
 from s3rb_stream import speedups
 from s3rb_stream.core import schema as contract
 from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.errors import ConfigError, SchemaError
+from s3rb_stream.sources import collations, mysql_json
 from s3rb_stream.sources import table_map as tm
 
 RowDecoder = Callable[[bytes, int, int], list[tuple[Any, ...]]]
@@ -43,9 +41,10 @@ _BINLOG_TYPES: dict[str, set[int]] = {
     "timestamp": {tm.TIMESTAMP, tm.TIMESTAMP2}, "time": {tm.TIME, tm.TIME2},
     "char": {tm.STRING}, "binary": {tm.STRING}, "varchar": {tm.VARCHAR, tm.VAR_STRING},
     "varbinary": {tm.VARCHAR, tm.VAR_STRING}, "enum": {tm.ENUM}, "set": {tm.SET},
-    "json": {tm.JSON, tm.BLOB},
+    "json": {tm.JSON, tm.BLOB}, "vector": {tm.VECTOR},
 }  # fmt: skip
 _BLOBS = {tm.BLOB, tm.TINY_BLOB, tm.MEDIUM_BLOB, tm.LONG_BLOB}
+_PREFIXED = _BLOBS | {tm.GEOMETRY, tm.VECTOR}  # the bytes of the length prefix in meta
 for _name in ("tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob", "mediumblob", "longblob"):
     _BINLOG_TYPES[_name] = _BLOBS
 for _name in ("geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
@@ -191,10 +190,9 @@ def _enum_lookup(members: tuple[str, ...], column: str) -> Callable[[int], str]:
     return lookup
 
 
-def _json_value(data: bytes) -> Any:
-    if not data:
-        return None
-    return parse_json(data[0], data[1:])
+def _json_value(data: bytes) -> str:
+    """A MySQL JSON value (binary) as the text MySQL prints for it; JSON null is the text ``null``."""
+    return mysql_json.to_text(data)
 
 
 # --------------------------------------------------------------------------- code generation
@@ -215,34 +213,24 @@ class _Gen:
         self.lines.append("    " * indent + line)
 
 
-# MariaDB numbers each NO PAD collation as its PAD SPACE twin plus 1024 (utf8mb4_nopad_bin is 1070,
-# utf8mb4_bin 46); the driver's table knows only the twins. The character set is the same.
-MARIADB_NOPAD_OFFSET = 1024
-
-
-def charset_of(collation: int) -> Any:
-    """The driver's character set of a collation id, MariaDB's NO PAD collations included
-    (KeyError for an unknown id)."""
-    try:
-        return charset_by_id(collation)
-    except KeyError:
-        if MARIADB_NOPAD_OFFSET <= collation < 2 * MARIADB_NOPAD_OFFSET:
-            return charset_by_id(collation - MARIADB_NOPAD_OFFSET)
-        raise
-
-
 def _encoding(layout: tm.ColumnLayout, col: SourceColumn) -> str:
     """The Python codec of a text column's character set, checked now rather than at the first row."""
     if layout.collation is None:
         return "utf-8"  # the source logs no character sets (binlog_row_metadata=MINIMAL)
-    try:
-        encoding = str(charset_of(layout.collation).encoding)
-        codecs.lookup(encoding)
-    except (KeyError, LookupError):
+    charset = collations.charset_of(layout.collation)
+    if charset is None:
         raise SchemaError(
-            f"column {col.name} ({col.column_type}) uses collation id {layout.collation}, which cannot be decoded here",
-            "convert the column to utf8mb4 (or another common character set), or report the collation",
-        ) from None
+            f"column {col.name} ({col.column_type}) uses collation id {layout.collation}, which is not a collation"
+            " of MySQL 8.0/8.4 or MariaDB that this version knows",
+            "please report the server version and the column's collation (SHOW FULL COLUMNS)",
+        )
+    encoding = collations.CODECS.get(charset)
+    if encoding is None:
+        raise SchemaError(
+            f"column {col.name} ({col.column_type}) is in character set {charset} (collation id"
+            f" {layout.collation}), which has no decoder here",
+            "convert the column to utf8mb4 (ALTER TABLE ... CONVERT TO CHARACTER SET utf8mb4)",
+        )
     return encoding
 
 
@@ -270,9 +258,9 @@ def _emit_value(gen: _Gen, i: int, col: SourceColumn, layout: tm.ColumnLayout, i
         gen.emit(f"{v} = buf[p] + 1900; p += 1", ind)
     elif t == tm.NEWDECIMAL:
         _emit_decimal(gen, v, meta >> 8, meta & 0xFF, ind)
-    elif t in (tm.VARCHAR, tm.VAR_STRING, tm.STRING, tm.GEOMETRY) or t in _BLOBS:
+    elif t in (tm.VARCHAR, tm.VAR_STRING, tm.STRING, tm.GEOMETRY, tm.VECTOR) or t in _BLOBS:
         # Strings store their length in 1 or 2 bytes by their maximum; blobs say how many in meta.
-        prefix = meta if t in _BLOBS or t == tm.GEOMETRY else 2 if meta > 255 else 1
+        prefix = meta if t in _PREFIXED else 2 if meta > 255 else 1
         _length_prefixed(gen, prefix, ind)
         if dt not in contract._BINARY_TYPES:
             gen.emit(f"{v} = buf[p:p + n].decode({_encoding(layout, col)!r}); p += n", ind)
@@ -332,10 +320,9 @@ def _emit_value(gen: _Gen, i: int, col: SourceColumn, layout: tm.ColumnLayout, i
 
 
 def _final_converter(col: SourceColumn) -> Callable[[Any], Any] | None:
-    """The contract's converter where the decoder does not already produce the final form."""
+    """The contract's converter where the decoder does not already produce the final form (JSON
+    is text already: MySQL's printed by mysql_json, MariaDB's as stored)."""
     dt = col.data_type.lower()
-    if dt == "json":
-        return contract.column_converter(col)
     if dt == "decimal" and (col.precision or 10) > contract.MAX_ARROW_DECIMAL:
         return contract.column_converter(col)
     return None
@@ -525,8 +512,7 @@ def decoder_plan(table: SourceTable, tmap: tm.TableMap) -> list[Step]:
 
 def _compiled_step(col: SourceColumn, layout: tm.ColumnLayout) -> tuple[str, int, int, Any]:
     t, meta, dt = layout.type, layout.meta, col.data_type.lower()
-    json_as_text = dt == "json" and t in _BLOBS  # MariaDB's JSON is LONGTEXT: the contract keeps its text as is
-    if _final_converter(col) is not None and not json_as_text:
+    if _final_converter(col) is not None:
         return "call", 0, 0, None
     if t in _INTS:
         return "int", struct.calcsize(_INTS[t][0]), int(not col.unsigned), None
@@ -538,8 +524,8 @@ def _compiled_step(col: SourceColumn, layout: tm.ColumnLayout) -> tuple[str, int
         return "year", 0, 0, None
     if t == tm.NEWDECIMAL and meta >> 8 <= _FAST_DECIMAL_DIGITS and (meta & 0xFF) <= meta >> 8:
         return "decimal", meta >> 8, meta & 0xFF, None
-    if t in (tm.VARCHAR, tm.VAR_STRING, tm.STRING, tm.GEOMETRY) or t in _BLOBS:
-        prefix = meta if t in _BLOBS or t == tm.GEOMETRY else 2 if meta > 255 else 1
+    if t in (tm.VARCHAR, tm.VAR_STRING, tm.STRING, tm.GEOMETRY, tm.VECTOR) or t in _BLOBS:
+        prefix = meta if t in _PREFIXED else 2 if meta > 255 else 1
         if dt in contract._BINARY_TYPES:
             return "bytes", prefix, int(col.char_length or 0) if dt == "binary" else 0, None
         encoding = _encoding(layout, col)
@@ -558,3 +544,73 @@ def _column_function(table: SourceTable, i: int, col: SourceColumn, layout: tm.C
     _emit_value(gen, i, col, layout, 1)
     gen.emit(f"return v{i}, p", 1)
     return _define(gen, "value", f"<s3rb column decoder {table.database}.{table.name}.{col.name} #{next(_compiled)}>")
+
+
+# --------------------------------------------------------------------------- partial JSON updates
+
+PARTIAL_JSON_UPDATES = 1  # binlog_row_value_options=PARTIAL_JSON, as an after image's value options say it
+
+
+def partial_update_decoder(table: SourceTable, tmap: tm.TableMap, json_columns: tuple[int | None, ...]) -> RowDecoder:
+    """A decoder of a PARTIAL_UPDATE_ROWS event's images (before and after alternating, as an
+    update's), each after image whole again: a JSON column that holds changes instead of a
+    document gets the before image's document with the changes applied (mysql_json.apply_diffs).
+
+    ``json_columns``: for each JSON column of the full table map, in order, its index in
+    ``tmap`` (the columns the images hold), or None. Each after image starts with its value
+    options and, for PARTIAL_JSON, one bit per JSON column of the table: set when that column
+    holds changes. Rare enough to be decoded column by column with the reference's own code for
+    each column, whichever decoder is configured."""
+    _check_layout(table, tmap)
+    readers = [
+        _column_function(table, i, col, layout)
+        for i, (col, layout) in enumerate(zip(table.columns, tmap.columns, strict=True))
+    ]
+    nullable = tmap.nullable or (True,) * len(readers)
+    prefixes = [layout.meta for layout in tmap.columns]
+    names = table.column_names
+
+    def image(
+        buf: bytes, p: int, partial: frozenset[int], before: tuple[Any, ...] | None
+    ) -> tuple[tuple[Any, ...], int]:
+        width = (len(readers) + 7) // 8
+        if p + width > len(buf):
+            raise ValueError("a row image is cut short")
+        nulls = int.from_bytes(buf[p : p + width], "little")
+        p += width
+        values: list[Any] = []
+        for i, read in enumerate(readers):
+            if nullable[i] and nulls >> i & 1:
+                values.append(None)
+            elif i in partial and before is not None:
+                n = int.from_bytes(buf[p : p + prefixes[i]], "little")
+                p += prefixes[i]
+                if p + n > len(buf):
+                    raise ValueError("a row image is cut short")
+                if before[i] is None:
+                    raise ValueError(f"a partial JSON update of column {names[i]}, which is NULL in the before image")
+                values.append(mysql_json.apply_diffs(before[i], mysql_json.parse_diffs(buf[p : p + n])))
+                p += n
+            else:
+                value, p = read(buf, p)
+                values.append(value)
+        return tuple(values), p
+
+    def decode(buf: bytes, p: int, end: int) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        while p < end:
+            before, p = image(buf, p, frozenset(), None)
+            options, p = tm.lenenc(buf, p)
+            partial: frozenset[int] = frozenset()
+            if options & PARTIAL_JSON_UPDATES:
+                width = (len(json_columns) + 7) // 8
+                bits = int.from_bytes(buf[p : p + width], "little")
+                p += width
+                partial = frozenset(i for k, i in enumerate(json_columns) if i is not None and bits >> k & 1)
+            after, p = image(buf, p, partial, before)
+            rows += [before, after]
+        if p != end:
+            raise ValueError(f"row images end at byte {p}, the event at {end}")
+        return rows
+
+    return decode

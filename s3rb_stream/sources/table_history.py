@@ -17,8 +17,9 @@ from s3rb_stream.core.ddl import added_columns, column_renames
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.errors import SchemaError
+from s3rb_stream.sources import collations
 from s3rb_stream.sources import table_map as tm
-from s3rb_stream.sources.row_decoder import charset_of, layout_fits
+from s3rb_stream.sources.row_decoder import layout_fits
 
 BINARY_COLLATION = 63
 _INTS = {tm.TINY: "tinyint", tm.SHORT: "smallint", tm.INT24: "mediumint", tm.LONG: "int", tm.LONGLONG: "bigint"}
@@ -60,20 +61,9 @@ class AlterHints:
         return ";\n".join(self.statements)
 
 
-# Bytes per character of the character sets a binlog names by collation id; any other: 1, so that
-# a length read from bytes is never too short.
-_BYTES_PER_CHAR = {"utf8mb4": 4, "utf8mb3": 3, "utf8": 3, "ucs2": 2, "utf16": 4, "utf16le": 4, "utf32": 4,
-                   "big5": 2, "gbk": 2, "sjis": 2, "cp932": 2, "euckr": 2, "ujis": 3, "eucjpms": 3, "gb18030": 4,
-                   "gb2312": 2}  # fmt: skip
-
-
 def bytes_per_char(collation: int | None) -> int:
-    if collation is None or collation == BINARY_COLLATION:
-        return 1
-    try:
-        return _BYTES_PER_CHAR.get(str(getattr(charset_of(collation), "name", "")), 1)
-    except KeyError:
-        return 1
+    """Bytes of the longest character under ``collation`` (1 for binary and unknown ones)."""
+    return collations.bytes_per_char(collation)
 
 
 def _quoted(members: tuple[str, ...]) -> str:
@@ -122,6 +112,8 @@ def column_from_layout(
         return col("json", "json")
     if t == tm.GEOMETRY:
         return col("geometry", "geometry")
+    if t == tm.VECTOR:
+        return col("vector", "vector")
     if t in (tm.ENUM, tm.SET):
         kind = "enum" if t == tm.ENUM else "set"
         if members is None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 DECIMAL, TINY, SHORT, LONG, FLOAT, DOUBLE, NULL, TIMESTAMP, LONGLONG, INT24 = range(10)
 DATE, TIME, DATETIME, YEAR, NEWDATE, VARCHAR, BIT, TIMESTAMP2, DATETIME2, TIME2 = range(10, 20)
 JSON, NEWDECIMAL, ENUM, SET, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, BLOB, VAR_STRING, STRING, GEOMETRY = range(245, 256)
+VECTOR = 242  # MySQL 9: float32 values, little-endian, behind a length prefix
+TYPED_ARRAY = 20  # the hidden column of a multi-valued index: its element type and that type's metadata
 
 TYPE_NAMES = {
     DECIMAL: "DECIMAL", TINY: "TINY", SHORT: "SHORT", LONG: "LONG", FLOAT: "FLOAT", DOUBLE: "DOUBLE",
@@ -22,11 +24,14 @@ TYPE_NAMES = {
     DATETIME: "DATETIME", YEAR: "YEAR", NEWDATE: "NEWDATE", VARCHAR: "VARCHAR", BIT: "BIT",
     TIMESTAMP2: "TIMESTAMP2", DATETIME2: "DATETIME2", TIME2: "TIME2", JSON: "JSON", NEWDECIMAL: "NEWDECIMAL",
     ENUM: "ENUM", SET: "SET", TINY_BLOB: "TINY_BLOB", MEDIUM_BLOB: "MEDIUM_BLOB", LONG_BLOB: "LONG_BLOB",
-    BLOB: "BLOB", VAR_STRING: "VAR_STRING", STRING: "STRING", GEOMETRY: "GEOMETRY",
+    BLOB: "BLOB", VAR_STRING: "VAR_STRING", STRING: "STRING", GEOMETRY: "GEOMETRY", VECTOR: "VECTOR",
+    TYPED_ARRAY: "TYPED_ARRAY",
 }  # fmt: skip
 
-_ONE_BYTE_META = {FLOAT, DOUBLE, TIMESTAMP2, DATETIME2, TIME2, BLOB, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, GEOMETRY, JSON}
-_CHARACTER = {STRING, VAR_STRING, VARCHAR, BLOB, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB}
+_ONE_BYTE_META = {FLOAT, DOUBLE, TIMESTAMP2, DATETIME2, TIME2, BLOB, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, GEOMETRY, JSON,
+                  VECTOR}  # fmt: skip
+# Columns that take a character set in the optional metadata; MySQL 9 counts VECTOR among them (binary).
+_CHARACTER = {STRING, VAR_STRING, VARCHAR, BLOB, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, VECTOR}
 _NUMERIC = {TINY, SHORT, INT24, LONG, LONGLONG, NEWDECIMAL, FLOAT, DOUBLE, YEAR}
 
 # Optional metadata fields (binlog_row_metadata), MySQL's Table_map_log_event::Optional_metadata_field_type.
@@ -43,7 +48,7 @@ class ColumnLayout:
     """How one column's values are laid out in a row image.
 
     ``meta`` depends on the type: the maximum byte length (VARCHAR, STRING), the bytes of the
-    length prefix (BLOB, JSON, GEOMETRY), the fractional digits (TIME2, DATETIME2, TIMESTAMP2),
+    length prefix (BLOB, JSON, GEOMETRY, VECTOR), the fractional digits (TIME2, DATETIME2, TIMESTAMP2),
     ``precision << 8 | scale`` (NEWDECIMAL), the bit count (BIT), the byte width (ENUM, SET, FLOAT,
     DOUBLE). ``collation`` is the character set's collation id, for character columns, when the
     source logs it; ``unsigned`` the signedness of a number, and ``members`` the members of an
@@ -97,6 +102,10 @@ def _column_meta(col_type: int, buf: bytes, pos: int) -> tuple[int, int, int]:
         return col_type, buf[pos] << 8 | buf[pos + 1], pos + 2
     if col_type == BIT:
         return col_type, buf[pos + 1] * 8 + buf[pos], pos + 2
+    if col_type == TYPED_ARRAY:  # never decoded (hidden, absent from row images): only consumed
+        element = buf[pos]
+        _, _, after = _column_meta(element, buf, pos + 1)
+        return col_type, element, after + (1 if element == VARCHAR else 0)  # VARCHAR's length takes 3 bytes here
     return col_type, 0, pos
 
 
@@ -201,6 +210,25 @@ def _parse(body: bytes, mariadb: bool) -> TableMap:
         for (t, m), c in zip(layouts, per_column, strict=True)
     )
     return TableMap(table_id, schema, table, columns, names, nullable, primary_key)
+
+
+def present_columns(tmap: TableMap, mask: int) -> TableMap:
+    """``tmap`` with only the columns a row image holds (bit i of ``mask`` set: column i is there).
+
+    A row image leaves out the columns its present-columns bitmap does not name, and its NULL
+    bits count only the columns it holds; so the image is laid out exactly as a table map of
+    those columns alone would say."""
+    keep = [i for i in range(len(tmap.columns)) if mask >> i & 1]
+    index = {old: new for new, old in enumerate(keep)}
+    return TableMap(
+        tmap.table_id,
+        tmap.schema,
+        tmap.table,
+        tuple(tmap.columns[i] for i in keep),
+        tuple(tmap.names[i] for i in keep) if tmap.names is not None else None,
+        tuple(tmap.nullable[i] for i in keep) if tmap.nullable is not None else None,
+        tuple(index[i] for i in tmap.primary_key if i in index) if tmap.primary_key is not None else None,
+    )
 
 
 class TableMapCache:

@@ -72,7 +72,7 @@ _BY_ARROW: dict[pa.DataType, str] = {
 _TEXT = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
 _BINARY = {
     "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "geometry", "point", "linestring",
-    "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection",
+    "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "vector",
 }  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from s3rb_stream.errors import SchemaError
 from s3rb_stream.sources import table_map as tm
 from s3rb_stream.sources.row_decoder import Implementation, compile_decoder, compiled_decoder_available
 from s3rb_stream.sources.table_history import bytes_per_char
+from tests.unit.jsonb_encoding import encode
 
 BOTH: list[Implementation] = ["python", "compiled"]
 both = pytest.mark.parametrize("implementation", BOTH)
@@ -243,6 +244,33 @@ def test_text_under_a_mariadb_no_pad_collation_is_decoded_by_its_character_set(
     assert bytes_per_char(1070) == 4 and bytes_per_char(46) == 4
 
 
+@both
+def test_mysql_json_is_mysql_s_text_and_json_null_is_not_sql_null(implementation: Implementation) -> None:
+    """A MySQL JSON column (binary) decodes to the text MySQL prints; the JSON null literal and an
+    empty value are the text null, only the NULL bit is SQL NULL."""
+    col = (SourceColumn("doc", "json", "json"), tm.ColumnLayout(tm.JSON, 4))
+
+    def image(doc: bytes) -> bytes:
+        return len(doc).to_bytes(4, "little") + doc
+
+    assert decode_one([col], [image(encode({"a": Decimal("1.50"), "b": [1, 2.5]}))], implementation=implementation) == (
+        '{"a": 1.50, "b": [1, 2.5]}',
+    )
+    assert decode_one([col], [image(encode("abc"))], implementation=implementation) == ('"abc"',)
+    assert decode_one([col], [image(encode(None))], implementation=implementation) == ("null",)
+    assert decode_one([col], [image(b"")], implementation=implementation) == ("null",)
+    assert decode_one([col], [None], implementation=implementation) == (None,)
+
+
+@both
+def test_a_vector_decodes_to_its_float32_bytes(implementation: Implementation) -> None:
+    """MySQL 9's VECTOR: a 4-byte length, then little-endian float32 values, kept as they are."""
+    col = SourceColumn("v", "vector", "vector(3)")
+    raw = struct.pack("<3f", 1.5, -2.0, 0.25)
+    image = len(raw).to_bytes(4, "little") + raw
+    assert decode_one([(col, tm.ColumnLayout(tm.VECTOR, 4))], [image], implementation=implementation) == (raw,)
+
+
 def test_the_compiled_decoder_is_built_here() -> None:
     """The suite must exercise both decoders: an install that failed to build the extension would
     otherwise pass on the reference alone."""
@@ -304,8 +332,8 @@ def _decimal_image(digits: int, precision: int, scale: int) -> bytes:
 @st.composite
 def images(draw: st.DrawFn) -> tuple[SourceTable, tm.TableMap, bytes]:
     """A table of random columns (fixed-width ones, text, bytes, BINARY, DECIMAL of any width,
-    TEXT, JSON) and 1-3 row images of it, values drawn for each, NULLs anywhere."""
-    kinds = st.sampled_from(["fixed"] * 6 + ["text", "varbinary", "binary", "decimal", "blob", "json"])
+    TEXT, JSON as MariaDB's text and MySQL's binary) and 1-3 row images of it, values drawn for each, NULLs anywhere."""
+    kinds = st.sampled_from(["fixed"] * 6 + ["text", "varbinary", "binary", "decimal", "blob", "json", "jsonb"])
     columns: list[tuple[SourceColumn, tm.ColumnLayout]] = []
     makers: list[st.SearchStrategy[bytes]] = []
     for i, kind in enumerate(draw(st.lists(kinds, min_size=1, max_size=8))):
@@ -336,6 +364,16 @@ def images(draw: st.DrawFn) -> tuple[SourceTable, tm.TableMap, bytes]:
         elif kind == "blob":
             columns.append((SourceColumn(f"tx{i}", "text", "text"), tm.ColumnLayout(tm.BLOB, 2)))
             makers.append(st.text(max_size=12).map(lambda t: len(t.encode()).to_bytes(2, "little") + t.encode()))
+        elif kind == "jsonb":  # MySQL's binary JSON
+            columns.append((SourceColumn(f"jb{i}", "json", "json"), tm.ColumnLayout(tm.JSON, 4)))
+            makers.append(
+                st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False)
+                         | st.text(max_size=5),
+                             lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                                          max_size=3), max_leaves=6)
+                .map(encode)
+                .map(lambda b: len(b).to_bytes(4, "little") + b)
+            )  # fmt: skip
         else:
             columns.append((SourceColumn(f"j{i}", "json", "longtext"), tm.ColumnLayout(tm.BLOB, 4)))
             makers.append(

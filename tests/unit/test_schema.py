@@ -67,7 +67,13 @@ def test_integer_extremes_fit_their_signed_parquet_type(column: SourceColumn, ma
 
 def test_unknown_type_is_a_schema_error() -> None:
     with pytest.raises(SchemaError, match="not supported"):
-        arrow_type(col("vector", "vector(3)"))
+        arrow_type(col("inet6", "inet6"))
+
+
+def test_a_vector_is_its_float32_bytes() -> None:
+    """MySQL 9's VECTOR lands as the bytes it is stored as (what a snapshot's SELECT reads)."""
+    assert arrow_type(col("vector", "vector(3)")) == pa.binary()
+    assert column_converter(col("vector", "vector(3)"))(b"\x00\x00\x80?") == b"\x00\x00\x80?"
 
 
 def test_binary_is_padded_like_mysql_pads_it() -> None:
