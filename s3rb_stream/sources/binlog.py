@@ -37,7 +37,7 @@ from s3rb_stream.core.positions import BinlogPosition, make_seq
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import BinlogGone, ConfigError, SchemaError, SourceUnavailable, UnsupportedEventError
 from s3rb_stream.settings import MySQLTarget
-from s3rb_stream.sources.mysql_meta import driver_options
+from s3rb_stream.sources.mysql_meta import driver_options, pymysql_connection_error
 from s3rb_stream.sources.row_decoder import Implementation, RowDecoder, compile_decoder
 from s3rb_stream.sources.table_map import TableMap, TableMapCache, TableMapError, lenenc
 
@@ -145,6 +145,7 @@ class BinlogReader:
         # The definition rows were written under when it is not the one held (set by capture).
         self.resolve: Callable[[TableMap, SourceTable], SourceTable] | None = None
         self.describe_target = target.describe()
+        self._target = target
         settings = driver_options(target)
         settings["read_timeout"] = max(int(heartbeat_seconds * 4), 30)
         self._gtid: GtidState | None = None
@@ -216,6 +217,9 @@ class BinlogReader:
                     "the changes after that position are no longer on this server (purged, or this server"
                     " lacks them): re-snapshot the tables, never skipped silently",
                 ) from None
+            refused = pymysql_connection_error(self._target, exc)
+            if not refused.retryable:  # a login, TLS or authentication failure: no retry helps
+                raise refused from None
             raise SourceUnavailable(
                 f"the binlog connection failed (error {exc.args[0] if exc.args else '?'})",
                 "reconnecting from the last transaction boundary",
