@@ -280,7 +280,7 @@ def retention_warning(retention: Retention, checkpoint_age_seconds: float) -> st
     """A warning when the checkpoint is old enough that the binlogs it needs may be purged soon."""
     if retention.hours is None or checkpoint_age_seconds < retention.hours * 3600 / 2:
         return None
-    longer = min(2 * int(retention.hours) or 1, RDS_MAX_RETENTION_HOURS.get(retention.service or "", 10**6))
+    longer = min(max(2 * int(retention.hours), 72), RDS_MAX_RETENTION_HOURS.get(retention.service or "", 10**6))
     return (
         f"the checkpoint is {checkpoint_age_seconds / 3600:.1f} h old and the server {retention.describe()}:"
         f" resume capture soon, or keep binlogs longer ({_fix_retention(retention, longer)}),"

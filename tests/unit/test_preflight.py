@@ -192,6 +192,8 @@ def test_an_unreadable_rds_retention_is_a_warning_that_says_how_to_read_it() -> 
 def test_the_checkpoint_warning_on_rds_names_the_rds_call() -> None:
     warning = retention_warning(rds_retention("rds", "100"), 60 * 3600)
     assert warning is not None and RDS_CALL.format(168) in warning  # twice 100 h, at most RDS's 168
+    kept_none = retention_warning(rds_retention("rds", None), 60)  # S3RB_MIN_BINLOG_RETENTION_HOURS=0 let it run
+    assert kept_none is not None and "keeps binlogs 0 h" in kept_none and RDS_CALL.format(72) in kept_none
 
 
 @pytest.mark.parametrize(
