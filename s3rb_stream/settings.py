@@ -25,6 +25,25 @@ ParquetCodec = Literal["snappy", "zstd", "gzip", "none"]
 DEFAULT_CODEC: ParquetCodec = "zstd"
 
 
+SslMode = Literal["DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"]
+SSL_MODES: tuple[SslMode, ...] = ("DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
+VERIFYING: frozenset[str] = frozenset({"VERIFY_CA", "VERIFY_IDENTITY"})
+# URL options that say what S3RB_MYSQL_SSL_MODE and S3RB_MYSQL_SSL_CA say: one way or the other, never both.
+_URL_TLS = ("ssl_ca", "ssl_disabled", "ssl_verify_cert", "ssl_verify_identity")
+
+
+@dataclass(frozen=True)
+class MySQLTls:
+    """How every connection to the source uses TLS, in the words of MySQL's own clients (``--ssl-mode``).
+    ``said_by`` names the setting that decided it, for error messages."""
+
+    mode: SslMode
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    said_by: str = "S3RB_MYSQL_SSL_MODE"
+
+
 @dataclass(frozen=True)
 class MySQLTarget:
     """Where the source server is; ``password`` is kept out of ``repr``."""
@@ -34,10 +53,31 @@ class MySQLTarget:
     user: str
     password: str = field(repr=False)
     options: dict[str, str] = field(default_factory=dict)
+    ssl_mode: str | None = None  # S3RB_MYSQL_SSL_MODE
+    ssl_ca: str | None = None  # S3RB_MYSQL_SSL_CA
 
     def describe(self) -> str:
         """Safe for logs and errors: no password."""
         return f"mysql://{self.user}@{self.host}:{self.port}"
+
+    def tls(self) -> MySQLTls:
+        """The TLS of every source connection (binlog, metadata, snapshot): S3RB_MYSQL_SSL_MODE and
+        S3RB_MYSQL_SSL_CA, else what the URL's driver options amount to (see README, Settings)."""
+        url = self.options
+        if self.ssl_mode is not None or self.ssl_ca is not None:
+            clash = [k for k in _URL_TLS if k in url]
+            if clash:
+                raise ConfigError(
+                    f"S3RB_MYSQL_URL has the option {clash[0]} while S3RB_MYSQL_SSL_MODE or S3RB_MYSQL_SSL_CA is set",
+                    f"say how to use TLS one way: drop {', '.join(clash)} from the URL",
+                )
+            mode = _ssl_mode(self.ssl_mode) if self.ssl_mode else "VERIFY_IDENTITY" if self.ssl_ca else "PREFERRED"
+            said = "S3RB_MYSQL_SSL_MODE" if self.ssl_mode else "S3RB_MYSQL_SSL_CA"
+            tls = MySQLTls(mode, self.ssl_ca, url.get("ssl_cert"), url.get("ssl_key"), said)
+        else:
+            tls = _url_tls(url)
+        _check_tls(tls)
+        return tls
 
 
 @dataclass(frozen=True)
@@ -94,6 +134,64 @@ def typed_options(options: dict[str, str], types: OptionTypes, setting: str) -> 
     return out
 
 
+def _ssl_mode(value: str) -> SslMode:
+    for mode in SSL_MODES:
+        if value.strip().upper() == mode:
+            return mode
+    raise ConfigError("S3RB_MYSQL_SSL_MODE is not a TLS mode", f"expected one of {', '.join(SSL_MODES)}")
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.lower() in ("1", "true", "yes", "on")
+
+
+def _url_tls(url: dict[str, str]) -> MySQLTls:
+    """The mode that S3RB_MYSQL_URL's driver options amount to. A CA file alone verifies the
+    certificate and the host name: a CA that is never checked would only look safe."""
+    ca, cert, key = url.get("ssl_ca"), url.get("ssl_cert"), url.get("ssl_key")
+    mode: SslMode
+    if _truthy(url.get("ssl_disabled")):
+        mode = "DISABLED"
+    elif _truthy(url.get("ssl_verify_identity")):
+        mode = "VERIFY_IDENTITY"
+    elif _truthy(url.get("ssl_verify_cert")):
+        mode = "VERIFY_CA"
+    elif ca and "ssl_verify_cert" not in url:
+        mode = "VERIFY_IDENTITY"
+    elif ca or cert or key:
+        mode = "REQUIRED"
+    else:
+        mode = "PREFERRED"
+    return MySQLTls(
+        mode, ca, cert, key, "S3RB_MYSQL_URL" if set(url) & {*_URL_TLS, "ssl_cert", "ssl_key"} else "default"
+    )
+
+
+def _check_tls(tls: MySQLTls) -> None:
+    """Refuse a TLS setting that would not do what it says."""
+    by_url = tls.said_by == "S3RB_MYSQL_URL"
+    mode = f"S3RB_MYSQL_URL's ssl options (TLS mode {tls.mode})" if by_url else f"S3RB_MYSQL_SSL_MODE={tls.mode}"
+    if tls.mode in VERIFYING and not tls.ca:
+        raise ConfigError(
+            f"{mode} checks the server's certificate, and no CA file is given",
+            "set S3RB_MYSQL_SSL_CA to the CA certificate (PEM) that signed it;"
+            " RDS and Aurora: the bundle for the region",
+        )
+    if tls.ca and tls.mode not in VERIFYING:
+        raise ConfigError(
+            f"{mode} never checks the server's certificate, so the CA file given would be ignored",
+            "use S3RB_MYSQL_SSL_MODE=VERIFY_IDENTITY (or VERIFY_CA) to check it, or drop the CA file",
+        )
+    if (tls.cert or tls.key) and tls.mode in ("DISABLED", "PREFERRED"):
+        raise ConfigError(
+            f"{mode} with a client certificate (ssl_cert/ssl_key in S3RB_MYSQL_URL)",
+            "a client certificate needs TLS: use S3RB_MYSQL_SSL_MODE=REQUIRED or a VERIFY mode",
+        )
+    for name, path in (("the CA file", tls.ca), ("ssl_cert", tls.cert), ("ssl_key", tls.key)):
+        if path and not os.access(path, os.R_OK):
+            raise ConfigError(f"{name} for MySQL TLS, {path!r}, is not a readable file", "check the path")
+
+
 def _port(parts: SplitResult, default: int, setting: str) -> int:
     try:
         return parts.port or default
@@ -101,7 +199,9 @@ def _port(parts: SplitResult, default: int, setting: str) -> int:
         raise ConfigError(f"{setting} has an invalid port", "expected a number 1-65535") from None
 
 
-def parse_mysql_url(url: str, password: str | None = None) -> MySQLTarget:
+def parse_mysql_url(
+    url: str, password: str | None = None, ssl_mode: str | None = None, ssl_ca: str | None = None
+) -> MySQLTarget:
     """``mysql://user:password@host:port?opt=v`` → connection parts."""
     parts = urlsplit(url)
     if parts.scheme not in ("mysql", "mariadb") or not parts.hostname:
@@ -115,6 +215,8 @@ def parse_mysql_url(url: str, password: str | None = None) -> MySQLTarget:
         user=unquote(parts.username or "root"),
         password=password if password is not None else unquote(parts.password or ""),
         options=dict(parse_qsl(parts.query)),
+        ssl_mode=ssl_mode,
+        ssl_ca=ssl_ca,
     )
 
 
@@ -178,6 +280,13 @@ class Settings(BaseSettings):
     # No default: a pipeline must not read whatever server happens to listen on localhost.
     mysql_url: SecretStr | None = None
     mysql_password: SecretStr | None = None
+    # TLS of every source connection, as MySQL's clients name it (--ssl-mode, --ssl-ca). Unset: the
+    # URL's driver options, else PREFERRED; a CA file alone means VERIFY_IDENTITY.
+    mysql_ssl_mode: SslMode | None = None
+    mysql_ssl_ca: Path | None = None
+    # Preflight refuses a source that keeps its binlogs for less than this (0: no check): a snapshot,
+    # and an outage of the pipeline, must end before the binlogs they resume from are purged.
+    min_binlog_retention_hours: int = Field(default=72, ge=0)
     store_url: str = Field(default_factory=lambda: f"file://{Path('data/objects').resolve()}")
     s3_endpoint_url: str | None = None
     warehouse_url: SecretStr = SecretStr("duckdb:///data/warehouse.duckdb")  # a Redshift URL holds a password
@@ -239,7 +348,14 @@ class Settings(BaseSettings):
                 " S3RB_MYSQL_PASSWORD (`s3rb-stream demo` starts a server of its own and needs none)",
             )
         password = self.mysql_password.get_secret_value() if self.mysql_password else None
-        return parse_mysql_url(self.mysql_url.get_secret_value(), password)
+        ca = str(self.mysql_ssl_ca) if self.mysql_ssl_ca is not None else None
+        return parse_mysql_url(self.mysql_url.get_secret_value(), password, self.mysql_ssl_mode, ca)
+
+    @field_validator("mysql_ssl_mode", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        """``verify_identity`` is VERIFY_IDENTITY, as for MySQL's clients."""
+        return value.strip().upper() if isinstance(value, str) else value
 
     def store(self) -> StoreLocation:
         return parse_store_url(self.store_url)
@@ -274,7 +390,7 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings(**overrides)
         if settings.mysql_url is not None:
-            settings.mysql()
+            settings.mysql().tls()
         settings.store()
         settings.warehouse()
         return settings

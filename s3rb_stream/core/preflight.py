@@ -4,29 +4,71 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from s3rb_stream.core.gtid import Flavor
 from s3rb_stream.errors import BinlogSettingsError
 
+Service = Literal["rds", "aurora"]
+RDS_MAX_RETENTION_HOURS = {"rds": 168, "aurora": 2160}  # what mysql.rds_set_configuration accepts (AWS docs)
+
+
+def managed_service(variables: dict[str, str]) -> Service | None:
+    """Amazon Aurora (it has ``aurora_version``) or RDS (it runs from ``/rdsdbbin/``: ``basedir``), from
+    the server's own variables: RDS keeps its binlog settings in parameter groups and procedures."""
+    v = {k.lower(): str(val) for k, val in variables.items()}
+    if "aurora_version" in v:
+        return "aurora"
+    if v.get("basedir", "").startswith("/rdsdbbin/"):
+        return "rds"
+    return None
+
+
+def _set_in(service: Service | None) -> str:
+    """Where a binlog setting is changed on this server."""
+    if service == "aurora":
+        return " in the DB cluster parameter group (Aurora's binlog settings are cluster-level)"
+    if service == "rds":
+        return " in the instance's DB parameter group (a custom one: the default group cannot be changed)"
+    return ""
+
+
+def _log_bin_fix(service: Service | None) -> str:
+    if service == "aurora":
+        return (
+            "Aurora writes no binlog until binlog_format is set in the DB cluster parameter group:"
+            " set binlog_format=ROW there, then reboot the writer instance"
+        )
+    if service == "rds":
+        return (
+            "RDS writes the binlog only while automated backups are on:"
+            " set the backup retention period to 1 day or more"
+        )
+    return "start the server with log_bin (binary logging)"
+
 
 def binlog_problems(variables: dict[str, str]) -> list[str]:
-    """Every reason row-based capture cannot work on a server with these global variables."""
+    """Every reason row-based capture cannot work on a server with these global variables, each with
+    its fix where this server takes it (on RDS and Aurora: the parameter group)."""
     v = {k.lower(): str(val) for k, val in variables.items()}
+    where = _set_in(managed_service(v))
     problems = []
     if v.get("log_bin", "OFF").upper() not in ("ON", "1"):
-        problems.append("log_bin is OFF: start the server with log_bin (binary logging)")
+        problems.append(f"log_bin is OFF: {_log_bin_fix(managed_service(v))}")
     if v.get("binlog_format", "").upper() != "ROW":
-        problems.append(f"binlog_format={v.get('binlog_format', '?')}: set binlog_format=ROW")
+        problems.append(f"binlog_format={v.get('binlog_format', '?')}: set binlog_format=ROW{where}")
     if v.get("binlog_row_image", "FULL").upper() != "FULL":
-        problems.append(f"binlog_row_image={v.get('binlog_row_image')}: set binlog_row_image=FULL")
+        problems.append(f"binlog_row_image={v.get('binlog_row_image')}: set binlog_row_image=FULL{where}")
     if "binlog_row_metadata" in v and v["binlog_row_metadata"].upper() != "FULL":
-        problems.append(f"binlog_row_metadata={v['binlog_row_metadata']}: set binlog_row_metadata=FULL")
+        problems.append(f"binlog_row_metadata={v['binlog_row_metadata']}: set binlog_row_metadata=FULL{where}")
     if v.get("log_bin_compress", "OFF").upper() in ("ON", "1"):
-        problems.append("log_bin_compress=ON: compressed binlog events are not supported yet; set log_bin_compress=OFF")
+        problems.append(
+            f"log_bin_compress=ON: compressed binlog events are not supported yet; set log_bin_compress=OFF{where}"
+        )
     if v.get("binlog_transaction_compression", "OFF").upper() in ("ON", "1"):
         problems.append(
             "binlog_transaction_compression=ON: compressed transactions are not supported yet;"
-            " set binlog_transaction_compression=OFF"
+            f" set binlog_transaction_compression=OFF{where}"
         )
     return problems
 
@@ -40,6 +82,18 @@ def require_binlog_settings(variables: dict[str, str], where: str) -> None:
 def server_flavor(variables: dict[str, str]) -> Flavor:
     text = " ".join(variables.get(k, "") for k in ("version", "version_comment"))
     return "mariadb" if "mariadb" in text.lower() else "mysql"
+
+
+_RELEASE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+
+
+def server_release(version: str) -> tuple[Flavor, tuple[int, int, int]]:
+    """Flavor and version from a server's version string: ``8.4.3``, ``8.0.36-28`` (Percona),
+    ``5.5.5-10.11.6-MariaDB-log`` (MariaDB's handshake puts 5.5.5- first). Unreadable: (0, 0, 0)."""
+    flavor: Flavor = "mariadb" if "mariadb" in version.lower() else "mysql"
+    text = version[6:] if version.startswith("5.5.5-") else version
+    found = _RELEASE.match(text.strip())
+    return flavor, (int(found[1]), int(found[2]), int(found[3])) if found else (0, 0, 0)
 
 
 def gtid_problems(variables: dict[str, str]) -> list[str]:
@@ -178,23 +232,97 @@ def lock_grant_problems(grants: list[str], source_db: str, method: str) -> list[
 # --------------------------------------------------------------------------- retention and server_id
 
 
-def retention_seconds(variables: dict[str, str]) -> float | None:
-    """How long the server keeps binlogs; None when it keeps them until purged by hand."""
+@dataclass(frozen=True)
+class Retention:
+    """How long the source keeps its binlogs. ``hours`` None: until purged by hand, or (``unread``
+    says why) not known. ``setting`` is what sets it, as its fix names it."""
+
+    hours: float | None
+    setting: str
+    service: Service | None = None
+    unread: str | None = None
+
+    def describe(self) -> str:
+        if self.hours is None:
+            return "keeps binlogs until they are purged by hand"
+        return f"keeps binlogs {self.hours:g} h ({self.setting})"
+
+
+def variables_retention(variables: dict[str, str]) -> Retention:
+    """A server's own expiry: ``binlog_expire_logs_seconds``, else ``expire_logs_days``; 0 keeps them."""
     v = {k.lower(): str(val) for k, val in variables.items()}
     seconds = float(v.get("binlog_expire_logs_seconds", "0") or 0)
-    if seconds <= 0:
-        seconds = float(v.get("expire_logs_days", "0") or 0) * 86400
-    return seconds if seconds > 0 else None
+    if seconds > 0:
+        return Retention(seconds / 3600, f"binlog_expire_logs_seconds={v['binlog_expire_logs_seconds']}")
+    days = float(v.get("expire_logs_days", "0") or 0)
+    if days > 0:
+        return Retention(days * 24, f"expire_logs_days={v['expire_logs_days']}")
+    return Retention(None, "binlog_expire_logs_seconds=0")
 
 
-def retention_warning(variables: dict[str, str], checkpoint_age_seconds: float) -> str | None:
-    """A warning when the checkpoint is old enough that the binlogs it needs may be purged soon."""
-    keep = retention_seconds(variables)
-    if keep is None or checkpoint_age_seconds < keep / 2:
+def rds_retention(service: Service, value: str | None) -> Retention:
+    """RDS and Aurora ignore the server's expiry; ``binlog retention hours`` decides (from
+    ``CALL mysql.rds_show_configuration``). NULL keeps none on RDS (0 hours); Aurora purges lazily,
+    usually within a day, which is no promise: 0 hours counted too."""
+    if value is None or str(value).strip().upper() in ("", "NULL"):
+        lazily = "purged lazily, usually within a day" if service == "aurora" else "none kept"
+        return Retention(0, f"binlog retention hours is NULL: {lazily}", service)
+    try:
+        hours = float(value)
+    except ValueError:
+        return Retention(None, "binlog retention hours", service, unread=f"its value {value!r} is not a number")
+    return Retention(hours, f"binlog retention hours={value}", service)
+
+
+def _fix_retention(retention: Retention, hours: int) -> str:
+    """The statement that makes the source keep binlogs ``hours``."""
+    if retention.service is not None:
+        return f"as the master user: CALL mysql.rds_set_configuration('binlog retention hours', {hours});"
+    return (
+        f"set binlog_expire_logs_seconds={hours * 3600} or more in the server's configuration"
+        " (MySQL 8: SET PERSIST binlog_expire_logs_seconds = ...)"
+    )
+
+
+def retention_problem(retention: Retention, min_hours: int) -> tuple[str, str] | None:
+    """(what, fix) when the source keeps binlogs less than ``min_hours`` (S3RB_MIN_BINLOG_RETENTION_HOURS):
+    a snapshot, or an outage of the pipeline, that outlasts it ends with the binlog it resumes from
+    purged, and re-snapshotting only starts over."""
+    if min_hours <= 0 or retention.unread is not None or retention.hours is None or retention.hours >= min_hours:
+        return None
+    what = (
+        f"{retention.describe()}, less than the {min_hours} h the pipeline needs (S3RB_MIN_BINLOG_RETENTION_HOURS):"
+        " a snapshot, or an outage of the pipeline, longer than that cannot resume"
+    )
+    limit = RDS_MAX_RETENTION_HOURS.get(retention.service or "")
+    if limit is not None and min_hours > limit:
+        return what, (
+            f"{retention.service} keeps binlogs {limit} h at most: {_fix_retention(retention, limit)} and set"
+            f" S3RB_MIN_BINLOG_RETENTION_HOURS={limit} or less"
+        )
+    return what, f"{_fix_retention(retention, min_hours)} (or lower S3RB_MIN_BINLOG_RETENTION_HOURS to accept it)"
+
+
+def retention_notice(retention: Retention, min_hours: int) -> str | None:
+    """A warning when the retention could not be read, so it was not checked."""
+    if retention.unread is None or min_hours <= 0:
         return None
     return (
-        f"the checkpoint is {checkpoint_age_seconds / 3600:.1f} h old and the server keeps binlogs"
-        f" {keep / 3600:.1f} h: resume capture soon, or raise binlog_expire_logs_seconds,"
+        f"the binlog retention of this {retention.service or 'server'} could not be read ({retention.unread}),"
+        f" so it was not checked against S3RB_MIN_BINLOG_RETENTION_HOURS={min_hours}: let the user read it"
+        " (GRANT EXECUTE ON PROCEDURE mysql.rds_show_configuration TO <user>), or check it by hand:"
+        " CALL mysql.rds_show_configuration;"
+    )
+
+
+def retention_warning(retention: Retention, checkpoint_age_seconds: float) -> str | None:
+    """A warning when the checkpoint is old enough that the binlogs it needs may be purged soon."""
+    if retention.hours is None or checkpoint_age_seconds < retention.hours * 3600 / 2:
+        return None
+    longer = min(max(2 * int(retention.hours), 72), RDS_MAX_RETENTION_HOURS.get(retention.service or "", 10**6))
+    return (
+        f"the checkpoint is {checkpoint_age_seconds / 3600:.1f} h old and the server {retention.describe()}:"
+        f" resume capture soon, or keep binlogs longer ({_fix_retention(retention, longer)}),"
         " or the binlogs it needs will be purged and the tables must be snapshotted again"
     )
 

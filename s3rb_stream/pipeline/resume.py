@@ -10,7 +10,7 @@ from typing import Any
 from s3rb_stream.core.checkpoint import Checkpoint
 from s3rb_stream.core.gtid import Flavor, GtidState
 from s3rb_stream.core.positions import BinlogPosition
-from s3rb_stream.core.preflight import gtid_problems, gtid_warning, server_flavor
+from s3rb_stream.core.preflight import Retention, gtid_problems, gtid_warning, server_flavor
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import BinlogGone, BinlogSettingsError, ConfigError
 from s3rb_stream.log import get_logger
@@ -133,14 +133,27 @@ def lost_range(conn: Any, start: BinlogPosition, now: BinlogPosition, gtid: Flav
 
 
 def purged_error(
-    source_db: str, target_schema: str, binlog_tables: list[tuple[TableConfig, SourceTable]], lost: str
+    source_db: str,
+    target_schema: str,
+    binlog_tables: list[tuple[TableConfig, SourceTable]],
+    lost: str,
+    retention: Retention | None = None,
 ) -> BinlogGone:
-    """Never skip ahead: name what is lost and the command that re-snapshots only those tables."""
+    """Never skip ahead: name what is lost and the command that re-snapshots only those tables; and
+    how long the server keeps binlogs, which the snapshot and the run after it must not outlast."""
     only = " ".join(f"-t {t.name}" for c, t in binlog_tables if c.mode != "append")
     history = [t.name for c, t in binlog_tables if c.mode == "append"]
     append = f"; the history of append tables {history} in that range cannot be recovered" if history else ""
+    kept = ""
+    if retention is not None and retention.hours is not None:
+        kept = (
+            f"; the server {retention.describe()}: the snapshot and the run after it must end within that,"
+            " or this happens again"
+        )
     return BinlogGone(
         f"cannot resume {source_db} → {target_schema}: {lost}",
         "never skipped silently; re-snapshot the tables captured from the binlog, then run again:"
-        f" s3rb-stream snapshot --source-db {source_db} --target-schema {target_schema} {only} --restart" + append,
+        f" s3rb-stream snapshot --source-db {source_db} --target-schema {target_schema} {only} --restart"
+        + append
+        + kept,
     )

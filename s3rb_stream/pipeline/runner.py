@@ -139,7 +139,12 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
             store.check()
             return Prepared(tables, None, None, store, True)
         variables = mysql_meta.check_binlog(conn, mysql)
-        mysql_meta.check_server_id(conn, variables, settings.server_id or default_server_id(source_db, target_schema))
+        retention, notes = mysql_meta.check_retention(conn, mysql, variables, settings.min_binlog_retention_hours)
+        server_id = settings.server_id or default_server_id(source_db, target_schema)
+        notes += [w for w in [mysql_meta.check_server_id(conn, variables, server_id)] if w]
+        for note in notes:
+            warnings.append(note)
+            log.warning(note)
         gtid = gtid_flavor(settings, variables, checkpoint, warnings)
         target_position = mysql_meta.current_position(conn, gtid)
         quarantined = active_quarantines(store, source_db, target_schema)
@@ -156,7 +161,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
             store.check()
             return Prepared(tables, None, None, store, True, {}, warnings, quarantined)
         if checkpoint is not None:
-            warning = retention_warning(variables, (now_utc() - checkpoint.saved_at).total_seconds())
+            warning = retention_warning(retention, (now_utc() - checkpoint.saved_at).total_seconds())
             if warning:
                 warnings.append(warning)
                 log.warning(warning)
@@ -182,7 +187,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
         lost = lost_range(conn, start, target_position, gtid)
         if lost:
             lost_tables = [(c, t) for c, t in tables if t.name in binlog_names]
-            raise purged_error(source_db, target_schema, lost_tables, lost)
+            raise purged_error(source_db, target_schema, lost_tables, lost, retention)
         if unstarted:
             warning = unstarted_warning(unstarted, start_position, source_db, target_schema)
             warnings.append(warning)

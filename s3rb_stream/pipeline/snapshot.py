@@ -60,7 +60,10 @@ def resolve_for_query(settings: Settings, source_db: str, need_binlog: bool) -> 
         named = [e.table_pattern for e in tables_file.for_source(source_db) if not e.is_pattern]
         mysql_meta.check_access(conn, mysql, source_db, named, replication=False)
         if need_binlog:
-            mysql_meta.check_binlog(conn, mysql)
+            variables = mysql_meta.check_binlog(conn, mysql)
+            # A snapshot that outlasts the binlogs kept cannot be followed by capture (see README).
+            for note in mysql_meta.check_retention(conn, mysql, variables, settings.min_binlog_retention_hours)[1]:
+                log.warning(note)
         return mysql_meta.resolve_tables(conn, source_db, tables_file)
     finally:
         conn.close()

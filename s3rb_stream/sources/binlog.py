@@ -37,7 +37,7 @@ from s3rb_stream.core.positions import BinlogPosition, make_seq
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import BinlogGone, ConfigError, SchemaError, SourceUnavailable, UnsupportedEventError
 from s3rb_stream.settings import MySQLTarget
-from s3rb_stream.sources.mysql_meta import driver_options
+from s3rb_stream.sources.mysql_meta import driver_options, pymysql_connection_error
 from s3rb_stream.sources.row_decoder import Implementation, RowDecoder, compile_decoder, partial_update_decoder
 from s3rb_stream.sources.table_map import JSON, TableMap, TableMapCache, TableMapError, lenenc, present_columns
 
@@ -377,6 +377,7 @@ class BinlogReader(EventReader):
         in its own binlog files."""
         super().__init__(source_db, tables, start, gtid, skip, decoder)
         self.describe_target = target.describe()
+        self._target = target
         settings = driver_options(target)
         settings["read_timeout"] = max(int(heartbeat_seconds * 4), 30)
         where: dict[str, Any] = {"log_file": start.file, "log_pos": start.pos}
@@ -427,6 +428,9 @@ class BinlogReader(EventReader):
                     "the changes after that position are no longer on this server (purged, or this server"
                     " lacks them): re-snapshot the tables, never skipped silently",
                 ) from None
+            refused = pymysql_connection_error(self._target, exc)
+            if not refused.retryable:  # a login, TLS or authentication failure: no retry helps
+                raise refused from None
             raise SourceUnavailable(
                 f"the binlog connection failed (error {exc.args[0] if exc.args else '?'})",
                 "reconnecting from the last transaction boundary",

@@ -13,14 +13,22 @@ import pymysql.cursors
 from s3rb_stream.core.gtid import Flavor, GtidState
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.preflight import (
+    Retention,
     grant_problems,
     lock_grant_problems,
+    managed_service,
+    rds_retention,
     require_binlog_settings,
+    retention_notice,
+    retention_problem,
     server_id_problems,
+    server_release,
+    variables_retention,
 )
 from s3rb_stream.core.schema import MAX_ARROW_DECIMAL, SourceColumn, SourceTable
-from s3rb_stream.errors import SchemaError, SourceError, SourceUnavailable
-from s3rb_stream.settings import MySQLTarget, OptionTypes, TableConfig, TablesFile, typed_options
+from s3rb_stream.errors import BinlogSettingsError, SchemaError, SourceError, SourceUnavailable
+from s3rb_stream.settings import MySQLTarget, MySQLTls, OptionTypes, TableConfig, TablesFile, typed_options
+from s3rb_stream.sources.mysql_tls import CR_SSL_CONNECTION_ERROR, certificate_refused, pymysql_options
 from s3rb_stream.sql import mysql as q
 
 PYMYSQL_OPTIONS = OptionTypes(
@@ -28,10 +36,27 @@ PYMYSQL_OPTIONS = OptionTypes(
     ints=frozenset({"connect_timeout", "read_timeout", "write_timeout"}),
     strs=frozenset({"ssl_ca", "ssl_cert", "ssl_key", "charset", "unix_socket"}),
 )
+_TLS_OPTIONS = {"ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity", "ssl_disabled"}
+
+# Server and client error codes a connection can end with that no retry will fix.
+ER_DBACCESS_DENIED, ER_ACCESS_DENIED = 1044, 1045
+ER_SPECIFIC_ACCESS_DENIED = 1227  # "you need (at least one of) the ... privilege(s)"
+ER_SP_DOES_NOT_EXIST, ER_PROCACCESS_DENIED = 1305, 1370  # no such procedure; no EXECUTE on it
+ER_NOT_SUPPORTED_AUTH_MODE = 1251  # the client cannot speak the account's authentication plugin
+ER_PLUGIN_IS_NOT_LOADED = 1524  # e.g. mysql_native_password, off by default in MySQL 8.4
+ER_SECURE_TRANSPORT_REQUIRED = 3159  # MySQL: require_secure_transport=ON and no TLS
+CR_AUTH_PLUGIN_CANNOT_LOAD, CR_AUTH_PLUGIN_ERR = 2059, 2061
+_AUTH_HINT = (
+    "MySQL 8.0 and 8.4 log users in with caching_sha2_password, which sends the password over TLS (or"
+    " RSA-encrypted, which only the metadata driver does): keep S3RB_MYSQL_SSL_MODE at PREFERRED or above"
+    " with TLS on at the server. mysql_native_password is deprecated in 8.0 and off by default in 8.4;"
+    " move the user off it: ALTER USER ... IDENTIFIED WITH caching_sha2_password BY '...'"
+)
 
 
 def driver_options(target: MySQLTarget) -> dict[str, Any]:
-    """Keyword arguments for pymysql (and the binlog reader), URL query options included."""
+    """Keyword arguments for pymysql (and the binlog reader): the URL's other query options, and TLS
+    as ``target.tls()`` says (the URL's ssl_* options are read there)."""
     kwargs: dict[str, Any] = {
         "host": target.host,
         "port": target.port,
@@ -40,20 +65,79 @@ def driver_options(target: MySQLTarget) -> dict[str, Any]:
         "connect_timeout": 10,
         "charset": "utf8mb4",
     }
-    return kwargs | typed_options(target.options, PYMYSQL_OPTIONS, "S3RB_MYSQL_URL")
+    options = typed_options(target.options, PYMYSQL_OPTIONS, "S3RB_MYSQL_URL")
+    return kwargs | {k: v for k, v in options.items() if k not in _TLS_OPTIONS} | pymysql_options(target.tls())
 
 
-def connection_error(target: MySQLTarget, code: int) -> SourceError:
-    """What a failed connection means, for either driver: a refused login, or an unreachable server."""
-    if code in (1044, 1045):
+def connection_error(target: MySQLTarget, code: int, detail: str = "", driver_note: str = "") -> SourceError:
+    """What a failed connection means, for any of the three connections and either driver: a cause
+    that no retry fixes (a refused login, TLS, authentication) is terminal; anything else is an
+    unreachable server, retried. ``detail``: the driver's message; ``driver_note``: what a TLS
+    failure may owe to the driver."""
+    where = f"MySQL at {target.describe()}"
+    tls = target.tls()
+    if code == ER_SECURE_TRANSPORT_REQUIRED or (code == ER_ACCESS_DENIED and _needs_tls(target, tls.mode)):
+        why = (
+            "require_secure_transport=ON"
+            if code == ER_SECURE_TRANSPORT_REQUIRED
+            else ("require_secure_transport=ON, or the account's REQUIRE SSL: the same login succeeds over TLS")
+        )
         return SourceError(
-            f"MySQL at {target.describe()} refused the login (error {code})",
+            f"{where} accepts only encrypted connections ({why}; error {code}), and S3RB_MYSQL_SSL_MODE is {tls.mode}",
+            "set S3RB_MYSQL_SSL_MODE=VERIFY_IDENTITY with S3RB_MYSQL_SSL_CA (or REQUIRED: encrypted, the"
+            " certificate unchecked)",
+        )
+    if code in (ER_DBACCESS_DENIED, ER_ACCESS_DENIED):
+        return SourceError(
+            f"{where} refused the login (error {code})",
             "check the user and password in S3RB_MYSQL_URL / S3RB_MYSQL_PASSWORD",
         )
+    if code == CR_SSL_CONNECTION_ERROR:
+        return SourceError(f"TLS with {where} failed: {detail}", _tls_hint(tls, detail) + driver_note)
+    if code in (ER_PLUGIN_IS_NOT_LOADED, ER_NOT_SUPPORTED_AUTH_MODE, CR_AUTH_PLUGIN_CANNOT_LOAD, CR_AUTH_PLUGIN_ERR):
+        return SourceError(f"{where} did not log the user in (error {code}: {detail})", _AUTH_HINT)
     return SourceUnavailable(
         f"cannot connect to MySQL at {target.describe()} (error {code})",
         "is the server running and reachable from here? check host and port in S3RB_MYSQL_URL",
     )
+
+
+def pymysql_connection_error(target: MySQLTarget, exc: pymysql.err.MySQLError) -> SourceError:
+    """:func:`connection_error` for PyMySQL's exception, whose refused certificate is error 2003."""
+    refused = certificate_refused(exc)
+    if refused is not None:
+        return connection_error(target, CR_SSL_CONNECTION_ERROR, f"the server's certificate was refused: {refused}")
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+    return connection_error(target, code, str(exc.args[1]) if len(exc.args) > 1 else "")
+
+
+def _tls_hint(tls: MySQLTls, detail: str) -> str:
+    if "support" in detail.lower() or "offers no tls" in detail.lower():  # "... the server doesn't support it"
+        return (
+            f"the server does not offer TLS, and {tls.said_by} asks for {tls.mode}: turn TLS on at the"
+            " server (ssl_cert, ssl_key), or set S3RB_MYSQL_SSL_MODE=PREFERRED"
+        )
+    hint = (
+        f"with S3RB_MYSQL_SSL_MODE={tls.mode} the server's certificate must be signed by the CA in"
+        " S3RB_MYSQL_SSL_CA (RDS and Aurora: the bundle for the region)"
+    )
+    if tls.mode == "VERIFY_IDENTITY":
+        hint += ", and name the host of S3RB_MYSQL_URL (connect by that name, not by another name or address)"
+    return hint
+
+
+def _needs_tls(target: MySQLTarget, mode: str) -> bool:
+    """Whether a login refused without TLS succeeds with it: MariaDB refuses a plain login under
+    require_secure_transport as it refuses a wrong password (error 1045), so ask once more encrypted."""
+    if mode != "DISABLED":
+        return False
+    options = driver_options(target) | pymysql_options(MySQLTls("REQUIRED"))
+    options.pop("ssl_disabled", None)
+    try:
+        pymysql.connect(**options).close()
+    except pymysql.err.MySQLError:
+        return False
+    return True
 
 
 def connect(target: MySQLTarget, **extra: Any) -> Any:
@@ -61,12 +145,12 @@ def connect(target: MySQLTarget, **extra: Any) -> Any:
     try:
         return pymysql.connect(**{**driver_options(target), "autocommit": True, **extra})
     except pymysql.err.MySQLError as exc:
-        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
-        raise connection_error(target, code) from None
-    except RuntimeError as exc:  # e.g. caching_sha2_password (MySQL 8) without the cryptography package
+        raise pymysql_connection_error(target, exc) from None
+    except RuntimeError as exc:  # caching_sha2_password without the cryptography package PyMySQL needs for it
         raise SourceError(
             f"cannot log in to MySQL at {target.describe()}: {str(exc).splitlines()[0]}",
-            "install the Python package it names (pip install cryptography), or give the user mysql_native_password",
+            "install the Python package it names (pip install cryptography; a dependency of s3rb-stream, so"
+            " this install is incomplete)",
         ) from None
 
 
@@ -82,13 +166,45 @@ def check_binlog(conn: Any, target: MySQLTarget) -> dict[str, str]:
     return variables
 
 
+def binlog_retention(conn: Any, variables: dict[str, str]) -> Retention:
+    """How long the source keeps binlogs: on RDS and Aurora ``binlog retention hours`` (the server's
+    own expiry is not what purges them there), elsewhere the server's expiry."""
+    service = managed_service(variables)
+    if service is None:
+        return variables_retention(variables)
+    with conn.cursor() as cur:
+        try:
+            cur.execute(q.RDS_CONFIGURATION)
+            rows = cur.fetchall()
+        except pymysql.err.MySQLError as exc:
+            code = exc.args[0] if exc.args else 0
+            if code not in (ER_PROCACCESS_DENIED, ER_SP_DOES_NOT_EXIST):
+                raise
+            return Retention(None, "binlog retention hours", service, unread=f"error {code}: {exc.args[1]}")
+    values = {str(row[0]).strip().lower(): row[1] for row in rows if row}
+    if "binlog retention hours" not in values:
+        return Retention(None, "binlog retention hours", service, unread="mysql.rds_show_configuration has no such row")
+    value = values["binlog retention hours"]
+    return rds_retention(service, None if value is None else str(value))
+
+
+def check_retention(
+    conn: Any, target: MySQLTarget, variables: dict[str, str], min_hours: int
+) -> tuple[Retention, list[str]]:
+    """Refuse a source that keeps binlogs less than ``min_hours`` (S3RB_MIN_BINLOG_RETENTION_HOURS);
+    the retention, and warnings (a retention that could not be read)."""
+    retention = binlog_retention(conn, variables)
+    problem = retention_problem(retention, min_hours)
+    if problem is not None:
+        raise BinlogSettingsError(f"MySQL at {target.describe()} {problem[0]}", problem[1])
+    notice = retention_notice(retention, min_hours)
+    return retention, [notice] if notice else []
+
+
 def current_position(conn: Any, gtid: Flavor | None = None) -> BinlogPosition:
     """The end of the binlog now; with ``gtid``, with the GTID state there."""
     with conn.cursor() as cur:
-        try:
-            cur.execute(q.BINARY_LOG_STATUS)
-        except pymysql.err.ProgrammingError:
-            cur.execute(q.MASTER_STATUS)
+        cur.execute(q.binary_log_status(*server_release(conn.get_server_info())))
         row = cur.fetchone()
     if not row:
         raise SourceError("the source has no binary log position", "enable log_bin on the server")
@@ -143,6 +259,7 @@ def binary_log_sizes(conn: Any) -> list[tuple[str, int]]:
 
 
 def _columns(conn: Any, source_db: str) -> tuple[list[str], dict[str, list[SourceColumn]], dict[str, list[str]]]:
+    flavor, _ = server_release(conn.get_server_info())
     with conn.cursor() as cur:
         cur.execute(q.TABLES_OF_SCHEMA, (source_db,))
         tables = [str(r[0]) for r in cur.fetchall()]
@@ -162,7 +279,7 @@ def _columns(conn: Any, source_db: str) -> tuple[list[str], dict[str, list[Sourc
                     default=str(default) if default is not None else None,
                 )
             )
-        json_columns = _json_checked_columns(cur, source_db)
+        json_columns = _json_checked_columns(cur, source_db) if flavor == "mariadb" else set()
         for table, cols in columns.items():
             cols[:] = [
                 replace(c, data_type="json") if (table, c.name) in json_columns and c.data_type == "longtext" else c
@@ -179,11 +296,9 @@ _JSON_VALID = re.compile(r"^json_valid\(`((?:[^`]|``)+)`\)$", re.I)
 
 
 def _json_checked_columns(cur: Any, source_db: str) -> set[tuple[str, str]]:
-    """(table, column) of MariaDB JSON columns: LONGTEXT guarded by ``json_valid(col)``."""
-    try:
-        cur.execute(q.JSON_CHECKS, (source_db,))
-    except pymysql.err.MySQLError:  # a server without CHECK_CONSTRAINTS has native JSON only
-        return set()
+    """(table, column) of MariaDB JSON columns: LONGTEXT guarded by ``json_valid(col)``. MariaDB only:
+    MySQL's JSON is a type of its own, and a LONGTEXT with such a check stays text there."""
+    cur.execute(q.JSON_CHECKS, (source_db,))
     found = set()
     for table, clause in cur.fetchall():
         match = _JSON_VALID.match(str(clause).strip())
@@ -313,15 +428,28 @@ def snapshot_status(conn: Any) -> dict[str, str]:
         return {str(name).lower(): str(value) for name, value in cur.fetchall()}
 
 
-def check_server_id(conn: Any, variables: dict[str, str], server_id: int) -> None:
-    """Our replica id must be unique among the source and its registered replicas."""
+def check_server_id(conn: Any, variables: dict[str, str], server_id: int) -> str | None:
+    """Our replica id must be unique among the source and its registered replicas. A warning when
+    the user may not list the replicas (MariaDB 10.5+ asks REPLICATION MASTER ADMIN for it)."""
+    flavor, version = server_release(variables.get("version", "") or conn.get_server_info())
+    statement = q.replica_hosts(flavor, version)
+    warning = None
     with conn.cursor() as cur:
         try:
-            cur.execute(q.REPLICA_HOSTS)
+            cur.execute(statement)
             replicas = [(int(r[0]), str(r[1] or "")) for r in cur.fetchall()]
-        except pymysql.err.MySQLError:  # not allowed to list them: the binlog dump will say so
+        except pymysql.err.OperationalError as exc:
+            if not exc.args or exc.args[0] != ER_SPECIFIC_ACCESS_DENIED:
+                raise
             replicas = []
+            grant = "REPLICATION MASTER ADMIN" if flavor == "mariadb" else "REPLICATION SLAVE"
+            warning = (
+                f"the user may not run {statement}, so S3RB_SERVER_ID={server_id} was not compared with the"
+                f" replicas' server_id (a clash makes the server drop one of the two connections):"
+                f" GRANT {grant} ON *.* TO <user>"
+            )
     source_id = int(variables["server_id"]) if variables.get("server_id", "").isdigit() else None
     problems = server_id_problems(server_id, source_id, replicas)
     if problems:
         raise SourceError("; ".join(problems))
+    return warning

@@ -15,12 +15,15 @@ from typing import Any
 
 import MySQLdb
 import MySQLdb.converters
+from MySQLdb.constants import CLIENT
 
 from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.core.preflight import server_release
 from s3rb_stream.core.snapshot_lock import OpenedSnapshot, SnapshotLock
 from s3rb_stream.errors import SourceError, SourceUnavailable
 from s3rb_stream.settings import MySQLTarget
 from s3rb_stream.sources.mysql_meta import connection_error, driver_options
+from s3rb_stream.sources.mysql_tls import CR_SSL_CONNECTION_ERROR, mysqlclient_attempts
 from s3rb_stream.sql import mysql as q
 
 TextRow = tuple[bytes | str | None, ...]
@@ -28,30 +31,51 @@ TextRow = tuple[bytes | str | None, ...]
 # Encoders only (keys that are Python types): parameters are escaped as usual, while result
 # columns, having no decoder, stay bytes.
 _ENCODERS_ONLY = {k: v for k, v in MySQLdb.converters.conversions.items() if isinstance(k, type)}
-_SSL_FILES = {"ssl_ca": "ca", "ssl_cert": "cert", "ssl_key": "key"}
+# Built on MariaDB Connector/C (3.x; MySQL's own library is 8.x), mysqlclient checks the host name
+# whenever it checks the certificate, VERIFY_CA included.
+_ON_MARIADB_CONNECTOR = str(MySQLdb.get_client_info()).startswith("3.")  # type: ignore[no-untyped-call]
 
 
-def mysqlclient_options(target: MySQLTarget) -> dict[str, Any]:
-    """The pymysql-style driver options (URL options included) in mysqlclient's spelling."""
+def mysqlclient_options(target: MySQLTarget) -> list[dict[str, Any]]:
+    """The driver options (URL options included) in mysqlclient's spelling, one dict per connection
+    attempt (see :func:`mysql_tls.mysqlclient_attempts`)."""
     options = driver_options(target)
     kwargs: dict[str, Any] = {"conv": _ENCODERS_ONLY}
-    ssl: dict[str, str] = {}
     for name, value in options.items():
-        if name in _SSL_FILES:
-            ssl[_SSL_FILES[name]] = value
-        elif name == "ssl_disabled":
-            if value:
-                kwargs["ssl_mode"] = "DISABLED"
-        elif name in ("ssl_verify_cert", "ssl_verify_identity"):
-            if value:
-                kwargs["ssl_mode"] = "VERIFY_IDENTITY" if name == "ssl_verify_identity" else "VERIFY_CA"
-        elif name == "password":
-            kwargs["password"] = value or ""
-        else:
-            kwargs[name] = value
-    if ssl:
-        kwargs["ssl"] = ssl
-    return kwargs
+        if name in ("ssl", "ssl_disabled"):
+            continue  # PyMySQL's TLS: mysqlclient's comes from the same setting below
+        kwargs[name] = (value or "") if name == "password" else value
+    return [kwargs | tls for tls in mysqlclient_attempts(target.tls())]
+
+
+def _connect(target: MySQLTarget) -> MySQLdb.connections.Connection:
+    """The first attempt that connects; a TLS failure moves on to the next (PREFERRED's plain one).
+
+    A mode that must encrypt is checked after connecting: MariaDB Connector/C asked for REQUIRED (or
+    a VERIFY mode) by a server that offers no TLS, or whose offer was stripped on the way, connects
+    in plain text without a word."""
+    attempts = mysqlclient_options(target)
+    must_encrypt = target.tls().mode not in ("DISABLED", "PREFERRED")
+    for i, kwargs in enumerate(attempts):
+        try:
+            conn = MySQLdb.connect(**kwargs)
+            if must_encrypt and not conn.server_capabilities & CLIENT.SSL:
+                conn.close()  # type: ignore[no-untyped-call]
+                raise connection_error(target, CR_SSL_CONNECTION_ERROR, "the server offers no TLS (no SSL capability)")
+            return conn
+        except MySQLdb.OperationalError as exc:
+            code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+            if code == CR_SSL_CONNECTION_ERROR and i + 1 < len(attempts):
+                continue
+            detail = str(exc.args[1]) if len(exc.args) > 1 else ""
+            note = ""
+            if target.tls().mode == "VERIFY_CA" and _ON_MARIADB_CONNECTOR:
+                note = (
+                    "; the snapshot driver here (mysqlclient on MariaDB Connector/C) checks the host name too,"
+                    " even with VERIFY_CA: connect by a name the certificate holds"
+                )
+            raise connection_error(target, code, detail, note) from None
+    raise AssertionError("no connection attempt")  # attempts is never empty
 
 
 class QueryReader:
@@ -60,6 +84,7 @@ class QueryReader:
     def __init__(self, target: MySQLTarget) -> None:
         self.target = target
         self._conn = _connect(target)
+        self._conn.autocommit(True)
         self.execute(q.UTC_SESSION)
         self.execute(q.REPEATABLE_READ)
 
@@ -116,6 +141,7 @@ class QueryReader:
         """Hold ``lock`` on a connection of its own: on this one, START TRANSACTION would release a
         LOCK TABLES before the snapshot opens (and UNLOCK TABLES would commit the snapshot)."""
         conn = _connect(self.target)
+        conn.autocommit(True)
         times = _LockTimes()
         try:
             cur = conn.cursor()
@@ -139,14 +165,11 @@ class QueryReader:
                     cur.execute(q.UNLOCK_TABLES)
         finally:
             with contextlib.suppress(MySQLdb.Error):
-                conn.close()
+                conn.close()  # type: ignore[no-untyped-call]
 
     def _binlog_status(self) -> tuple[BinlogPosition | None, str | None]:
         """The end of the binlog now, and MySQL's executed GTID set (MariaDB's status has none)."""
-        try:
-            rows = self.execute(q.BINARY_LOG_STATUS)
-        except SourceError:
-            rows = self.execute(q.MASTER_STATUS)
+        rows = self.execute(q.binary_log_status(*server_release(self._conn.get_server_info())))  # type: ignore[no-untyped-call]
         if not rows or rows[0][0] is None:
             return None, None
         row = rows[0]
@@ -154,7 +177,7 @@ class QueryReader:
         return BinlogPosition(_text(row[0]), int(_text(row[1]))), gtid
 
     def commit(self) -> None:
-        self._conn.commit()
+        self._conn.commit()  # type: ignore[no-untyped-call]
 
     def estimated_rows(self, database: str, table: str) -> int | None:
         rows = self.execute(q.TABLE_ROWS_ESTIMATE, (database, table))
@@ -162,16 +185,7 @@ class QueryReader:
 
     def close(self) -> None:
         with contextlib.suppress(MySQLdb.Error):  # closing a dead connection is not worth an error
-            self._conn.close()
-
-
-def _connect(target: MySQLTarget) -> Any:
-    try:
-        conn = MySQLdb.connect(**mysqlclient_options(target))
-    except MySQLdb.OperationalError as exc:
-        raise connection_error(target, exc.args[0] if exc.args else 0) from None
-    conn.autocommit(True)
-    return conn
+            self._conn.close()  # type: ignore[no-untyped-call]
 
 
 @dataclass

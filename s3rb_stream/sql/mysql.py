@@ -22,6 +22,8 @@ ORDER BY TABLE_NAME, ORDINAL_POSITION
 """
 
 # MariaDB's JSON is LONGTEXT with a json_valid() check; that check is how we know it is JSON.
+# MariaDB only: its CHECK_CONSTRAINTS has TABLE_NAME (constraint names are unique per table there);
+# MySQL's has no TABLE_NAME, and MySQL's JSON is a type of its own.
 JSON_CHECKS = """
 SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
 WHERE CONSTRAINT_SCHEMA = %s AND CHECK_CLAUSE LIKE 'json\\_valid(%%'
@@ -38,15 +40,29 @@ BINLOG_VARIABLES = """
 SHOW GLOBAL VARIABLES WHERE Variable_name IN (
   'log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata',
   'log_bin_compress', 'binlog_transaction_compression', 'server_id', 'version', 'version_comment',
-  'binlog_expire_logs_seconds', 'expire_logs_days', 'gtid_mode', 'gtid_strict_mode'
+  'binlog_expire_logs_seconds', 'expire_logs_days', 'gtid_mode', 'gtid_strict_mode',
+  'basedir', 'aurora_version'
 )
 """
 
-MASTER_STATUS = "SHOW MASTER STATUS"
 SHOW_GRANTS = "SHOW GRANTS"
-REPLICA_HOSTS = "SHOW SLAVE HOSTS"
-BINARY_LOG_STATUS = "SHOW BINARY LOG STATUS"
 BINARY_LOGS = "SHOW BINARY LOGS"
+RDS_CONFIGURATION = "CALL mysql.rds_show_configuration"  # RDS and Aurora: rows of (name, value, description)
+
+
+def binary_log_status(flavor: str, version: tuple[int, int, int]) -> str:
+    """The binlog's current file and position: MySQL 8.2 renamed ``SHOW MASTER STATUS`` and 8.4
+    removed the old name; MariaDB has only the old one (and ``SHOW BINLOG STATUS``). Chosen by
+    version, never by trying one and catching its error."""
+    return "SHOW BINARY LOG STATUS" if flavor == "mysql" and version >= (8, 2, 0) else "SHOW MASTER STATUS"
+
+
+def replica_hosts(flavor: str, version: tuple[int, int, int]) -> str:
+    """The replicas registered with the source, (server_id, host, ...) per row: MySQL 8.0.22 added
+    ``SHOW REPLICAS`` and 8.4 removed ``SHOW SLAVE HOSTS``, which MariaDB keeps."""
+    return "SHOW REPLICAS" if flavor == "mysql" and version >= (8, 0, 22) else "SHOW SLAVE HOSTS"
+
+
 GTID_AT = "SELECT BINLOG_GTID_POS(%s, %s)"  # MariaDB: the GTID state at a binlog file and offset
 GTID_PURGED = "SELECT @@GLOBAL.gtid_purged"  # MySQL: the GTIDs no longer in any binlog
 

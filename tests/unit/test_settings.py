@@ -165,9 +165,9 @@ def test_missing_tables_file(tmp_path: Path) -> None:
 def test_mysql_url_options_are_typed_and_unknown_ones_named() -> None:
     from s3rb_stream.sources.mysql_meta import driver_options
 
-    target = parse_mysql_url("mysql://u:p@h:3306?ssl_ca=/ca.pem&ssl_verify_cert=true&read_timeout=7")
+    target = parse_mysql_url("mysql://u:p@h:3306?ssl_disabled=true&read_timeout=7&charset=utf8mb4")
     options = driver_options(target)
-    assert (options["ssl_ca"], options["ssl_verify_cert"], options["read_timeout"]) == ("/ca.pem", True, 7)
+    assert (options["ssl_disabled"], options["read_timeout"], options["charset"]) == (True, 7, "utf8mb4")
     with pytest.raises(ConfigError, match="S3RB_MYSQL_URL has an unknown option 'sslca'"):
         driver_options(parse_mysql_url("mysql://u:p@h:3306?sslca=/ca.pem"))
 
