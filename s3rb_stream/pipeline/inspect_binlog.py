@@ -160,8 +160,12 @@ def inspect(paths: Sequence[str | Path], table: str | None, out: TextIO, err: Te
         return EXIT_DAMAGED
     except S3rbError as exc:
         out.flush()
-        path = reader.path or Path(paths[0])
-        err.write(f"error: {path} at offset {reader.offset}: {exc}\n")
+        err.write(f"error: {reader.path or paths[0]} at offset {reader.offset}: {exc}\n")
+        return EXIT_DAMAGED
+    except Exception as exc:  # a bug; a support tool still names where it struck, in one line
+        out.flush()
+        where = f"{reader.path or paths[0]} at offset {reader.offset}"
+        err.write(f"error: {where}: {type(exc).__name__}: {exc} (please report it, with the file)\n")
         return EXIT_DAMAGED
     if undecoded:
         out.flush()

@@ -234,3 +234,15 @@ def test_the_command_line(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r.get("op") for r in rows] == [None, "insert", None]  # each file's CREATE TABLE, one row
     assert done.stderr.strip().splitlines()[-1].startswith(f"error: {damaged}: the file ends inside an event")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.iterdir() if p.name != "NOTICE"))
+def test_every_vendored_file_ends_cleanly(name: str) -> None:
+    """Nothing crashes: every file ends with exit 0, or 1 or 2 and one line naming it (what capture
+    refuses, e.g. MINIMAL row images, partial JSON updates, is named, not a traceback)."""
+    lines, err, code = run(name)
+    assert code in (0, 1, 2)
+    if code:
+        assert err.count("\n") == 1 and err.startswith(f"error: {FIXTURES / name}" if code == 2 else "error: ")
+    else:
+        assert err == ""
