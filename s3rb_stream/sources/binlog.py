@@ -314,11 +314,11 @@ class EventReader:
                 control = _TXN_CONTROL.match(query)
                 if control:
                     in_txn = True
-                    if self.in_xa is None and control.group(1)[:2].upper() == "XA":  # MySQL's XA START
+                    if query[0] in "Xx" and self.in_xa is None:  # MySQL's XA START
                         self.in_xa = _xid_text(query[control.end() :])
                     continue
                 in_txn = False
-                outcome = _XA_OUTCOME.match(query) if query[:2].upper() == "XA" else None
+                outcome = _XA_OUTCOME.match(query) if query[:1] in ("X", "x") else None
                 if outcome:  # (never inside a compressed transaction, but numbered within it if so)
                     at = (next_pos - size, size) if next_pos else (self._payload_start, self._payload_room)
                     yield self._xa_outcome(outcome, *at)
