@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -17,6 +18,7 @@ import pytest
 
 from s3rb_stream.core.schema import SourceColumn
 from s3rb_stream.pipeline.inspect_binlog import EXIT_DAMAGED, EXIT_OK, inspect, json_value
+from tests.unit import synthetic_binlog as syn
 from tests.unit.test_binlog_file import FIXTURES, event_offsets
 
 LONG = (  # mysql-enum-string-set.000001's VARCHAR(300) and TEXT value, as rust_mysql_common's test spells it
@@ -240,9 +242,29 @@ def test_the_command_line(tmp_path: Path) -> None:
 def test_every_vendored_file_ends_cleanly(name: str) -> None:
     """Nothing crashes: every file ends with exit 0, or 1 or 2 and one line naming it (what capture
     refuses, e.g. MINIMAL row images, partial JSON updates, is named, not a traceback)."""
-    lines, err, code = run(name)
+    _, err, code = run(name)
     assert code in (0, 1, 2)
     if code:
         assert err.count("\n") == 1 and err.startswith(f"error: {FIXTURES / name}" if code == 2 else "error: ")
     else:
         assert err == ""
+
+
+def test_rows_the_map_cannot_describe_get_an_error_line_and_exit_1(tmp_path: Path) -> None:
+    """An ENUM without binlog_row_metadata=FULL has no members in its table map: its rows cannot be
+    decoded from the map alone, so they get a line naming why, the rest is printed, exit 1."""
+    t = syn.Template()
+    enum_map = (
+        (99).to_bytes(6, "little") + b"\x01\x00" + b"\x04test\x00" + b"\x01e\x00"
+        + syn.lenenc(1) + bytes([0xFE]) + syn.lenenc(2) + bytes([0xF7, 1]) + b"\x01"
+    )  # fmt: skip
+    enum_rows = (99).to_bytes(6, "little") + struct.pack("<HH", 1, 2) + syn.lenenc(1) + b"\xff" + b"\x00\x02"
+    path = tmp_path / "binlog.000001"
+    syn.write_file(path, t.head, [
+        (syn.QUERY, syn.query("BEGIN")), (syn.TABLE_MAP, enum_map), (syn.WRITE_ROWS, enum_rows),
+        (syn.TABLE_MAP, t.table_map), (syn.WRITE_ROWS, syn.int_rows(t.table_id, [5])), (syn.XID, bytes(8)),
+    ])  # fmt: skip
+    lines, err, code = run(str(path))
+    assert code == 1 and err == "error: 1 rows event(s) could not be decoded (see their lines)\n"
+    assert lines[0]["table"] == "test.e" and "has no members" in lines[0]["error"] and "op" not in lines[0]
+    assert lines[1]["after"] == {"col_1": 5}
