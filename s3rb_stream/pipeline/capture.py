@@ -307,6 +307,8 @@ class Capture:
         """A prepared XA transaction ends: its rows become changes of this (the commit's)
         transaction, numbered where the commit is, or are dropped (a rollback)."""
         held = self.held_xa.pop(item.xid, None)
+        if held is None and item.first_seq is None and self._xa_rows:  # one phase, its rows just read
+            held, self._xa_rows = _HeldXa(self._xa_rows, item.position), []
         if held is None:
             if item.xid not in self._xa_without_rows:
                 log.warning("an XA transaction prepared before capture's start ends here: its rows were not read;"

@@ -321,6 +321,7 @@ class EventReader:
                 outcome = _XA_OUTCOME.match(query) if query[:1] in ("X", "x") else None
                 if outcome:  # (never inside a compressed transaction, but numbered within it if so)
                     at = (next_pos - size, size) if next_pos else (self._payload_start, self._payload_room)
+                    self.in_xa = None
                     yield self._xa_outcome(outcome, *at)
                 elif _DDL.match(query):
                     yield Ddl(query, schema, self.position(), _ts(ts))
@@ -464,6 +465,8 @@ class EventReader:
         statement: after the GTID's ordinal, or between its event's first and last byte."""
         xid = _xid_text(match.group(2))
         committed = match.group(1).upper() == "COMMIT"
+        if match.group(3):  # a one-phase commit written as a statement, right after its rows
+            return XaOutcome(xid, committed, None, 0, self.position())
         if self._gtid is not None:
             return XaOutcome(xid, committed, row_seq(self._ordinal, 0), MAX_ROWS_PER_TRANSACTION, self.position())
         first = make_seq(self._file or self._start_file, start + 1)

@@ -216,3 +216,20 @@ def test_a_one_phase_xa_commit_commits_at_once_where_its_rows_are(tmp_path: Path
 )
 def test_xids_compare_however_a_statement_spells_them(written: str, canonical: str) -> None:
     assert _xid_text(written) == canonical
+
+
+def test_a_one_phase_commit_written_as_a_statement_ends_the_xa_transaction(tmp_path: Path) -> None:
+    """Servers flag a one-phase commit on its XA_PREPARE event; should one write it as a statement
+    after the rows instead, it still commits them where they are and ends the XA transaction."""
+    t = syn.Template()
+    path = tmp_path / "binlog.000004"
+    syn.write_file(path, t.head, [
+        (syn.QUERY, syn.query("XA START X'78',X'',1")), (syn.TABLE_MAP, t.table_map),
+        (syn.WRITE_ROWS, syn.int_rows(t.table_id, [1])), (syn.QUERY, syn.query("XA END X'78',X'',1")),
+        (syn.QUERY, syn.query("XA COMMIT X'78',X'',1 ONE PHASE")),
+    ])  # fmt: skip
+    items = read_xa(path)
+    assert [type(i).__name__ for i, _ in items] == ["RowImages", "XaOutcome", "Boundary"]
+    outcome, in_xa_after = items[1]
+    assert isinstance(outcome, XaOutcome) and outcome.committed and outcome.first_seq is None
+    assert in_xa_after is None
