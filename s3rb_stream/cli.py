@@ -246,6 +246,19 @@ def status(source_db: str | None, target_schema: str | None) -> None:
         sys.exit(EXIT_CHECK_FAILED)
 
 
+@main.command("inspect-binlog")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--table", default=None, metavar="DB.TABLE", help="Only this table's row changes and DDL.")
+def inspect_binlog(files: tuple[str, ...], table: str | None) -> None:
+    """Print what capture makes of binlog FILES (one JSON object per row change or DDL statement,
+    on stdout), with the values it loads. Needs no settings and no server. Exit code 2 at a damaged
+    file, after everything before the damage; 1 if some rows could not be decoded."""
+    from s3rb_stream.pipeline.inspect_binlog import inspect
+
+    logging_setup.configure("auto", "info")
+    sys.exit(inspect(files, table, sys.stdout, sys.stderr))
+
+
 @main.command()
 @click.option("--seconds", default=20.0, show_default=True, help="How long the sample writes go on.")
 @click.option("--data-dir", default="data", show_default=True, help="Where the demo keeps MariaDB, objects and DuckDB.")

@@ -3,7 +3,8 @@
 Changes enter only at transaction commits, so a batch never holds part of a transaction. Each
 buffer remembers the commit boundary before its oldest change; the checkpoint is the lowest such
 boundary, or the last commit when nothing is buffered. Restarting there replays exactly what may
-not be durable yet.
+not be durable yet. A hold (a prepared XA transaction whose rows wait in memory for its outcome)
+keeps the checkpoint at or before the boundary it names, too.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class BatchBuffers:
     def __init__(self, policy: FlushPolicy, start: BinlogPosition) -> None:
         self.policy = policy
         self._buffers: dict[str, TableBuffer] = {}
+        self._holds: dict[str, BinlogPosition] = {}
         self._last_commit = start
 
     @property
@@ -100,10 +102,18 @@ class BatchBuffers:
         for table in tables:
             self._buffers.pop(table, None)
 
+    def hold(self, name: str, position: BinlogPosition) -> None:
+        """Keep the checkpoint at or before ``position`` until :meth:`release` of ``name``."""
+        self._holds[name] = position
+
+    def release(self, name: str) -> None:
+        self._holds.pop(name, None)
+
     def checkpoint_position(self) -> BinlogPosition:
-        if not self._buffers:
+        if not self._buffers and not self._holds:
             return self._last_commit
-        return min((b.resume_from for b in self._buffers.values()), key=lambda p: p.seq)
+        starts = [b.resume_from for b in self._buffers.values()] + list(self._holds.values())
+        return min(starts, key=lambda p: p.seq)
 
     def buffered_rows(self) -> int:
         return sum(len(b.changes) for b in self._buffers.values())

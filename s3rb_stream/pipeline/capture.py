@@ -1,7 +1,8 @@
 """Capture: binlog → typed changes → per-table micro-batches → Parquet objects → checkpoint.
 
 The checkpoint is saved only after the objects holding every change before it are written
-(invariant 3), and only at transaction boundaries.
+(invariant 3), and only at transaction boundaries; and never past a prepared XA transaction
+whose outcome is still ahead (docs/ARCHITECTURE.md, "XA transactions").
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import count, repeat
 from operator import itemgetter
@@ -28,7 +29,7 @@ from s3rb_stream.core.query_state import ExtractState
 from s3rb_stream.core.schema import SourceTable, table_to_json
 from s3rb_stream.errors import CorruptStateError
 from s3rb_stream.log import get_logger
-from s3rb_stream.sources.binlog import BinlogReader, Boundary, Ddl, RowImages
+from s3rb_stream.sources.binlog import BinlogReader, Boundary, Ddl, RowImages, XaOutcome, XaPrepared
 from s3rb_stream.sources.row_decoder import fits_table
 from s3rb_stream.sources.table_history import AlterHints, reconcile
 from s3rb_stream.sources.table_map import TableMap
@@ -135,6 +136,14 @@ def row_overhead(table: SourceTable) -> int:
 
 
 @dataclass
+class _HeldXa:
+    """The rows of a prepared XA transaction, until its XA COMMIT or XA ROLLBACK is read."""
+
+    rows: list[RowImages]
+    prepared_at: BinlogPosition
+
+
+@dataclass
 class _Pending:
     """Changes of the transaction being read, stamped with the commit time at its end, and the
     approximate bytes they take per table."""
@@ -207,6 +216,9 @@ class Capture:
         self.live = live
         self._reopen = False  # the set of captured tables grew: the reader must be reopened
         self.collapse = one_change_per_transaction or set()
+        self.held_xa: dict[str, _HeldXa] = {}  # prepared XA transactions by XID, their outcome ahead
+        self._xa_rows: list[RowImages] = []  # the rows of the XA transaction being read
+        self._xa_without_rows: set[str] = set()  # prepared XA transactions with no rows to capture
 
     # ------------------------------------------------------------------ reading
 
@@ -243,9 +255,13 @@ class Capture:
     ) -> None:
         """Read until ``should_stop(position)`` is true at a transaction boundary."""
         pending = _Pending({}, {})
+        self._xa_rows = []
         policy = self.buffers.policy
         for item in reader.items():
             if isinstance(item, RowImages):
+                if reader.in_xa is not None:  # not a change unless its XA transaction commits
+                    self._xa_rows.append(item)
+                    continue
                 self._add_rows(pending, item)
                 if (
                     len(pending.rows.get(item.table, ())) >= policy.max_rows
@@ -269,6 +285,66 @@ class Capture:
                 on_boundary()
                 if should_stop(item.position) or self._reopen:
                     return
+            elif isinstance(item, XaPrepared):
+                self._hold_xa(item)
+            elif isinstance(item, XaOutcome):
+                self._end_xa(pending, item)
+
+    def _hold_xa(self, item: XaPrepared) -> None:
+        """Keep a prepared XA transaction's rows until its outcome, and the checkpoint before it: a
+        restart reads it again, since the rows live only here (docs/ARCHITECTURE.md, "XA transactions")."""
+        rows, self._xa_rows = self._xa_rows, []
+        if not rows:
+            self._xa_without_rows.add(item.xid)
+            return
+        self.held_xa[item.xid] = _HeldXa(rows, item.position)
+        self.buffers.hold(item.xid, self.buffers.last_commit)
+        log.info("XA transaction prepared: its rows wait for its XA COMMIT or XA ROLLBACK, and the checkpoint"
+                 " stays before it", xid=item.xid, position=str(item.position),
+                 rows=sum(len(r.rows) for r in rows))  # fmt: skip
+
+    def _end_xa(self, pending: _Pending, item: XaOutcome) -> None:
+        """A prepared XA transaction ends: its rows become changes of this (the commit's)
+        transaction, numbered where the commit is, or are dropped (a rollback)."""
+        held = self.held_xa.pop(item.xid, None)
+        if held is None and item.first_seq is None and self._xa_rows:  # one phase, its rows just read
+            held, self._xa_rows = _HeldXa(self._xa_rows, item.position), []
+        if held is None:
+            if item.xid not in self._xa_without_rows:
+                log.warning("an XA transaction prepared before capture's start ends here: its rows were not read;"
+                            " if it changed captured tables, snapshot them again", xid=item.xid,
+                            position=str(item.position), committed=item.committed)  # fmt: skip
+            self._xa_without_rows.discard(item.xid)
+            return
+        self.buffers.release(item.xid)
+        if not item.committed:
+            log.info("XA transaction rolled back: its rows are dropped", xid=item.xid, position=str(item.position))
+            return
+        rows = held.rows
+        if item.first_seq is not None:
+            rows = self._renumber(held, item)
+        for images in rows:
+            self._add_rows(pending, images)
+
+    def _renumber(self, held: _HeldXa, item: XaOutcome) -> list[RowImages]:
+        """The rows with sequences at their commit: numbered at their PREPARE, they would sort
+        before every change committed in between, and a load past those would skip them."""
+        assert item.first_seq is not None
+        out, used = [], 0
+        for images in held.rows:
+            out.append(replace(images, first_seq=item.first_seq + used))
+            used += len(images.rows) // (2 if images.kind == "update" else 1)
+        if used > item.room:
+            reason = (
+                f"the XA transaction {item.xid} committed at {item.position} changes {used:,} rows, more than"
+                f" file positions can number inside its XA COMMIT ({item.room}); S3RB_POSITIONING=gtid numbers"
+                " any number"
+            )
+            for table in sorted({images.table for images in held.rows}):
+                if table not in self.quarantined:
+                    self.quarantine(table, reason, self.buffers.last_commit)
+            return []
+        return out
 
     def resolve(self, tmap: TableMap, held: SourceTable) -> SourceTable:
         """The definition ``tmap``'s rows were written under (docs/ARCHITECTURE.md, "Schema history")."""

@@ -33,6 +33,7 @@ HEADER_SIZE = HEADER.size
 FORMAT_DESCRIPTION = 0x0F
 _FIRST_WITH_CHECKSUM = (5, 6, 1)  # format descriptions carry the checksum algorithm from here on
 _VERSION = re.compile(rb"^(\d+)\.(\d+)\.(\d+)")
+_NUMBERED = re.compile(r"\.\d+$")  # as core.positions.file_index needs
 _IN_USE = 0x1  # LOG_EVENT_BINLOG_IN_USE_F
 _MAX_EVENT = 1 << 30  # max_allowed_packet's ceiling: a larger size means the header is damaged
 
@@ -77,7 +78,8 @@ def format_description(event: bytes) -> FormatDescription:
 
 class BinlogFileReader(EventReader):
     """The events of binlog files, in the order given, as :class:`~s3rb_stream.sources.binlog.BinlogReader`
-    yields them from a server. Positions name each file by its base name."""
+    yields them from a server. Positions name each file by its base name; a name without the
+    numeric extension sequences need (``mysql-bin.000042``) gets its place among the files as one."""
 
     def __init__(
         self,
@@ -91,20 +93,22 @@ class BinlogFileReader(EventReader):
         if not paths:
             raise ValueError("no binlog file to read")
         self.paths = [Path(p) for p in paths]
-        start = BinlogPosition(self.paths[0].name, 4, "" if gtid else None, 0 if gtid else None)
+        self.names = [p.name if _NUMBERED.search(p.name) else f"{p.name}.{i:06d}" for i, p in enumerate(self.paths, 1)]
+        start = BinlogPosition(self.names[0], 4, "" if gtid else None, 0 if gtid else None)
         super().__init__(source_db, tables, start, gtid, skip, decoder)
         self.format: FormatDescription | None = None
-        self.offset = 0  # where the event being read starts in the current file
+        self.path: Path | None = None  # the file being read
+        self.offset = 0  # where the event being read starts in it (a compressed transaction's, inside one)
 
     def items(self) -> Iterator[BinlogItem]:
-        for path in self.paths:
-            yield from self._file_items(path)
+        for path, name in zip(self.paths, self.names, strict=True):
+            yield from self._file_items(path, name)
 
-    def _file_items(self, path: Path) -> Iterator[BinlogItem]:
+    def _file_items(self, path: Path, name: str) -> Iterator[BinlogItem]:
         with path.open("rb") as handle:
             if handle.read(4) != MAGIC:
                 raise BinlogFileError(str(path), 0, "not a binlog file (no magic bytes 0xFE 'bin')")
-            self._file, self._pos = path.name, 4
+            self._file, self._pos, self.path = name, 4, path
             read = self._events(handle.read, str(path))
             try:
                 first = read()  # the format description: the checksum of every event after it

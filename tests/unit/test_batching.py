@@ -103,3 +103,17 @@ def test_the_checkpoint_never_passes_a_change_that_is_not_in_an_object(
             assert checkpoint == boundary[min(pending) - 1]  # right before the oldest unwritten change
         else:
             assert checkpoint == boundary[-1]  # everything written: the last commit
+
+
+def test_a_held_xa_transaction_keeps_the_checkpoint_before_it_until_released() -> None:
+    """A prepared XA transaction's rows live only in memory until its outcome: a restart must read
+    it again, so the checkpoint stays at the boundary before it, whatever commits and flushes after."""
+    buffers = BatchBuffers(FlushPolicy(), pos(4))
+    buffers.advance(pos(100))
+    buffers.hold("X'78',X'',1", pos(100))
+    buffers.commit(pos(200), pos(300), batched({"a": [change(250)]}), now=0)
+    buffers.drop(["a"])  # written: alone, it would let the checkpoint move to 300
+    buffers.advance(pos(400))
+    assert buffers.checkpoint_position() == pos(100)
+    buffers.release("X'78',X'',1")
+    assert buffers.checkpoint_position() == pos(400)

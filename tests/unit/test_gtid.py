@@ -1,12 +1,26 @@
 from __future__ import annotations
 
+import struct
+from pathlib import Path
+
 import pytest
+from pymysqlreplication.gtid import GtidSet
 
 from s3rb_stream.core.checkpoint import Checkpoint, now_utc
-from s3rb_stream.core.gtid import MAX_ROWS_PER_TRANSACTION, GtidState, boundary_seq, row_seq
+from s3rb_stream.core.gtid import (
+    MAX_ROWS_PER_TRANSACTION,
+    GtidState,
+    boundary_seq,
+    decode_mysql_set,
+    encode_mysql_set,
+    read_varlen,
+    row_seq,
+    varlen_bytes,
+)
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.preflight import gtid_problems, gtid_warning, server_flavor
 from s3rb_stream.errors import SourceError
+from s3rb_stream.sources.binlog import with_gtid_set
 
 UUID_A = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
 UUID_B = "8f1c1f7e-71ca-11e1-9e33-c80aa9429562"
@@ -106,3 +120,81 @@ def test_gtid_preflight_by_flavor() -> None:
     assert gtid_problems(maria) == []
     assert "gtid_strict_mode" in (gtid_warning(maria) or "")
     assert gtid_warning(maria | {"gtid_strict_mode": "ON"}) is None
+
+
+# --------------------------------------------------------------------------- tagged GTIDs (MySQL 8.3+)
+
+TAGGED = "55778904-0299-11f1-b1b8-4ef0c4956feb"  # rust_mysql_common's binlog_transaction_with_GTID_TAG.000001
+
+
+def test_tagged_members_are_kept_apart_from_their_uuid_s_untagged_ones() -> None:
+    state = GtidState.parse(f"{TAGGED}:1-13:MyTag:1-2:7, {UUID_A}:tag_b:4", "mysql")
+    assert str(state) == f"{UUID_A}:tag_b:4,{TAGGED}:1-13:mytag:1-2:7"  # tags in lower case
+    assert state.ordinal == 13 + 3 + 1
+    assert state.add(f"{TAGGED}:mytag:3") == 18  # a number the untagged 1-13 also has: another transaction
+    assert state.add(f"{TAGGED}:14") == 19
+    assert str(state).startswith(f"{UUID_A}:tag_b:4,{TAGGED}:1-14:mytag:1-3:7")
+    with pytest.raises(SourceError, match="twice"):
+        state.add(f"{TAGGED}:MYTAG:2")
+    assert GtidState.parse(str(state), "mysql") == state
+
+
+def test_missing_since_names_tagged_members_in_set_syntax() -> None:
+    have = GtidState.parse(f"{TAGGED}:1-5:mytag:1", "mysql")
+    assert have.missing_since(GtidState.parse(f"{TAGGED}:1-5:mytag:1-3", "mysql")) == [f"{TAGGED}:mytag:1-3"]
+
+
+@pytest.mark.parametrize("bad", [f"{TAGGED}:9tag:1", f"{TAGGED}:a-b:1", f"{TAGGED}:{'t' * 33}:1"])
+def test_a_malformed_tag_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="neither a GTID interval"):
+        GtidState.parse(bad, "mysql")
+
+
+def previous_gtids_body(name: str) -> bytes:
+    """The set a binlog file opens with (PREVIOUS_GTIDS_EVENT, the second event), in MySQL's binary encoding."""
+    data = (Path(__file__).parent.parent / "fixtures" / "binlogs" / name).read_bytes()
+    first = int.from_bytes(data[4 + 9 : 4 + 13], "little")
+    at = 4 + first
+    assert data[at + 4] == 0x23
+    return data[at + 19 : at + int.from_bytes(data[at + 9 : at + 13], "little") - 4]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # rust_mysql_common's tests: untagged [1, 14) and tag "mytag" [1, 3) of one uuid; and [1, 3) without a tag
+        ("binlog_transaction_with_GTID_TAG.000001", f"{TAGGED}:1-13:mytag:1-2"),
+        ("binlog_transaction_previous_GTID_no_tag.000001", "b9b88c66-0755-11f1-9899-4a9da94c4d71:1-2"),
+    ],
+)
+def test_binary_gtid_sets_decode_and_encode_as_mysql_writes_them(name: str, expected: str) -> None:
+    """The encoding of a dump request's set is the one a binlog opens with: read both ways."""
+    body = previous_gtids_body(name)
+    assert str(decode_mysql_set(body)) == expected
+    assert encode_mysql_set(GtidState.parse(expected, "mysql")) == body
+
+
+def test_an_untagged_set_encodes_as_the_replication_library_sends_it() -> None:
+    text = f"{UUID_A}:1-5:7-9,{UUID_B}:1-3"
+    assert encode_mysql_set(GtidState.parse(text, "mysql")) == GtidSet(text).encoded()
+
+
+@pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 2**20, 2**56 - 1, 2**56, 2**64 - 1])
+def test_variable_length_integers_read_back(value: int) -> None:
+    encoded = varlen_bytes(value)
+    assert read_varlen(encoded + b"\x00", 0) == (value, len(encoded))
+
+
+def test_a_tagged_set_replaces_the_one_in_the_library_s_dump_request() -> None:
+    """COM_BINLOG_DUMP_GTID as MySQL documents it: header, command 0x1e, flags, server id, name
+    length and name, position, then the set's length and bytes; only the set changes."""
+    untagged = GtidSet(f"{TAGGED}:1").encoded()
+    fields = bytes([0x1E]) + struct.pack("<HII", 4, 424242, 3) + b"\0\0\0" + struct.pack("<Q", 4)
+    body = fields + struct.pack("<I", len(untagged)) + untagged
+    request = len(body).to_bytes(3, "little") + b"\0" + body
+    tagged = encode_mysql_set(GtidState.parse(f"{TAGGED}:1-13:mytag:1-2", "mysql"))
+    rewritten = with_gtid_set(request, tagged)
+    assert rewritten[4 : 4 + len(fields)] == fields
+    assert int.from_bytes(rewritten[:3], "little") == len(rewritten) - 4
+    assert rewritten[4 + len(fields) :] == struct.pack("<I", len(tagged)) + tagged
+    assert str(decode_mysql_set(rewritten[4 + len(fields) + 4 :])) == f"{TAGGED}:1-13:mytag:1-2"

@@ -33,6 +33,7 @@ def temporals(draw: st.DrawFn) -> Packed:
     if kind == mj.FIELD_TIME:
         negative, hours = draw(st.booleans()), draw(st.integers(0, 838))
         minutes, seconds = draw(st.integers(0, 59)), draw(st.integers(0, 59))
+        negative = negative and (hours, minutes, seconds, micros) != (0, 0, 0, 0)  # a packed TIME has no -0
         text = f"{'-' if negative else ''}{hours:02d}:{minutes:02d}:{seconds:02d}.{micros:06d}"
         return Packed(kind, time_packed(negative, hours, minutes, seconds, micros), text)
     year, month, day = draw(st.integers(0, 9999)), draw(st.integers(0, 12)), draw(st.integers(0, 31))
