@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from s3rb_stream.commands.snapshot import snapshot
 from s3rb_stream.log import configure as configure_logging
-from s3rb_stream.pipeline.snapshot import snapshot
 from s3rb_stream.settings import Settings, load_settings, parse_mysql_url
 from s3rb_stream.sources.query_reader import QueryReader
 from s3rb_stream.testing.mariadb import MariaDBServer

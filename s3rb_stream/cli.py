@@ -97,8 +97,8 @@ def run(
 ) -> None:
     """Capture one source schema (or every pipeline the tables file lists) and load it, as a daemon
     or until caught up."""
-    from s3rb_stream.pipeline.runner import StopFlag
     from s3rb_stream.pipeline.runner import run as run_pipeline
+    from s3rb_stream.pipeline.types import StopFlag
 
     settings = _settings()
     stop = StopFlag()
@@ -135,8 +135,8 @@ def run(
 @friendly_errors
 def snapshot(source_db: str, target_schema: str, tables: tuple[str, ...], restart: bool, no_load: bool) -> None:
     """Bootstrap binlog tables, consistent with the binlog position streaming resumes from."""
-    from s3rb_stream.pipeline.runner import StopFlag
-    from s3rb_stream.pipeline.snapshot import snapshot as run_snapshot
+    from s3rb_stream.commands.snapshot import snapshot as run_snapshot
+    from s3rb_stream.pipeline.types import StopFlag
 
     settings = _settings()
     stop = StopFlag()
@@ -165,8 +165,8 @@ def snapshot(source_db: str, target_schema: str, tables: tuple[str, ...], restar
 @friendly_errors
 def sync(source_db: str, target_schema: str, tables: tuple[str, ...], no_load: bool) -> None:
     """Run each hybrid or full_sync table's strategy once, then load."""
-    from s3rb_stream.pipeline.runner import StopFlag
-    from s3rb_stream.pipeline.sync import sync as run_sync
+    from s3rb_stream.commands.sync import sync as run_sync
+    from s3rb_stream.pipeline.types import StopFlag
 
     settings = _settings()
     stop = StopFlag()
@@ -195,11 +195,9 @@ EXIT_CHECK_FAILED = 1
 def check(source_db: str | None, target_schema: str | None, warehouse_roundtrip: bool) -> None:
     """Preflight: settings, tables file, MySQL reachability and binlog settings, keys, store
     (or, with --warehouse-roundtrip, the store and warehouse end to end)."""
-    from s3rb_stream.pipeline.runner import prepare
-
     settings = _settings()
     if warehouse_roundtrip:
-        from s3rb_stream.pipeline.roundtrip import warehouse_roundtrip as roundtrip
+        from s3rb_stream.commands.roundtrip import warehouse_roundtrip as roundtrip
 
         report = roundtrip(settings, click.echo)
         if report.failed:
@@ -209,24 +207,10 @@ def check(source_db: str | None, target_schema: str | None, warehouse_roundtrip:
         return
     if source_db is None or target_schema is None:
         raise ConfigError("give --source-db and --target-schema (or --warehouse-roundtrip)")
-    prepared = prepare(settings, source_db, target_schema, "earliest")
-    from s3rb_stream.targets import open_warehouse
+    from s3rb_stream.commands.check import check_pipeline
 
-    open_warehouse(settings).close()
-    click.echo(f"ok: {len(prepared.tables)} table(s) of {source_db} ready to stream into {target_schema}")
-    for warning in prepared.warnings:
-        click.echo(f"warning: {warning}")
-    from s3rb_stream import speedups
-
-    if speedups.compiled is None:
-        click.echo(
-            f"warning: the compiled speed-ups do not run ({speedups.missing}): capture runs their"
-            " pure-Python references, about half as fast; reinstall the package where a C compiler is"
-        )
-    for config, table in prepared.tables:
-        key = ", ".join(table.key_columns) or "-"
-        deletes = " deletes=soft" if config.soft_delete else ""
-        click.echo(f"  {table.name:30} {config.cdc_strategy:9} mode={config.mode:7} key=({key}){deletes}")
+    for line in check_pipeline(settings, source_db, target_schema):
+        click.echo(line)
 
 
 @main.command()
@@ -236,7 +220,7 @@ def check(source_db: str | None, target_schema: str | None, warehouse_roundtrip:
 def status(source_db: str | None, target_schema: str | None) -> None:
     """Per source and table: checkpoint, lag, batches written and pending, last load, quarantines.
     Exit code 1 if the source, the store or the warehouse could not be read."""
-    from s3rb_stream.pipeline.status import collect, render
+    from s3rb_stream.commands.status import collect, render
 
     settings = _settings()
     found = collect(settings, source_db, target_schema)
@@ -253,7 +237,7 @@ def inspect_binlog(files: tuple[str, ...], table: str | None) -> None:
     """Print what capture makes of binlog FILES (one JSON object per row change or DDL statement,
     on stdout), with the values it loads. Needs no settings and no server. Exit code 2 at a damaged
     file, after everything before the damage; 1 if some rows could not be decoded."""
-    from s3rb_stream.pipeline.inspect_binlog import inspect
+    from s3rb_stream.commands.inspect_binlog import inspect
 
     logging_setup.configure("auto", "info")
     sys.exit(inspect(files, table, sys.stdout, sys.stderr))
@@ -265,7 +249,7 @@ def inspect_binlog(files: tuple[str, ...], table: str | None) -> None:
 @friendly_errors
 def demo(seconds: float, data_dir: str) -> None:
     """Start a local MariaDB with binlog, write to a sample schema, mirror it into DuckDB."""
-    from s3rb_stream.demo import run_demo
+    from s3rb_stream.commands.demo import run_demo
 
     logging_setup.configure("console" if sys.stderr.isatty() else "json", "info")
     run_demo(seconds, data_dir)

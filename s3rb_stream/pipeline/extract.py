@@ -17,7 +17,7 @@ from s3rb_stream.core.query_state import ExtractState, Key
 from s3rb_stream.core.schema import SourceTable, arrow_type
 from s3rb_stream.core.text_values import as_bytes
 from s3rb_stream.errors import ConfigError, SchemaError, Stopped
-from s3rb_stream.pipeline.parts import Progress, TableStore, page_table
+from s3rb_stream.pipeline.pages import Progress, TableStore, page_table
 from s3rb_stream.settings import Strategy, TableConfig
 from s3rb_stream.sources.query_reader import QueryReader, TextRow
 from s3rb_stream.sql import mysql as q

@@ -4,12 +4,9 @@ docs/ARCHITECTURE.md, "Concurrency")."""
 
 from __future__ import annotations
 
-import signal
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import FrameType
-from typing import TYPE_CHECKING
 
 from s3rb_stream import metrics
 from s3rb_stream.core.batching import FlushPolicy
@@ -22,6 +19,7 @@ from s3rb_stream.pipeline.lease import Lease
 from s3rb_stream.pipeline.load import Loader, LoadStats, add_stats, check_target_names, scd2_spec
 from s3rb_stream.pipeline.resume import purged_error
 from s3rb_stream.pipeline.sync import QueryScheduler
+from s3rb_stream.pipeline.types import Prepared, RunResult, StopFlag
 from s3rb_stream.pipeline.workers import Parts
 from s3rb_stream.retry import Backoff
 from s3rb_stream.settings import Settings, load_tables_file
@@ -29,40 +27,11 @@ from s3rb_stream.sources import mysql_meta
 from s3rb_stream.sources.binlog import BinlogReader
 from s3rb_stream.targets import Fence, Warehouse
 
-if TYPE_CHECKING:
-    from s3rb_stream.pipeline.runner import Prepared
-
 log = get_logger(__name__)
 
 MAX_RECONNECTS_CAUGHT_UP = 5
 PROBE_EVERY_SECONDS = 10.0
 TEND_EVERY_SECONDS = 0.01  # liveness, failures of other parts, back-pressure: checked between transactions this often
-
-
-@dataclass
-class RunResult:
-    changes: int
-    batches_written: int
-    loaded: LoadStats
-    position: BinlogPosition | None
-    warnings: list[str] = field(default_factory=list)  # what preflight found worth saying
-
-
-class StopFlag:
-    """Set by SIGTERM/SIGINT; a second signal stops at once."""
-
-    def __init__(self) -> None:
-        self.stopping = False
-
-    def install(self) -> None:
-        signal.signal(signal.SIGTERM, self._handle)
-        signal.signal(signal.SIGINT, self._handle)
-
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        if self.stopping:
-            raise KeyboardInterrupt
-        self.stopping = True
-        log.info("stopping: flushing batches and saving the checkpoint", signal=signal.Signals(signum).name)
 
 
 def bytes_behind(logs: list[tuple[str, int]], position: BinlogPosition) -> int | None:

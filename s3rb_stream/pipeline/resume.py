@@ -14,7 +14,7 @@ from s3rb_stream.core.preflight import Retention, gtid_problems, gtid_warning, s
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import BinlogGone, BinlogSettingsError, ConfigError
 from s3rb_stream.log import get_logger
-from s3rb_stream.pipeline.parts import TableStore
+from s3rb_stream.pipeline.pages import TableStore
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.sources import mysql_meta
 from s3rb_stream.store.base import ObjectStore

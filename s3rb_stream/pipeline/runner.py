@@ -1,13 +1,11 @@
 """``run``: preflight, the lease, then one :class:`~s3rb_stream.pipeline.pipeline.Pipeline` run for
-one source schema, until caught up or stopped. ``RunResult`` and ``StopFlag`` are re-exported here
-for the CLI and the supervisor."""
+one source schema, until caught up or stopped."""
 
 from __future__ import annotations
 
 import threading
 import time
 import zlib
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from s3rb_stream import metrics, speedups
@@ -23,18 +21,18 @@ from s3rb_stream.pipeline.capture import active_quarantines, load_checkpoint, sa
 from s3rb_stream.pipeline.extract import require_extractable
 from s3rb_stream.pipeline.lease import Lease
 from s3rb_stream.pipeline.load import LoadStats, check_target_names, scd2_spec
-from s3rb_stream.pipeline.pipeline import Pipeline, RunResult, StopFlag
+from s3rb_stream.pipeline.pipeline import Pipeline
 from s3rb_stream.pipeline.resume import choose_start, gtid_flavor, lost_range, purged_error, snapshot_positions
+from s3rb_stream.pipeline.types import Prepared, RunResult, StopFlag
 from s3rb_stream.retry import transient
 from s3rb_stream.settings import Settings, TableConfig, load_tables_file
 from s3rb_stream.sources import mysql_meta
 from s3rb_stream.store import open_store, parquet
-from s3rb_stream.store.base import ObjectStore
 from s3rb_stream.targets import Fence, Warehouse, open_warehouse
 
 log = get_logger(__name__)
 
-__all__ = ["Prepared", "RunResult", "StartPosition", "StopFlag", "prepare", "run"]
+__all__ = ["StartPosition", "prepare", "run"]
 
 StartPosition = Literal["earliest", "current"]
 
@@ -69,29 +67,6 @@ def unstarted_warning(tables: list[str], start_position: StartPosition, source_d
 def default_server_id(source_db: str, target_schema: str) -> int:
     """A stable replica id per pipeline, away from the small ids people give real servers."""
     return 1_000_000 + zlib.crc32(f"{source_db}/{target_schema}".encode()) % 1_000_000_000
-
-
-@dataclass
-class Prepared:
-    tables: list[tuple[TableConfig, SourceTable]]  # every configured table
-    start: BinlogPosition | None  # None when no table is captured from the binlog
-    target_position: BinlogPosition | None
-    store: ObjectStore
-    resumed: bool
-    skip_below: dict[str, int] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-    quarantined: dict[str, str] = field(default_factory=dict)
-    gtid: Flavor | None = None  # the server's flavor when positioning by GTID
-
-    @property
-    def binlog_tables(self) -> list[tuple[TableConfig, SourceTable]]:
-        """The tables captured from the binlog: quarantined ones are not (their loads go on)."""
-        return [(c, t) for c, t in self.tables if c.cdc_strategy == "binlog" and t.name not in self.quarantined]
-
-    @property
-    def query_tables(self) -> list[tuple[TableConfig, SourceTable]]:
-        return [(c, t) for c, t in self.tables if c.cdc_strategy != "binlog"]
 
 
 def prepare(settings: Settings, source_db: str, target_schema: str, start_position: StartPosition) -> Prepared:
@@ -137,7 +112,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
         binlog_names = [t.name for c, t in tables if c.cdc_strategy == "binlog"]
         if not binlog_names:
             store.check()
-            return Prepared(tables, None, None, store, True)
+            return Prepared(tables=tables, start=None, target_position=None, store=store, resumed=True)
         variables = mysql_meta.check_binlog(conn, mysql)
         retention, notes = mysql_meta.check_retention(conn, mysql, variables, settings.min_binlog_retention_hours)
         server_id = settings.server_id or default_server_id(source_db, target_schema)
@@ -159,7 +134,15 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
         binlog_names = [n for n in binlog_names if n not in quarantined]
         if not binlog_names:  # every binlog table is quarantined: only loads and query tables go on
             store.check()
-            return Prepared(tables, None, None, store, True, {}, warnings, quarantined)
+            return Prepared(
+                tables=tables,
+                start=None,
+                target_position=None,
+                store=store,
+                resumed=True,
+                warnings=warnings,
+                quarantined=quarantined,
+            )
         if checkpoint is not None:
             warning = retention_warning(retention, (now_utc() - checkpoint.saved_at).total_seconds())
             if warning:
@@ -196,7 +179,17 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
     finally:
         conn.close()
     store.check()
-    return Prepared(tables, start, target_position, store, checkpoint is not None, skip, warnings, quarantined, gtid)
+    return Prepared(
+        tables=tables,
+        start=start,
+        target_position=target_position,
+        store=store,
+        resumed=checkpoint is not None,
+        skip_below=skip,
+        warnings=warnings,
+        quarantined=quarantined,
+        gtid=gtid,
+    )
 
 
 @per_pipeline

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from s3rb_stream.errors import ConfigError, S3rbError
 from s3rb_stream.log import get_logger, per_pipeline
-from s3rb_stream.pipeline.runner import RunResult, StartPosition, StopFlag, run
+from s3rb_stream.pipeline.runner import StartPosition, run
+from s3rb_stream.pipeline.types import RunResult, StopFlag
 from s3rb_stream.retry import Backoff, transient
 from s3rb_stream.settings import PipelineConfig, Settings, load_tables_file
 from s3rb_stream.threads import worker

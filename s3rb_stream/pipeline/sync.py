@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,27 +21,17 @@ from s3rb_stream.core.query_state import ExtractState, HybridState, next_query_s
 from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.core.text_values import as_bytes
 from s3rb_stream.errors import SourceUnavailable
-from s3rb_stream.log import get_logger, per_pipeline
+from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.extract import bound_values, read_extract, require_extractable, select_tables, stopped
-from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names
-from s3rb_stream.pipeline.parts import Progress, TableStore, page_table
-from s3rb_stream.pipeline.snapshot import resolve_for_query
+from s3rb_stream.pipeline.pages import Progress, TableStore, page_table
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.sources.query_reader import QueryReader
 from s3rb_stream.sql import mysql as q
-from s3rb_stream.store import open_store
 from s3rb_stream.store.base import ObjectStore
-from s3rb_stream.targets import Warehouse, open_warehouse
 
 log = get_logger(__name__)
 
 QUERY_STRATEGIES = {"hybrid", "full_sync"}
-
-
-@dataclass
-class SyncResult:
-    rows: dict[str, int] = field(default_factory=dict)
-    loaded: LoadStats = field(default_factory=LoadStats)
 
 
 def lookback_start(last_ts: str, seconds: float) -> str:
@@ -158,35 +147,6 @@ def prepare_query_tables(
             require_extractable(config, table, "full_sync")
         arrow_schema(table)
     return selected
-
-
-@per_pipeline
-def sync(
-    settings: Settings,
-    source_db: str,
-    target_schema: str,
-    table_names: Sequence[str] = (),
-    load: bool = True,
-    warehouse: Warehouse | None = None,
-    stopping: Callable[[], bool] = lambda: False,
-) -> SyncResult:
-    """Each selected query table's strategy once, then a load. ``stopping``: checked after each
-    page; when true, :class:`Stopped` with the progress saved (a signal in the CLI)."""
-    resolved = resolve_for_query(settings, source_db, need_binlog=False)
-    check_target_names(settings, target_schema, resolved)
-    selected = prepare_query_tables(resolved, table_names)
-    store = open_store(settings)
-    store.check()
-    result = SyncResult(sync_tables(settings, store, source_db, target_schema, selected, stopping))
-    if load:
-        own = warehouse is None
-        wh = warehouse or open_warehouse(settings)
-        try:
-            result.loaded = Loader(store, wh, source_db, target_schema, selected).load_all()
-        finally:
-            if own:
-                wh.close()
-    return result
 
 
 class QueryScheduler:

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from s3rb_stream import metrics
 from s3rb_stream.errors import S3rbError
@@ -25,12 +24,10 @@ from s3rb_stream.log import get_logger, in_this_context
 from s3rb_stream.pipeline.lease import Lease
 from s3rb_stream.pipeline.load import Loader, LoadStats, add_stats
 from s3rb_stream.pipeline.sync import QueryScheduler
+from s3rb_stream.pipeline.types import StopFlag
 from s3rb_stream.retry import Backoff
 from s3rb_stream.settings import Settings
 from s3rb_stream.sources.heartbeat import HeartbeatWriter
-
-if TYPE_CHECKING:
-    from s3rb_stream.pipeline.pipeline import StopFlag
 
 log = get_logger(__name__)
 

@@ -22,7 +22,7 @@ from s3rb_stream.sql import duckdb as sql
 from s3rb_stream.sql import scd2 as scd2_sql
 from s3rb_stream.sql.common import Deletes
 from s3rb_stream.sql.identifiers import quote_ansi
-from s3rb_stream.targets import AppliedSummary, Fence, Sweep
+from s3rb_stream.targets.base import AppliedSummary, Fence, Sweep
 
 log = get_logger(__name__)
 

@@ -34,7 +34,7 @@ from s3rb_stream.sql.identifiers import quote_ansi as q
 from s3rb_stream.store import parquet
 from s3rb_stream.store.manifest import ManifestEntry, manifest_json
 from s3rb_stream.store.s3 import S3Store
-from s3rb_stream.targets import AppliedSummary, Fence, Sweep
+from s3rb_stream.targets.base import AppliedSummary, Fence, Sweep
 
 log = get_logger(__name__)
 

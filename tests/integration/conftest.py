@@ -19,9 +19,10 @@ import boto3
 import pytest
 import redshift_connector
 
-from s3rb_stream.pipeline.runner import RunResult, run
-from s3rb_stream.pipeline.snapshot import SnapshotResult, snapshot
-from s3rb_stream.pipeline.sync import SyncResult, sync
+from s3rb_stream.commands.snapshot import SnapshotResult, snapshot
+from s3rb_stream.commands.sync import SyncResult, sync
+from s3rb_stream.pipeline.runner import run
+from s3rb_stream.pipeline.types import RunResult
 from s3rb_stream.settings import Settings, load_settings
 from s3rb_stream.targets.duckdb import DuckDBWarehouse
 from s3rb_stream.testing.emulator_server import RedshiftEmulatorServer

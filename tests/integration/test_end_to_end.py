@@ -169,7 +169,7 @@ def test_an_idle_first_run_saves_its_start_position(file_pipeline: Pipeline) -> 
 
 
 def test_status_shows_checkpoint_and_pending_batches(pipeline: Pipeline) -> None:
-    from s3rb_stream.pipeline.status import collect, render
+    from s3rb_stream.commands.status import collect, render
 
     write_tables(pipeline, 'tables:\n  - name: "{db}.t"\n')
     pipeline.sql("CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1), (2)")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from s3rb_stream.commands.snapshot import snapshot
 from s3rb_stream.errors import BinlogGone
 from s3rb_stream.pipeline.runner import run
-from s3rb_stream.pipeline.snapshot import snapshot
 from s3rb_stream.settings import Settings, load_settings
 from s3rb_stream.testing.mariadb import MariaDBServer
 from s3rb_stream.testing.tcp_proxy import CuttingProxy

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from s3rb_stream.commands.snapshot import snapshot
 from s3rb_stream.pipeline.runner import run
-from s3rb_stream.pipeline.snapshot import snapshot
 from s3rb_stream.sql.identifiers import quote_ansi
 from s3rb_stream.targets.duckdb import DuckDBWarehouse
 from s3rb_stream.testing.mariadb import MariaDBServer

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from s3rb_stream.commands.snapshot import snapshot
+from s3rb_stream.commands.sync import sync
 from s3rb_stream.pipeline.runner import run
-from s3rb_stream.pipeline.snapshot import snapshot
-from s3rb_stream.pipeline.sync import sync
 from s3rb_stream.targets.duckdb import DuckDBWarehouse
 from tests.integration.conftest import Pipeline
 

@@ -371,8 +371,8 @@ def test_cli_run_until_caught_up_mirrors_a_table_through_the_emulator(
 def test_snapshot_and_full_sync_reach_redshift_with_their_sweeps(
     mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
 ) -> None:
-    from s3rb_stream.pipeline.snapshot import snapshot
-    from s3rb_stream.pipeline.sync import sync
+    from s3rb_stream.commands.snapshot import snapshot
+    from s3rb_stream.commands.sync import sync
 
     db, schema = "rs_query", "rs_query_target"
     settings = redshift_source(

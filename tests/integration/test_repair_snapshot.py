@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from s3rb_stream.commands.snapshot import snapshot
 from s3rb_stream.core.object_keys import parse_batch_key
 from s3rb_stream.errors import Stopped
 from s3rb_stream.pipeline.runner import run
-from s3rb_stream.pipeline.snapshot import snapshot
 from s3rb_stream.settings import Settings
 from s3rb_stream.targets.duckdb import DuckDBWarehouse
 from s3rb_stream.testing.mariadb import MariaDBServer

@@ -13,7 +13,7 @@ from pathlib import Path
 import boto3
 import redshift_connector
 
-from s3rb_stream.pipeline.roundtrip import warehouse_roundtrip
+from s3rb_stream.commands.roundtrip import warehouse_roundtrip
 from s3rb_stream.settings import load_settings
 from s3rb_stream.sql.identifiers import literal
 from s3rb_stream.testing.s3server import TEST_CREDENTIALS, MotoS3Server

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from s3rb_stream.commands.sync import sync
 from s3rb_stream.pipeline.runner import run
-from s3rb_stream.pipeline.sync import sync
 from s3rb_stream.settings import Settings
 from s3rb_stream.testing.mariadb import MariaDBServer
 from tests.integration.test_redshift_end_to_end import query_target, settings_for_target

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 
 from s3rb_stream import metrics
 from s3rb_stream.cli import EXIT_QUARANTINED, main
+from s3rb_stream.commands.snapshot import snapshot
 from s3rb_stream.core.object_keys import checkpoint_key
 from s3rb_stream.pipeline.capture import save_quarantine
 from s3rb_stream.pipeline.runner import prepare, run
-from s3rb_stream.pipeline.snapshot import snapshot
 from s3rb_stream.settings import Settings
 from s3rb_stream.sources.mysql_meta import current_position
 from s3rb_stream.store import open_store

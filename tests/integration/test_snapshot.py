@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from s3rb_stream.commands.status import collect, render
 from s3rb_stream.core.object_keys import parse_batch_key
 from s3rb_stream.errors import ConfigError, SchemaError
-from s3rb_stream.pipeline.parts import TableStore
-from s3rb_stream.pipeline.status import collect, render
+from s3rb_stream.pipeline.pages import TableStore
 from tests.integration.conftest import Pipeline
 from tests.integration.test_end_to_end import EVERYTHING, ROW_1, ROW_2
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from s3rb_stream.commands.snapshot import snapshot
+from s3rb_stream.commands.sync import sync
 from s3rb_stream.core.object_keys import checkpoint_key
 from s3rb_stream.pipeline.runner import run
-from s3rb_stream.pipeline.snapshot import snapshot
-from s3rb_stream.pipeline.sync import sync
 from s3rb_stream.settings import Settings
 from s3rb_stream.store import open_store
 from s3rb_stream.testing.mariadb import MariaDBServer

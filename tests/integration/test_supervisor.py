@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from s3rb_stream.pipeline.runner import StopFlag
 from s3rb_stream.pipeline.supervisor import supervise
+from s3rb_stream.pipeline.types import StopFlag
 from tests.integration.conftest import Pipeline
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import ConfigError, SchemaError
-from s3rb_stream.pipeline.parts import TableStore
+from s3rb_stream.pipeline.pages import TableStore
 from s3rb_stream.settings import load_tables_file
 from s3rb_stream.sources.mysql_meta import connect, resolve_tables
 from s3rb_stream.store import open_store

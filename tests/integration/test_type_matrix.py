@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from s3rb_stream.commands.snapshot import snapshot
 from s3rb_stream.pipeline.runner import run
-from s3rb_stream.pipeline.snapshot import snapshot
 from s3rb_stream.settings import Settings
 from s3rb_stream.testing.mariadb import MariaDBServer
 from tests.integration.conftest import Pipeline

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from s3rb_stream.commands.inspect_binlog import EXIT_DAMAGED, EXIT_OK, EXIT_UNDECODED, inspect, json_value
 from s3rb_stream.core.schema import SourceColumn
-from s3rb_stream.pipeline.inspect_binlog import EXIT_DAMAGED, EXIT_OK, EXIT_UNDECODED, inspect, json_value
 from tests.unit import synthetic_binlog as syn
 from tests.unit.test_binlog_file import FIXTURES, event_offsets
 

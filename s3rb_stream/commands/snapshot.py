@@ -32,7 +32,7 @@ from s3rb_stream.errors import SourceError, Stopped
 from s3rb_stream.log import get_logger, per_pipeline
 from s3rb_stream.pipeline.extract import read_extract, require_extractable, select_tables
 from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names
-from s3rb_stream.pipeline.parts import Progress, TableStore
+from s3rb_stream.pipeline.pages import Progress, TableStore
 from s3rb_stream.settings import Settings, TableConfig, load_tables_file
 from s3rb_stream.sources import mysql_meta
 from s3rb_stream.sources.query_reader import QueryReader

@@ -1,19 +1,11 @@
-"""``s3rb-stream check --warehouse-roundtrip``: prove the configured store and warehouse on the
-user's own cluster, in a scratch schema, before the first real load.
-
-It writes the sample of core.roundtrip as Parquet batch objects to the configured store, loads
-them with the same code a pipeline uses (COPY through the IAM role, MERGE, the batch ledger), reads
-the rows back and compares them value by value, then drops the scratch schema and its objects.
-Each check prints one line, the cluster's version and isolation level first. A check that fails
-stops the checks that build on it (the first load's chain); the others still run, and the cleanup
-always does. The edge cases that only a real cluster settles are in ``roundtrip_edges``.
-"""
+"""The round-trip check's scratch schema and its checks of the sample of every type (loaded,
+merged again, replayed, read back, found by name, an SCD2 history of JSON): :class:`Roundtrip`.
+The edge cases only a real cluster settles are in ``roundtrip_edges``; ``roundtrip`` runs them all."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -25,12 +17,11 @@ from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.scd2 import make_spec
 from s3rb_stream.core.schema import META_COLUMNS, SourceTable
 from s3rb_stream.errors import S3rbError
-from s3rb_stream.pipeline.roundtrip_edges import Edges
-from s3rb_stream.settings import Mode, Settings
+from s3rb_stream.settings import Mode
 from s3rb_stream.sql.identifiers import literal
-from s3rb_stream.store import open_store, parquet
+from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
-from s3rb_stream.targets import Fence, Sweep, Warehouse, open_warehouse
+from s3rb_stream.targets import Fence, Sweep, Warehouse
 
 SOURCE_DB = "s3rb_check"
 FIRST_SEQ = 1_000
@@ -132,17 +123,6 @@ class Roundtrip:
     def redshift(self) -> bool:
         return self.warehouse.names.warehouse == "Redshift"
 
-    def run(self) -> None:
-        """Every check; a store that takes no object stops them all (nothing could load)."""
-        edges = Edges(self)
-        with suppress(CheckFailed):
-            edges.cluster()
-        self.store_takes_objects()
-        for group in (self.loads, edges.encoded_names, edges.manifest, self.history, edges.fence, edges.evolve,
-                      edges.limits, edges.blanks, edges.soft_deletes):  # fmt: skip
-            with suppress(CheckFailed):
-                group()
-
     def store_takes_objects(self) -> None:
         with self.check("store"):
             self.store.check()
@@ -213,27 +193,3 @@ class Roundtrip:
 
 def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def warehouse_roundtrip(settings: Settings, echo: Callable[[str], None]) -> Report:
-    """Run every check against the configured store and warehouse; the report says what passed."""
-    report = Report()
-    schema = f"s3rb_check_{secrets.token_hex(4)}"
-    store = open_store(settings)
-    try:
-        warehouse = open_warehouse(settings)
-    except S3rbError as exc:
-        report.fail("connect", str(exc))
-        echo(report.lines[-1])
-        return report
-    report.ok("connect", warehouse.describe())
-    echo(report.lines[-1])
-    trip = Roundtrip(store, warehouse, schema, report, echo)
-    try:
-        trip.run()
-    except CheckFailed:
-        pass
-    finally:
-        trip.clean_up()
-        warehouse.close()
-    return report

@@ -8,8 +8,9 @@ the rows they must end with are in ``core.roundtrip_edges``; each line can fail.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from s3rb_stream.commands.roundtrip_checks import Roundtrip
 from s3rb_stream.core import roundtrip_edges as edge
 from s3rb_stream.core.object_keys import segment
 from s3rb_stream.core.overflow import Overflow
@@ -18,9 +19,6 @@ from s3rb_stream.errors import FencedOut
 from s3rb_stream.sql import redshift as redshift_sql
 from s3rb_stream.sql.identifiers import quote_ansi as _q
 from s3rb_stream.targets import Fence, Sweep
-
-if TYPE_CHECKING:
-    from s3rb_stream.pipeline.roundtrip import Roundtrip
 
 SEQ = 5_000  # above the sample's sequences: every table here is its own
 ISOLATION = "SELECT TRIM(isolation_level) FROM stv_db_isolation_level WHERE TRIM(db_name) = current_database()"
