@@ -1,11 +1,18 @@
 """The documentation holds together as GitHub shows it: no broken link, anchor or path (checked by
-scripts/check_links.py, which scripts/test.sh runs)."""
+scripts/check_links.py, which scripts/test.sh runs), every setting described in
+docs/configuration.md, and the README keeps the front door's promises."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from types import ModuleType
+
+from click.testing import CliRunner
+
+from s3rb_stream.cli import main
+from s3rb_stream.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -68,3 +75,43 @@ def test_anchors_are_spelt_as_github_spells_them() -> None:
     assert c.slug("History of dimension tables: `mode: scd2`") == "history-of-dimension-tables-mode-scd2"
     assert c.slug("Straße *50%* [link](x.md)") == "straße-50-link"
     assert c.anchors("# A\n## A\n```\n# not a heading\n```\n## A\n") == {"a", "a-1", "a-2"}
+
+
+def documented_settings() -> set[str]:
+    """The variables named in the first column of docs/configuration.md's settings table."""
+    names: set[str] = set()
+    for line in (ROOT / "docs" / "configuration.md").read_text().splitlines():
+        cells = line.split("|")
+        if line.startswith("| `S3RB_") and len(cells) > 2:
+            names.update(re.findall(r"`(S3RB_[A-Z0-9_]+)`", cells[1]))
+    return names
+
+
+def test_every_setting_has_a_row_in_the_configuration_page() -> None:
+    """A setting added without its row, or a row left for a setting that is gone, fails here."""
+    assert documented_settings() == {f"S3RB_{name.upper()}" for name in Settings.model_fields}
+
+
+def test_help_points_to_the_page_that_describes_the_settings() -> None:
+    result = CliRunner().invoke(main, ["--help"], terminal_width=10_000)
+    assert result.exit_code == 0
+    assert "docs/configuration.md describes each" in " ".join(result.output.split())
+    assert (ROOT / "docs" / "configuration.md").is_file()
+
+
+def test_the_readme_keeps_the_front_doors_promises() -> None:
+    """The two commands on a fresh machine, the tour against one's own MySQL, S3 and Redshift, and
+    a plain word on what was not run here, each with its page."""
+    readme = (ROOT / "README.md").read_text()
+    for command in ("bash scripts/demo.sh", "bash scripts/test.sh"):
+        assert command in readme
+        assert (ROOT / command.split()[1]).is_file()
+    for command in ("check", "snapshot", "run", "status", "check --warehouse-roundtrip"):
+        assert f"s3rb-stream {command} " in readme, command
+    not_run = readme.split("## What was not run here", 1)[1].split("\n## ", 1)[0]
+    for words, page in (
+        ("No MySQL server", "docs/mysql.md#what-is-verified-and-how"),
+        ("No real Redshift cluster", "docs/redshift.md#the-round-trip-check"),
+        ("No container engine", "docs/operations.md#deploying"),
+    ):
+        assert words in not_run and page in not_run, words
