@@ -32,7 +32,7 @@ It prints changes/s, the ratio of each to (a), the peak RSS of the measuring pro
 VmHWM; for (r), mariadb-binlog's), (c) as a share of (r), and (c) against the one writing client.
 Then the snapshot of a table of ``--snapshot-rows`` rows against ``mariadb --batch --quick`` (see
 bench/snapshot.py; not with ``--only``), and last the workloads' figures again as Markdown tables
-for a README. Figures, not assertions.
+for docs/benchmarks.md. Figures, not assertions.
 """
 
 from __future__ import annotations
@@ -449,7 +449,7 @@ def megabytes(value: float | None) -> str:
 
 
 def markdown(works: list[Workload]) -> list[str]:
-    """The figures as two Markdown tables, for a README."""
+    """The figures as two Markdown tables, for docs/benchmarks.md."""
     lines = [
         "| workload | measure | changes | median changes/s | ratio to (a) | changes/s of each run | peak RSS MB |",
         "|---|---|--:|--:|--:|---|--:|",

@@ -65,11 +65,11 @@ def friendly_errors(func: F) -> F:
 
 
 def settings_epilog() -> str:
-    """Every setting's variable, for ``--help``: the README's "Settings" table says what each does."""
+    """Every setting's variable, for ``--help``: the table in docs/configuration.md says what each does."""
     names = ", ".join(f"S3RB_{name.upper()}" for name in Settings.model_fields)
     return (
         f"Settings come from the environment (or a .env file in the working directory): {names}."
-        " S3RB_MYSQL_URL is required (except by demo). The README's Settings table describes each."
+        " S3RB_MYSQL_URL is required (except by demo). docs/configuration.md describes each."
     )
 
 

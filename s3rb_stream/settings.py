@@ -62,7 +62,7 @@ class MySQLTarget:
 
     def tls(self) -> MySQLTls:
         """The TLS of every source connection (binlog, metadata, snapshot): S3RB_MYSQL_SSL_MODE and
-        S3RB_MYSQL_SSL_CA, else what the URL's driver options amount to (see README, Settings)."""
+        S3RB_MYSQL_SSL_CA, else what the URL's driver options amount to (docs/configuration.md)."""
         url = self.options
         if self.ssl_mode is not None or self.ssl_ca is not None:
             clash = [k for k in _URL_TLS if k in url]

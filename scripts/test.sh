@@ -8,4 +8,5 @@ bash scripts/setup.sh
 .venv/bin/mypy s3rb_stream tests
 .venv/bin/hadolint Dockerfile
 .venv/bin/yamllint --strict deploy conf .hadolint.yaml .yamllint
+.venv/bin/python scripts/check_links.py
 .venv/bin/pytest "$@"

@@ -2,8 +2,8 @@
 
 Like ``mysqlbinlog -v``, but with the values capture loads: the files go through capture's own
 event loop (:class:`~s3rb_stream.sources.binlog_file.BinlogFileReader`) and row decoder, every
-table of every schema described from its table map alone (no server to ask). The README's
-"Inspecting a binlog file" and docs/mysql.md say what each line holds.
+table of every schema described from its table map alone (no server to ask). docs/mysql.md
+("Inspecting a binlog file") says what each line holds.
 """
 
 from __future__ import annotations

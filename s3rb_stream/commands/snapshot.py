@@ -61,7 +61,7 @@ def resolve_for_query(settings: Settings, source_db: str, need_binlog: bool) -> 
         mysql_meta.check_access(conn, mysql, source_db, named, replication=False)
         if need_binlog:
             variables = mysql_meta.check_binlog(conn, mysql)
-            # A snapshot that outlasts the binlogs kept cannot be followed by capture (see README).
+            # A snapshot that outlasts the binlogs kept cannot be followed by capture (docs/source.md).
             for note in mysql_meta.check_retention(conn, mysql, variables, settings.min_binlog_retention_hours)[1]:
                 log.warning(note)
         return mysql_meta.resolve_tables(conn, source_db, tables_file)

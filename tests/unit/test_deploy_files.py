@@ -1,4 +1,4 @@
-"""The deployment files parse and say what the README says (no container engine runs here)."""
+"""The deployment files parse and say what docs/operations.md says (no container engine runs here)."""
 
 from __future__ import annotations
 
