@@ -13,10 +13,13 @@ COPY constraints.txt pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > requirements.txt \
     && /opt/s3rb-stream/bin/pip install -r requirements.txt -c constraints.txt
-# setup.py builds the compiled row decoder (Cython, with this stage's gcc).
+# setup.py builds the compiled row decoder (Cython, with this stage's gcc). S3RB_REQUIRE_SPEEDUPS
+# makes a failed compile fail the build, and the import proves the module is in the image: an image
+# never ships the slower pure-Python references unnoticed (-I: not the source tree in /src).
 COPY README.md setup.py ./
 COPY s3rb_stream ./s3rb_stream
-RUN /opt/s3rb-stream/bin/pip install --no-deps .
+RUN S3RB_REQUIRE_SPEEDUPS=1 /opt/s3rb-stream/bin/pip install --no-deps . \
+    && /opt/s3rb-stream/bin/python -I -c "import s3rb_stream._speedups"
 
 FROM python:3.11-slim
 # The MariaDB client library mysqlclient links to; a numeric user, so that Kubernetes can check

@@ -314,11 +314,11 @@ class Settings(BaseSettings):
     # Tables loaded at once, each over its own warehouse connection (one table is never loaded by
     # two at once). Redshift runs concurrent transactions; DuckDB runs them in one process.
     load_concurrency: int = Field(default=1, ge=1, le=32)
-    # DuckDB's own buffer pool (it spills to disk beyond it); its default, 80% of RAM, grows with the
-    # target tables and would leave the pipeline's memory unbounded.
     # Compression of the Parquet batch objects. Default: snappy when Redshift COPYs them (the codec
     # its docs name for Parquet, and what its UNLOAD writes), zstd otherwise (smaller, DuckDB reads it).
     parquet_codec: ParquetCodec | None = None
+    # DuckDB's own buffer pool (it spills to disk beyond it); its default, 80% of RAM, grows with the
+    # target tables and would leave the pipeline's memory unbounded.
     duckdb_memory_limit: str = Field(default="256MB", pattern=r"^\d+(\.\d+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)$")
     snapshot_chunk_rows: int = Field(default=50_000, ge=1, le=10_000_000)
     # A server that does not report a snapshot's own binlog position (MySQL) reads the position

@@ -37,6 +37,12 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-# Pinned: constraints.txt holds the exact versions (the Dockerfile installs with it too).
-.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+# Pinned: constraints.txt holds the exact versions (the Dockerfile installs with it too). The
+# compiled speed-ups must build here (setup.py): a failed compile fails the install.
+S3RB_REQUIRE_SPEEDUPS=1 .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+if ! .venv/bin/python -I -c 'import s3rb_stream._speedups' 2>/dev/null; then
+  echo "error: the compiled speed-ups (s3rb_stream._speedups) do not import after the install;" \
+    "run: S3RB_REQUIRE_SPEEDUPS=1 .venv/bin/python -m pip install -v --no-deps -e . to see the compiler's error" >&2
+  exit 1
+fi
 echo "ready: .venv/bin/s3rb-stream"

@@ -21,7 +21,7 @@ from s3rb_stream.pipeline.resume import purged_error
 from s3rb_stream.pipeline.sync import QueryScheduler
 from s3rb_stream.pipeline.types import Prepared, RunResult, StopFlag
 from s3rb_stream.pipeline.workers import Parts
-from s3rb_stream.retry import Backoff
+from s3rb_stream.retry import Policy, Retry
 from s3rb_stream.settings import Settings, load_tables_file
 from s3rb_stream.sources import mysql_meta
 from s3rb_stream.sources.binlog import BinlogReader
@@ -29,7 +29,7 @@ from s3rb_stream.targets import Fence, Warehouse
 
 log = get_logger(__name__)
 
-MAX_RECONNECTS_CAUGHT_UP = 5
+MAX_RECONNECTS_CAUGHT_UP = 5  # a batch run gives up after this many reconnects in a row without progress
 PROBE_EVERY_SECONDS = 10.0
 TEND_EVERY_SECONDS = 0.01  # liveness, failures of other parts, back-pressure: checked between transactions this often
 
@@ -61,10 +61,10 @@ class Pipeline:
     loader: Loader = field(init=False)
     scheduler: QueryScheduler = field(init=False)
     _last_probe: float = field(init=False, default=0.0)
-    caught_up: bool = field(init=False, default=False)
-    durable_ts: datetime | None = field(
-        init=False, default=None
-    )  # capture's, for the loads (its thread writes)  # capture has reached where the source was at the start
+    caught_up: bool = field(init=False, default=False)  # capture has reached where the source was at the start
+    # The newest source time up to which every change read is in a written object: capture's thread
+    # writes it, the loads read it (docs/ARCHITECTURE.md, "Concurrency", freshness).
+    durable_ts: datetime | None = field(init=False, default=None)
     synced: int = field(init=False, default=0)  # rows read by the final query sync of a batch run
 
     def __post_init__(self) -> None:
@@ -156,7 +156,9 @@ class Pipeline:
             parts.hold_back(self.stop)
 
         metrics.part(*self.labels, "capture", "running")
-        backoff = Backoff()
+        # The reader reconnects after an outage of the source (retry.py); a daemon never gives up.
+        tries = MAX_RECONNECTS_CAUGHT_UP + 1 if self.until_caught_up else None
+        reconnects = Retry(Policy(tries=tries), lambda: self.stop.stopping)
         failed_at = capture.position
         while not (self.until_caught_up and capture.position.at_or_after(target)) and not self.stop.stopping:
             try:
@@ -167,13 +169,13 @@ class Pipeline:
                 raise purged_error(self.source_db, self.target_schema, self.prepared.binlog_tables, str(exc)) from None
             except SourceUnavailable as exc:
                 if capture.position != failed_at:  # back off harder only while no progress is made
-                    backoff.reset()
+                    reconnects.succeeded()
                 failed_at = capture.position
-                if self.until_caught_up and backoff.failures >= MAX_RECONNECTS_CAUGHT_UP:
+                if not reconnects.failed(exc):
                     raise
                 metrics.ERRORS.labels(*self.labels, "", "capture").inc()
-                log.warning("binlog reader reconnecting", error=str(exc), attempt=backoff.failures + 1)
-                backoff.wait(lambda: self.stop.stopping)
+                log.warning("binlog reader reconnecting", error=str(exc), attempt=reconnects.failures)
+                reconnects.wait()
         if capture.position.at_or_after(target) and not self.caught_up:
             self.caught_up = True
             capture.settle_alters()

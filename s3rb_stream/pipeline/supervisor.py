@@ -12,7 +12,7 @@ from s3rb_stream.errors import ConfigError, S3rbError
 from s3rb_stream.log import get_logger, per_pipeline
 from s3rb_stream.pipeline.runner import StartPosition, run
 from s3rb_stream.pipeline.types import RunResult, StopFlag
-from s3rb_stream.retry import Backoff, transient
+from s3rb_stream.retry import Policy, Retry, any_error, transient
 from s3rb_stream.settings import PipelineConfig, Settings, load_tables_file
 from s3rb_stream.threads import worker
 
@@ -21,6 +21,7 @@ log = get_logger(__name__)
 MAX_BACKOFF_SECONDS = 300.0
 MAX_OUTAGE_BACKOFF_SECONDS = 30.0  # an unreachable service is retried at least this often
 HEALTHY_RUN_SECONDS = 60.0  # a run that lasted this long resets the backoff
+MAX_FAILURES_CAUGHT_UP = 3  # supervise(until_caught_up=True) reports a pipeline failed after this many in a row
 
 
 @dataclass
@@ -82,20 +83,20 @@ def run_daemon(
 ) -> None:
     """One source schema as a daemon: an outage of MySQL, the store or the warehouse (a retryable
     error) is ridden out, resuming from the checkpoint with backoff; any other error ends it."""
-    backoff = Backoff(first_backoff, MAX_OUTAGE_BACKOFF_SECONDS)
+    restarts = Retry(Policy(first=first_backoff, cap=MAX_OUTAGE_BACKOFF_SECONDS), lambda: stop.stopping)
     while not stop.stopping:
         started = time.monotonic()
         try:
             run(settings, source_db, target_schema, False, start_position, stop, standby)
             return
         except S3rbError as exc:
-            if not transient(exc):
-                raise
             if time.monotonic() - started > HEALTHY_RUN_SECONDS:
-                backoff.reset()
+                restarts.succeeded()  # a run that lasted is a success: the next wait is short again
+            if not restarts.failed(exc):
+                raise
             log.error("pipeline interrupted; resuming from its checkpoint", error=str(exc),
-                      attempt=backoff.failures + 1)  # fmt: skip
-            backoff.wait(lambda: stop.stopping)
+                      attempt=restarts.failures)  # fmt: skip
+            restarts.wait()
 
 
 def _keep_running(
@@ -107,20 +108,24 @@ def _keep_running(
     first_backoff: float,
 ) -> None:
     source, target = state.config.source_db, state.config.target_schema
-    backoff = Backoff(first_backoff, MAX_BACKOFF_SECONDS)
+    # Any error is retried, terminal ones too: one broken pipeline never stops the others (retry.py).
+    tries = MAX_FAILURES_CAUGHT_UP if until_caught_up else None
+    policy = Policy(first=first_backoff, cap=MAX_BACKOFF_SECONDS, tries=tries, retry_if=any_error)
+    retry = Retry(policy, lambda: stop.stopping)
     while not stop.stopping:
         state.runs += 1
         try:
             state.results.append(run(settings, source, target, until_caught_up, start_position, stop))
             state.failures, state.last_error = 0, None
-            backoff.reset()
+            retry.succeeded()
             if until_caught_up:
                 return
         except S3rbError as exc:
-            state.failures += 1
+            again = retry.failed(exc)
+            state.failures = retry.failures
             state.last_error = str(exc)
             log.error("pipeline failed; the others go on", source_db=source, target_schema=target,
                       error=str(exc), attempt=state.failures, transient=transient(exc))  # fmt: skip
-            if until_caught_up and state.failures >= 3:
+            if not again:
                 return
-            backoff.wait(lambda: stop.stopping)
+            retry.wait()

@@ -25,7 +25,7 @@ from s3rb_stream.pipeline.lease import Lease
 from s3rb_stream.pipeline.load import Loader, LoadStats, add_stats
 from s3rb_stream.pipeline.sync import QueryScheduler
 from s3rb_stream.pipeline.types import StopFlag
-from s3rb_stream.retry import Backoff
+from s3rb_stream.retry import Policy, Retry
 from s3rb_stream.settings import Settings
 from s3rb_stream.sources.heartbeat import HeartbeatWriter
 
@@ -111,7 +111,8 @@ class LoadWorker:
         self.loader.idle()  # the last pass may have kept the warehouse for a next one
 
     def _loop(self) -> None:
-        backoff = Backoff(cap=MAX_LOAD_BACKOFF_SECONDS)
+        # A daemon part: an outage is retried for as long as it lasts (retry.py), a good pass starts over.
+        retry = Retry(Policy(cap=MAX_LOAD_BACKOFF_SECONDS), self._stopping.is_set)
         while not self._stopping.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
@@ -125,17 +126,17 @@ class LoadWorker:
                     self.loader.idle()
             except S3rbError as exc:
                 self.loader.idle()
-                if not exc.retryable:
+                if not retry.failed(exc):
                     self.error = exc
                     metrics.part(*self.labels, "load", "failed")
                     log.error("load failed for good; the run ends", error=str(exc))
                     return
                 metrics.part(*self.labels, "load", "waiting")
                 log.error("load failed; capture goes on, the load is retried", error=str(exc))
-                backoff.wait(self._stopping.is_set)
+                retry.wait()
                 self._wake.set()  # batches are still pending: try again at once after the backoff
                 continue
-            backoff.reset()
+            retry.succeeded()
             add_stats(self.stats, stats)
             self.backlog.settle(mark, stats.pending)
             self.last_success = time.time()

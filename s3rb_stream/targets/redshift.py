@@ -2,7 +2,8 @@
 
 Every statement of one load, and the record of its batches, commit in one transaction. A load, the
 preparation of a table and the claim of the fence are each retried with backoff after an isolation
-conflict (error 1023, under SERIALIZABLE or SNAPSHOT isolation) or a dropped connection; a
+conflict (error 1023, under SERIALIZABLE or SNAPSHOT isolation) or a dropped connection, told
+apart by SQLSTATE and error number (redshift_errors.py), with the one retry helper (retry.py); a
 statement that ran out of time is an outage the daemon retries later (docs/ARCHITECTURE.md,
 "Redshift: statement time").
 """
@@ -23,9 +24,9 @@ from s3rb_stream.core.overflow import Overflow, fit_table
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import DELETED_AT, SourceTable, table_to_json
 from s3rb_stream.core.target_names import redshift_rules
-from s3rb_stream.errors import ConfigError, FencedOut, WarehouseError, WarehouseUnavailable
+from s3rb_stream.errors import ConfigError, WarehouseError, WarehouseUnavailable
 from s3rb_stream.log import get_logger
-from s3rb_stream.retry import Backoff
+from s3rb_stream.retry import Policy, Retry
 from s3rb_stream.settings import Mode, OptionTypes, WarehouseLocation, typed_options
 from s3rb_stream.sql import redshift as sql
 from s3rb_stream.sql import scd2 as scd2_sql
@@ -35,11 +36,21 @@ from s3rb_stream.store import parquet
 from s3rb_stream.store.manifest import ManifestEntry, manifest_json
 from s3rb_stream.store.s3 import S3Store
 from s3rb_stream.targets.base import AppliedSummary, Fence, Sweep
+from s3rb_stream.targets.redshift_errors import (
+    Failure,
+    classify,
+    error_fields,
+    redshift_code,
+    server_message,
+    timed_out,
+    worth_retrying,
+)
 
 log = get_logger(__name__)
 
 T = TypeVar("T")
-RETRIES = 5
+# A load, a table's preparation, the fence's claim: 5 tries, 1, 2, 4 and 8 s apart (retry.py).
+TRANSACTION_RETRY = Policy(first=1.0, tries=5, retry_if=worth_retrying)
 TIMEOUT_HINT = (
     "nothing was applied and it is retried later; if it needs longer, raise"
     " S3RB_REDSHIFT_STATEMENT_TIMEOUT_SECONDS (and ?timeout= in S3RB_WAREHOUSE_URL, if set)"
@@ -82,36 +93,16 @@ def connect_options(location: WarehouseLocation, statement_timeout: int = 0) -> 
     return kwargs
 
 
-def server_message(exc: Exception) -> str:
-    """The server's own words: redshift_connector carries the error fields as a dict."""
-    fields = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else None
-    if fields is None:
-        return str(exc)
-    text = f"{fields.get('C', '')}: {fields.get('M', '')}".strip(": ")
-    if fields.get("D"):
-        text += f" ({fields['D']})"
-    return text
-
-
 def _step(statement: str) -> str:
     """What a statement does, in two words, for an error message: "COPY", "MERGE INTO", ..."""
     return " ".join(statement.split()[:2]) if not statement.startswith("COPY") else "COPY"
-
-
-def _retryable(exc: Exception) -> bool:
-    """A dropped connection, or an isolation conflict (error 1023, "Serializable isolation
-    violation", which Redshift reports under SNAPSHOT isolation too): worth another try."""
-    text = str(exc)
-    dropped = isinstance(exc, (redshift_connector.error.InterfaceError, OSError))
-    return dropped or "1023" in text or "serializable" in text.lower()
 
 
 def too_wide_hint(exc: Exception, table: SourceTable) -> str | None:
     """What to do when Redshift refuses a row as too wide for query processing (error 8001: "The
     combined length of columns processed in the SQL statement exceeded the query-processing limit"),
     naming the table's widest columns; None for any other error."""
-    fields = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
-    if fields.get("M") != "8001" and "query-processing limit" not in str(exc):
+    if redshift_code(error_fields(exc)) != "8001" and "query-processing limit" not in str(exc):
         return None
     widths = sorted(((_declared_bytes(sql.column_type(c)), c.name) for c in table.columns), key=lambda w: (-w[0], w[1]))
     widest = ", ".join(f"{name} ({size} bytes)" for size, name in widths[:3] if size)
@@ -127,19 +118,6 @@ def _declared_bytes(column_type: str) -> int:
     head, _, rest = column_type.partition("(")
     size = rest.rstrip(")")
     return int(size) if head in ("VARCHAR", "CHAR", "VARBYTE") and size.isdigit() else 0
-
-
-def timed_out(exc: BaseException) -> str | None:
-    """How a statement ran out of time, or None: the driver's socket timeout (a ``TimeoutError``
-    from ``execute``), or Redshift's ``statement_timeout`` ("Query (n) cancelled on user's
-    request", SQLSTATE 57014)."""
-    if isinstance(exc, TimeoutError):
-        return "no answer within the driver's socket timeout"
-    fields = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
-    text = str(fields.get("M", "")) if fields else str(exc)
-    if fields.get("C") == "57014" or "statement timeout" in text or "cancelled on user's request" in text:
-        return "cancelled by Redshift's statement_timeout"
-    return None
 
 
 class RedshiftWarehouse:
@@ -361,38 +339,35 @@ class RedshiftWarehouse:
 
     def _attempts(self, what: str, step: Callable[[], T], hint: Callable[[Exception, str], str] | None = None) -> T:
         """``step``, one transaction, tried again with backoff after an isolation conflict or a
-        dropped connection (rolled back first). A timeout, or what is left after the retries, is a
-        WarehouseUnavailable the daemon retries later; any other error a WarehouseError with the
-        server's words and the step that failed; a fence refusal is raised as it is."""
-        backoff = Backoff(first=1.0)
-        for attempt in range(1, RETRIES + 1):
-            try:
-                return step()
-            except FencedOut:
-                self._rollback()
-                raise
-            except (redshift_connector.error.Error, OSError) as exc:
-                how = timed_out(exc)
-                if how is not None:  # retried by the daemon later, not at once: it would only time out again
-                    self._reconnect()
-                    raise WarehouseUnavailable(
-                        f"{what} ran out of time at {self._last_step()}: {how}", TIMEOUT_HINT
-                    ) from None
-                self._rollback()
-                if attempt == RETRIES or not _retryable(exc):
-                    step_name = self._last_step()
-                    told = hint(exc, step_name) if hint else "nothing of it was committed"
-                    # Still unreachable or in conflict after the retries: the daemon tries again later.
-                    error = WarehouseUnavailable if _retryable(exc) else WarehouseError
-                    raise error(f"{what} failed at {step_name}: {server_message(exc)}", told) from None
-                log.warning("redshift transaction retrying", step=what, attempt=attempt, error=str(exc))
-                backoff.wait()
-                if isinstance(exc, (redshift_connector.error.InterfaceError, OSError)):
-                    self._reconnect()
-            except BaseException:  # a stop, or an error of ours: leave no transaction open
-                self._rollback()
-                raise
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        dropped connection (rolled back first; ``TRANSACTION_RETRY``). A timeout, or what is left
+        after the retries, is a WarehouseUnavailable the daemon retries later; any other error a
+        WarehouseError with the server's words and the step that failed; a fence refusal is raised
+        as it is."""
+
+        def retrying(exc: Exception, attempt: int) -> None:
+            self._rollback()
+            log.warning("redshift transaction retrying", step=what, attempt=attempt, error=str(exc))
+            if classify(exc) is Failure.DROPPED:
+                self._reconnect()
+
+        try:
+            return Retry(TRANSACTION_RETRY).call(step, retrying)
+        except (redshift_connector.error.Error, OSError) as exc:
+            how = timed_out(exc)
+            if how is not None:  # retried by the daemon later, not at once: it would only time out again
+                self._reconnect()
+                raise WarehouseUnavailable(
+                    f"{what} ran out of time at {self._last_step()}: {how}", TIMEOUT_HINT
+                ) from None
+            self._rollback()
+            step_name = self._last_step()
+            told = hint(exc, step_name) if hint else "nothing of it was committed"
+            # Still unreachable or in conflict after the retries: the daemon tries again later.
+            error = WarehouseUnavailable if worth_retrying(exc) else WarehouseError
+            raise error(f"{what} failed at {step_name}: {server_message(exc)}", told) from None
+        except BaseException:  # a fence refusal, a stop, or an error of ours: leave no transaction open
+            self._rollback()
+            raise
 
     def _fitted_object(
         self, schema: str, table: SourceTable, ref: BatchRef, data: pa.Table, overflow: Overflow

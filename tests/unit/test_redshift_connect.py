@@ -33,7 +33,7 @@ def test_the_socket_timeout_sits_above_the_statement_timeout_unless_the_url_sets
 
 
 def test_timeouts_are_told_apart_from_other_errors() -> None:
-    from s3rb_stream.targets.redshift import timed_out
+    from s3rb_stream.targets.redshift_errors import timed_out
 
     assert timed_out(TimeoutError("timed out")) == "no answer within the driver's socket timeout"
     cancelled = {"S": "ERROR", "C": "57014", "M": "Query (150) cancelled on user's request"}
