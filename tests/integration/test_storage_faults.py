@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from s3rb_stream.errors import CorruptStateError
-from s3rb_stream.pipeline.capture import active_quarantines
+from s3rb_stream.state.quarantines import active_quarantines
 from s3rb_stream.store import open_store
 from tests.integration.conftest import Pipeline
 
@@ -33,7 +33,7 @@ def test_a_truncated_batch_object_is_set_aside_the_table_held_and_a_snapshot_rec
     p.run()
     assert p.target_rows("b") == p.source_rows("b")  # the other table goes on
     assert p.target_query(f"SELECT count(*) FROM {p.target_schema}.a") == [(0,)]  # nothing of a taken as good
-    reason = active_quarantines(store, p.source_db, p.target_schema)["a"]
+    reason = active_quarantines(store, p.source_db, p.target_schema)["a"].describe()
     assert f"batch object {part} is unreadable" in reason
     assert store.get(part) is None
     assert store.get(part.split("/year=")[0] + "/_corrupt/" + part.rsplit("/", 1)[1]) is not None
