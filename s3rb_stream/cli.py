@@ -45,9 +45,13 @@ def exit_if_quarantined(settings: Settings, pipelines: list[tuple[str, str, set[
 
 
 def _settings() -> Settings:
+    """Every command's start: its settings, the log, and the process-wide switches."""
+    from s3rb_stream import process
+
     settings = load_settings()
     logging_setup.register_secrets(settings.secrets())
     logging_setup.configure(settings.log_format, settings.log_level)
+    process.configure(settings)
     return settings
 
 

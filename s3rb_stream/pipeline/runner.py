@@ -8,7 +8,7 @@ import time
 import zlib
 from typing import Any, Literal
 
-from s3rb_stream import metrics, speedups
+from s3rb_stream import metrics, process
 from s3rb_stream.core.checkpoint import now_utc
 from s3rb_stream.core.gtid import Flavor
 from s3rb_stream.core.positions import BinlogPosition
@@ -29,7 +29,7 @@ from s3rb_stream.sources import mysql_meta
 from s3rb_stream.state.checkpoint import load_checkpoint
 from s3rb_stream.state.lease import Lease
 from s3rb_stream.state.quarantines import active_quarantines, save_quarantine
-from s3rb_stream.store import open_store, parquet
+from s3rb_stream.store import open_store
 from s3rb_stream.targets import Fence, Warehouse, open_warehouse
 
 log = get_logger(__name__)
@@ -78,8 +78,6 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
     """Preflight everything before anything is written: config, source, binlog settings, store.
     It writes nothing (``check`` runs it, and a standby before it holds the lease): what it finds
     to record, the captured tables gone from the source, is in ``Prepared.gone``."""
-    speedups.use(settings.speedups)
-    parquet.use_system_allocator()
     tables_file = load_tables_file(settings.tables_file)
     mysql = settings.mysql()
     conn = mysql_meta.connect(mysql)
@@ -211,6 +209,7 @@ def run(
     standby: bool = False,
 ) -> RunResult:
     stop = stop or StopFlag()
+    process.configure(settings)
     start_metrics(settings)  # from the start: a preflight that waits for an outage is seen, not gone
     try:
         prepared = prepare(settings, source_db, target_schema, start_position)  # preflight: nothing written yet
