@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from s3rb_stream.errors import CorruptStateError
@@ -64,3 +66,21 @@ def test_a_malformed_state_object_is_a_named_error_and_nothing_is_loaded(pipelin
     with pytest.raises(CorruptStateError, match=f"{key}.* is unreadable"):
         p.run()
     assert (p.target_rows("a"), p.target_rows("b")) == before
+
+
+def test_a_malformed_extract_state_of_a_quarantined_table_is_named_by_its_own_key(pipeline: Pipeline) -> None:
+    """The lift rule reads the table's extract state: an error in it names that object, not the
+    quarantine record."""
+    p = pipeline
+    setup_two_tables(p)
+    p.snapshot(load=False)
+    store = open_store(p.settings)
+    [part] = [k for k in store.list(store.prefix) if "/a/year=" in k]
+    data = store.get(part)
+    assert data is not None
+    store.put(part, data[: len(data) // 2])
+    p.run()  # a is quarantined, its loads held
+    [key] = [k for k in store.list(store.prefix) if k.endswith("_s3rb_state/extracts/a.json")]
+    store.put(key, b'{"version": 1, "kind": ')
+    with pytest.raises(CorruptStateError, match=f"state object {re.escape(key)} is unreadable"):
+        p.run()
