@@ -75,9 +75,10 @@ def default_server_id(source_db: str, target_schema: str) -> int:
 
 
 def prepare(settings: Settings, source_db: str, target_schema: str, start_position: StartPosition) -> Prepared:
-    """Preflight everything before anything is written: config, source, binlog settings, store.
-    It writes nothing (``check`` runs it, and a standby before it holds the lease): what it finds
-    to record, the captured tables gone from the source, is in ``Prepared.gone``."""
+    """Preflight everything before a run: config, source, binlog settings, store. It writes no
+    record (``check`` runs it, and a standby before it holds the lease; only the store's write
+    probe): what it finds to record, the captured tables gone from the source, is in
+    ``Prepared.gone``, which ``run`` records once it holds the lease."""
     tables_file = load_tables_file(settings.tables_file)
     mysql = settings.mysql()
     conn = mysql_meta.connect(mysql)
