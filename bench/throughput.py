@@ -58,6 +58,7 @@ from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import XidEvent
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
+from s3rb_stream import process
 from s3rb_stream.core.batching import FlushPolicy
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.schema import SourceTable
@@ -256,6 +257,7 @@ def bare(port: int, start: BinlogPosition, end: BinlogPosition) -> int:
 
 def capture_only(settings: Settings, end: BinlogPosition) -> int:
     """The capture half of ``run``: binlog → Parquet objects and checkpoints, nothing loaded."""
+    process.configure(settings)  # as run sets it: the speed-ups setting and Arrow's allocator
     prepared = prepare(settings, "bench", "analytics", "earliest")
     assert prepared.start is not None
     policy = FlushPolicy(settings.batch_max_rows, settings.batch_max_bytes, settings.batch_max_age_seconds)

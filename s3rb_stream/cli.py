@@ -23,17 +23,21 @@ EXIT_STOPPED = 143  # a batch command stopped by SIGTERM/SIGINT between pages, i
 def exit_if_quarantined(settings: Settings, pipelines: list[tuple[str, str, set[str] | None]]) -> None:
     """Nothing silent: a batch command whose tables (``None``: every table) end quarantined says
     which and why, ending with a line that names them, and exits with :data:`EXIT_QUARANTINED`."""
-    from s3rb_stream.pipeline.capture import active_quarantines
+    from s3rb_stream.core.quarantine import resnapshot_command
+    from s3rb_stream.state.quarantines import active_quarantines
     from s3rb_stream.store import open_store
 
     store = open_store(settings)
     named = []
     for source_db, target_schema, only in pipelines:
-        for table, reason in sorted(active_quarantines(store, source_db, target_schema).items()):
+        for table, quarantine in sorted(active_quarantines(store, source_db, target_schema).items()):
             if only is not None and table not in only:
                 continue
-            fix = f"s3rb-stream snapshot --source-db {source_db} --target-schema {target_schema} -t {table} --restart"
-            click.echo(f"{source_db}.{table} is quarantined: {reason}; after fixing the cause, run: {fix}", err=True)
+            fix = resnapshot_command(source_db, target_schema, table)
+            click.echo(
+                f"{source_db}.{table} is quarantined: {quarantine.describe()}; after fixing the cause, run: {fix}",
+                err=True,
+            )
             named.append(f"{source_db}.{table}")
     if named:
         click.echo(f"quarantined, not captured: {', '.join(named)}", err=True)
@@ -41,9 +45,13 @@ def exit_if_quarantined(settings: Settings, pipelines: list[tuple[str, str, set[
 
 
 def _settings() -> Settings:
+    """Every command's start: its settings, the log, and the process-wide switches."""
+    from s3rb_stream import process
+
     settings = load_settings()
     logging_setup.register_secrets(settings.secrets())
     logging_setup.configure(settings.log_format, settings.log_level)
+    process.configure(settings)
     return settings
 
 

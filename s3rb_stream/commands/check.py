@@ -3,7 +3,7 @@ settings, keys, store, warehouse) without writing anything, and say what was fou
 
 from __future__ import annotations
 
-from s3rb_stream import speedups
+from s3rb_stream import process, speedups
 from s3rb_stream.pipeline.runner import prepare
 from s3rb_stream.settings import Settings
 from s3rb_stream.targets import open_warehouse
@@ -11,6 +11,7 @@ from s3rb_stream.targets import open_warehouse
 
 def check_pipeline(settings: Settings, source_db: str, target_schema: str) -> list[str]:
     """The lines ``check`` prints; a problem raises its error (nothing is written either way)."""
+    process.configure(settings)
     prepared = prepare(settings, source_db, target_schema, "earliest")
     open_warehouse(settings).close()
     lines = [f"ok: {len(prepared.tables)} table(s) of {source_db} ready to stream into {target_schema}"]

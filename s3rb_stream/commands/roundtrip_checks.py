@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from s3rb_stream.core import roundtrip as sample
 from s3rb_stream.core.changes import Change
-from s3rb_stream.core.object_keys import BatchRef, batch_key, join
+from s3rb_stream.core.object_keys import BatchRef, batch_key, pipeline_prefix
 from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.scd2 import make_spec
 from s3rb_stream.core.schema import META_COLUMNS, SourceTable
@@ -183,7 +183,7 @@ class Roundtrip:
             self.warehouse.drop_schema(self.schema)
             for key in self.written:
                 self.store.delete(key)
-            for key in self.store.list(join(self.store.prefix, SOURCE_DB, self.schema) + "/"):
+            for key in self.store.list(pipeline_prefix(self.store.prefix, SOURCE_DB, self.schema) + "/"):
                 self.store.delete(key)  # manifests and fitted copies the loads wrote
             self.report.ok("cleanup", f"dropped scratch schema {self.schema} and its objects")
         except Exception as exc:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from s3rb_stream import process
 from s3rb_stream.core.checkpoint import now_utc
 from s3rb_stream.core.gtid import Flavor, GtidState
 from s3rb_stream.core.positions import BinlogPosition
@@ -129,6 +130,7 @@ def snapshot(
 ) -> SnapshotResult:
     """Snapshot the selected binlog tables, then load. ``stopping``: checked after each page;
     when true, :class:`Stopped` with the progress saved, and the next run resumes there."""
+    process.configure(settings)
     resolved = resolve_for_query(settings, source_db, need_binlog=True)
     check_target_names(settings, target_schema, resolved)
     selected = select_tables(resolved, table_names, {"binlog"}, "snapshot")

@@ -5,25 +5,24 @@ Reads the store and the warehouse only; the source is asked for its position whe
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import unquote
 
 from s3rb_stream.core.checkpoint import Checkpoint, now_utc
-from s3rb_stream.core.object_keys import STATE_DIR, parse_batch_key
+from s3rb_stream.core.object_keys import parse_batch_key, pipeline_prefix
 from s3rb_stream.core.positions import BinlogPosition
-from s3rb_stream.core.query_state import ExtractState, HybridState
 from s3rb_stream.errors import S3rbError
 from s3rb_stream.settings import Settings
 from s3rb_stream.sources import mysql_meta
+from s3rb_stream.state.checkpoint import load_checkpoint
+from s3rb_stream.state.extracts import all_extracts
+from s3rb_stream.state.hybrid import all_hybrids
+from s3rb_stream.state.pipelines import pipelines as stored_pipelines
+from s3rb_stream.state.quarantines import active_quarantines
 from s3rb_stream.store import open_store
 from s3rb_stream.store.base import ObjectStore
 from s3rb_stream.targets import AppliedSummary, open_warehouse
-
-STATE_MARK = f"/{STATE_DIR}/"
-CHECKPOINT_SUFFIX = f"/{STATE_DIR}/checkpoint.json"
 
 
 @dataclass
@@ -55,22 +54,20 @@ def collect(settings: Settings, source_db: str | None = None, target_schema: str
     store = open_store(settings)
     problems: list[str] = []
     keys = store.list(store.prefix + "/" if store.prefix else "")
-    # Every pipeline keeps state under {prefix}/{source_db}/{target_schema}/_s3rb_state/.
-    bases = sorted({k.split(STATE_MARK)[0] for k in keys if STATE_MARK in k and k.count("/") >= 3})
+    found = stored_pipelines(store, keys)  # every pipeline that keeps state in the store
     position = _source_position(settings, problems)
-    summaries = _applied(settings, problems, {unquote(b.split("/")[-1]) for b in bases})
+    summaries = _applied(settings, problems, {schema for _, schema in found})
     pipelines = []
-    for base in bases:
-        db, schema = (unquote(part) for part in base.split("/")[-2:])
+    for db, schema in found:
         if (source_db and db != source_db) or (target_schema and schema != target_schema):
             continue
-        data = store.get(base + CHECKPOINT_SUFFIX)
-        checkpoint = Checkpoint.from_json(data, base + CHECKPOINT_SUFFIX) if data is not None else None
+        checkpoint = load_checkpoint(store, db, schema)
+        base = pipeline_prefix(store.prefix, db, schema) + "/"
         written: dict[str, set[str]] = defaultdict(set)
-        for ref in (parse_batch_key(k) for k in keys if k.startswith(base + "/")):
+        for ref in (parse_batch_key(k) for k in keys if k.startswith(base)):
             if ref is not None:
                 written[ref.table].add(ref.key)
-        notes = _notes(store, base, keys)
+        notes = _notes(store, db, schema)
         applied = summaries.get(schema, {})
         lag = None
         if checkpoint is not None and checkpoint.last_event_ts is not None:
@@ -92,26 +89,17 @@ def collect(settings: Settings, source_db: str | None = None, target_schema: str
     return Status(pipelines, position, problems)
 
 
-def _notes(store: ObjectStore, base: str, keys: list[str]) -> dict[str, str]:
-    """Per table, what its query-based state says: extract progress or the hybrid watermark."""
+def _notes(store: ObjectStore, source_db: str, target_schema: str) -> dict[str, str]:
+    """Per table, what its records say: extract progress or the hybrid watermark, and above
+    either a quarantine in force (a lifted one is not shown: the snapshot that lifted it is)."""
     notes: dict[str, str] = {}
-    for key in keys:
-        if not key.startswith(base + STATE_MARK) or not key.endswith(".json"):
-            continue
-        kind, _, name = key[len(base + STATE_MARK) :].partition("/")
-        table = unquote(name.removesuffix(".json"))
-        data = store.get(key) if kind in ("extracts", "hybrid", "quarantine") and table else None
-        if data is None:
-            continue
-        if kind == "quarantine":
-            notes[table] = "QUARANTINED: " + str(json.loads(data).get("reason", "?"))
-        elif kind == "extracts":
-            extract = ExtractState.from_json(data, key)
-            at = f" at {extract.position}" if extract.position else ""
-            notes[table] = f"{extract.kind}{at} {extract.status}: {extract.rows:,} rows in {extract.parts} parts"
-        else:
-            hybrid = HybridState.from_json(data, key)
-            notes[table] = f"hybrid watermark {hybrid.last_ts} / id {hybrid.last_id.decode(errors='replace')}"
+    for table, extract in all_extracts(store, source_db, target_schema).items():
+        at = f" at {extract.position}" if extract.position else ""
+        notes[table] = f"{extract.kind}{at} {extract.status}: {extract.rows:,} rows in {extract.parts} parts"
+    for table, hybrid in all_hybrids(store, source_db, target_schema).items():
+        notes[table] = f"hybrid watermark {hybrid.last_ts} / id {hybrid.last_id.decode(errors='replace')}"
+    for table, quarantine in active_quarantines(store, source_db, target_schema).items():
+        notes[table] = "QUARANTINED: " + quarantine.reason
     return notes
 
 

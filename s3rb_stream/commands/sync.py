@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from s3rb_stream import process
 from s3rb_stream.commands.snapshot import resolve_for_query
 from s3rb_stream.log import per_pipeline
 from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names
@@ -33,6 +34,7 @@ def sync(
 ) -> SyncResult:
     """Each selected query table's strategy once, then a load. ``stopping``: checked after each
     page; when true, :class:`Stopped` with the progress saved (a signal in the CLI)."""
+    process.configure(settings)
     resolved = resolve_for_query(settings, source_db, need_binlog=False)
     check_target_names(settings, target_schema, resolved)
     selected = prepare_query_tables(resolved, table_names)

@@ -2,6 +2,11 @@
 
 ``{prefix}/{source_db}/{target_schema}/{table}/year=YYYY/month=MM/day=DD/{table}_{first}_{last}.parquet``
 
+This module is the one place where keys are built and parsed (docs/ARCHITECTURE.md, "Object
+layout"): the batches, the objects kept beside a table's batches (``_corrupt/``, ``_fitted/``,
+``_manifests/``), and the pipeline's records under ``_s3rb_state/``, which only
+:mod:`s3rb_stream.state` reads and writes.
+
 The date comes from the first change's source commit time, so a replayed range gets the same
 key. Source, schema and table names are used as spelled when they hold only ASCII letters, digits,
 ``_``, ``-`` and ``.``; anything else (spaces, quotes, backticks, ``:``, non-ASCII letters) is
@@ -77,19 +82,84 @@ def checkpoint_key(prefix: str, source_db: str, target_schema: str) -> str:
     return state_key(prefix, source_db, target_schema, "checkpoint.json")
 
 
+def lease_key(prefix: str, source_db: str, target_schema: str) -> str:
+    """Who writes the pipeline, until when, and the lease's generation (the fencing token)."""
+    return state_key(prefix, source_db, target_schema, "lease.json")
+
+
+# The per-table records, one folder each: a table's record is ``{folder}/{table}.json``.
+EXTRACTS, QUARANTINE, HYBRID = "extracts", "quarantine", "hybrid"
+
+
+def table_state_prefix(prefix: str, source_db: str, target_schema: str, folder: str) -> str:
+    """Where one kind of per-table record lives (:data:`EXTRACTS`, :data:`QUARANTINE`, :data:`HYBRID`)."""
+    return state_key(prefix, source_db, target_schema, folder) + "/"
+
+
 def extract_state_key(prefix: str, source_db: str, target_schema: str, table: str) -> str:
     """Progress of a table's latest snapshot or full_sync extract."""
-    return state_key(prefix, source_db, target_schema, "extracts", f"{segment(table)}.json")
+    return state_key(prefix, source_db, target_schema, EXTRACTS, f"{segment(table)}.json")
 
 
 def quarantine_key(prefix: str, source_db: str, target_schema: str, table: str) -> str:
     """Why and where capture of a table stopped while the others go on."""
-    return state_key(prefix, source_db, target_schema, "quarantine", f"{segment(table)}.json")
+    return state_key(prefix, source_db, target_schema, QUARANTINE, f"{segment(table)}.json")
 
 
 def hybrid_state_key(prefix: str, source_db: str, target_schema: str, table: str) -> str:
     """A hybrid table's watermark: the last (timestamp, id) read."""
-    return state_key(prefix, source_db, target_schema, "hybrid", f"{segment(table)}.json")
+    return state_key(prefix, source_db, target_schema, HYBRID, f"{segment(table)}.json")
+
+
+def table_of_state_key(key: str) -> str | None:
+    """The table a per-table record's key names (``.../_s3rb_state/{folder}/{table}.json``), else None."""
+    parts = key.split("/")
+    if len(parts) < 3 or parts[-3] != STATE_DIR or not parts[-1].endswith(".json") or parts[-1] == ".json":
+        return None
+    return unquote(parts[-1].removesuffix(".json"))
+
+
+def pipeline_of_state_key(prefix: str, key: str) -> tuple[str, str] | None:
+    """The (source_db, target_schema) whose ``_s3rb_state/`` holds ``key``, else None (a batch, the
+    store's own write check, anything else)."""
+    base = join(prefix)
+    if base and not key.startswith(base + "/"):
+        return None
+    parts = key[len(base) + 1 if base else 0 :].split("/")
+    if len(parts) < 4 or parts[2] != STATE_DIR:
+        return None
+    return unquote(parts[0]), unquote(parts[1])
+
+
+def write_check_key(prefix: str) -> str:
+    """The object a store writes to show it can be written (outside every pipeline)."""
+    return join(prefix, STATE_DIR, ".write-check")
+
+
+def _table_dir(batch: str) -> tuple[str, str]:
+    """A batch key's table folder and file name: the objects kept for a batch live beside it."""
+    match = _BATCH.search(batch)
+    if match is None:
+        raise ValueError(f"{batch!r} is not a batch object key")
+    return batch[: match.start()] + "/" + match["table"], batch.rsplit("/", 1)[1]
+
+
+def aside_key(batch: str) -> str:
+    """Where an unreadable batch object is moved, kept for inspection: ``{table}/_corrupt/{name}``."""
+    folder, name = _table_dir(batch)
+    return f"{folder}/_corrupt/{name}"
+
+
+def fitted_key(batch: str) -> str:
+    """A batch's copy with values fitted to Redshift's limits: ``{table}/_fitted/{name}``."""
+    folder, name = _table_dir(batch)
+    return f"{folder}/_fitted/{name}"
+
+
+def manifest_key(first_batch: str, first_seq: int, last_seq: int) -> str:
+    """The COPY manifest of one load of a table: ``{table}/_manifests/{first}_{last}.manifest``."""
+    folder, _ = _table_dir(first_batch)
+    return f"{folder}/_manifests/{first_seq}_{last_seq}.manifest"
 
 
 @dataclass(frozen=True)

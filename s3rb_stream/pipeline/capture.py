@@ -7,7 +7,6 @@ whose outcome is still ahead (docs/ARCHITECTURE.md, "XA transactions").
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,16 +22,19 @@ from s3rb_stream.core.changes import Change, Op
 from s3rb_stream.core.checkpoint import Checkpoint, now_utc
 from s3rb_stream.core.column_types import same_definition
 from s3rb_stream.core.ddl import follow_problem, parse_ddl, renames_table
-from s3rb_stream.core.object_keys import batch_key, checkpoint_key, extract_state_key, quarantine_key
+from s3rb_stream.core.object_keys import batch_key
 from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.core.quarantine import Quarantine
 from s3rb_stream.core.query_state import ExtractState
 from s3rb_stream.core.schema import SourceTable, table_to_json
-from s3rb_stream.errors import CorruptStateError
 from s3rb_stream.log import get_logger
 from s3rb_stream.sources.binlog import BinlogReader, Boundary, Ddl, RowImages, XaOutcome, XaPrepared
 from s3rb_stream.sources.row_decoder import fits_table
 from s3rb_stream.sources.table_history import AlterHints, reconcile
 from s3rb_stream.sources.table_map import TableMap
+from s3rb_stream.state.checkpoint import save_checkpoint
+from s3rb_stream.state.extracts import save_extract
+from s3rb_stream.state.quarantines import save_quarantine
 from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
 
@@ -53,79 +55,6 @@ class Adopted:
 
     table: SourceTable
     one_change_per_transaction: bool = False  # SCD2: states inside a transaction are not versions
-
-
-def save_quarantine(
-    store: ObjectStore,
-    source_db: str,
-    target_schema: str,
-    table: str,
-    reason: str,
-    position: BinlogPosition,
-    hold_loads_below: int | None = None,
-) -> None:
-    """Stop capturing ``table``; with ``hold_loads_below`` (a sequence) also stop loading it until a
-    snapshot taken after that sequence replaces what was lost (a corrupt batch object)."""
-    record: dict[str, object] = {"table": table, "reason": reason, "binlog_file": position.file}
-    record |= {"binlog_pos": position.pos} | {k: v for k, v in position.to_dict().items() if k.startswith("gtid")}
-    if hold_loads_below is not None:
-        record["hold_loads_below"] = hold_loads_below
-    record["at"] = now_utc().isoformat()
-    store.put(quarantine_key(store.prefix, source_db, target_schema, table), json.dumps(record, indent=2).encode())
-    metrics.QUARANTINED.labels(source_db, target_schema, table).set(1)
-    metrics.ERRORS.labels(source_db, target_schema, table, "quarantine").inc()
-    log.error(
-        "table quarantined: capture of it stopped"
-        + (" and its loads held" if hold_loads_below is not None else "")
-        + ", the other tables go on",
-        table=table,
-        reason=reason,
-        position=str(position),
-        fix=f"s3rb-stream snapshot --source-db {source_db} --target-schema {target_schema} -t {table} --restart",
-    )
-
-
-def active_quarantines(store: ObjectStore, source_db: str, target_schema: str) -> dict[str, str]:
-    """Quarantined tables and why; a snapshot completed after the quarantine lifts it."""
-    return {table: reason for table, (reason, _) in quarantine_records(store, source_db, target_schema).items()}
-
-
-def quarantine_records(store: ObjectStore, source_db: str, target_schema: str) -> dict[str, tuple[str, bool]]:
-    found: dict[str, tuple[str, bool]] = {}
-    prefix = quarantine_key(store.prefix, source_db, target_schema, "x").rsplit("/", 1)[0] + "/"
-    for key in store.list(prefix):
-        data = store.get(key)
-        if data is None:
-            continue
-        try:
-            record = json.loads(data)
-            table, reason = str(record["table"]), str(record["reason"])
-            since = BinlogPosition.from_dict(record, "binlog_file", "binlog_pos")
-            hold = record.get("hold_loads_below")
-            since_seq = int(hold) if hold is not None else since.seq
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CorruptStateError(
-                f"quarantine record {key} is unreadable: {exc}", "delete it and re-snapshot the table"
-            ) from None
-        state_data = store.get(extract_state_key(store.prefix, source_db, target_schema, table))
-        state = ExtractState.from_json(state_data, key) if state_data is not None else None
-        lifted = (
-            state is not None
-            and state.kind == "snapshot"
-            and state.status == "complete"
-            and state.position is not None
-            and state.position.seq > since_seq
-        )
-        if not lifted:
-            where = f"sequence {since_seq}" if hold is not None else str(since)
-            found[table] = (f"{reason} (quarantined at {where})", hold is not None)
-    return found
-
-
-def load_checkpoint(store: ObjectStore, source_db: str, target_schema: str) -> Checkpoint | None:
-    key = checkpoint_key(store.prefix, source_db, target_schema)
-    data = store.get(key)
-    return Checkpoint.from_json(data, key) if data is not None else None
 
 
 def row_overhead(table: SourceTable) -> int:
@@ -528,7 +457,7 @@ class Capture:
         key = batch_key(self.store.prefix, self.source_db, self.target_schema, table, seq, seq, read_at, 0)
         self.store.put(key, parquet.encode(parquet.changes_to_table(source, []), self.store.parquet_codec))
         state = ExtractState("truncate", "complete", seq, seq, read_at, position, parts=1, final_key=key)
-        self.store.put(extract_state_key(self.store.prefix, self.source_db, self.target_schema, table), state.to_json())
+        save_extract(self.store, self.source_db, self.target_schema, table, state)
         log.info(
             "TRUNCATE followed: the table's rows are removed at the next load", table=table, position=str(position)
         )
@@ -536,7 +465,7 @@ class Capture:
     def quarantine(self, table: str, reason: str, position: BinlogPosition) -> None:
         """Stop capturing one table, durably, while the others go on."""
         self.quarantined[table] = reason
-        save_quarantine(self.store, self.source_db, self.target_schema, table, reason, position)
+        save_quarantine(self.store, self.source_db, self.target_schema, Quarantine(table, reason, position))
 
     def _commit(self, pending: _Pending, boundary: Boundary) -> None:
         if not pending.rows:  # a transaction of other tables: it still says how far behind capture is
@@ -646,6 +575,6 @@ class Capture:
             {name: seq for name, seq in self.skip_below.items() if seq > position.seq and name in self.tables},
         )
         faultpoints.reached("checkpoint.write")
-        self.store.put(checkpoint_key(self.store.prefix, self.source_db, self.target_schema), checkpoint.to_json())
+        save_checkpoint(self.store, checkpoint)
         self.saved_position = position
         self.last_saved_at = time.monotonic()

@@ -20,17 +20,18 @@ import pyarrow.compute as pc
 
 from s3rb_stream import faultpoints, metrics
 from s3rb_stream.core.column_types import same_definition
-from s3rb_stream.core.object_keys import BatchRef, extract_state_key, in_load_order, parse_batch_key, table_prefix
+from s3rb_stream.core.object_keys import BatchRef, aside_key, in_load_order, parse_batch_key, table_prefix
 from s3rb_stream.core.overflow import Overflow
-from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.core.quarantine import Quarantine
 from s3rb_stream.core.query_state import ExtractState
 from s3rb_stream.core.scd2 import Scd2Spec, make_spec
 from s3rb_stream.core.schema import SourceTable, definition_of
 from s3rb_stream.errors import CorruptStateError, S3rbError
 from s3rb_stream.log import get_logger
-from s3rb_stream.pipeline.capture import quarantine_records, save_quarantine
 from s3rb_stream.retry import transient
 from s3rb_stream.settings import Settings, TableConfig
+from s3rb_stream.state.extracts import load_extract
+from s3rb_stream.state.quarantines import active_quarantines, save_quarantine
 from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
 from s3rb_stream.targets import Fence, Sweep, Warehouse, name_rules
@@ -126,11 +127,6 @@ class Loader:
         applied = (warehouse or self.warehouse).applied(self.target_schema, table.name)
         return in_load_order([r for r in refs if r.key not in applied])
 
-    def extract_state(self, table: SourceTable) -> ExtractState | None:
-        key = extract_state_key(self.store.prefix, self.source_db, self.target_schema, table.name)
-        data = self.store.get(key)
-        return ExtractState.from_json(data, key) if data is not None else None
-
     def load_all(self, idle: bool = True) -> LoadStats:
         """One pass: every table's pending batches, table by table, or as many tables at once as
         there are connections; the first error is raised once the others' loads are over.
@@ -142,8 +138,8 @@ class Loader:
             stats = LoadStats()
             durable = self.durable()  # before listing: every change up to it is in an object listed below
             create = self.create_empty()  # once a pass: capture may catch up meanwhile
-            quarantined = quarantine_records(self.store, self.source_db, self.target_schema)  # one read for both
-            holds = {table for table, (_, hold) in quarantined.items() if hold}
+            quarantined = active_quarantines(self.store, self.source_db, self.target_schema)  # one read for both
+            holds = {table for table, quarantine in quarantined.items() if quarantine.holds_loads}
             self._not_captured = set(quarantined)
             work = [(c, t) for c, t in list(self.tables) if t.name not in holds]  # capture may add one meanwhile
             stats.held_back.extend(t.name for _, t in self.tables if t.name in holds)
@@ -213,7 +209,7 @@ class Loader:
                 self.target_schema, table, scd2_spec(config, table), evolve=False, soft_delete=config.soft_delete
             )
         refs = self.pending(table, warehouse)
-        extract = self.extract_state(table) if refs else None
+        extract = load_extract(self.store, self.source_db, self.target_schema, table.name) if refs else None
         if extract is not None and extract.status == "running":
             log.info(
                 "load held back: an extract of the table is being written",
@@ -293,22 +289,17 @@ class Loader:
         return True
 
     def _set_aside(self, table: SourceTable, ref: BatchRef, data: bytes, exc: CorruptStateError) -> None:
-        """A batch object that cannot be read is never loaded as if good: it moves to ``_corrupt/``
-        (kept for inspection), and the table is quarantined with its loads held until a snapshot
-        taken after the object's changes lifts it. The other tables go on."""
-        aside = f"{ref.key.split('/year=')[0]}/_corrupt/{ref.key.rsplit('/', 1)[1]}"
+        """A batch object that cannot be read is never loaded as if good: it is moved aside (kept
+        for inspection, docs/ARCHITECTURE.md, "Object layout"), and the table is quarantined with
+        its loads held until a snapshot taken after the object's changes lifts it. The other
+        tables go on."""
+        aside = aside_key(ref.key)
         self.store.put(aside, data)
         self.store.delete(ref.key)
         metrics.ERRORS.labels(self.source_db, self.target_schema, table.name, "load").inc()
-        save_quarantine(
-            self.store,
-            self.source_db,
-            self.target_schema,
-            table.name,
-            f"batch object {ref.key} is unreadable ({exc}); it was moved to {aside}",
-            BinlogPosition("", 0),
-            hold_loads_below=ref.last_seq,
-        )
+        reason = f"batch object {ref.key} is unreadable ({exc}); it was moved to {aside}"
+        quarantine = Quarantine(table.name, reason, None, hold_loads_below=ref.last_seq)
+        save_quarantine(self.store, self.source_db, self.target_schema, quarantine)
 
     def _apply(
         self,

@@ -11,11 +11,13 @@ from datetime import datetime
 import pyarrow as pa
 
 from s3rb_stream.core.changes import Op
-from s3rb_stream.core.object_keys import batch_key, extract_state_key, hybrid_state_key
+from s3rb_stream.core.object_keys import batch_key
 from s3rb_stream.core.query_state import ExtractState, HybridState
 from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.core.text_values import TextValue, rows_to_arrays
 from s3rb_stream.log import get_logger
+from s3rb_stream.state.extracts import load_extract, save_extract
+from s3rb_stream.state.hybrid import load_hybrid, save_hybrid
 from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
 
@@ -40,7 +42,7 @@ def page_table(
 
 @dataclass
 class TableStore:
-    """Where one table's batch objects and query state live."""
+    """One table's batch objects and query-read records, as the extracts and syncs use them."""
 
     store: ObjectStore
     source_db: str
@@ -64,27 +66,18 @@ class TableStore:
         self.store.put(key, parquet.encode(data, self.store.parquet_codec))
         return key
 
-    @property
-    def _extract_key(self) -> str:
-        return extract_state_key(self.store.prefix, self.source_db, self.target_schema, self.table.name)
-
-    @property
-    def _hybrid_key(self) -> str:
-        return hybrid_state_key(self.store.prefix, self.source_db, self.target_schema, self.table.name)
-
+    # The table's records, kept by s3rb_stream.state (docs/ARCHITECTURE.md, "Records").
     def extract_state(self) -> ExtractState | None:
-        data = self.store.get(self._extract_key)
-        return ExtractState.from_json(data, self._extract_key) if data is not None else None
+        return load_extract(self.store, self.source_db, self.target_schema, self.table.name)
 
     def save_extract_state(self, state: ExtractState) -> None:
-        self.store.put(self._extract_key, state.to_json())
+        save_extract(self.store, self.source_db, self.target_schema, self.table.name, state)
 
     def hybrid_state(self) -> HybridState | None:
-        data = self.store.get(self._hybrid_key)
-        return HybridState.from_json(data, self._hybrid_key) if data is not None else None
+        return load_hybrid(self.store, self.source_db, self.target_schema, self.table.name)
 
     def save_hybrid_state(self, state: HybridState) -> None:
-        self.store.put(self._hybrid_key, state.to_json())
+        save_hybrid(self.store, self.source_db, self.target_schema, self.table.name, state)
 
 
 @dataclass

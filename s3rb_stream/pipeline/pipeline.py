@@ -15,7 +15,6 @@ from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.errors import BinlogGone, S3rbError, SourceUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.capture import Adopted, Capture
-from s3rb_stream.pipeline.lease import Lease
 from s3rb_stream.pipeline.load import Loader, LoadStats, add_stats, check_target_names, scd2_spec
 from s3rb_stream.pipeline.resume import purged_error
 from s3rb_stream.pipeline.sync import QueryScheduler
@@ -25,6 +24,7 @@ from s3rb_stream.retry import Policy, Retry
 from s3rb_stream.settings import Settings, load_tables_file
 from s3rb_stream.sources import mysql_meta
 from s3rb_stream.sources.binlog import BinlogReader
+from s3rb_stream.state.lease import Lease
 from s3rb_stream.targets import Fence, Warehouse
 
 log = get_logger(__name__)

@@ -14,9 +14,9 @@ from s3rb_stream.core.preflight import Retention, gtid_problems, gtid_warning, s
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import BinlogGone, BinlogSettingsError, ConfigError
 from s3rb_stream.log import get_logger
-from s3rb_stream.pipeline.pages import TableStore
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.sources import mysql_meta
+from s3rb_stream.state.extracts import load_extract
 from s3rb_stream.store.base import ObjectStore
 
 log = get_logger(__name__)
@@ -28,7 +28,7 @@ def snapshot_positions(
     """Binlog tables whose last snapshot is complete, with the position each is consistent with."""
     positions = {}
     for _, table in tables:
-        state = TableStore(store, source_db, target_schema, table).extract_state()
+        state = load_extract(store, source_db, target_schema, table.name)
         if state is None or state.kind != "snapshot":
             continue
         if state.status == "running":

@@ -8,18 +8,17 @@ import time
 import zlib
 from typing import Any, Literal
 
-from s3rb_stream import metrics, speedups
+from s3rb_stream import metrics, process
 from s3rb_stream.core.checkpoint import now_utc
 from s3rb_stream.core.gtid import Flavor
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.preflight import retention_warning
+from s3rb_stream.core.quarantine import Quarantine, resnapshot_command
 from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR
 from s3rb_stream.core.schema import SourceTable, arrow_schema, table_from_json
 from s3rb_stream.errors import ConfigError, S3rbError
 from s3rb_stream.log import get_logger, per_pipeline
-from s3rb_stream.pipeline.capture import active_quarantines, load_checkpoint, save_quarantine
 from s3rb_stream.pipeline.extract import require_extractable
-from s3rb_stream.pipeline.lease import Lease
 from s3rb_stream.pipeline.load import LoadStats, check_target_names, scd2_spec
 from s3rb_stream.pipeline.pipeline import Pipeline
 from s3rb_stream.pipeline.resume import choose_start, gtid_flavor, lost_range, purged_error, snapshot_positions
@@ -27,7 +26,10 @@ from s3rb_stream.pipeline.types import Prepared, RunResult, StopFlag
 from s3rb_stream.retry import transient
 from s3rb_stream.settings import Settings, TableConfig, load_tables_file
 from s3rb_stream.sources import mysql_meta
-from s3rb_stream.store import open_store, parquet
+from s3rb_stream.state.checkpoint import load_checkpoint
+from s3rb_stream.state.lease import Lease
+from s3rb_stream.state.quarantines import active_quarantines, save_quarantine
+from s3rb_stream.store import open_store
 from s3rb_stream.targets import Fence, Warehouse, open_warehouse
 
 log = get_logger(__name__)
@@ -64,15 +66,19 @@ def unstarted_warning(tables: list[str], start_position: StartPosition, source_d
     )
 
 
+GONE = "the table no longer exists at the source (dropped or renamed)"
+
+
 def default_server_id(source_db: str, target_schema: str) -> int:
     """A stable replica id per pipeline, away from the small ids people give real servers."""
     return 1_000_000 + zlib.crc32(f"{source_db}/{target_schema}".encode()) % 1_000_000_000
 
 
 def prepare(settings: Settings, source_db: str, target_schema: str, start_position: StartPosition) -> Prepared:
-    """Preflight everything before anything is written: config, source, binlog settings, store."""
-    speedups.use(settings.speedups)
-    parquet.use_system_allocator()
+    """Preflight everything before a run: config, source, binlog settings, store. It writes no
+    record (``check`` runs it, and a standby before it holds the lease; only the store's write
+    probe): what it finds to record, the captured tables gone from the source, is in
+    ``Prepared.gone``, which ``run`` records once it holds the lease."""
     tables_file = load_tables_file(settings.tables_file)
     mysql = settings.mysql()
     conn = mysql_meta.connect(mysql)
@@ -85,13 +91,13 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
         store = open_store(settings)
         checkpoint = load_checkpoint(store, source_db, target_schema)
         captured = set(checkpoint.tables or ()) if checkpoint is not None else set()
-        already = set(active_quarantines(store, source_db, target_schema))
-        tables = mysql_meta.resolve_tables(conn, source_db, tables_file, missing_ok=captured | already)
-        if checkpoint is not None:
-            gone = (set(named) & captured) - {t.name for _, t in tables} - already
-            for name in sorted(gone):  # dropped while it was captured: stop it, keep the rest going
-                reason = "the table no longer exists at the source (dropped or renamed)"
-                save_quarantine(store, source_db, target_schema, name, reason, checkpoint.position)
+        quarantined = active_quarantines(store, source_db, target_schema)
+        tables = mysql_meta.resolve_tables(conn, source_db, tables_file, missing_ok=captured | set(quarantined))
+        gone: list[Quarantine] = []
+        if checkpoint is not None:  # dropped while it was captured: stop it, keep the rest going
+            missing = (set(named) & captured) - {t.name for _, t in tables} - set(quarantined)
+            gone = [Quarantine(name, GONE, checkpoint.position) for name in sorted(missing)]
+            quarantined |= {q.table: q for q in gone}
         if checkpoint is not None and checkpoint.definitions:
             # Replay from the checkpoint with the definitions in effect there; ALTERs ahead are followed.
             tables = [
@@ -112,7 +118,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
         binlog_names = [t.name for c, t in tables if c.cdc_strategy == "binlog"]
         if not binlog_names:
             store.check()
-            return Prepared(tables=tables, start=None, target_position=None, store=store, resumed=True)
+            return Prepared(tables=tables, start=None, target_position=None, store=store, resumed=True, gone=gone)
         variables = mysql_meta.check_binlog(conn, mysql)
         retention, notes = mysql_meta.check_retention(conn, mysql, variables, settings.min_binlog_retention_hours)
         server_id = settings.server_id or default_server_id(source_db, target_schema)
@@ -122,15 +128,14 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
             log.warning(note)
         gtid = gtid_flavor(settings, variables, checkpoint, warnings)
         target_position = mysql_meta.current_position(conn, gtid)
-        quarantined = active_quarantines(store, source_db, target_schema)
         for _, table in tables:
             metrics.QUARANTINED.labels(source_db, target_schema, table.name).set(1 if table.name in quarantined else 0)
-        for name, reason in quarantined.items():
+        for name, quarantine in sorted(quarantined.items()):
             warnings.append(
-                f"table {name} is quarantined: {reason}; the other tables go on. Re-snapshot it:"
-                f" s3rb-stream snapshot --source-db {source_db} --target-schema {target_schema} -t {name} --restart"
+                f"table {name} is quarantined: {quarantine.describe()}; the other tables go on. Re-snapshot it:"
+                f" {resnapshot_command(source_db, target_schema, name)}"
             )
-            log.error("quarantined table not captured", table=name, reason=reason)
+            log.error("quarantined table not captured", table=name, reason=quarantine.describe())
         binlog_names = [n for n in binlog_names if n not in quarantined]
         if not binlog_names:  # every binlog table is quarantined: only loads and query tables go on
             store.check()
@@ -142,6 +147,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
                 resumed=True,
                 warnings=warnings,
                 quarantined=quarantined,
+                gone=gone,
             )
         if checkpoint is not None:
             warning = retention_warning(retention, (now_utc() - checkpoint.saved_at).total_seconds())
@@ -188,6 +194,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
         skip_below=skip,
         warnings=warnings,
         quarantined=quarantined,
+        gone=gone,
         gtid=gtid,
     )
 
@@ -203,6 +210,7 @@ def run(
     standby: bool = False,
 ) -> RunResult:
     stop = stop or StopFlag()
+    process.configure(settings)
     start_metrics(settings)  # from the start: a preflight that waits for an outage is seen, not gone
     try:
         prepared = prepare(settings, source_db, target_schema, start_position)  # preflight: nothing written yet
@@ -220,6 +228,8 @@ def run(
         try:
             if time.monotonic() - waited > 1.0:  # stood by while another instance wrote: read its progress
                 prepared = prepare(settings, source_db, target_schema, start_position)
+            for quarantine in prepared.gone:  # found by preflight, recorded under the lease
+                save_quarantine(prepared.store, source_db, target_schema, quarantine)
             warehouse = open_warehouse(settings)
             helpers: list[Warehouse] = []
             try:

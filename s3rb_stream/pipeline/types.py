@@ -10,6 +10,7 @@ from types import FrameType
 
 from s3rb_stream.core.gtid import Flavor
 from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.core.quarantine import Quarantine
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.load import LoadStats
@@ -47,7 +48,7 @@ class StopFlag:
 
 @dataclass(kw_only=True)
 class Prepared:
-    """What preflight found, before anything is written; a run starts from it."""
+    """What preflight found, having written nothing; a run starts from it."""
 
     tables: list[tuple[TableConfig, SourceTable]]  # every configured table
     start: BinlogPosition | None  # None when no table is captured from the binlog
@@ -56,8 +57,9 @@ class Prepared:
     resumed: bool
     skip_below: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-
-    quarantined: dict[str, str] = field(default_factory=dict)
+    quarantined: dict[str, Quarantine] = field(default_factory=dict)  # in force, ``gone`` included
+    # Captured tables gone from the source: quarantined by ``run`` once it holds the lease.
+    gone: list[Quarantine] = field(default_factory=list)
     gtid: Flavor | None = None  # the server's flavor when positioning by GTID
 
     @property

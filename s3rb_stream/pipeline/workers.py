@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from s3rb_stream import metrics
 from s3rb_stream.errors import S3rbError
 from s3rb_stream.log import get_logger, in_this_context
-from s3rb_stream.pipeline.lease import Lease
 from s3rb_stream.pipeline.load import Loader, LoadStats, add_stats
 from s3rb_stream.pipeline.sync import QueryScheduler
 from s3rb_stream.pipeline.types import StopFlag
 from s3rb_stream.retry import Policy, Retry
 from s3rb_stream.settings import Settings
 from s3rb_stream.sources.heartbeat import HeartbeatWriter
+from s3rb_stream.state.lease import Lease
 
 log = get_logger(__name__)
 

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from s3rb_stream import faultpoints
+from s3rb_stream.core.object_keys import write_check_key
 from s3rb_stream.errors import StoreError, StoreUnavailable
 from s3rb_stream.settings import DEFAULT_CODEC, ParquetCodec
 
@@ -96,7 +97,7 @@ class LocalStore:
         return sorted(keys)
 
     def check(self) -> None:
-        self.put("_s3rb_state/.write-check", b"ok")
+        self.put(write_check_key(self.prefix), b"ok")
 
     def get_versioned(self, key: str) -> tuple[bytes, str] | None:
         data = self.get(key)

@@ -15,7 +15,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from s3rb_stream.core.object_keys import join
+from s3rb_stream.core.object_keys import join, write_check_key
 from s3rb_stream.errors import ConfigError, StoreError, StoreUnavailable
 from s3rb_stream.settings import DEFAULT_CODEC, ParquetCodec
 
@@ -123,7 +123,7 @@ class S3Store:
         return sorted(keys)
 
     def check(self) -> None:
-        self.put(join(self.prefix, "_s3rb_state/.write-check"), b"ok")
+        self.put(write_check_key(self.prefix), b"ok")
 
     def get_versioned(self, key: str) -> tuple[bytes, str] | None:
         try:

@@ -19,7 +19,8 @@ import pyarrow as pa
 import redshift_connector
 
 from s3rb_stream import faultpoints, metrics
-from s3rb_stream.core.object_keys import BatchRef, source_db_of
+from s3rb_stream.core.object_keys import BatchRef, fitted_key, source_db_of
+from s3rb_stream.core.object_keys import manifest_key as manifest_key_of
 from s3rb_stream.core.overflow import Overflow, fit_table
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import DELETED_AT, SourceTable, table_to_json
@@ -312,8 +313,7 @@ class RedshiftWarehouse:
         if not batches:
             return 0
         refs = [ref for ref, _ in batches]
-        table_dir = refs[0].key.split("/year=")[0]
-        manifest_key = f"{table_dir}/_manifests/{refs[0].first_seq}_{refs[-1].last_seq}.manifest"
+        manifest_key = manifest_key_of(refs[0].key, refs[0].first_seq, refs[-1].last_seq)
         entries = [
             self._fitted_object(target_schema, table, ref, data, overflow or Overflow()) for ref, data in batches
         ]
@@ -396,7 +396,7 @@ class RedshiftWarehouse:
                 longest_bytes=report.longest,
                 batch=ref.key,
             )
-        key = f"{ref.key.split('/year=')[0]}/_fitted/{ref.key.rsplit('/', 1)[1]}"
+        key = fitted_key(ref.key)
         body = parquet.encode(fitted, self.store.parquet_codec)
         self.store.put(key, body)
         return ManifestEntry(key, len(body))

@@ -11,8 +11,13 @@ from collections.abc import Callable
 
 import pymysql
 import pytest
+from click.testing import CliRunner
 
-from s3rb_stream.pipeline.runner import prepare
+from s3rb_stream.cli import main
+from s3rb_stream.pipeline.runner import prepare, run
+from s3rb_stream.pipeline.types import StopFlag
+from s3rb_stream.state.lease import Lease
+from s3rb_stream.store import open_store
 from tests.integration.conftest import Pipeline
 
 TABLES = 'tables:\n  - name: "{db}.orders"\n  - name: "{db}.other"\n'
@@ -146,6 +151,64 @@ def test_a_table_gone_is_quarantined_and_the_others_go_on(file_pipeline: Pipelin
     assert pipeline.target_query('SELECT COUNT(*) FROM "analytics".orders')[0][0] >= 2  # kept as it was
     (warning,) = prepare(pipeline.settings, pipeline.source_db, pipeline.target_schema, "earliest").warnings
     assert "table orders is quarantined" in warning
+
+
+def quarantine_records(pipeline: Pipeline) -> list[str]:
+    """The quarantine records in the store, by file name, read as bytes: what was written."""
+    store = open_store(pipeline.settings)
+    return [k.rsplit("/", 1)[1] for k in store.list(store.prefix) if "/_s3rb_state/quarantine/" in k]
+
+
+def test_check_records_no_quarantine_for_a_table_gone_and_run_records_it(file_pipeline: Pipeline) -> None:
+    """Preflight writes nothing: ``check`` says a captured table is gone, and only ``run``, once
+    it holds the lease, quarantines it."""
+    pipeline = file_pipeline
+    setup(pipeline)
+    pipeline.sql("DROP TABLE orders")
+    args = ["check", "--source-db", pipeline.source_db, "--target-schema", pipeline.target_schema]
+    checked = CliRunner().invoke(main, args, env=pipeline.cli_env())
+    assert checked.exit_code == 0, checked.output
+    assert "warning: table orders is quarantined: the table no longer exists at the source" in checked.output
+    assert quarantine_records(pipeline) == []
+
+    pipeline.sql("INSERT INTO other VALUES (1, 'after')")
+    pipeline.run()
+    assert quarantine_records(pipeline) == ["orders.json"]
+    assert pipeline.target_rows("other") == pipeline.source_rows("other")
+
+
+def test_a_standby_records_no_quarantine_while_another_instance_holds_the_lease(file_pipeline: Pipeline) -> None:
+    pipeline = file_pipeline
+    setup(pipeline)
+    pipeline.sql("DROP TABLE orders")
+    holder = Lease(open_store(pipeline.settings), pipeline.source_db, pipeline.target_schema, 60)
+    assert holder.acquire(standby=False)
+    stop = StopFlag()
+    stop.stopping = True  # stopped while standing by
+    result = run(pipeline.settings, pipeline.source_db, pipeline.target_schema, True, stop=stop, standby=True)
+    assert (result.changes, result.batches_written) == (0, 0)
+    assert quarantine_records(pipeline) == []  # the holder writes this pipeline, not the standby
+    holder.release()
+    pipeline.run()
+    assert quarantine_records(pipeline) == ["orders.json"]
+
+
+def test_status_does_not_show_a_quarantine_a_snapshot_lifted(file_pipeline: Pipeline) -> None:
+    pipeline = file_pipeline
+    setup(pipeline)
+    pipeline.sql("ALTER TABLE orders MODIFY note VARCHAR(10)", "INSERT INTO orders VALUES (3, 'third')")
+    pipeline.run()
+
+    def orders_line() -> str:
+        status = CliRunner().invoke(main, ["status"], env=pipeline.cli_env())
+        assert status.exit_code == 0, status.output
+        return next(line for line in status.output.splitlines() if line.split()[:1] == ["orders"])
+
+    assert "QUARANTINED: " in orders_line()
+    pipeline.snapshot("orders", restart=True)  # the fix the quarantine names: it lifts it
+    assert prepare(pipeline.settings, pipeline.source_db, pipeline.target_schema, "earliest").warnings == []
+    line = orders_line()
+    assert "QUARANTINED" not in line and re.search(r"snapshot at \S+ complete: 3 rows in 1 parts", line), line
 
 
 def test_a_table_created_mid_stream_that_a_pattern_includes_is_captured(file_pipeline: Pipeline) -> None:

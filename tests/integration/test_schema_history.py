@@ -20,10 +20,11 @@ from s3rb_stream import metrics
 from s3rb_stream.cli import EXIT_QUARANTINED, main
 from s3rb_stream.commands.snapshot import snapshot
 from s3rb_stream.core.object_keys import checkpoint_key
-from s3rb_stream.pipeline.capture import save_quarantine
+from s3rb_stream.core.quarantine import Quarantine
 from s3rb_stream.pipeline.runner import prepare, run
 from s3rb_stream.settings import Settings
 from s3rb_stream.sources.mysql_meta import current_position
+from s3rb_stream.state.quarantines import save_quarantine
 from s3rb_stream.store import open_store
 from s3rb_stream.testing.mariadb import MariaDBServer
 from tests.integration.conftest import Pipeline, source_columns, source_rows
@@ -358,7 +359,8 @@ def test_a_snapshot_restart_widens_the_target_table_it_finds(history: History) -
     at = current_position(conn)
     conn.close()
     store = open_store(history.settings)
-    save_quarantine(store, history.db, history.schema, "n", "column v changed type from int(11) to bigint(20)", at)
+    quarantine = Quarantine("n", "column v changed type from int(11) to bigint(20)", at)
+    save_quarantine(store, history.db, history.schema, quarantine)
     history.sql("ALTER TABLE n MODIFY v BIGINT", "INSERT INTO n VALUES (2, 5000000000)")
     snapshot(history.settings, history.db, history.schema, ("n",), restart=True)
     history.run()

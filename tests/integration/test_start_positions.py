@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from s3rb_stream.core.object_keys import checkpoint_key
-from s3rb_stream.pipeline.capture import load_checkpoint
+from s3rb_stream.state.checkpoint import load_checkpoint
 from s3rb_stream.store import open_store
 from tests.integration.conftest import Pipeline
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from s3rb_stream.errors import CorruptStateError
-from s3rb_stream.pipeline.capture import active_quarantines
+from s3rb_stream.state.quarantines import active_quarantines
 from s3rb_stream.store import open_store
 from tests.integration.conftest import Pipeline
 
@@ -33,7 +35,7 @@ def test_a_truncated_batch_object_is_set_aside_the_table_held_and_a_snapshot_rec
     p.run()
     assert p.target_rows("b") == p.source_rows("b")  # the other table goes on
     assert p.target_query(f"SELECT count(*) FROM {p.target_schema}.a") == [(0,)]  # nothing of a taken as good
-    reason = active_quarantines(store, p.source_db, p.target_schema)["a"]
+    reason = active_quarantines(store, p.source_db, p.target_schema)["a"].describe()
     assert f"batch object {part} is unreadable" in reason
     assert store.get(part) is None
     assert store.get(part.split("/year=")[0] + "/_corrupt/" + part.rsplit("/", 1)[1]) is not None
@@ -64,3 +66,21 @@ def test_a_malformed_state_object_is_a_named_error_and_nothing_is_loaded(pipelin
     with pytest.raises(CorruptStateError, match=f"{key}.* is unreadable"):
         p.run()
     assert (p.target_rows("a"), p.target_rows("b")) == before
+
+
+def test_a_malformed_extract_state_of_a_quarantined_table_is_named_by_its_own_key(pipeline: Pipeline) -> None:
+    """The lift rule reads the table's extract state: an error in it names that object, not the
+    quarantine record."""
+    p = pipeline
+    setup_two_tables(p)
+    p.snapshot(load=False)
+    store = open_store(p.settings)
+    [part] = [k for k in store.list(store.prefix) if "/a/year=" in k]
+    data = store.get(part)
+    assert data is not None
+    store.put(part, data[: len(data) // 2])
+    p.run()  # a is quarantined, its loads held
+    [key] = [k for k in store.list(store.prefix) if k.endswith("_s3rb_state/extracts/a.json")]
+    store.put(key, b'{"version": 1, "kind": ')
+    with pytest.raises(CorruptStateError, match=f"state object {re.escape(key)} is unreadable"):
+        p.run()

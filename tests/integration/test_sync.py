@@ -156,3 +156,29 @@ def test_a_table_switched_from_hybrid_to_binlog_is_refused(file_pipeline: Pipeli
     pipeline.tables('tables:\n  - name: "{db}.leads"\n')
     with pytest.raises(ConfigError, match=r"\['leads'\] in analytics were loaded by hybrid or full_sync"):
         pipeline.run()
+
+
+@pytest.mark.parametrize("command", ["snapshot", "sync"])
+def test_snapshot_and_sync_run_the_references_when_the_speed_ups_are_turned_off(
+    file_pipeline: Pipeline, command: str
+) -> None:
+    """S3RB_SPEEDUPS and Arrow's allocator are set by every command, not only by ``run``."""
+    import pyarrow as pa
+
+    from s3rb_stream import speedups
+
+    pipeline = file_pipeline
+    pipeline.tables(FULL + '  - name: "{db}.leads"\n')
+    pipeline.sql(PRODUCTS, LEADS, "INSERT INTO products VALUES ('a', 'first', 1.5)")
+    pipeline.sql("INSERT INTO leads VALUES (1, 'lead', '2026-01-01 10:00:00')")
+    pipeline.configure(speedups=False)
+    speedups.use(True)
+    pa.set_memory_pool(pa.mimalloc_memory_pool())
+    try:
+        getattr(pipeline, command)()
+        assert speedups.compiled is None and speedups.missing == "turned off by S3RB_SPEEDUPS=false"
+        assert pa.default_memory_pool().backend_name == "system"
+    finally:
+        speedups.use(True)
+    table = "products" if command == "sync" else "leads"
+    assert pipeline.target_rows(table) == pipeline.source_rows(table)  # and the references did the work

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from s3rb_stream.pipeline.capture import active_quarantines, load_checkpoint
 from s3rb_stream.sources import mysql_meta
+from s3rb_stream.state.checkpoint import load_checkpoint
+from s3rb_stream.state.quarantines import active_quarantines
 from s3rb_stream.store import open_store
 from tests.integration.conftest import Pipeline
 
@@ -86,7 +87,8 @@ def test_an_xa_commit_too_large_for_file_positions_is_quarantined_by_name(
         "XA COMMIT 'big'", "INSERT INTO t VALUES (1000, 'plain')",
     )  # fmt: skip
     p.run()
-    quarantined = active_quarantines(open_store(p.settings), p.source_db, p.target_schema)
+    found = active_quarantines(open_store(p.settings), p.source_db, p.target_schema)
+    quarantined = {table: quarantine.describe() for table, quarantine in found.items()}
     if positioning == "file":
         assert "S3RB_POSITIONING=gtid" in quarantined["t"] and "500 rows" in quarantined["t"]
     else:

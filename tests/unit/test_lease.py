@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from s3rb_stream.pipeline.lease import Lease, LeaseHeld, LeaseLost
+from s3rb_stream.state.lease import Lease, LeaseHeld, LeaseLost
 from s3rb_stream.store.local import LocalStore
 
 
@@ -79,7 +79,7 @@ def test_a_killed_holder_on_this_host_is_taken_over_at_once(tmp_path: Path) -> N
     import sys
 
     code = (
-        "import sys; from s3rb_stream.pipeline.lease import Lease; from s3rb_stream.store.local import LocalStore;"
+        "import sys; from s3rb_stream.state.lease import Lease; from s3rb_stream.store.local import LocalStore;"
         f" assert Lease(LocalStore({str(tmp_path)!r}), 'sales', 'analytics', 300).acquire(standby=False)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)  # exits holding a 300 s lease
@@ -92,7 +92,7 @@ def test_a_live_holder_in_another_process_is_not_taken_over(tmp_path: Path) -> N
     import sys
 
     code = (
-        "import sys, time; from s3rb_stream.pipeline.lease import Lease; from s3rb_stream.store.local import"
+        "import sys, time; from s3rb_stream.state.lease import Lease; from s3rb_stream.store.local import"
         f" LocalStore; assert Lease(LocalStore({str(tmp_path)!r}), 'sales', 'analytics', 300).acquire(standby=False);"
         " print('held', flush=True); time.sleep(30)"
     )

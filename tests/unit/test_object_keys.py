@@ -41,3 +41,48 @@ def test_names_that_are_unsafe_in_keys_are_percent_encoded_and_parsed_back() -> 
     ref = parse_batch_key(key)
     assert ref is not None and (ref.table, ref.first_seq, ref.last_seq) == ("o'rders ü", 10, 20)
     assert source_db_of(key) == "shop db"
+
+
+def test_the_objects_kept_for_a_batch_live_beside_it_in_its_table_folder() -> None:
+    from s3rb_stream.core.object_keys import aside_key, fitted_key, manifest_key
+
+    key = batch_key("cdc", "shop db", "an", "o'rders", 10, 20, datetime(2026, 1, 2, tzinfo=UTC))
+    table = "cdc/shop%20db/an/o%27rders"
+    assert aside_key(key) == f"{table}/_corrupt/o%27rders_10_20.parquet"
+    assert fitted_key(key) == f"{table}/_fitted/o%27rders_10_20.parquet"
+    assert manifest_key(key, 10, 35) == f"{table}/_manifests/10_35.manifest"
+    for built in (aside_key(key), fitted_key(key), manifest_key(key, 10, 35)):
+        assert parse_batch_key(built) is None  # never listed as a batch to load
+
+
+def test_only_a_batch_key_has_objects_beside_it() -> None:
+    import pytest
+
+    from s3rb_stream.core.object_keys import aside_key
+
+    with pytest.raises(ValueError, match="is not a batch object key"):
+        aside_key(checkpoint_key("p", "s", "t"))
+
+
+def test_state_keys_name_their_pipeline_and_table_and_nothing_else_does() -> None:
+    from s3rb_stream.core.object_keys import (
+        extract_state_key,
+        lease_key,
+        pipeline_of_state_key,
+        quarantine_key,
+        table_of_state_key,
+        write_check_key,
+    )
+
+    for prefix in ("", "cdc", "cdc/deeper"):
+        assert pipeline_of_state_key(prefix, checkpoint_key(prefix, "shop db", "an")) == ("shop db", "an")
+        assert pipeline_of_state_key(prefix, lease_key(prefix, "s", "t")) == ("s", "t")
+        assert pipeline_of_state_key(prefix, quarantine_key(prefix, "s", "t", "x")) == ("s", "t")
+        assert pipeline_of_state_key(prefix, write_check_key(prefix)) is None  # the store's, no pipeline's
+        batch = batch_key(prefix, "s", "t", "x", 1, 2, datetime(2026, 1, 1, tzinfo=UTC))
+        assert pipeline_of_state_key(prefix, batch) is None
+    assert pipeline_of_state_key("cdc", checkpoint_key("other", "s", "t")) is None  # another prefix
+    assert table_of_state_key(extract_state_key("p", "s", "t", "o'rders ü")) == "o'rders ü"
+    assert table_of_state_key(quarantine_key("", "s", "t", "x.y")) == "x.y"
+    assert table_of_state_key(checkpoint_key("p", "s", "t")) is None
+    assert table_of_state_key(lease_key("p", "s", "t")) is None

@@ -1,12 +1,12 @@
 """One writer per source schema (invariant 5): a lease object in the store, taken and renewed with
 conditional writes, so two instances can never both believe they hold it.
 
-``{prefix}/{source_db}/{target_schema}/_s3rb_state/lease.json`` names the holder and when its lease
-expires. A second ``run`` refuses with the holder's name, or with ``--standby`` waits and takes over
-once the lease is released or expires (a crashed holder's lease expires after its TTL). The holder
-renews it every third of the TTL; one that finds it taken by another stops at once. A holder that
-ran on this same host, in this same PID namespace, and whose process is gone (``kill -9``, a crash
-before a restart) is known dead at once: its lease is taken over without waiting for the TTL.
+The lease record (docs/ARCHITECTURE.md, "Records") names the holder and when its lease expires. A
+second ``run`` refuses with the holder's name, or with ``--standby`` waits and takes over once the
+lease is released or expires (a crashed holder's lease expires after its TTL). The holder renews it
+every third of the TTL; one that finds it taken by another stops at once. A holder that ran on this
+same host, in this same PID namespace, and whose process is gone (``kill -9``, a crash before a
+restart) is known dead at once: its lease is taken over without waiting for the TTL.
 
 Each taking of the lease by a new holder raises its **generation**, a fencing token
 (docs/ARCHITECTURE.md, "Fencing"): the holder presents it with every warehouse commit, and the
@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from s3rb_stream.core.object_keys import state_key
+from s3rb_stream.core.object_keys import lease_key
 from s3rb_stream.errors import S3rbError
 from s3rb_stream.log import get_logger
 from s3rb_stream.store.base import ObjectStore
@@ -38,10 +38,6 @@ class LeaseHeld(S3rbError):
 
 class LeaseLost(S3rbError):
     """Our lease was taken over: stop writing at once."""
-
-
-def lease_key(prefix: str, source_db: str, target_schema: str) -> str:
-    return state_key(prefix, source_db, target_schema, "lease.json")
 
 
 _OWNERS_HERE: set[str] = set()  # the leases this process has created (alive while it runs)
