@@ -48,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +66,7 @@ from s3rb_stream.log import configure as configure_logging
 from s3rb_stream.pipeline.capture import Capture
 from s3rb_stream.pipeline.runner import default_server_id, prepare, run
 from s3rb_stream.settings import Settings, load_settings
-from s3rb_stream.sources.binlog import BinlogReader
+from s3rb_stream.sources.binlog import BinlogReader, Resolver
 from s3rb_stream.sources.mysql_meta import current_position
 from s3rb_stream.testing.mariadb import MariaDBServer
 
@@ -266,11 +266,12 @@ def capture_only(settings: Settings, end: BinlogPosition) -> int:
         tables=[t for _, t in prepared.binlog_tables], policy=policy, start=prepared.start,
     )  # fmt: skip
 
-    def open_reader(tables: dict[str, SourceTable], start: BinlogPosition, quarantined: dict[str, str]) -> BinlogReader:
+    def open_reader(
+        tables: Mapping[str, SourceTable], start: BinlogPosition, quarantined: Container[str], resolve: Resolver
+    ) -> BinlogReader:
         server_id = default_server_id("bench", "analytics")
-        return BinlogReader(
-            settings.mysql(), server_id, "bench", tables, start, settings.heartbeat_seconds, prepared.gtid, quarantined
-        )
+        return BinlogReader(settings.mysql(), server_id, "bench", tables, start, settings.heartbeat_seconds,
+                            prepared.gtid, quarantined, resolve=resolve)  # fmt: skip
 
     capture.read(open_reader, lambda position: position.at_or_after(end))
     capture.flush_all()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import (
@@ -74,52 +76,110 @@ BATCHES_BACKLOG = Gauge(
     "s3rb_batches_backlog", "Batch objects written and not yet applied, all tables.", SOURCE, registry=REGISTRY
 )
 
-# The parts of each pipeline and how they are (pipeline/workers.py). "running": beats regularly, and
-# is stalled when it stops beating; "busy": in a step that may take long (a load, a sync);
-# "waiting": on purpose (a standby, capture paused by back-pressure, a load between passes);
-# "failed": its run ends with an error.
-PartState = str
-_PARTS: dict[tuple[str, str, str], tuple[PartState, float]] = {}
-_PARTS_LOCK = threading.Lock()
+
+class PartState(StrEnum):
+    """How a part of a pipeline is; what each means for the health endpoints is in :data:`STATES`."""
+
+    RUNNING = "running"  # beats regularly, and is stalled when it stops beating
+    BUSY = "busy"  # in a step that may take long (a load, a sync, a lease renewal)
+    WAITING = "waiting"  # on purpose: a standby, capture paused by back-pressure, a load between passes
+    FAILED = "failed"  # its run ends with an error
 
 
-def part(source_db: str, target_schema: str, name: str, state: PartState) -> None:
-    with _PARTS_LOCK:
-        _PARTS[(source_db, target_schema, name)] = (state, time.time())
+@dataclass(frozen=True)
+class Meaning:
+    """What a state says to ``/healthz`` (alive, and whether silence is a stall) and, for the lease,
+    to ``/readyz`` (the pipeline writes)."""
+
+    must_beat: bool
+    alive: bool
+    writes: bool
+
+
+# The health table, as data (one row per state): /healthz and /readyz read nothing else.
+STATES: dict[PartState, Meaning] = {
+    PartState.RUNNING: Meaning(must_beat=True, alive=True, writes=True),
+    PartState.BUSY: Meaning(must_beat=False, alive=True, writes=True),
+    PartState.WAITING: Meaning(must_beat=False, alive=True, writes=False),
+    PartState.FAILED: Meaning(must_beat=False, alive=False, writes=False),
+}
+# The parts of a pipeline (pipeline/workers.py, pipeline/runner.py) and the states each takes.
+PARTS: dict[str, frozenset[PartState]] = {
+    "preflight": frozenset({PartState.WAITING}),  # retrying after an outage, before the lease
+    "lease": frozenset(PartState),
+    "capture": frozenset({PartState.RUNNING, PartState.WAITING, PartState.FAILED}),
+    "load": frozenset({PartState.WAITING, PartState.BUSY, PartState.FAILED}),
+    "sync": frozenset({PartState.RUNNING, PartState.BUSY, PartState.FAILED}),
+    "heartbeat": frozenset({PartState.RUNNING, PartState.BUSY, PartState.FAILED}),
+}
+
+
+@dataclass(frozen=True)
+class _Row:
+    state: PartState
+    since: float  # wall clock of the report
+    note: str  # said in place of the state's name when set (why preflight waits)
+
+
+class Health:
+    """The table of every pipeline's parts and their states in this process, shared by the
+    threads that report and the HTTP thread that answers."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str, str], _Row] = {}
+        self._lock = threading.Lock()
+
+    def report(self, source_db: str, target_schema: str, name: str, state: PartState, note: str = "") -> None:
+        if state not in PARTS[name]:
+            raise ValueError(f"part {name!r} does not take the state {state.value!r}")
+        with self._lock:
+            self._rows[(source_db, target_schema, name)] = _Row(state, time.time(), note)
+
+    def forget(self, source_db: str, target_schema: str, name: str | None = None) -> None:
+        """A part stopped (``name``), or a whole run ended: it no longer counts."""
+        with self._lock:
+            for key in [k for k in self._rows if k[:2] == (source_db, target_schema) and name in (None, k[2])]:
+                del self._rows[key]
+
+    def rows(self) -> list[tuple[tuple[str, str, str], _Row]]:
+        with self._lock:
+            return sorted(self._rows.items())
+
+
+HEALTH = Health()
+
+
+def part(source_db: str, target_schema: str, name: str, state: PartState, note: str = "") -> None:
+    HEALTH.report(source_db, target_schema, name, state, note)
 
 
 def forget_part(source_db: str, target_schema: str, name: str) -> None:
-    with _PARTS_LOCK:
-        _PARTS.pop((source_db, target_schema, name), None)
+    HEALTH.forget(source_db, target_schema, name)
 
 
 def forget_parts(source_db: str, target_schema: str) -> None:
     """A run ended: its parts no longer count."""
-    with _PARTS_LOCK:
-        for key in [k for k in _PARTS if k[:2] == (source_db, target_schema)]:
-            del _PARTS[key]
+    HEALTH.forget(source_db, target_schema)
 
 
 def health(stale_after: float) -> tuple[bool, list[str]]:
-    """Alive unless a part has failed, or a running part has not beaten for ``stale_after``."""
+    """Alive unless a part has failed, or a part that must beat has not for ``stale_after``."""
     now, ok, lines = time.time(), True, []
-    with _PARTS_LOCK:
-        parts = sorted(_PARTS.items())
-    for (source_db, target_schema, name), (state, since) in parts:
-        age = now - since
-        stalled = state == "failed" or (state == "running" and age > stale_after)
-        ok = ok and not stalled
-        label = "stalled" if state == "running" and age > stale_after else state
+    for (source_db, target_schema, name), row in HEALTH.rows():
+        age = now - row.since
+        meaning = STATES[row.state]
+        stalled = meaning.must_beat and age > stale_after
+        ok = ok and meaning.alive and not stalled
+        label = "stalled" if stalled else row.note or row.state.value
         lines.append(f"{source_db} → {target_schema} {name}: {label} ({age:.0f}s)")
     return ok, lines
 
 
 def readiness() -> tuple[bool, list[str]]:
     """Ready when every pipeline of the process holds its lease (a standby is alive, not ready)."""
-    with _PARTS_LOCK:
-        leases = {k[:2]: state for k, (state, _) in _PARTS.items() if k[2] == "lease"}
-    lines = [f"{s} → {t}: {'writing' if st == 'running' else st}" for (s, t), st in sorted(leases.items())]
-    return bool(leases) and all(st == "running" for st in leases.values()), lines
+    leases = {key[:2]: row.state for key, row in HEALTH.rows() if key[2] == "lease"}
+    lines = [f"{s} → {t}: {'writing' if STATES[st].writes else st.value}" for (s, t), st in sorted(leases.items())]
+    return bool(leases) and all(STATES[st].writes for st in leases.values()), lines
 
 
 class _Clocks(Collector):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +28,7 @@ from s3rb_stream.core.scd2 import Scd2Spec, make_spec
 from s3rb_stream.core.schema import SourceTable, definition_of
 from s3rb_stream.errors import CorruptStateError, S3rbError
 from s3rb_stream.log import get_logger
+from s3rb_stream.pipeline.shared import CaptureProgress, TableRegistry
 from s3rb_stream.retry import transient
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.state.extracts import load_extract
@@ -96,29 +97,24 @@ class Loader:
         warehouse: Warehouse,
         source_db: str,
         target_schema: str,
-        tables: list[tuple[TableConfig, SourceTable]],
+        tables: TableRegistry | list[tuple[TableConfig, SourceTable]],
         fence: Fence | None = None,
         helpers: Sequence[Warehouse] = (),
-        create_empty: Callable[[], bool] = lambda: True,
-        durable: Callable[[], datetime | None] = lambda: None,
+        progress: CaptureProgress | None = None,
     ) -> None:
-        """``fence``: the lease generation every load commits under (None: a one-off command that
+        """``tables``: the tables loaded (a run's registry, to which capture may add one).
+        ``fence``: the lease generation every load commits under (None: a one-off command that
         holds no lease). ``helpers``: more connections to the same warehouse, so that as many
-        tables load at once (``S3RB_LOAD_CONCURRENCY``); a table is loaded by one at a time."""
+        tables load at once (``S3RB_LOAD_CONCURRENCY``); a table is loaded by one at a time.
+        ``progress``: how far capture is (pipeline/shared.py); None for a command that only loads."""
         self.store = store
         self.warehouse = warehouse
         self.source_db = source_db
         self.target_schema = target_schema
-        self.tables = tables
+        self.tables = tables if isinstance(tables, TableRegistry) else TableRegistry(tables)
         self.fence = fence
         self.helpers = list(helpers)
-        # Whether a table with nothing to load may be created (or evolved) from its configured
-        # definition: not while capture replays binlog written under older definitions, whose
-        # batches create and evolve it in order (docs/ARCHITECTURE.md, "Schema history").
-        self.create_empty = create_empty
-        # Capture's newest source time up to which every change is in a written object: a binlog
-        # table a pass leaves with nothing pending is complete up to it (docs/ARCHITECTURE.md).
-        self.durable = durable
+        self.progress = progress or CaptureProgress()
         self._not_captured: set[str] = set()  # quarantined: their changes stopped reaching objects
 
     def pending(self, table: SourceTable, warehouse: Warehouse | None = None) -> list[BatchRef]:
@@ -136,13 +132,17 @@ class Loader:
         a DuckDB file checkpoints it, a cost paid then once instead of at every pass)."""
         try:
             stats = LoadStats()
-            durable = self.durable()  # before listing: every change up to it is in an object listed below
-            create = self.create_empty()  # once a pass: capture may catch up meanwhile
+            durable = self.progress.durable_ts  # before listing: every change up to it is in an object listed below
+            # Whether a table with nothing to load may be created (or evolved) from its configured
+            # definition: not while capture replays binlog written under older definitions, whose
+            # batches create and evolve it in order (docs/ARCHITECTURE.md, "Schema history").
+            create = self.progress.caught_up  # once a pass: capture may catch up meanwhile
             quarantined = active_quarantines(self.store, self.source_db, self.target_schema)  # one read for both
             holds = {table for table, quarantine in quarantined.items() if quarantine.holds_loads}
             self._not_captured = set(quarantined)
-            work = [(c, t) for c, t in list(self.tables) if t.name not in holds]  # capture may add one meanwhile
-            stats.held_back.extend(t.name for _, t in self.tables if t.name in holds)
+            tables = self.tables.entries()  # capture may add one meanwhile
+            work = [(c, t) for c, t in tables if t.name not in holds]
+            stats.held_back.extend(t.name for _, t in tables if t.name in holds)
             if not self.helpers:
                 for config, table in work:
                     add_stats(stats, self._load_one(self.warehouse, config, table, durable, create))

@@ -5,8 +5,8 @@ docs/ARCHITECTURE.md, "Concurrency")."""
 from __future__ import annotations
 
 import time
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from s3rb_stream import metrics
 from s3rb_stream.core.batching import FlushPolicy
@@ -14,16 +14,19 @@ from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.errors import BinlogGone, S3rbError, SourceUnavailable
 from s3rb_stream.log import get_logger
-from s3rb_stream.pipeline.capture import Adopted, Capture
+from s3rb_stream.metrics import PartState
+from s3rb_stream.pipeline.capture import Capture
+from s3rb_stream.pipeline.definitions import Adopted
 from s3rb_stream.pipeline.load import Loader, LoadStats, add_stats, check_target_names, scd2_spec
 from s3rb_stream.pipeline.resume import purged_error
+from s3rb_stream.pipeline.shared import CaptureProgress, TableRegistry
 from s3rb_stream.pipeline.sync import QueryScheduler
 from s3rb_stream.pipeline.types import Prepared, RunResult, StopFlag
 from s3rb_stream.pipeline.workers import Parts
 from s3rb_stream.retry import Policy, Retry
 from s3rb_stream.settings import Settings, load_tables_file
 from s3rb_stream.sources import mysql_meta
-from s3rb_stream.sources.binlog import BinlogReader
+from s3rb_stream.sources.binlog import BinlogReader, Resolver
 from s3rb_stream.state.lease import Lease
 from s3rb_stream.targets import Fence, Warehouse
 
@@ -61,23 +64,23 @@ class Pipeline:
     loader: Loader = field(init=False)
     scheduler: QueryScheduler = field(init=False)
     _last_probe: float = field(init=False, default=0.0)
-    caught_up: bool = field(init=False, default=False)  # capture has reached where the source was at the start
-    # The newest source time up to which every change read is in a written object: capture's thread
-    # writes it, the loads read it (docs/ARCHITECTURE.md, "Concurrency", freshness).
-    durable_ts: datetime | None = field(init=False, default=None)
+    # What capture's thread publishes and the loads read: caught up, durable time (pipeline/shared.py).
+    progress: CaptureProgress = field(init=False)
+    registry: TableRegistry = field(init=False)  # the tables loaded: capture adds one created while streaming
     synced: int = field(init=False, default=0)  # rows read by the final query sync of a batch run
 
     def __post_init__(self) -> None:
+        self.progress = CaptureProgress(caught_up=self.prepared.start is None)  # no binlog to replay
+        self.registry = TableRegistry(self.prepared.tables)
         self.loader = Loader(
             self.prepared.store,
             self.warehouse,
             self.source_db,
             self.target_schema,
-            self.prepared.tables,
+            self.registry,
             self.fence,
             self.helpers,
-            lambda: self.caught_up,
-            lambda: self.durable_ts,
+            self.progress,
         )
         self.scheduler = QueryScheduler(
             self.settings, self.prepared.store, self.source_db, self.target_schema, self.prepared.query_tables
@@ -88,8 +91,7 @@ class Pipeline:
         return self.source_db, self.target_schema
 
     def run(self) -> RunResult:
-        self.caught_up = self.prepared.start is None  # no binlog to replay
-        for config, table in self.prepared.tables if self.caught_up else ():
+        for config, table in self.prepared.tables if self.progress.caught_up else ():
             self.warehouse.prepare(
                 self.target_schema, table, scd2_spec(config, table), evolve=False, soft_delete=config.soft_delete
             )
@@ -101,7 +103,7 @@ class Pipeline:
             self.scheduler,
             self.lease,
             not self.until_caught_up,
-            catching_up=lambda: not self.caught_up,
+            self.progress,
         )
         with parts:
             if self.prepared.start is None:
@@ -129,9 +131,9 @@ class Pipeline:
             describe=self._describe,
             adopt=self._adopt,
             fixed_keys={t.name for c, t in self.prepared.binlog_tables if c.key_columns},
-            live=lambda: self.caught_up,
+            progress=self.progress,
+            on_written=parts.wrote,
         )
-        capture.on_written = parts.wrote
         target = self.prepared.target_position or start
 
         def should_stop(position: BinlogPosition) -> bool:
@@ -141,21 +143,20 @@ class Pipeline:
 
         def on_boundary() -> None:
             nonlocal last_tended
-            self.durable_ts = capture.durable_ts
-            if not self.caught_up and capture.position.at_or_after(target):
-                self.caught_up = True  # tables with nothing to load may now be created as defined now
-                capture.settle_alters()  # ALTERs with no rows after them yet, judged as when live
+            if not self.progress.caught_up and capture.position.at_or_after(target):
+                self.progress.caught_up = True  # tables with nothing to load may now be created
+                capture.definitions.settle_alters()  # ALTERs with no rows after them yet, judged as when live
             now = time.monotonic()
             if now - last_tended < TEND_EVERY_SECONDS:
                 return  # thousands of transactions a second: the rest needs doing a hundred times
             last_tended = now
             metrics.heartbeat()
-            metrics.part(*self.labels, "capture", "running")
+            metrics.part(*self.labels, "capture", PartState.RUNNING)
             parts.raise_failure()  # a lost lease, a fenced or failed load: the run ends here
             self._probe_source(capture)
             parts.hold_back(self.stop)
 
-        metrics.part(*self.labels, "capture", "running")
+        metrics.part(*self.labels, "capture", PartState.RUNNING)
         # The reader reconnects after an outage of the source (retry.py); a daemon never gives up.
         tries = MAX_RECONNECTS_CAUGHT_UP + 1 if self.until_caught_up else None
         reconnects = Retry(Policy(tries=tries), lambda: self.stop.stopping)
@@ -176,25 +177,28 @@ class Pipeline:
                 metrics.ERRORS.labels(*self.labels, "", "capture").inc()
                 log.warning("binlog reader reconnecting", error=str(exc), attempt=reconnects.failures)
                 reconnects.wait()
-        if capture.position.at_or_after(target) and not self.caught_up:
-            self.caught_up = True
-            capture.settle_alters()
-        capture.flush_all()
-        self.durable_ts = capture.read_ts  # every change read is in an object now
+        if capture.position.at_or_after(target) and not self.progress.caught_up:
+            self.progress.caught_up = True
+            capture.definitions.settle_alters()
+        capture.flush_all()  # every change read is in an object now
         loaded = self._finish(parts)
         log.info(
             "caught up" if self.until_caught_up else "stopped",
             changes=capture.changes_total,
-            batches=capture.batches_written,
+            batches=capture.writer.batches_written,
             rows_loaded=loaded.rows,
             position=str(capture.position),
         )
         return RunResult(
-            capture.changes_total, capture.batches_written, loaded, capture.position, list(self.prepared.warnings)
+            capture.changes_total,
+            capture.writer.batches_written,
+            loaded,
+            capture.position,
+            list(self.prepared.warnings),
         )
 
     def _open_reader(
-        self, tables: dict[str, SourceTable], start: BinlogPosition, quarantined: dict[str, str]
+        self, tables: Mapping[str, SourceTable], start: BinlogPosition, quarantined: Container[str], resolve: Resolver
     ) -> BinlogReader:
         return BinlogReader(
             self.settings.mysql(),
@@ -205,6 +209,7 @@ class Pipeline:
             self.settings.heartbeat_seconds,
             self.prepared.gtid,
             quarantined,
+            resolve=resolve,
         )
 
     def _describe(self, name: str) -> SourceTable | None:
@@ -232,11 +237,11 @@ class Pipeline:
             return None
         try:
             arrow_schema(table)
-            check_target_names(self.settings, self.target_schema, [*self.loader.tables, (config, table)])
+            check_target_names(self.settings, self.target_schema, [*self.registry, (config, table)])
         except S3rbError as exc:
             log.error(f"new table not captured: {exc}", table=name)
             return None
-        self.loader.tables.append((config, table))
+        self.registry.add(config, table)
         return Adopted(table, one_change_per_transaction=config.mode == "scd2")
 
     def _probe_source(self, capture: Capture) -> None:
@@ -257,7 +262,7 @@ class Pipeline:
         behind = bytes_behind(logs, capture.position)
         if behind is not None:
             metrics.BYTES_BEHIND.labels(*self.labels).set(behind)
-        saved = capture.saved_position
+        saved = capture.writer.saved_position
         if self.prepared.gtid is None and saved is not None and saved.file not in {name for name, _ in logs}:
             # Retention is shorter than batches stay open: a restart now could not resume. Reading
             # is already past it, so writing every open batch moves the checkpoint out of danger.
@@ -290,7 +295,7 @@ class Pipeline:
         parts.load.poke()  # what earlier runs left pending
         while not self.stop.stopping:
             metrics.heartbeat()
-            metrics.part(*self.labels, "capture", "running")
+            metrics.part(*self.labels, "capture", PartState.RUNNING)
             parts.raise_failure()
             time.sleep(min(1.0, self.settings.heartbeat_seconds))
         return RunResult(0, 0, self._finish(parts), None, list(self.prepared.warnings))

@@ -18,6 +18,7 @@ from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR
 from s3rb_stream.core.schema import SourceTable, arrow_schema, table_from_json
 from s3rb_stream.errors import ConfigError, S3rbError
 from s3rb_stream.log import get_logger, per_pipeline
+from s3rb_stream.metrics import PartState
 from s3rb_stream.pipeline.extract import require_extractable
 from s3rb_stream.pipeline.load import LoadStats, check_target_names, scd2_spec
 from s3rb_stream.pipeline.pipeline import Pipeline
@@ -216,12 +217,12 @@ def run(
         prepared = prepare(settings, source_db, target_schema, start_position)  # preflight: nothing written yet
     except S3rbError as exc:
         if transient(exc):  # the daemon tries again: alive, and not ready (it holds no lease)
-            metrics.part(source_db, target_schema, "preflight", f"retrying after: {exc}")
+            metrics.part(source_db, target_schema, "preflight", PartState.WAITING, f"retrying after: {exc}")
         raise
     metrics.forget_part(source_db, target_schema, "preflight")
     lease = Lease(prepared.store, source_db, target_schema, settings.lease_seconds)
     waited = time.monotonic()
-    metrics.part(source_db, target_schema, "lease", "waiting")  # a standby is alive, not ready
+    metrics.part(source_db, target_schema, "lease", PartState.WAITING)  # a standby is alive, not ready
     try:
         if not lease.acquire(standby, lambda: stop.stopping):
             return RunResult(0, 0, LoadStats(), None)  # stopped while standing by

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from s3rb_stream import metrics
 from s3rb_stream.errors import S3rbError
 from s3rb_stream.log import get_logger, in_this_context
+from s3rb_stream.metrics import PartState
 from s3rb_stream.pipeline.load import Loader, LoadStats, add_stats
+from s3rb_stream.pipeline.shared import CaptureProgress
 from s3rb_stream.pipeline.sync import QueryScheduler
 from s3rb_stream.pipeline.types import StopFlag
 from s3rb_stream.retry import Policy, Retry
@@ -79,13 +81,13 @@ class LoadWorker:
         interval: float,
         backlog: Backlog,
         labels: tuple[str, str],
-        catching_up: Callable[[], bool] = lambda: False,
+        progress: CaptureProgress | None = None,
     ) -> None:
         """After a pass the warehouse is let go (a DuckDB file's lock, for a shell or ``status``)
-        unless a batch was written meanwhile or ``catching_up`` says capture is still behind: the
+        unless a batch was written meanwhile or ``progress`` says capture is still behind: the
         next pass then follows soon, and closing a DuckDB file checkpoints it, each time."""
         self.loader = loader
-        self.catching_up = catching_up
+        self.progress = progress or CaptureProgress()
         self.interval = interval
         self.backlog = backlog
         self.labels = labels
@@ -97,7 +99,7 @@ class LoadWorker:
         self._thread = threading.Thread(target=in_this_context(self._loop), name=f"s3rb-load-{labels[0]}", daemon=True)
 
     def start(self) -> LoadWorker:
-        metrics.part(*self.labels, "load", "waiting")
+        metrics.part(*self.labels, "load", PartState.WAITING)
         self._thread.start()
         return self
 
@@ -119,19 +121,19 @@ class LoadWorker:
             if self._stopping.is_set():
                 break
             mark = self.backlog.mark()
-            metrics.part(*self.labels, "load", "busy")  # however long it takes, a load is not a stall
+            metrics.part(*self.labels, "load", PartState.BUSY)  # however long it takes, a load is not a stall
             try:
                 stats = self.loader.load_all(idle=False)
-                if not self._wake.is_set() and not self.catching_up():  # nothing to load right away
+                if not self._wake.is_set() and self.progress.caught_up:  # nothing to load right away
                     self.loader.idle()
             except S3rbError as exc:
                 self.loader.idle()
                 if not retry.failed(exc):
                     self.error = exc
-                    metrics.part(*self.labels, "load", "failed")
+                    metrics.part(*self.labels, "load", PartState.FAILED)
                     log.error("load failed for good; the run ends", error=str(exc))
                     return
-                metrics.part(*self.labels, "load", "waiting")
+                metrics.part(*self.labels, "load", PartState.WAITING)
                 log.error("load failed; capture goes on, the load is retried", error=str(exc))
                 retry.wait()
                 self._wake.set()  # batches are still pending: try again at once after the backoff
@@ -140,7 +142,7 @@ class LoadWorker:
             add_stats(self.stats, stats)
             self.backlog.settle(mark, stats.pending)
             self.last_success = time.time()
-            metrics.part(*self.labels, "load", "waiting")
+            metrics.part(*self.labels, "load", PartState.WAITING)
 
 
 class Ticker:
@@ -159,7 +161,7 @@ class Ticker:
         )
 
     def start(self) -> Ticker:
-        metrics.part(*self.labels, self.name, "running")
+        metrics.part(*self.labels, self.name, PartState.RUNNING)
         self._thread.start()
         return self
 
@@ -169,15 +171,15 @@ class Ticker:
 
     def _loop(self) -> None:
         while not self._stopping.wait(self.interval):
-            metrics.part(*self.labels, self.name, "busy")  # a long sync is not a stall
+            metrics.part(*self.labels, self.name, PartState.BUSY)  # a long sync is not a stall
             try:
                 self.job()
             except S3rbError as exc:
                 self.error = exc
                 metrics.ERRORS.labels(*self.labels, "", self.name).inc()
-                metrics.part(*self.labels, self.name, "failed")
+                metrics.part(*self.labels, self.name, PartState.FAILED)
                 return
-            metrics.part(*self.labels, self.name, "running")
+            metrics.part(*self.labels, self.name, PartState.RUNNING)
 
 
 class Parts:
@@ -193,16 +195,16 @@ class Parts:
         scheduler: QueryScheduler,
         lease: Lease | None,
         daemon: bool,
-        catching_up: Callable[[], bool] = lambda: False,
+        progress: CaptureProgress | None = None,
     ) -> None:
-        """``catching_up``: capture is still behind the source; loads then follow each other, and
+        """``progress``: while capture is still behind the source, loads follow each other, and
         the warehouse is kept between them (see :class:`LoadWorker`)."""
         self.labels = labels
         self.backlog = Backlog(settings.max_pending_batches)
         self.tickers: list[Ticker] = []
         if lease is not None:
             self.tickers.append(Ticker("lease", min(1.0, lease.ttl / 6), lease.renew, labels))
-        self.load = LoadWorker(loader, settings.load_interval_seconds, self.backlog, labels, catching_up)
+        self.load = LoadWorker(loader, settings.load_interval_seconds, self.backlog, labels, progress)
         if daemon and scheduler.tables:
             self.tickers.append(Ticker("sync", 1.0, lambda: self._sync(scheduler), labels))
         if daemon and settings.heartbeat_table:
@@ -256,10 +258,10 @@ class Parts:
             max_pending_batches=self.backlog.max_batches,
         )
         metrics.CAPTURE_PAUSED.labels(*self.labels).set(1)
-        metrics.part(*self.labels, "capture", "waiting")
+        metrics.part(*self.labels, "capture", PartState.WAITING)
         while self.backlog.full() and not stop.stopping:
             self.raise_failure()
             time.sleep(0.5)
         metrics.CAPTURE_PAUSED.labels(*self.labels).set(0)
-        metrics.part(*self.labels, "capture", "running")
+        metrics.part(*self.labels, "capture", PartState.RUNNING)
         log.info("capture resumed", pending=self.backlog.pending)

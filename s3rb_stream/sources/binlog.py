@@ -153,6 +153,8 @@ class XaOutcome:
 
 
 BinlogItem = RowImages | Boundary | Ddl | XaPrepared | XaOutcome
+# (a table map, the definition held) → the definition its rows were written under
+Resolver = Callable[[TableMap, SourceTable], SourceTable]
 
 
 class _GuardedConnect:
@@ -214,17 +216,19 @@ class EventReader:
         gtid: Flavor | None = None,
         skip: Container[str] = (),
         decoder: Implementation = "auto",
+        resolve: Resolver | None = None,
     ) -> None:
         """``tables``: the captured tables by name, read live: a definition replaced while reading
         (an ALTER followed) decodes the rows after it. ``skip``: names not read (quarantined), also live.
+        ``resolve``: the definition rows were written under when it is not the one held (capture's
+        definition tracker); None decodes by the held one.
         ``decoder``: which row decoder (:func:`row_decoder.compile_decoder`); tests run both.
         ``gtid``: the server's flavor when positioning by GTID (``start`` then carries its state)."""
         self.source_db = source_db
         self.tables = tables
         self.decoder = decoder
         self.skip = skip
-        # The definition rows were written under when it is not the one held (set by capture).
-        self.resolve: Callable[[TableMap, SourceTable], SourceTable] | None = None
+        self.resolve = resolve
         self._gtid: GtidState | None = None
         if gtid is not None:
             if start.ordinal is None:
@@ -567,10 +571,11 @@ class BinlogReader(EventReader):
         gtid: Flavor | None = None,
         skip: Container[str] = (),
         decoder: Implementation = "auto",
+        resolve: Resolver | None = None,
     ) -> None:
         """See :class:`EventReader`. With GTID positioning the server finds ``start``'s GTID state
         in its own binlog files."""
-        super().__init__(source_db, tables, start, gtid, skip, decoder)
+        super().__init__(source_db, tables, start, gtid, skip, decoder, resolve)
         self.describe_target = target.describe()
         self._target = target
         settings = driver_options(target)

@@ -11,7 +11,9 @@ import pytest
 
 from s3rb_stream import metrics
 from s3rb_stream.errors import FencedOut, WarehouseUnavailable
+from s3rb_stream.metrics import PartState
 from s3rb_stream.pipeline.load import Loader, LoadStats
+from s3rb_stream.pipeline.shared import CaptureProgress, TableRegistry
 from s3rb_stream.pipeline.workers import Backlog, LoadWorker
 
 LABELS = ("unit_src", "unit_target")
@@ -33,20 +35,48 @@ def test_the_backlog_is_what_the_last_pass_left_plus_what_was_written_since() ->
 def test_health_counts_busy_and_waiting_parts_as_alive_and_readiness_needs_the_lease() -> None:
     metrics.forget_parts(*LABELS)
     try:
-        metrics.part(*LABELS, "lease", "waiting")  # a standby
-        metrics.part(*LABELS, "load", "busy")
+        metrics.part(*LABELS, "lease", PartState.WAITING)  # a standby
+        metrics.part(*LABELS, "load", PartState.BUSY)
         ok, lines = metrics.health(stale_after=60)
         assert ok and f"{LABELS[0]} → {LABELS[1]} load: busy (0s)" in lines
         assert metrics.readiness()[0] is False
-        metrics.part(*LABELS, "lease", "running")
+        metrics.part(*LABELS, "lease", PartState.RUNNING)
         assert metrics.readiness() == (True, [f"{LABELS[0]} → {LABELS[1]}: writing"])
-        metrics.part(*LABELS, "capture", "running")
+        metrics.part(*LABELS, "capture", PartState.RUNNING)
         assert metrics.health(stale_after=-1)[0] is False  # a running part that stopped beating
-        metrics.part(*LABELS, "capture", "failed")
+        metrics.part(*LABELS, "capture", PartState.FAILED)
         assert metrics.health(stale_after=60)[0] is False
     finally:
         metrics.forget_parts(*LABELS)
     assert metrics.health(stale_after=60) == (True, [])
+
+
+def test_health_is_one_table_every_part_and_state_is_in() -> None:
+    """A part reports only the states the table gives it; a lease being renewed still writes, and
+    a waiting part says why in place of its state when it has a reason."""
+    metrics.forget_parts(*LABELS)
+    try:
+        with pytest.raises(ValueError, match="'capture' does not take the state 'busy'"):
+            metrics.part(*LABELS, "capture", PartState.BUSY)  # capture never blocks on a long step
+        with pytest.raises(KeyError):
+            metrics.part(*LABELS, "nothing", PartState.RUNNING)
+        metrics.part(*LABELS, "lease", PartState.BUSY)  # renewing
+        assert metrics.readiness()[0] is True
+        metrics.part(*LABELS, "preflight", PartState.WAITING, "retrying after: source down")
+        ok, lines = metrics.health(stale_after=-1)
+        assert ok and f"{LABELS[0]} → {LABELS[1]} preflight: retrying after: source down (0s)" in lines
+        assert set(metrics.STATES) == set(PartState) and all(metrics.PARTS.values())
+    finally:
+        metrics.forget_parts(*LABELS)
+
+
+def test_the_table_registry_hands_out_copies_so_a_table_added_meanwhile_never_breaks_an_iteration() -> None:
+    registry = TableRegistry([("a", "A"), ("b", "B")])  # type: ignore[list-item]
+    seen: list[object] = []
+    for entry in registry:
+        registry.add("c", "C")  # type: ignore[arg-type]  # capture adopts a table during a load pass
+        seen.append(entry)
+    assert seen == [("a", "A"), ("b", "B")] and len(registry) == 4
 
 
 class Warehouse:
@@ -76,7 +106,7 @@ class Warehouse:
 def worker(outcomes: list[LoadStats | Exception], catching_up: bool = False) -> tuple[LoadWorker, Warehouse]:
     passes = Warehouse(outcomes)
     loader = cast(Loader, cast(Any, passes))
-    return LoadWorker(loader, 60.0, Backlog(100), LABELS, lambda: catching_up), passes
+    return LoadWorker(loader, 60.0, Backlog(100), LABELS, CaptureProgress(caught_up=not catching_up)), passes
 
 
 def test_an_outage_is_retried_until_the_load_succeeds(monkeypatch: pytest.MonkeyPatch) -> None:
