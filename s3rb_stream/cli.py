@@ -1,4 +1,9 @@
-"""``s3rb-stream``: parse, build settings, call the pipeline. Errors become one line and exit 2."""
+"""``s3rb-stream``: parse, build settings, call the pipeline. Errors become one line.
+
+Exit codes, one rule for every command (docs/commands.md): 0 done; 1 the command ran and found
+problems (``check``'s FAIL lines, ``status`` with a part it could not read, a roundtrip that
+differs); 2 it could not run (bad settings, a source, store or warehouse it needs is not there);
+3 it ran, but tables are quarantined; 143 stopped by a signal, its progress saved."""
 
 from __future__ import annotations
 
@@ -15,7 +20,8 @@ from s3rb_stream.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_ERROR = 2
+EXIT_CHECK_FAILED = 1  # the command ran and found problems
+EXIT_ERROR = 2  # the command could not run
 EXIT_QUARANTINED = 3  # the command ran to its end, but tables are quarantined: they are not captured
 EXIT_STOPPED = 143  # a batch command stopped by SIGTERM/SIGINT between pages, its progress saved (128 + 15)
 
@@ -137,7 +143,13 @@ def run(
 @main.command()
 @click.option("--source-db", required=True, help="Source database (MySQL schema).")
 @click.option("--target-schema", required=True, help="Schema in the warehouse to load into.")
-@click.option("-t", "--table", "tables", multiple=True, help="Only this table (repeatable); default: binlog tables.")
+@click.option(
+    "-t",
+    "--table",
+    "tables",
+    multiple=True,
+    help="Only this table (repeatable); default: every binlog table but append ones.",
+)
 @click.option("--restart", is_flag=True, help="Start over instead of resuming an interrupted snapshot.")
 @click.option("--no-load", is_flag=True, help="Only write the objects; a running daemon loads them.")
 @friendly_errors
@@ -160,6 +172,8 @@ def snapshot(source_db: str, target_schema: str, tables: tuple[str, ...], restar
     for name, rows in result.rows.items():
         resumed = " (resumed)" if name in result.resumed else ""
         click.echo(f"  {name:30} {rows:>12,} rows{resumed}")
+    for name, why in result.skipped.items():
+        click.echo(f"  {name:30} skipped: {why}")
     if not no_load:
         click.echo(f"loaded {result.loaded.rows:,} rows into {target_schema}; run streams from the snapshot on")
     exit_if_quarantined(settings, [(source_db, target_schema, set(result.rows))])
@@ -187,9 +201,6 @@ def sync(source_db: str, target_schema: str, tables: tuple[str, ...], no_load: b
     exit_if_quarantined(settings, [(source_db, target_schema, set(result.rows))])
 
 
-EXIT_CHECK_FAILED = 1
-
-
 @main.command()
 @click.option("--source-db", default=None, help="Source database (MySQL schema) to check.")
 @click.option("--target-schema", default=None, help="Schema in the warehouse it loads into.")
@@ -201,9 +212,14 @@ EXIT_CHECK_FAILED = 1
 )
 @friendly_errors
 def check(source_db: str | None, target_schema: str | None, warehouse_roundtrip: bool) -> None:
-    """Preflight: settings, tables file, MySQL reachability and binlog settings, keys, store
-    (or, with --warehouse-roundtrip, the store and warehouse end to end)."""
-    settings = _settings()
+    """Preflight, one ok/FAIL line per check: settings, tables file, the source, its grants and binlog
+    settings, each table, the target's names, store, warehouse (or, with --warehouse-roundtrip, the
+    store and warehouse end to end). Exit code 1 if a check failed, 2 if check itself could not run."""
+    try:
+        settings = _settings()
+    except ConfigError as exc:  # a setting is a thing check checks: a problem found, not a failure to run
+        click.echo(f"FAIL  settings: {logging_setup._scrub(str(exc))}")
+        sys.exit(EXIT_CHECK_FAILED)
     if warehouse_roundtrip:
         from s3rb_stream.commands.roundtrip import warehouse_roundtrip as roundtrip
 
@@ -217,8 +233,11 @@ def check(source_db: str | None, target_schema: str | None, warehouse_roundtrip:
         raise ConfigError("give --source-db and --target-schema (or --warehouse-roundtrip)")
     from s3rb_stream.commands.check import check_pipeline
 
-    for line in check_pipeline(settings, source_db, target_schema):
-        click.echo(line)
+    checked = check_pipeline(settings, source_db, target_schema, click.echo)
+    if checked.failed:
+        click.echo(f"error: {len(checked.failed)} check(s) failed (see FAIL above)", err=True)
+        sys.exit(EXIT_CHECK_FAILED)
+    click.echo(f"ok: {source_db} is ready to stream into {target_schema}")
 
 
 @main.command()

@@ -29,7 +29,7 @@ from s3rb_stream.core.preflight import server_flavor
 from s3rb_stream.core.query_state import ExtractState, next_run
 from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.core.snapshot_lock import Method, OpenedSnapshot, SnapshotLock, choose_method
-from s3rb_stream.errors import SourceError, Stopped
+from s3rb_stream.errors import ConfigError, SourceError, Stopped
 from s3rb_stream.log import get_logger, per_pipeline
 from s3rb_stream.pipeline.extract import read_extract, require_extractable, select_tables
 from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names
@@ -51,6 +51,10 @@ class SnapshotResult:
     rows: dict[str, int] = field(default_factory=dict)
     resumed: list[str] = field(default_factory=list)
     loaded: LoadStats = field(default_factory=LoadStats)
+    skipped: dict[str, str] = field(default_factory=dict)  # tables not snapshotted, and why
+
+
+APPEND_SKIPPED = "mode append keeps every change, and a snapshot is not a change: captured from the binlog only"
 
 
 def resolve_for_query(settings: Settings, source_db: str, need_binlog: bool) -> list[tuple[TableConfig, SourceTable]]:
@@ -134,6 +138,15 @@ def snapshot(
     resolved = resolve_for_query(settings, source_db, need_binlog=True)
     check_target_names(settings, target_schema, resolved)
     selected = select_tables(resolved, table_names, {"binlog"}, "snapshot")
+    skipped: dict[str, str] = {}
+    if not table_names:  # every binlog table it can: an append table has nothing a snapshot can give
+        skipped = {t.name: APPEND_SKIPPED for c, t in selected if c.mode == "append"}
+        selected = [(c, t) for c, t in selected if t.name not in skipped]
+        if not selected:
+            raise ConfigError(
+                f"snapshot: every binlog table of {source_db} is mode append ({', '.join(skipped)}): {APPEND_SKIPPED}",
+                "run streams them from the binlog; nothing needs a snapshot",
+            )
     for config, table in selected:
         require_extractable(config, table, "snapshot")
         arrow_schema(table)  # unsupported column types fail before anything is written
@@ -165,7 +178,7 @@ def snapshot(
                 "snapshot needs the binary log: the server reports no binlog position",
                 "enable log_bin (with binlog_format=ROW) so that streaming can continue from the snapshot",
             )
-        result = SnapshotResult(position, exact, opened.method)
+        result = SnapshotResult(position, exact, opened.method, skipped=skipped)
         log.info(
             "snapshot opened",
             position=str(position),

@@ -320,7 +320,8 @@ def resolve_tables(
             f"the tables file lists no table of source database {source_db!r}",
             f'add an entry like name: "{source_db}.my_table"',
         )
-    existing, columns, keys = _columns(conn, source_db)
+    listing = _columns(conn, source_db)
+    existing = listing[0]
     if not existing:
         raise SchemaError(
             f"source database {source_db!r} does not exist or has no tables visible to this user",
@@ -341,9 +342,23 @@ def resolve_tables(
         found = tables_file.resolve(source_db, name)
         if found is None:
             continue
-        table = SourceTable(source_db, name, tuple(columns[name]), tuple(keys.get(name, ())))
-        resolved.append((found, configured_table(found, table)))
+        resolved.append((found, configured_table(found, listed_table(listing, source_db, name))))
     return resolved
+
+
+Listing = tuple[list[str], dict[str, list[SourceColumn]], dict[str, list[str]]]
+
+
+def list_schema(conn: Any, source_db: str) -> Listing:
+    """The tables of ``source_db``, their columns and primary keys, in one read (``check`` walks
+    them one by one to say what each lacks)."""
+    return _columns(conn, source_db)
+
+
+def listed_table(listing: Listing, source_db: str, name: str) -> SourceTable:
+    """One table of a :func:`list_schema` listing, as the server defines it."""
+    _, columns, keys = listing
+    return SourceTable(source_db, name, tuple(columns[name]), tuple(keys.get(name, ())))
 
 
 def configured_table(entry: TableConfig, table: SourceTable) -> SourceTable:

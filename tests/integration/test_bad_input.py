@@ -64,6 +64,21 @@ def assert_refused(result: subprocess.CompletedProcess[str], tmp_path: Path, *ne
     assert not (tmp_path / "w.duckdb").exists(), "nothing may be written to the warehouse"
 
 
+def assert_check_failed(result: subprocess.CompletedProcess[str], tmp_path: Path, what: str, *needles: str) -> None:
+    """``check`` ran and found a problem: exit code 1, a FAIL line naming the check and the problem,
+    the other checks' lines around it, and nothing written."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAIL  ")]
+    assert len(failed) == 1 and failed[0].startswith(f"FAIL  {what}: "), result.stdout
+    for needle in needles:
+        assert needle in failed[0]
+    assert "ok    tables file:" in result.stdout and "skip  store and warehouse" in result.stdout
+    assert result.stderr.strip().endswith("error: 1 check(s) failed (see FAIL above)"), result.stderr
+    assert "Traceback" not in result.stderr and SECRET not in result.stderr + result.stdout
+    assert not (tmp_path / "objects").exists(), "nothing may be written to the store"
+    assert not (tmp_path / "w.duckdb").exists(), "nothing may be written to the warehouse"
+
+
 TABLES = 'tables:\n  - name: "shop.orders"\n'
 
 
@@ -146,10 +161,35 @@ def test_check_reports_the_ready_tables(tmp_path: Path, spare_server: MariaDBSer
     tables = 'tables:\n  - name: "shop.orders"\n    soft_delete: true\n  - name: "shop.no_key"\n    mode: append\n'
     result = cli(tmp_path, spare_server.url, tables, "check", "--source-db", "shop", "--target-schema", "t")
     assert result.returncode == 0, result.stderr
-    assert "ok: 2 table(s) of shop ready to stream into t" in result.stdout
-    assert "key=(id) deletes=soft\n" in result.stdout and result.stdout.count("deletes=soft") == 1
+    lines = result.stdout.splitlines()
+    for check in ("tables file", "source", "grants", "binlog settings", "binlog retention", "target names", "store",
+                  "warehouse", "capture", "table shop.orders", "table shop.no_key"):  # fmt: skip
+        assert any(line.startswith(f"ok    {check}") for line in lines), (check, result.stdout)
+    assert lines[-1] == "ok: shop is ready to stream into t" and "FAIL" not in result.stdout
+    assert "key=(id) deletes=soft" in result.stdout and result.stdout.count("deletes=soft") == 1
     assert "mode=append" in result.stdout
     assert "speed-ups" not in result.stdout  # built here: nothing to warn about
+
+
+def test_check_names_each_problem_in_its_own_line_and_exits_1(tmp_path: Path, spare_server: MariaDBServer) -> None:
+    """Two bad tables and a pattern that matches nothing: three FAIL lines, the good table's ok line
+    between them, exit code 1, and nothing written."""
+    with_shop(spare_server)
+    tables = (
+        'tables:\n  - name: "shop.orders"\n  - name: "shop.no_key"\n  - name: "shop.ordrs"\n  - name: "shop.log_*"\n'
+    )
+    result = cli(tmp_path, spare_server.url, tables, "check", "--source-db", "shop", "--target-schema", "t")
+    assert result.returncode == 1, result.stdout + result.stderr
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    assert failed == [
+        "FAIL  table shop.no_key: table shop.no_key has no primary key, which mode merge needs (add a primary key,"
+        " set key_columns: [...] for it in the tables file, or use mode: append)",
+        "FAIL  table shop.ordrs: there is no table ordrs (tables there: no_key, orders)",
+        "FAIL  table shop.log_*: matches no table of shop (tables there: no_key, orders)",
+    ], result.stdout
+    assert "ok    table shop.orders" in result.stdout
+    assert "error: 3 check(s) failed" in result.stderr
+    assert not (tmp_path / "objects").exists() and not (tmp_path / "w.duckdb").exists()
 
 
 def test_check_warns_when_the_compiled_speed_ups_do_not_run(
@@ -159,7 +199,7 @@ def test_check_warns_when_the_compiled_speed_ups_do_not_run(
     monkeypatch.setenv("S3RB_SPEEDUPS", "false")
     result = cli(tmp_path, spare_server.url, TABLES, "check", "--source-db", "shop", "--target-schema", "t")
     assert result.returncode == 0, result.stderr
-    assert "warning: the compiled speed-ups do not run (turned off by S3RB_SPEEDUPS=false)" in result.stdout
+    assert "warn  the compiled speed-ups do not run (turned off by S3RB_SPEEDUPS=false)" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -185,7 +225,7 @@ def test_missing_grants_are_named_with_the_statement_that_fixes_them(
     spare_server.execute(*(g.format(u=user) for g in grants))
     url = f"mysql://{user}:{SECRET}@127.0.0.1:{spare_server.port}"
     result = cli(tmp_path, url, TABLES, "check", "--source-db", "shop", "--target-schema", "t")
-    assert_refused(result, tmp_path, "lacks privileges", *needles)
+    assert_check_failed(result, tmp_path, "grants", "lacks privileges", *needles)
 
 
 def test_a_server_id_equal_to_the_sources_is_refused(tmp_path: Path, spare_server: MariaDBServer) -> None:

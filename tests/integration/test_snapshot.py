@@ -8,7 +8,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from s3rb_stream.cli import main
 from s3rb_stream.commands.status import collect, render
 from s3rb_stream.core.object_keys import parse_batch_key
 from s3rb_stream.errors import ConfigError, SchemaError
@@ -167,3 +169,21 @@ def test_snapshot_refuses_what_it_cannot_do(file_pipeline: Pipeline) -> None:
         pipeline.snapshot("u")
     with pytest.raises(ConfigError, match=r"table\(s\) \['nope'\] are not in the tables file"):
         pipeline.snapshot("nope")
+
+
+def test_snapshot_of_every_table_skips_append_tables_with_a_note_and_run_streams_them(file_pipeline: Pipeline) -> None:
+    """A schema with an append table: ``snapshot`` without ``-t`` snapshots the others, says in one
+    line why the append table is skipped, exits 0; ``run`` then captures the append table's changes."""
+    pipeline = file_pipeline
+    pipeline.sql(ITEMS, "CREATE TABLE log (msg TEXT)", "INSERT INTO items VALUES (1, 'a', 1, NULL)")
+    pipeline.tables('tables:\n  - name: "{db}.items"\n  - name: "{db}.log"\n    mode: append\n')
+    args = ["snapshot", "--source-db", pipeline.source_db, "--target-schema", pipeline.target_schema]
+    result = CliRunner().invoke(main, args, env=pipeline.cli_env())
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^  items +1 rows$", result.output, re.M), result.output
+    assert re.search(r"^  log +skipped: mode append keeps every change, and a snapshot is not a change", result.output,
+                     re.M), result.output  # fmt: skip
+    pipeline.sql("INSERT INTO log VALUES ('after the snapshot')", "INSERT INTO items VALUES (2, 'b', 2, NULL)")
+    pipeline.run()
+    assert pipeline.target_rows("items") == pipeline.source_rows("items")
+    assert pipeline.target_query(f'SELECT msg FROM "{pipeline.target_schema}".log') == [("after the snapshot",)]

@@ -97,6 +97,14 @@ def cli(
 
 
 def one_error(result: subprocess.CompletedProcess[str], tmp_path: Path) -> str:
+    """The one problem: ``check`` found it (a FAIL line, exit code 1), any other command could not
+    run for it (an error line, exit code 2)."""
+    if result.args[3] == "check":
+        assert result.returncode == 1, result.stdout + result.stderr
+        errors = [line for line in result.stdout.splitlines() if line.startswith("FAIL  ")]
+        assert len(errors) == 1 and "Traceback" not in result.stderr, result.stdout + result.stderr
+        assert not (tmp_path / "objects").exists() and not (tmp_path / "w.duckdb").exists(), "nothing may be written"
+        return errors[0]
     assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
@@ -132,14 +140,15 @@ def test_a_long_enough_rds_retention_passes(rds: MariaDBServer, tmp_path: Path) 
     retention_hours(rds, "168")
     result = cli(rds, tmp_path, *CHECK)
     assert result.returncode == 0, result.stderr
-    assert "retention" not in result.stdout
+    assert "ok    binlog retention: the source keeps binlogs 168 h (binlog retention hours=168)" in result.stdout
+    assert not [line for line in result.stdout.splitlines() if line.startswith("warn") and "retention" in line]
 
 
 def test_an_rds_retention_the_user_may_not_read_is_a_warning(rds: MariaDBServer, tmp_path: Path) -> None:
     retention_hours(rds, None)
     result = cli(rds, tmp_path, *CHECK, user="blind")
     assert result.returncode == 0, result.stderr
-    assert "warning: the binlog retention of this rds could not be read (error 1370" in result.stdout
+    assert "warn  the binlog retention of this rds could not be read (error 1370" in result.stdout
     assert "GRANT EXECUTE ON PROCEDURE mysql.rds_show_configuration" in result.stdout
 
 
