@@ -10,13 +10,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from s3rb_stream import log as logging_setup
 from s3rb_stream.errors import ConfigError, S3rbError, Stopped
 from s3rb_stream.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from s3rb_stream.pipeline.types import RunResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,6 +51,25 @@ def exit_if_quarantined(settings: Settings, pipelines: list[tuple[str, str, set[
     if named:
         click.echo(f"quarantined, not captured: {', '.join(named)}", err=True)
         sys.exit(EXIT_QUARANTINED)
+
+
+def run_summary(source_db: str, target_schema: str, result: RunResult | None = None) -> list[str]:
+    """What ``run --until-caught-up`` did, per table: changes captured and rows loaded, and where
+    capture stopped (the next run goes on from there)."""
+    if result is None:
+        return []
+    where = f"caught up at binlog position {result.position}" if result.position else "no table on the binlog"
+    lines = [f"{source_db} → {target_schema}: {where}"]
+    names = list(dict.fromkeys([*result.tables, *result.captured, *result.loaded.per_table]))
+    if names:
+        lines.append(f"  {'table':30} {'captured':>12} {'loaded':>12}")
+    for name in names:
+        held = " (held back: quarantined)" if name in result.loaded.held_back else ""
+        captured, loaded = result.captured.get(name, 0), result.loaded.rows_per_table.get(name, 0)
+        lines.append(f"  {name:30} {captured:>12,} {loaded:>12,}{held}")
+    batches = "batch" if result.loaded.batches == 1 else "batches"
+    lines.append(f"loaded {result.loaded.rows:,} rows from {result.loaded.batches:,} {batches} into {target_schema}")
+    return lines
 
 
 def _settings() -> Settings:
@@ -127,12 +149,17 @@ def run(
         if failed:
             sys.exit(EXIT_ERROR)
         if until_caught_up:
+            for state in states:
+                for line in run_summary(state.config.source_db, state.config.target_schema, *state.results[-1:]):
+                    click.echo(line)
             exit_if_quarantined(settings, [(s.config.source_db, s.config.target_schema, None) for s in states])
         return
     if source_db is None or target_schema is None:
         raise ConfigError("give both --source-db and --target-schema, or neither to run every listed pipeline")
     if until_caught_up:
-        run_pipeline(settings, source_db, target_schema, True, start_position, stop, standby)  # type: ignore[arg-type]
+        result = run_pipeline(settings, source_db, target_schema, True, start_position, stop, standby)  # type: ignore[arg-type]
+        for line in run_summary(source_db, target_schema, result):
+            click.echo(line)
         exit_if_quarantined(settings, [(source_db, target_schema, None)])
     else:
         from s3rb_stream.pipeline.supervisor import run_daemon

@@ -110,6 +110,7 @@ class Capture:
         self.read_ts: datetime | None = None
         self._durable_at = 0.0  # monotonic time durable_ts was last computed
         self.changes_total = 0
+        self.per_table: Counter[str] = Counter()  # changes captured, by table (run's summary)
         self.held_xa: dict[str, _HeldXa] = {}  # prepared XA transactions by XID, their outcome ahead
         self._xa_rows: list[RowImages] = []  # the rows of the XA transaction being read
         self._xa_without_rows: set[str] = set()  # prepared XA transactions with no rows to capture
@@ -297,12 +298,13 @@ class Capture:
             # tuple.__new__ straight: a named tuple's own __new__ is a Python function, a frame per change
             changes = [new_tuple(Change, (op, seq, ts, values)) for op, seq, values in rows]
             committed[table] = (changes, pending.size[table])
-            self._count(rows)
+            self._count(table, rows)
         self.buffers.commit(self.buffers.last_commit, boundary.position, committed, time.monotonic())
         faultpoints.reached("capture.commit")
 
-    def _count(self, rows: list[tuple[Op, int, tuple[Any, ...]]]) -> None:
+    def _count(self, table: str, rows: list[tuple[Op, int, tuple[Any, ...]]]) -> None:
         self.changes_total += len(rows)
+        self.per_table[table] += len(rows)
         if len(rows) == 1:  # the OLTP case: one change per transaction
             self._changes_counter[rows[0][0]].inc()
             return
@@ -336,7 +338,7 @@ class Capture:
         self.writer.flush_if_buffered(item.table)  # committed changes of the table go first, in their own object
         ts = datetime.fromtimestamp(item.ts, UTC)
         self.writer.write(item.table, [Change(op, seq, ts, values) for op, seq, values in rows])
-        self._count(rows)
+        self._count(item.table, rows)
         log.info("a large transaction is written as it is read", table=item.table, rows=len(rows))
 
     def flush_all(self) -> None:

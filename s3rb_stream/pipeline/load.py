@@ -49,7 +49,8 @@ MAX_BYTES_PER_LOAD = 64 * 1024 * 1024
 class LoadStats:
     batches: int = 0
     rows: int = 0
-    per_table: dict[str, int] = field(default_factory=dict)
+    per_table: dict[str, int] = field(default_factory=dict)  # batches applied, by table
+    rows_per_table: dict[str, int] = field(default_factory=dict)  # rows staged, by table
     held_back: list[str] = field(default_factory=list)
     pending: int = 0  # batch objects left unapplied after the pass (held back tables)
 
@@ -59,6 +60,8 @@ def add_stats(total: LoadStats, more: LoadStats) -> None:
     total.rows += more.rows
     for k, v in more.per_table.items():
         total.per_table[k] = total.per_table.get(k, 0) + v
+    for k, v in more.rows_per_table.items():
+        total.rows_per_table[k] = total.rows_per_table.get(k, 0) + v
     total.held_back.extend(t for t in more.held_back if t not in total.held_back)
 
 
@@ -251,7 +254,9 @@ class Loader:
         def apply_chunk() -> None:
             nonlocal chunk, rows, size, top
             if chunk:
-                stats.rows += self._apply(warehouse, config, definition, chunk, sweep)
+                staged = self._apply(warehouse, config, definition, chunk, sweep)
+                stats.rows += staged
+                stats.rows_per_table[table.name] = stats.rows_per_table.get(table.name, 0) + staged
                 stats.batches += len(chunk)
             chunk, rows, size, top = [], 0, 0, -1
 

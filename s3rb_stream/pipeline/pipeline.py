@@ -195,6 +195,8 @@ class Pipeline:
             loaded,
             capture.position,
             list(self.prepared.warnings),
+            dict(capture.per_table),
+            [t.name for _, t in self.registry],
         )
 
     def _open_reader(
@@ -291,7 +293,8 @@ class Pipeline:
         """No table on the binlog: sync on schedule (once, with ``until_caught_up``) and load."""
         if self.until_caught_up:
             loaded = self._finish(parts)
-            return RunResult(self.synced, 0, loaded, None, list(self.prepared.warnings))
+            tables = [t.name for _, t in self.registry]
+            return RunResult(self.synced, 0, loaded, None, list(self.prepared.warnings), tables=tables)
         parts.load.poke()  # what earlier runs left pending
         while not self.stop.stopping:
             metrics.heartbeat()

@@ -27,6 +27,8 @@ class RunResult:
     loaded: LoadStats
     position: BinlogPosition | None
     warnings: list[str] = field(default_factory=list)  # what preflight found worth saying
+    captured: dict[str, int] = field(default_factory=dict)  # changes read from the binlog, by table
+    tables: list[str] = field(default_factory=list)  # every table of the run, for its summary
 
 
 class StopFlag:
