@@ -22,6 +22,8 @@ Messages never contain secrets: build them from names and settings keys, never f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class S3rbError(Exception):
     """Base class. ``hint`` tells the user what to do about it."""
@@ -91,3 +93,8 @@ class CorruptStateError(S3rbError):
 
 class Stopped(S3rbError):
     """A signal (SIGTERM, SIGINT) stopped a batch command between two pages, its progress saved."""
+
+
+def listed(names: Iterable[object]) -> str:
+    """Names in a message as a person writes them (``a, b``), not as Python prints a list."""
+    return ", ".join(str(n) for n in names) or "none"

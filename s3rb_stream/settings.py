@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from s3rb_stream.core.snapshot_lock import Locking
+from s3rb_stream.core.validation_words import say
 from s3rb_stream.errors import ConfigError
 
 IDENTIFIER = re.compile(r"^[^.\s`]+$")
@@ -403,7 +405,7 @@ def _describe_validation(exc: ValidationError, prefix: str = "") -> str:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
         name = f"{prefix}{loc.upper()}" if prefix else loc
-        problems.append(f"{name}: {err['msg']}")
+        problems.append(f"{name}: {say(err)}")
     return "invalid settings: " + "; ".join(problems)
 
 
@@ -546,11 +548,15 @@ def load_tables_file(path: Path) -> TablesFile:
                 entry = entries[loc[1]] if loc[1] < len(entries) else None
                 label = entry.get("name") if isinstance(entry, dict) else None
                 where = f"tables[{loc[1]}]" + (f" ({label})" if label else "")
-                key = ".".join(str(p) for p in loc[2:])
+                inside = loc[2:-1] if err["type"] == "extra_forbidden" else loc[2:]  # the key is in the message
+                key = ".".join(str(p) for p in inside)
                 where += f".{key}" if key else ""
+                known: Collection[str] = TableConfig.model_fields
             else:
-                where = ".".join(str(p) for p in loc) or "(top level)"
-            problems.append(f"{where}: {err['msg']}")
+                inside = loc[:-1] if err["type"] == "extra_forbidden" else loc
+                where = ".".join(str(p) for p in inside) or "(top level)"
+                known = TablesFile.model_fields if not inside else ()
+            problems.append(f"{where}: {say(err, known)}")
         raise ConfigError(f"tables file {path} is invalid: " + "; ".join(problems)) from None
     seen: set[str] = set()
     for entry in parsed.tables:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from s3rb_stream.core.schema import SourceTable
-from s3rb_stream.errors import SchemaError
+from s3rb_stream.errors import SchemaError, listed
 
 SURROGATE_KEY = "_s3rb_sk"
 LAST_SEQ = "_s3rb_last_seq"
@@ -43,7 +43,7 @@ def make_spec(
     nullable = [c.name for c in table.columns if c.name in table.key_columns and c.nullable]
     if nullable:
         raise SchemaError(
-            f"mode scd2 of {table.database}.{table.name}: key column(s) {nullable} are nullable",
+            f"mode scd2 of {table.database}.{table.name}: key column(s) {listed(nullable)} are nullable",
             "versions are matched by key equality; make the key columns NOT NULL or choose other key_columns",
         )
     chosen = tracked if tracked else tuple(c for c in table.column_names if c not in table.key_columns)

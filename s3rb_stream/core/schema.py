@@ -17,7 +17,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from s3rb_stream.errors import CorruptStateError, SchemaError
+from s3rb_stream.errors import CorruptStateError, SchemaError, listed
 from s3rb_stream.log import get_logger
 
 log = get_logger(__name__)
@@ -117,7 +117,7 @@ class SourceTable:
         missing = [k for k in key_columns if k not in self._index]
         if missing:
             raise SchemaError(
-                f"key_columns {missing} of {self.database}.{self.name} are not columns of the table",
+                f"key_columns {listed(missing)} of {self.database}.{self.name} are not columns of the table",
                 f"columns are: {', '.join(self.column_names)}",
             )
         return SourceTable(self.database, self.name, self.columns, tuple(key_columns))
@@ -357,7 +357,7 @@ def row_converter(table: SourceTable) -> Callable[[dict[str, Any]], tuple[Any, .
             missing = sorted(expected - set(row))
             raise SchemaError(
                 f"a row read from {table.database}.{table.name} does not match the table definition"
-                f" (unexpected columns {extra}, missing columns {missing})",
+                f" (unexpected columns {listed(extra)}, missing columns {listed(missing)})",
                 "the table was altered while it was read: run the command again, which reads its definition anew",
             )
         out = []

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import META_COLUMNS, SourceTable
-from s3rb_stream.errors import ConfigError, SchemaError
+from s3rb_stream.errors import ConfigError, SchemaError, listed
 
 RESERVED_PREFIX = "_s3rb_"
 REDSHIFT_MAX_NAME_BYTES = 127
@@ -104,8 +104,8 @@ class NameRules:
         reserved = [n for n in names if n.lower().startswith(RESERVED_PREFIX)]
         if reserved:
             raise SchemaError(
-                f"{where}: the name(s) {reserved} start with {RESERVED_PREFIX}, which s3rb_stream keeps for its own"
-                " columns and tables",
+                f"{where}: the name(s) {listed(reserved)} start with {RESERVED_PREFIX}, which s3rb_stream keeps for"
+                " its own columns and tables",
                 "rename them at the source, or leave the table out of the tables file",
             )
         rename = f"rename {where} at the source, or leave it out of the tables file"

@@ -16,7 +16,7 @@ from s3rb_stream import faultpoints
 from s3rb_stream.core.query_state import ExtractState, Key
 from s3rb_stream.core.schema import SourceTable, arrow_type
 from s3rb_stream.core.text_values import as_bytes
-from s3rb_stream.errors import ConfigError, SchemaError, Stopped
+from s3rb_stream.errors import ConfigError, SchemaError, Stopped, listed
 from s3rb_stream.pipeline.pages import Progress, TableStore, page_table
 from s3rb_stream.settings import Strategy, TableConfig
 from s3rb_stream.sources.query_reader import QueryReader, TextRow
@@ -42,7 +42,7 @@ def select_tables(
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise ConfigError(
-            f"{command}: table(s) {unknown} are not in the tables file for this source database",
+            f"{command}: table(s) {listed(unknown)} are not in the tables file for this source database",
             f"configured tables: {', '.join(sorted(by_name)) or 'none'}",
         )
     chosen = [by_name[n] for n in names] if names else [(c, t) for c, t in resolved if c.cdc_strategy in strategies]
@@ -73,7 +73,8 @@ def require_extractable(config: TableConfig, table: SourceTable, command: str) -
     nullable = [c.name for c in table.columns if c.name in table.key_columns and c.nullable]
     if nullable:
         raise SchemaError(
-            f"{command} of {where}: key column(s) {nullable} are nullable; rows with a NULL key cannot be paged",
+            f"{command} of {where}: key column(s) {listed(nullable)} are nullable;"
+            " rows with a NULL key cannot be paged",
             "make the key columns NOT NULL, or choose other key_columns",
         )
 

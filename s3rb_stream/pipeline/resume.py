@@ -12,7 +12,7 @@ from s3rb_stream.core.gtid import Flavor, GtidState
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.preflight import Retention, gtid_problems, gtid_warning, server_flavor
 from s3rb_stream.core.schema import SourceTable
-from s3rb_stream.errors import BinlogGone, BinlogSettingsError, ConfigError
+from s3rb_stream.errors import BinlogGone, BinlogSettingsError, ConfigError, listed
 from s3rb_stream.log import get_logger
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.sources import mysql_meta
@@ -143,7 +143,7 @@ def purged_error(
     how long the server keeps binlogs, which the snapshot and the run after it must not outlast."""
     only = " ".join(f"-t {t.name}" for c, t in binlog_tables if c.mode != "append")
     history = [t.name for c, t in binlog_tables if c.mode == "append"]
-    append = f"; the history of append tables {history} in that range cannot be recovered" if history else ""
+    append = f"; the history of append tables {listed(history)} in that range cannot be recovered" if history else ""
     kept = ""
     if retention is not None and retention.hours is not None:
         kept = (

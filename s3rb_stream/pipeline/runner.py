@@ -16,7 +16,7 @@ from s3rb_stream.core.preflight import retention_warning
 from s3rb_stream.core.quarantine import Quarantine, resnapshot_command
 from s3rb_stream.core.query_state import QUERY_SEQ_FLOOR
 from s3rb_stream.core.schema import SourceTable, arrow_schema, table_from_json
-from s3rb_stream.errors import ConfigError, S3rbError
+from s3rb_stream.errors import ConfigError, S3rbError, listed
 from s3rb_stream.log import get_logger, per_pipeline
 from s3rb_stream.metrics import PartState
 from s3rb_stream.pipeline.extract import require_extractable
@@ -270,8 +270,8 @@ def refuse_switched_to_binlog(
     switched = [t.name for _, t in binlog_tables if t.name in summary and summary[t.name].max_seq >= QUERY_SEQ_FLOOR]
     if switched:
         raise ConfigError(
-            f"table(s) {switched} in {target_schema} were loaded by hybrid or full_sync, whose sequences lie above"
-            " every binlog position: binlog changes to them would never apply",
+            f"table(s) {listed(switched)} in {target_schema} were loaded by hybrid or full_sync, whose sequences lie"
+            " above every binlog position: binlog changes to them would never apply",
             "drop those target tables (and their _s3rb_batches rows), then snapshot them",
         )
 

@@ -49,7 +49,7 @@ from s3rb_stream.core.gtid import (
 )
 from s3rb_stream.core.positions import BinlogPosition, make_seq
 from s3rb_stream.core.schema import SourceTable
-from s3rb_stream.errors import BinlogGone, ConfigError, SchemaError, SourceUnavailable, UnsupportedEventError
+from s3rb_stream.errors import BinlogGone, ConfigError, SchemaError, SourceUnavailable, UnsupportedEventError, listed
 from s3rb_stream.log import get_logger
 from s3rb_stream.settings import MySQLTarget
 from s3rb_stream.sources.mysql_meta import driver_options, pymysql_connection_error
@@ -459,7 +459,8 @@ class EventReader:
             else:
                 lacking = []
             if lacking:
-                raise SchemaError(f"{where} lacks columns {lacking}{f' in its {which} image' * bool(which)}", advice)
+                image = f" in its {which} image" if which else ""
+                raise SchemaError(f"{where} lacks columns {listed(lacking)}{image}", advice)
         if len(set(present)) > 1:
             raise SchemaError(f"{where} holds other columns in its before image than in its after image", advice)
         held = present_columns(tmap, present[0])

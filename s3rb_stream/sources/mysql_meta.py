@@ -26,7 +26,7 @@ from s3rb_stream.core.preflight import (
     variables_retention,
 )
 from s3rb_stream.core.schema import MAX_ARROW_DECIMAL, SourceColumn, SourceTable
-from s3rb_stream.errors import BinlogSettingsError, SchemaError, SourceError, SourceUnavailable
+from s3rb_stream.errors import BinlogSettingsError, SchemaError, SourceError, SourceUnavailable, listed
 from s3rb_stream.settings import MySQLTarget, MySQLTls, OptionTypes, TableConfig, TablesFile, typed_options
 from s3rb_stream.sources.mysql_tls import CR_SSL_CONNECTION_ERROR, certificate_refused, pymysql_options
 from s3rb_stream.sql import mysql as q
@@ -399,7 +399,7 @@ def check_config_columns(entry: TableConfig, table: SourceTable) -> None:
         missing = [c for c in columns if c not in by_name]
         if missing:
             raise SchemaError(
-                f"{option} {missing} of {where} in the tables file are not columns of the table",
+                f"{option} {listed(missing)} of {where} in the tables file are not columns of the table",
                 f"columns are: {', '.join(table.column_names)}",
             )
     if entry.cdc_timestamp_column and by_name[entry.cdc_timestamp_column].data_type not in _TIMESTAMP_TYPES:

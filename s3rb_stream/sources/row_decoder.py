@@ -23,7 +23,7 @@ from typing import Any, Literal
 from s3rb_stream import speedups
 from s3rb_stream.core import schema as contract
 from s3rb_stream.core.schema import SourceColumn, SourceTable
-from s3rb_stream.errors import ConfigError, SchemaError
+from s3rb_stream.errors import ConfigError, SchemaError, listed
 from s3rb_stream.sources import collations, mysql_json
 from s3rb_stream.sources import table_map as tm
 
@@ -379,7 +379,8 @@ def _check_layout(table: SourceTable, tmap: tm.TableMap) -> None:
         extra = sorted(set(tmap.names) - set(table.column_names))
         missing = sorted(set(table.column_names) - set(tmap.names))
         raise SchemaError(
-            f"{where} does not match the table definition (unexpected columns {extra}, missing columns {missing})",
+            f"{where} does not match the table definition"
+            f" (unexpected columns {listed(extra)}, missing columns {listed(missing)})",
             hint,
         )
     if len(tmap.columns) != len(table.columns):

@@ -27,7 +27,7 @@ from collections.abc import Set as AbstractSet
 import pyarrow as pa
 
 from s3rb_stream.core.schema import DELETED_AT, SourceColumn, SourceTable, arrow_type
-from s3rb_stream.errors import SchemaError
+from s3rb_stream.errors import SchemaError, listed
 from s3rb_stream.sql import common
 from s3rb_stream.sql.common import CONTROL_TABLE as CONTROL_TABLE
 from s3rb_stream.sql.common import FENCE_TABLE as FENCE_TABLE
@@ -156,7 +156,7 @@ def _same_key(table: SourceTable, left: str, right: str) -> str:
     nullable = [c.name for c in table.columns if c.name in table.key_columns and c.nullable]
     if nullable:
         raise SchemaError(
-            f"key column(s) {nullable} of {table.database}.{table.name} are nullable;"
+            f"key column(s) {listed(nullable)} of {table.database}.{table.name} are nullable;"
             " Redshift MERGE matches by equality",
             "make the key columns NOT NULL at the source, or choose other key_columns",
         )

@@ -29,6 +29,24 @@ log = get_logger(__name__)
 STAGING = "s3rb_staging"
 
 
+def open_error(path: str, message: str) -> WarehouseError:
+    """Why a DuckDB file did not open, as the OS or DuckDB said it: another process's lock is worth
+    waiting for (a daemon retries it); a file or directory this user may not write is not."""
+    said = message.splitlines()[0].removeprefix("IO Error: ")
+    if "lock" in said.lower():
+        return WarehouseUnavailable(
+            f"cannot open DuckDB file {path}: {said}",
+            "another process (a running pipeline or a DuckDB shell) holds it open; DuckDB lets one process at a time",
+        )
+    lowered = said.lower()
+    if "permission denied" in lowered or "read-only file system" in lowered:
+        return WarehouseError(
+            f"cannot open DuckDB file {path}: {said}",
+            "make the file and its directory writable by the user that runs s3rb-stream",
+        )
+    return WarehouseError(f"cannot open DuckDB file {path}: {said}")
+
+
 class DuckDBWarehouse:
     def __init__(self, path: str, read_only: bool = False, memory_limit: str | None = None) -> None:
         """``memory_limit``: DuckDB's buffer pool, e.g. "256MB" (None: DuckDB's default, 80% of RAM)."""
@@ -62,10 +80,7 @@ class DuckDBWarehouse:
             try:
                 self._connection = duckdb.connect(self.path, read_only=self.read_only, config=self._config)
             except duckdb.IOException as exc:
-                raise WarehouseUnavailable(
-                    f"cannot open DuckDB file {self.path}: {str(exc).splitlines()[0]}",
-                    "is another process (a running pipeline or a DuckDB shell) holding it open?",
-                ) from None
+                raise open_error(self.path, str(exc)) from None
         return self._connection
 
     def idle(self) -> None:

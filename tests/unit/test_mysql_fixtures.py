@@ -251,5 +251,5 @@ def test_only_hidden_columns_may_be_left_out_of_an_image() -> None:
     held = reader._held_columns(hidden, table, [0b01, 0b01])
     assert (held.names, held.columns, held.nullable, held.primary_key) == (("a",), layouts[:1], (False,), (0,))
     plain = tm.TableMap(1, "db", "t", layouts, ("a", "b"))
-    with pytest.raises(SchemaError, match=r"lacks columns \['b'\] in its after image.*binlog_row_image=FULL"):
+    with pytest.raises(SchemaError, match=r"lacks columns b in its after image.*binlog_row_image=FULL"):
         reader._held_columns(plain, SourceTable("db", "t", (col("a", "int"), col("b", "int"))), [0b11, 0b01])

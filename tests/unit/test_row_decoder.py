@@ -181,7 +181,7 @@ def test_a_table_map_that_does_not_describe_the_table_is_refused(implementation:
                                                                                    precision=10, scale=2)))  # fmt: skip
     renamed = tm.TableMap(1, "db", "t", (tm.ColumnLayout(tm.LONG, 0), tm.ColumnLayout(tm.NEWDECIMAL, 10 << 8 | 2)),
                           ("id", "amount"))  # fmt: skip
-    with pytest.raises(SchemaError, match=r"unexpected columns \['amount'\], missing columns \['d'\]"):
+    with pytest.raises(SchemaError, match=r"unexpected columns amount, missing columns d"):
         compile_decoder(table, renamed, implementation)
     widened = tm.TableMap(1, "db", "t", (tm.ColumnLayout(tm.LONGLONG, 0), tm.ColumnLayout(tm.NEWDECIMAL, 10 << 8 | 2)),
                           ("id", "d"))  # fmt: skip
