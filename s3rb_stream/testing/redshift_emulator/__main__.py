@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
+
+import psycopg
 
 from s3rb_stream.testing.redshift_emulator import cluster
 from s3rb_stream.testing.redshift_emulator.proxy import EmulatorProxy, StatementDelay
@@ -56,7 +59,17 @@ def main() -> None:
         print(f"redshift emulator listening on 127.0.0.1:{port} → {args.pg_dsn}", flush=True)
         await proxy.serve_forever()
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except (OSError, psycopg.OperationalError) as exc:  # PostgreSQL is not there: said at start, in one line
+        print(f"error: the Redshift emulator cannot reach PostgreSQL at {args.pg_dsn} ({_first_line(exc)});"
+              " start PostgreSQL there, or run python -m s3rb_stream.testing.local_redshift, which starts"
+              " a throwaway one", file=sys.stderr)  # fmt: skip
+        sys.exit(2)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 if __name__ == "__main__":
