@@ -56,17 +56,14 @@ def collect(settings: Settings, source_db: str | None = None, target_schema: str
     keys = store.list(store.prefix + "/" if store.prefix else "")
     found = stored_pipelines(store, keys)  # every pipeline that keeps state in the store
     position = _source_position(settings, problems)
-    summaries = _applied(settings, problems, {schema for _, schema in found})
+    written_by = _written(store, keys, found)
+    summaries, applied_keys = _applied(settings, problems, written_by)
     pipelines = []
     for db, schema in found:
         if (source_db and db != source_db) or (target_schema and schema != target_schema):
             continue
         checkpoint = load_checkpoint(store, db, schema)
-        base = pipeline_prefix(store.prefix, db, schema) + "/"
-        written: dict[str, set[str]] = defaultdict(set)
-        for ref in (parse_batch_key(k) for k in keys if k.startswith(base)):
-            if ref is not None:
-                written[ref.table].add(ref.key)
+        written = written_by[(db, schema)]
         notes = _notes(store, db, schema)
         applied = summaries.get(schema, {})
         lag = None
@@ -75,12 +72,12 @@ def collect(settings: Settings, source_db: str | None = None, target_schema: str
         status = PipelineStatus(db, schema, checkpoint, lag)
         for table in sorted(set(written) | set(applied) | set(notes)):
             summary = applied.get(table)
-            done = summary.batches if summary else 0
+            done = applied_keys.get((schema, table), set())
             status.tables.append(
                 TableStatus(
                     table,
                     len(written[table]),
-                    max(len(written[table]) - done, 0),
+                    len(written[table] - done),  # the loader's own rule: an object whose key the ledger lacks
                     summary.last_applied_at if summary else None,
                     notes.get(table, ""),
                 )
@@ -95,7 +92,8 @@ def _notes(store: ObjectStore, source_db: str, target_schema: str) -> dict[str, 
     notes: dict[str, str] = {}
     for table, extract in all_extracts(store, source_db, target_schema).items():
         at = f" at {extract.position}" if extract.position else ""
-        notes[table] = f"{extract.kind}{at} {extract.status}: {extract.rows:,} rows in {extract.parts} parts"
+        parts = "1 part" if extract.parts == 1 else f"{extract.parts:,} parts"
+        notes[table] = f"{extract.kind}{at} {extract.status}: {extract.rows:,} rows in {parts}"
     for table, hybrid in all_hybrids(store, source_db, target_schema).items():
         notes[table] = f"hybrid watermark {hybrid.last_ts} / id {hybrid.last_id.decode(errors='replace')}"
     for table, quarantine in active_quarantines(store, source_db, target_schema).items():
@@ -115,14 +113,40 @@ def _source_position(settings: Settings, problems: list[str]) -> BinlogPosition 
         return None
 
 
-def _applied(settings: Settings, problems: list[str], schemas: set[str]) -> dict[str, dict[str, AppliedSummary]]:
+def _written(
+    store: ObjectStore, keys: list[str], found: list[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, set[str]]]:
+    """Per pipeline and table, the batch objects in the store (each key once, however often written)."""
+    written: dict[tuple[str, str], dict[str, set[str]]] = {}
+    for db, schema in found:
+        base = pipeline_prefix(store.prefix, db, schema) + "/"
+        tables: dict[str, set[str]] = defaultdict(set)
+        for ref in (parse_batch_key(k) for k in keys if k.startswith(base)):
+            if ref is not None:
+                tables[ref.table].add(ref.key)
+        written[(db, schema)] = tables
+    return written
+
+
+Applied = tuple[dict[str, dict[str, AppliedSummary]], dict[tuple[str, str], set[str]]]
+
+
+def _applied(settings: Settings, problems: list[str], written: dict[tuple[str, str], dict[str, set[str]]]) -> Applied:
+    """Per target schema the ledger's summary, and per table the keys it records as applied."""
     try:
         warehouse = open_warehouse(settings, read_only=True)
     except S3rbError as exc:
         problems.append(f"warehouse: {exc}")
-        return {}
+        return {}, {}
     try:
-        return {schema: warehouse.load_summary(schema) for schema in schemas}
+        summaries = {schema: warehouse.load_summary(schema) for _, schema in written}
+        keys = {
+            (schema, table): warehouse.applied(schema, table)
+            for (_, schema), tables in written.items()
+            for table in tables
+            if table in summaries.get(schema, {})
+        }
+        return summaries, keys
     finally:
         warehouse.close()
 

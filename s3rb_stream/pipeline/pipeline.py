@@ -286,7 +286,10 @@ class Pipeline:
         add_stats(loaded, parts.load.stats)
         if self.until_caught_up:
             self.synced += self.scheduler.run_due(force=True)
-        add_stats(loaded, self.loader.load_all())
+        mark = parts.backlog.mark()
+        last = self.loader.load_all()
+        parts.backlog.settle(mark, last.pending)
+        add_stats(loaded, last)
         return loaded
 
     def _queries_only(self, parts: Parts) -> RunResult:

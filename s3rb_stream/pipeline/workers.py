@@ -45,6 +45,7 @@ class Backlog:
     """
 
     max_batches: int
+    labels: tuple[str, str] | None = None  # the pipeline whose s3rb_batches_backlog this keeps
     _written: int = 0
     _base: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -52,6 +53,12 @@ class Backlog:
     def wrote(self) -> None:
         with self._lock:
             self._written += 1
+        self._publish()
+
+    def _publish(self) -> None:
+        """The gauge follows the count both ways: up as capture writes, down as loads apply."""
+        if self.labels is not None:
+            metrics.BATCHES_BACKLOG.labels(*self.labels).set(self.pending)
 
     def mark(self) -> int:
         """Taken when a load pass begins."""
@@ -62,6 +69,7 @@ class Backlog:
         """A load pass that began at ``mark`` left ``remaining`` batches pending."""
         with self._lock:
             self._base = remaining - mark
+        self._publish()
 
     @property
     def pending(self) -> int:
@@ -200,7 +208,7 @@ class Parts:
         """``progress``: while capture is still behind the source, loads follow each other, and
         the warehouse is kept between them (see :class:`LoadWorker`)."""
         self.labels = labels
-        self.backlog = Backlog(settings.max_pending_batches)
+        self.backlog = Backlog(settings.max_pending_batches, labels)
         self.tickers: list[Ticker] = []
         if lease is not None:
             self.tickers.append(Ticker("lease", min(1.0, lease.ttl / 6), lease.renew, labels))
@@ -237,7 +245,6 @@ class Parts:
     def wrote(self) -> None:
         """Capture wrote a batch object."""
         self.backlog.wrote()
-        metrics.BATCHES_BACKLOG.labels(*self.labels).set(self.backlog.pending)
         self.load.poke()
 
     def raise_failure(self) -> None:

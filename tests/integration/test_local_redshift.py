@@ -23,7 +23,7 @@ def test_the_local_stand_in_serves_a_roundtrip_and_stops_cleanly(tmp_path: Path)
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     try:
-        assert helper.stdout is not None
+        assert helper.stdout is not None and helper.stderr is not None
         ready = helper.stdout.readline()
         assert f"ready: source {env_file}" in ready, ready + (helper.stderr.read() if helper.poll() else "")
         settings = dict(re.findall(r"^export (\w+)='?([^'\n]*)'?$", env_file.read_text(), re.M))

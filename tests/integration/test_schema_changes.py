@@ -208,7 +208,7 @@ def test_status_does_not_show_a_quarantine_a_snapshot_lifted(file_pipeline: Pipe
     pipeline.snapshot("orders", restart=True)  # the fix the quarantine names: it lifts it
     assert prepare(pipeline.settings, pipeline.source_db, pipeline.target_schema, "earliest").warnings == []
     line = orders_line()
-    assert "QUARANTINED" not in line and re.search(r"snapshot at \S+ complete: 3 rows in 1 parts", line), line
+    assert "QUARANTINED" not in line and re.search(r"snapshot at \S+ complete: 3 rows in 1 part", line), line
 
 
 def test_a_table_created_mid_stream_that_a_pattern_includes_is_captured(file_pipeline: Pipeline) -> None:

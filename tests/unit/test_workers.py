@@ -32,6 +32,21 @@ def test_the_backlog_is_what_the_last_pass_left_plus_what_was_written_since() ->
     assert backlog.full()
 
 
+def test_the_backlog_gauge_goes_down_when_the_loads_apply_what_was_written() -> None:
+    """s3rb_batches_backlog follows the count both ways, not only up as capture writes."""
+    labels = ("gauge_src", "gauge_target")
+    backlog = Backlog(max_batches=10, labels=labels)
+
+    def gauge() -> float | None:
+        return metrics.REGISTRY.get_sample_value("s3rb_batches_backlog", dict(zip(metrics.SOURCE, labels, strict=True)))
+
+    backlog.wrote()
+    backlog.wrote()
+    assert gauge() == 2
+    backlog.settle(backlog.mark(), remaining=0)  # a pass applied both
+    assert gauge() == 0
+
+
 def test_health_counts_busy_and_waiting_parts_as_alive_and_readiness_needs_the_lease() -> None:
     metrics.forget_parts(*LABELS)
     try:
