@@ -1,19 +1,25 @@
 """``sync``: each hybrid or full_sync table's strategy once, then a load (the daemon runs the
-same syncs on their intervals: ``pipeline/sync.py``)."""
+same syncs on their intervals: ``pipeline/sync.py``). It takes the pipeline's lease, as ``run``
+does: beside a running daemon it refuses, naming the holder, rather than race it on the same
+tables' state."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from s3rb_stream import process
+from s3rb_stream import metrics, process
 from s3rb_stream.commands.snapshot import resolve_for_query
+from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.log import per_pipeline
 from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names
 from s3rb_stream.pipeline.sync import prepare_query_tables, sync_tables
-from s3rb_stream.settings import Settings
+from s3rb_stream.pipeline.workers import Ticker
+from s3rb_stream.settings import Settings, TableConfig
+from s3rb_stream.state.lease import Lease, LeaseHeld
 from s3rb_stream.store import open_store
-from s3rb_stream.targets import Warehouse, open_warehouse
+from s3rb_stream.store.base import ObjectStore
+from s3rb_stream.targets import Fence, Warehouse, open_warehouse
 
 
 @dataclass
@@ -40,13 +46,47 @@ def sync(
     selected = prepare_query_tables(resolved, table_names)
     store = open_store(settings)
     store.check()
-    result = SyncResult(sync_tables(settings, store, source_db, target_schema, selected, stopping))
-    if load:
-        own = warehouse is None
-        wh = warehouse or open_warehouse(settings)
-        try:
-            result.loaded = Loader(store, wh, source_db, target_schema, selected).load_all()
-        finally:
-            if own:
-                wh.close()
+    lease = Lease(store, source_db, target_schema, settings.lease_seconds)
+    try:
+        lease.acquire(standby=False)
+    except LeaseHeld as exc:  # the daemon syncs these tables itself: two at once would race on their state
+        raise LeaseHeld(
+            f"sync: {exc.message}",
+            "a running daemon syncs hybrid and full_sync tables itself, each on its sync_interval;"
+            " stop it to sync by hand, or let it sync",
+        ) from None
+    renewal = Ticker("lease", min(1.0, lease.ttl / 6), lease.renew, (source_db, target_schema)).start()
+    try:
+        result = SyncResult(sync_tables(settings, store, source_db, target_schema, selected, stopping))
+        if renewal.error is not None:
+            raise renewal.error
+        if load:
+            result.loaded = _load(settings, store, source_db, target_schema, selected, lease, warehouse)
+    finally:
+        renewal.stop()
+        metrics.forget_part(source_db, target_schema, "lease")
+        lease.release()
+    if renewal.error is not None:
+        raise renewal.error
     return result
+
+
+def _load(
+    settings: Settings,
+    store: ObjectStore,
+    source_db: str,
+    target_schema: str,
+    selected: list[tuple[TableConfig, SourceTable]],
+    lease: Lease,
+    warehouse: Warehouse | None,
+) -> LoadStats:
+    """Load what the sync wrote, fenced by the lease as a daemon's loads are."""
+    own = warehouse is None
+    wh = warehouse or open_warehouse(settings)
+    try:
+        fence = Fence(source_db, lease.generation)
+        wh.claim(target_schema, fence, [t.name for _, t in selected])
+        return Loader(store, wh, source_db, target_schema, selected, fence).load_all()
+    finally:
+        if own:
+            wh.close()

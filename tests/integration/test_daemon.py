@@ -17,6 +17,7 @@ import yaml
 
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.sources.mysql_meta import current_position
+from s3rb_stream.state.lease import LeaseHeld
 from s3rb_stream.testing.ports import free_port, http_get
 from tests.integration.conftest import Pipeline
 
@@ -153,12 +154,19 @@ def test_daemon_syncs_query_tables_on_their_interval(file_pipeline: Pipeline, tm
         while time.monotonic() < deadline and not (state.exists() and json.loads(state.read_bytes())["rows"] >= 2):
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             time.sleep(0.2)
+        # A hand-run sync beside the daemon would race it on the same tables: refused, naming the holder.
+        with pytest.raises(LeaseHeld, match=r"^sync: another instance writes .*: \S+ \(lease valid until") as held:
+            pipeline.sync()
+        assert "syncs hybrid and full_sync tables itself" in str(held.value)
     finally:
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     assert pipeline.target_rows("leads") == pipeline.source_rows("leads")
     assert pipeline.target_rows("t") == [(1,)]
+    pipeline.sql("INSERT INTO leads VALUES (3, '2026-01-01 00:00:02')")
+    assert "leads" in pipeline.sync().rows  # the daemon stopped: sync takes the lease and runs
+    assert pipeline.target_rows("leads") == pipeline.source_rows("leads")
 
 
 def test_daemon_follows_a_new_table_an_added_column_and_a_widening_and_quarantines_a_type_change(

@@ -109,7 +109,7 @@ def test_bad_query_configs_get_clear_errors(file_pipeline: Pipeline) -> None:
         (
             HYBRID.replace("cdc_timestamp_column: modified_time", "cdc_timestamp_column: updated"),
             SchemaError,
-            r"cdc_timestamp_column \['updated'\] of src\d+\.leads .* are not columns.*lead_id, name, modified_time",
+            r"cdc_timestamp_column updated of src\d+\.leads .* are not columns.*lead_id, name, modified_time",
         ),
         (
             HYBRID.replace("cdc_timestamp_column: modified_time", "cdc_timestamp_column: name"),
