@@ -222,7 +222,7 @@ def sync(source_db: str, target_schema: str, tables: tuple[str, ...], no_load: b
     stop.install()
     result = run_sync(settings, source_db, target_schema, tables, load=not no_load, stopping=lambda: stop.stopping)
     for name, rows in result.rows.items():
-        click.echo(f"  {name:30} {rows:>12,} rows read")
+        click.echo(f"  {name:30} {rows:>12,} rows read, {result.written.get(name, rows):,} written")
     if not no_load:
         click.echo(f"loaded {result.loaded.rows:,} rows into {target_schema}")
     exit_if_quarantined(settings, [(source_db, target_schema, set(result.rows))])

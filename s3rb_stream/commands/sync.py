@@ -24,8 +24,9 @@ from s3rb_stream.targets import Fence, Warehouse, open_warehouse
 
 @dataclass
 class SyncResult:
-    rows: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)  # read, by table
     loaded: LoadStats = field(default_factory=LoadStats)
+    written: dict[str, int] = field(default_factory=dict)  # by table: a hybrid window read again unchanged is not
 
 
 @per_pipeline
@@ -57,7 +58,8 @@ def sync(
         ) from None
     renewal = Ticker("lease", min(1.0, lease.ttl / 6), lease.renew, (source_db, target_schema)).start()
     try:
-        result = SyncResult(sync_tables(settings, store, source_db, target_schema, selected, stopping))
+        done = sync_tables(settings, store, source_db, target_schema, selected, stopping)
+        result = SyncResult({t: d.read for t, d in done.items()}, written={t: d.written for t, d in done.items()})
         if renewal.error is not None:
             raise renewal.error
         if load:

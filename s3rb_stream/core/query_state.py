@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -141,6 +141,9 @@ class HybridState:
     last_id: bytes
     last_seq: int
     rows: int = 0
+    # The rows of the look-back window as last read: id (base64) → (digest of the row, its timestamp
+    # text). A row read again unchanged is not written again (core/hybrid_window.py).
+    window: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -150,6 +153,7 @@ class HybridState:
                 "last_id": base64.b64encode(self.last_id).decode(),
                 "last_seq": self.last_seq,
                 "rows": self.rows,
+                "window": {key: list(entry) for key, entry in self.window.items()},
             },
             indent=2,
         ).encode()
@@ -158,6 +162,9 @@ class HybridState:
     def from_json(cls, data: bytes, where: str) -> HybridState:
         try:
             raw = _load(data, where)
-            return cls(str(raw["last_ts"]), base64.b64decode(raw["last_id"]), int(raw["last_seq"]), int(raw["rows"]))
-        except (ValueError, KeyError, TypeError) as exc:
+            window = {str(k): (str(v[0]), str(v[1])) for k, v in (raw.get("window") or {}).items()}
+            return cls(
+                str(raw["last_ts"]), base64.b64decode(raw["last_id"]), int(raw["last_seq"]), int(raw["rows"]), window
+            )
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise _corrupt(where, exc) from None

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from s3rb_stream import faultpoints
 from s3rb_stream.core.checkpoint import now_utc
+from s3rb_stream.core.hybrid_window import changed, prune, row_digest, window_id
 from s3rb_stream.core.query_state import ExtractState, HybridState, next_query_seq
 from s3rb_stream.core.schema import SourceTable, arrow_schema
 from s3rb_stream.core.text_values import as_bytes
@@ -57,13 +59,21 @@ def hybrid_query(table: SourceTable, config: TableConfig, mode: str, chunk_rows:
     return q.hybrid_chunk(table.database, table.name, table.column_names, ts_col, id_col, mode, chunk_rows)
 
 
+@dataclass(frozen=True)
+class TableSync:
+    """One table's sync: rows read, and rows written (a hybrid sync leaves out rows read again unchanged)."""
+
+    read: int
+    written: int
+
+
 def sync_hybrid(
     reader: QueryReader,
     target: TableStore,
     config: TableConfig,
     chunk_rows: int,
     stopping: Callable[[], bool] = lambda: False,
-) -> int:
+) -> TableSync:
     table = target.table
     ts_col, id_col = config.cdc_timestamp_column or "", config.cdc_id_column or ""
     ts_pos, id_pos = table.position(ts_col), table.position(id_col)
@@ -71,18 +81,29 @@ def sync_hybrid(
     seq = next_query_seq(state.last_seq if state else None)
     mode, params = hybrid_start(config, state)
     progress = Progress("hybrid sync", table.name, None)
-    total = 0
+    window = dict(state.window) if state else {}  # the look-back window as last read
+    total = written = 0
     while True:
         rows = reader.execute(hybrid_query(table, config, mode, chunk_rows), params)
         if not rows:
             break
-        read_at = now_utc()
-        target.put_page(page_table(table, rows, seq, False, read_at), seq, seq + len(rows) - 1, read_at, None)
-        seq += len(rows)
+        fresh = []
+        for row in rows:
+            key, digest = window_id(as_bytes(row[id_pos]) or b""), row_digest(row)
+            if changed(window, key, digest):
+                fresh.append(row)
+            window[key] = (digest, (as_bytes(row[ts_pos]) or b"").decode())
+        if fresh:  # rows read again unchanged are in the target already (their page was durable)
+            read_at = now_utc()
+            target.put_page(page_table(table, fresh, seq, False, read_at), seq, seq + len(fresh) - 1, read_at, None)
+            seq += len(fresh)
+        written += len(fresh)
         total += len(rows)
         last = rows[-1]
         last_ts, last_id = (as_bytes(last[ts_pos]) or b"").decode(), as_bytes(last[id_pos]) or b""
-        target.save_hybrid_state(HybridState(last_ts, last_id, seq - 1, (state.rows if state else 0) + total))
+        window = prune(window, lookback_start(last_ts, config.cdc_lookback))
+        counted = (state.rows if state else 0) + total
+        target.save_hybrid_state(HybridState(last_ts, last_id, seq - 1, counted, window))  # after the page
         progress.add(len(rows))
         faultpoints.reached("extract.page")
         if len(rows) < chunk_rows:
@@ -92,7 +113,7 @@ def sync_hybrid(
         mode = "after"
         params = q.after_params([last_ts, *bound_values(table, [id_col], [last_id])])
     progress.finish()
-    return total
+    return TableSync(total, written)
 
 
 def sync_full(
@@ -121,9 +142,9 @@ def sync_tables(
     target_schema: str,
     selected: list[tuple[TableConfig, SourceTable]],
     stopping: Callable[[], bool] = lambda: False,
-) -> dict[str, int]:
-    """Run each table's query-based strategy once; returns rows read per table."""
-    rows: dict[str, int] = {}
+) -> dict[str, TableSync]:
+    """Run each table's query-based strategy once; per table, the rows read and written."""
+    rows: dict[str, TableSync] = {}
     reader = QueryReader(settings.mysql())
     try:
         for config, table in selected:
@@ -131,8 +152,11 @@ def sync_tables(
             if config.cdc_strategy == "hybrid":
                 rows[table.name] = sync_hybrid(reader, target, config, settings.snapshot_chunk_rows, stopping)
             else:
-                rows[table.name] = sync_full(reader, target, settings.snapshot_chunk_rows, stopping)
-            log.info("sync of table complete", table=table.name, strategy=config.cdc_strategy, rows=rows[table.name])
+                done = sync_full(reader, target, settings.snapshot_chunk_rows, stopping)
+                rows[table.name] = TableSync(done, done)
+            done_sync = rows[table.name]
+            log.info("sync of table complete", table=table.name, strategy=config.cdc_strategy,
+                     rows_read=done_sync.read, rows_written=done_sync.written)  # fmt: skip
     finally:
         reader.close()
     return rows
@@ -189,4 +213,4 @@ class QueryScheduler:
             rows = {}
         for _, table in due:
             self.last_run[table.name] = now
-        return sum(rows.values())
+        return sum(done.read for done in rows.values())

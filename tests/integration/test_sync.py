@@ -45,6 +45,13 @@ def test_hybrid_misses_none_of_many_rows_sharing_one_timestamp(pipeline: Pipelin
     second = pipeline.sync()
     assert pipeline.target_rows("leads") == pipeline.source_rows("leads")
     assert second.rows["leads"] == 600  # the whole table lies within the 300 s look-back: re-read, harmlessly
+    # ... but only what changed is written and loaded: 100 new rows and 10 changed, not the 600 read.
+    assert second.written == {"leads": 110} and second.loaded.rows == 110
+    third = pipeline.sync()  # nothing changed: the window is read, nothing written
+    assert third.rows["leads"] == 10 and third.written == {"leads": 0} and third.loaded.rows == 0
+    pipeline.sql("UPDATE leads SET name = 'again' WHERE lead_id = 3")  # a change that keeps its timestamp
+    fourth = pipeline.sync()
+    assert fourth.written == {"leads": 1} and pipeline.target_rows("leads") == pipeline.source_rows("leads")
     watermark = TableStore(_store(pipeline), pipeline.source_db, "analytics", _table(pipeline, "leads")).hybrid_state()
     assert watermark is not None and watermark.last_ts == "2026-01-01 11:00:00.000000" and watermark.last_id == b"10"
 
