@@ -305,8 +305,7 @@ def demo(seconds: float, data_dir: str) -> None:
     """Start a local MariaDB with binlog, write to a sample schema, mirror it into DuckDB."""
     from s3rb_stream.commands.demo import run_demo
 
-    logging_setup.configure("console" if sys.stderr.isatty() else "json", "info")
-    run_demo(seconds, data_dir)
+    run_demo(seconds, data_dir)  # its log lines go to a file it names, out of the dozen lines it prints
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable, Iterable, MutableMapping
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import structlog
 
@@ -39,8 +39,10 @@ def scrub_secrets(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]
     return {k: _scrub(v) for k, v in event_dict.items()} if _SECRETS else event_dict
 
 
-def configure(fmt: str = "auto", level: str = "info") -> None:
-    use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+def configure(fmt: str = "auto", level: str = "info", file: TextIO | None = None) -> None:
+    """``file``: where log lines go instead of stderr (the demo keeps them out of its own lines)."""
+    out = file or sys.stderr
+    use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     renderer: Any = structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
     structlog.configure(
         processors=[
@@ -52,11 +54,11 @@ def configure(fmt: str = "auto", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
     # Libraries log through the standard logging module; keep them quiet unless they warn.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, stream=out, force=file is not None)
 
 
 def get_logger(name: str) -> Any:
