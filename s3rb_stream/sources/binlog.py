@@ -153,6 +153,9 @@ class XaOutcome:
 
 
 BinlogItem = RowImages | Boundary | Ddl | XaPrepared | XaOutcome
+# Table maps kept by table id between transactions, at most: past it they are let go at the next
+# transaction's end (each transaction writes its tables' maps again).
+MAPS_KEPT = 1024
 # (a table map, the definition held) → the definition its rows were written under
 Resolver = Callable[[TableMap, SourceTable], SourceTable]
 
@@ -294,8 +297,7 @@ class EventReader:
                 self._pos = int.from_bytes(data[20:28], "little")
                 self._file = data[28:end].decode()
                 if ts:  # a real rotation, perhaps a restart: table ids may be reused
-                    maps.clear()
-                    self._decoders.clear()
+                    self._forget_maps()
                 if not in_txn:
                     yield Boundary(self.position(), None)  # a file change, not the end of the binlog
                 continue
@@ -319,6 +321,8 @@ class EventReader:
                 maps[tmap.table_id] = tmap if captured else self.admit(tmap) if self.admit is not None else None
             elif etype == XID:
                 in_txn = False
+                if len(maps) > MAPS_KEPT:
+                    self._forget_maps()
                 yield Boundary(self.position(), _ts(ts))
             elif etype == QUERY:
                 query, schema = _query(data, end)
@@ -336,6 +340,8 @@ class EventReader:
                     yield self._xa_outcome(outcome, *at)
                 elif _DDL.match(query):
                     yield Ddl(query, schema, self.position(), _ts(ts))
+                if len(maps) > MAPS_KEPT:
+                    self._forget_maps()
                 yield Boundary(self.position(), _ts(ts))
             elif etype in _GTIDS:
                 in_txn = True
@@ -406,6 +412,15 @@ class EventReader:
                 return RowImages(tmap.table, kind, [], seq, ts, problem=problem + "; set S3RB_POSITIONING=gtid")
             self._row_index += changes
         return RowImages(tmap.table, kind, rows, seq, ts, None, end - pos, definition)
+
+    def _forget_maps(self) -> None:
+        """Let go of the table maps and decoders by table id, at a transaction's end: every
+        transaction writes the maps of its tables again. The server gives a table a new id each time
+        it opens it again, so without this they would grow until the next binlog file; decoders
+        themselves are kept by layout (row_decoder.DECODERS), so nothing is compiled again."""
+        self._maps.clear()
+        self._decoders.clear()
+        self._other_decoders.clear()
 
     def _decoder(self, tmap: TableMap, table: SourceTable) -> tuple[RowDecoder, SourceTable | None]:
         """A decoder of ``tmap``'s rows, and their definition if it is not ``table``: rows written

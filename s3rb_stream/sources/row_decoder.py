@@ -15,6 +15,8 @@ import codecs
 import itertools
 import linecache
 import struct
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -414,6 +416,54 @@ def _runs(columns: list[tuple[SourceColumn, tm.ColumnLayout]]) -> list[list[int]
     return runs
 
 
+def layout_key(tmap: tm.TableMap) -> tuple[Any, ...]:
+    """What a table map says about its rows' layout, without its table id: the server gives a table
+    a new id each time it opens it again (``FLUSH TABLES``, a small table cache), layout unchanged."""
+    return (tmap.schema, tmap.table, tmap.columns, tmap.names, tmap.nullable, tmap.primary_key)
+
+
+class DecoderCache:
+    """Compiled decoders by (definition, layout, implementation), least recently used first out:
+    the same layout under a new table id reuses its decoder and compiles nothing, and however many
+    layouts pass, memory stays bounded (an evicted Python decoder's source leaves ``linecache``)."""
+
+    def __init__(self, limit: int = 512) -> None:
+        self.limit = limit
+        self.compiles = 0  # decoders built: what the table-id churn test counts
+        self._entries: OrderedDict[tuple[Any, ...], tuple[RowDecoder, list[str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, table: SourceTable, tmap: tm.TableMap, implementation: Implementation) -> RowDecoder:
+        built = speedups.built if implementation == "compiled" else speedups.compiled
+        key = (table, layout_key(tmap), implementation, implementation != "python" and built is not None)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found[0]
+            global _recording
+            files: list[str] = []
+            _recording = files
+            try:
+                decoder = _build_decoder(table, tmap, implementation)
+            finally:
+                _recording = None
+            self.compiles += 1
+            self._entries[key] = (decoder, files)
+            while len(self._entries) > self.limit:
+                _, (_, old_files) = self._entries.popitem(last=False)
+                for name in old_files:
+                    linecache.cache.pop(name, None)
+            return decoder
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+DECODERS = DecoderCache()
+_recording: list[str] | None = None  # linecache names of the generated code of the decoder being built
+
+
 def compile_decoder(table: SourceTable, tmap: tm.TableMap, implementation: Implementation = "auto") -> RowDecoder:
     """A function decoding every row image of a rows event body from ``pos`` to ``end``.
 
@@ -423,7 +473,13 @@ def compile_decoder(table: SourceTable, tmap: tm.TableMap, implementation: Imple
     ``implementation``: "python", the generated Python decoder, the reference; "compiled", the C
     extension built from ``_speedups.pyx``, whose values must equal the reference's (the
     differential tests run both); "auto", the compiled one where it was built.
+
+    Built once per definition and layout (:data:`DECODERS`), whatever the table id.
     """
+    return DECODERS.get(table, tmap, implementation)
+
+
+def _build_decoder(table: SourceTable, tmap: tm.TableMap, implementation: Implementation) -> RowDecoder:
     _check_layout(table, tmap)
     if implementation != "python":
         module = speedups.built if implementation == "compiled" else speedups.compiled
@@ -488,6 +544,8 @@ def _define(gen: _Gen, name: str, filename: str) -> Any:
     namespace = dict(gen.names)
     source = "\n".join(gen.lines) + "\n"
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    if _recording is not None:  # removed from linecache when its decoder leaves DECODERS
+        _recording.append(filename)
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102
     return namespace[name]
 

@@ -20,7 +20,7 @@ import pytest
 from s3rb_stream.core.schema import SourceColumn, SourceTable
 from s3rb_stream.sources.binlog import Ddl, RowImages
 from s3rb_stream.sources.binlog_file import HEADER, BinlogFileReader
-from s3rb_stream.sources.row_decoder import Implementation
+from s3rb_stream.sources.row_decoder import DecoderCache, Implementation
 from tests.unit.jsonb_encoding import Int, encode
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "binlogs"
@@ -232,6 +232,7 @@ def test_any_failure_to_decode_quarantines_the_table_with_the_position(
         raise TypeError("unsupported operand type(s)")
 
     monkeypatch.setattr("s3rb_stream.sources.row_decoder._json_value", broken)
+    monkeypatch.setattr("s3rb_stream.sources.row_decoder.DECODERS", DecoderCache())  # none built before the break
     tables = {"test": SourceTable("foo", "test", (col("a", "json"),))}
     rows = replay(numbered("json-opaque.binlog", tmp_path), "foo", tables, implementation)
     assert len(rows) == 8 and all(r.rows == [] for r in rows)
