@@ -210,7 +210,12 @@ def snapshot(source_db: str, target_schema: str, tables: tuple[str, ...], restar
 @click.option("--source-db", required=True, help="Source database (MySQL schema).")
 @click.option("--target-schema", required=True, help="Schema in the warehouse to load into.")
 @click.option("-t", "--table", "tables", multiple=True, help="Only this table (repeatable); default: all query tables.")
-@click.option("--no-load", is_flag=True, help="Only write the objects; a running daemon loads them.")
+@click.option(
+    "--no-load",
+    is_flag=True,
+    help="Only write the objects; the next run loads them. (Beside a running daemon, which syncs these"
+    " tables itself, sync refuses.)",
+)
 @friendly_errors
 def sync(source_db: str, target_schema: str, tables: tuple[str, ...], no_load: bool) -> None:
     """Run each hybrid or full_sync table's strategy once, then load."""

@@ -142,6 +142,8 @@ def run_demo(seconds: float, data_dir: str) -> None:
         started = time.monotonic()
         while writer.is_alive() and runner.is_alive():
             writer.join(timeout=5)
+            if not writer.is_alive():
+                break  # the writes are over: the caught-up line says the rest
             captured, loaded = _counter("s3rb_changes_total"), _counter("s3rb_loaded_rows_total")
             click.echo(f"  {time.monotonic() - started:4.0f}s: {captured:,.0f} changes captured, {loaded:,.0f} loaded")
         halt.set()
