@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+from s3rb_stream import log as logging_setup
 from s3rb_stream.pipeline.runner import run
 from s3rb_stream.pipeline.types import RunResult, StopFlag
 from s3rb_stream.settings import load_settings
@@ -61,6 +62,7 @@ def main() -> None:
     parser.add_argument("--tables", type=int, default=40)
     parser.add_argument("--flush-every", type=float, default=1.0)
     args = parser.parse_args()
+    logging_setup.configure("json", "warning")  # the figures, not the daemon's log lines
     home = Path(tempfile.mkdtemp(prefix="s3rb-churn-"))
     server = MariaDBServer(basedir=home / "mariadb", port=0).start()
     try:
