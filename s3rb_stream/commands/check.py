@@ -14,11 +14,10 @@ from functools import partial
 from typing import Any, TypeVar
 
 from s3rb_stream import speedups
-from s3rb_stream.core.schema import SourceTable, arrow_schema
+from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import S3rbError
-from s3rb_stream.pipeline.extract import require_extractable
-from s3rb_stream.pipeline.load import check_target_names, scd2_spec
-from s3rb_stream.pipeline.runner import default_server_id, prepare
+from s3rb_stream.pipeline.load import check_target_names
+from s3rb_stream.pipeline.runner import default_server_id, prepare, refuse_unloadable
 from s3rb_stream.settings import Settings, TableConfig, TablesFile, load_tables_file
 from s3rb_stream.sources import mysql_meta
 from s3rb_stream.state.checkpoint import load_checkpoint
@@ -230,8 +229,5 @@ def _check_tables(
 def _usable(entry: TableConfig, listing: mysql_meta.Listing, source_db: str, name: str) -> SourceTable:
     """The table as captured, having checked everything a run would refuse it for."""
     table = mysql_meta.configured_table(entry, mysql_meta.listed_table(listing, source_db, name))
-    scd2_spec(entry, table)
-    arrow_schema(table)
-    if entry.cdc_strategy == "full_sync":
-        require_extractable(entry, table, "full_sync")
+    refuse_unloadable(entry, table)
     return table

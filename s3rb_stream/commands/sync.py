@@ -14,7 +14,7 @@ from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.log import per_pipeline
 from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names
 from s3rb_stream.pipeline.sync import prepare_query_tables, sync_tables
-from s3rb_stream.pipeline.workers import Ticker
+from s3rb_stream.pipeline.workers import lease_renewal
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.state.lease import Lease, LeaseHeld
 from s3rb_stream.store import open_store
@@ -56,7 +56,7 @@ def sync(
             "a running daemon syncs hybrid and full_sync tables itself, each on its sync_interval;"
             " stop it to sync by hand, or let it sync",
         ) from None
-    renewal = Ticker("lease", min(1.0, lease.ttl / 6), lease.renew, (source_db, target_schema)).start()
+    renewal = lease_renewal(lease, (source_db, target_schema)).start()
     try:
         done = sync_tables(settings, store, source_db, target_schema, selected, stopping)
         result = SyncResult({t: d.read for t, d in done.items()}, written={t: d.written for t, d in done.items()})

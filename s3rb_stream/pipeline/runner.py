@@ -35,7 +35,7 @@ from s3rb_stream.targets import Fence, Warehouse, open_warehouse
 
 log = get_logger(__name__)
 
-__all__ = ["StartPosition", "prepare", "run"]
+__all__ = ["StartPosition", "prepare", "refuse_unloadable", "run"]
 
 StartPosition = Literal["earliest", "current"]
 
@@ -75,6 +75,15 @@ def default_server_id(source_db: str, target_schema: str) -> int:
     return 1_000_000 + zlib.crc32(f"{source_db}/{target_schema}".encode()) % 1_000_000_000
 
 
+def refuse_unloadable(config: TableConfig, table: SourceTable) -> None:
+    """What a run refuses a table for before any write (``prepare``, and ``check`` table by table):
+    SCD2 names that collide, column types it cannot carry, a full_sync it cannot page."""
+    scd2_spec(config, table)
+    arrow_schema(table)
+    if config.cdc_strategy == "full_sync":
+        require_extractable(config, table, "full_sync")
+
+
 def prepare(settings: Settings, source_db: str, target_schema: str, start_position: StartPosition) -> Prepared:
     """Preflight everything before a run: config, source, binlog settings, store. It writes no
     record (``check`` runs it, and a standby before it holds the lease; only the store's write
@@ -112,10 +121,7 @@ def prepare(settings: Settings, source_db: str, target_schema: str, start_positi
             ]
         check_target_names(settings, target_schema, tables)  # names the target cannot hold fail here
         for config, table in tables:
-            scd2_spec(config, table)  # SCD2 names that collide fail here
-            arrow_schema(table)  # unsupported column types fail here, before any write
-            if config.cdc_strategy == "full_sync":
-                require_extractable(config, table, "full_sync")
+            refuse_unloadable(config, table)
         binlog_names = [t.name for c, t in tables if c.cdc_strategy == "binlog"]
         if not binlog_names:
             store.check()

@@ -190,6 +190,12 @@ class Ticker:
             metrics.part(*self.labels, self.name, PartState.RUNNING)
 
 
+def lease_renewal(lease: Lease, labels: tuple[str, str]) -> Ticker:
+    """The ticker that keeps ``lease``: it asks often (the lease renews itself every third of its
+    TTL), so a lost lease is seen within a second."""
+    return Ticker("lease", min(1.0, lease.ttl / 6), lease.renew, labels)
+
+
 class Parts:
     """The parts of a run besides capture, each on its own clock (pipeline/workers.py): the lease's
     renewal and the loads always (a batch run loads while it captures, too); in a daemon, the query
@@ -211,7 +217,7 @@ class Parts:
         self.backlog = Backlog(settings.max_pending_batches, labels)
         self.tickers: list[Ticker] = []
         if lease is not None:
-            self.tickers.append(Ticker("lease", min(1.0, lease.ttl / 6), lease.renew, labels))
+            self.tickers.append(lease_renewal(lease, labels))
         self.load = LoadWorker(loader, settings.load_interval_seconds, self.backlog, labels, progress)
         if daemon and scheduler.tables:
             self.tickers.append(Ticker("sync", 1.0, lambda: self._sync(scheduler), labels))
