@@ -12,6 +12,7 @@ comparison. The points:
 * ``load.begin``         a load's batches read from the store, its warehouse transaction not begun
 * ``load.copy``          a load's rows staged in the warehouse transaction, nothing applied yet
 * ``load.merge``         rows applied and batches recorded, the transaction not yet committed
+* ``cleanup.removed``    applied batch objects removed by cleanup, their ledger rows not yet folded
 * ``extract.page``       a page of a snapshot or query sync written and its progress saved
 """
 
@@ -21,7 +22,15 @@ import os
 import signal
 
 # The points a running daemon passes (the fault suite kills it at each), then the others.
-POINTS = ("capture.commit", "store.write", "checkpoint.write", "load.begin", "load.copy", "load.merge")
+POINTS = (
+    "capture.commit",
+    "store.write",
+    "checkpoint.write",
+    "load.begin",
+    "load.copy",
+    "load.merge",
+    "cleanup.removed",
+)
 ALL_POINTS = (*POINTS, "extract.page")
 
 

@@ -56,11 +56,30 @@ BINLOG_CONNECTED = Gauge(
 )
 # A load into Redshift takes seconds to minutes (a COPY and a MERGE per table); DuckDB's, milliseconds.
 LOAD_BUCKETS = (0.05, 0.25, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
+STORE_REQUESTS = Counter(
+    "s3rb_store_requests",
+    "Requests made to the object store, by kind (a list request is one page).",
+    ["kind"],
+    registry=REGISTRY,
+)
+LOAD_PASS_REQUESTS = Gauge(
+    "s3rb_load_pass_store_requests",
+    "Object store requests the last load pass made, by kind: flat however long the pipeline has run.",
+    [*SOURCE, "kind"],
+    registry=REGISTRY,
+)
+OBJECTS_REMOVED = Counter(
+    "s3rb_objects_removed",
+    "Objects removed by cleanup once applied and older than S3RB_RETAIN_APPLIED_HOURS, by kind (batch, fitted,"
+    " manifest).",
+    [*TABLE, "kind"],
+    registry=REGISTRY,
+)
 LOAD_SECONDS = Histogram(
     "s3rb_load_duration_seconds", "Duration of one load of a table.", TABLE, buckets=LOAD_BUCKETS, registry=REGISTRY
 )
 LOADED_ROWS = Counter("s3rb_loaded_rows", "Rows staged into the target.", TABLE, registry=REGISTRY)
-# kind: load, capture (the binlog connection), sync (a hybrid/full_sync run), lease, quarantine.
+# kind: load, capture (the binlog connection), sync (a hybrid/full_sync run), lease, quarantine, cleanup.
 # table is "" for errors of the whole pipeline.
 ERRORS = Counter("s3rb_errors", "Errors, by where they happened.", [*TABLE, "kind"], registry=REGISTRY)
 COERCIONS = Counter(

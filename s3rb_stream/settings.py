@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
@@ -335,6 +336,11 @@ class Settings(BaseSettings):
     # their pure-Python references: same values, about half as fast; for comparing the two.
     speedups: bool = True
     sync_interval_seconds: float = Field(default=300.0, gt=0)
+    # Applied batch objects are removed this long after their load (docs/configuration.md,
+    # "Retention"): a week to look into a load by hand or re-load a rebuilt table from them.
+    # "forever" keeps them all, as a lake; a load pass costs the same either way.
+    retain_applied_hours: float | Literal["forever"] = 168.0
+    cleanup_interval_seconds: float = Field(default=600.0, gt=0)  # how often the daemon cleans up
     lease_seconds: float = Field(default=60.0, ge=5)  # one writer per source schema; a dead holder's expires
     # "gtid": resume by GTID and number changes by their place in the GTID history, so capture can
     # follow a failover to another server; "file": binlog file and offset of one server.
@@ -352,6 +358,18 @@ class Settings(BaseSettings):
         password = self.mysql_password.get_secret_value() if self.mysql_password else None
         ca = str(self.mysql_ssl_ca) if self.mysql_ssl_ca is not None else None
         return parse_mysql_url(self.mysql_url.get_secret_value(), password, self.mysql_ssl_mode, ca)
+
+    @field_validator("retain_applied_hours")
+    @classmethod
+    def _positive_retention(cls, value: float | str) -> float | str:
+        if value != "forever" and float(value) <= 0:
+            raise ValueError("must be a number of hours above 0, or forever to keep applied batches")
+        return value
+
+    def retention(self) -> timedelta | None:
+        """How long applied batch objects are kept; None: for good."""
+        hours = self.retain_applied_hours
+        return None if hours == "forever" else timedelta(hours=float(hours))
 
     @field_validator("mysql_ssl_mode", mode="before")
     @classmethod

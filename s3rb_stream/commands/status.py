@@ -1,4 +1,5 @@
-"""``status``: per pipeline and table, the checkpoint, lag, batches pending and the last load.
+"""``status``: per pipeline and table, the checkpoint, lag, batch objects kept (count, size, the
+oldest), batches pending, the applied watermark and the last load.
 
 Reads the store and the warehouse only; the source is asked for its position when reachable.
 """
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from s3rb_stream.core.checkpoint import Checkpoint, now_utc
-from s3rb_stream.core.object_keys import parse_batch_key, pipeline_prefix
+from s3rb_stream.core.object_keys import batch_of_pending, parse_batch_key, pipeline_prefix
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.errors import S3rbError
 from s3rb_stream.settings import Settings
@@ -18,20 +19,24 @@ from s3rb_stream.sources import mysql_meta
 from s3rb_stream.state.checkpoint import load_checkpoint
 from s3rb_stream.state.extracts import all_extracts
 from s3rb_stream.state.hybrid import all_hybrids
+from s3rb_stream.state.layout import notes_since
 from s3rb_stream.state.pipelines import pipelines as stored_pipelines
 from s3rb_stream.state.quarantines import active_quarantines
 from s3rb_stream.store import open_store
-from s3rb_stream.store.base import ObjectStore
+from s3rb_stream.store.base import ObjectStore, StoredObject
 from s3rb_stream.targets import AppliedSummary, open_warehouse
 
 
 @dataclass
 class TableStatus:
     table: str
-    batches_written: int
+    batches_written: int  # batch objects kept in the store (applied ones go after the retention)
     batches_pending: int
     last_load: datetime | None
     note: str = ""  # snapshot or full_sync progress, hybrid watermark
+    bytes_kept: int = 0
+    oldest_kept: datetime | None = None  # when the oldest batch object kept was written
+    watermark: int | None = None  # the highest sequence applied: every change at or below it is in effect
 
 
 @dataclass
@@ -50,36 +55,52 @@ class Status:
     problems: list[str]
 
 
+@dataclass
+class Kept:
+    """One table's batch objects in the store, and those with a pending note."""
+
+    objects: dict[str, StoredObject] = field(default_factory=dict)
+    noted: set[str] = field(default_factory=set)
+
+
 def collect(settings: Settings, source_db: str | None = None, target_schema: str | None = None) -> Status:
     store = open_store(settings)
     problems: list[str] = []
-    keys = store.list(store.prefix + "/" if store.prefix else "")
-    found = stored_pipelines(store, keys)  # every pipeline that keeps state in the store
+    entries = store.entries(store.prefix + "/" if store.prefix else "")
+    found = stored_pipelines(store, [e.key for e in entries])  # every pipeline that keeps state in the store
     position = _source_position(settings, problems)
-    written_by = _written(store, keys, found)
-    summaries, applied_keys = _applied(settings, problems, written_by)
+    kept = _kept(store, entries, found)
+    waiting = {
+        pipeline: {table: _candidates(store, pipeline, k) for table, k in tables.items()}
+        for pipeline, tables in kept.items()
+    }
+    summaries, applied_keys = _applied(settings, problems, waiting)
     pipelines = []
     for db, schema in found:
         if (source_db and db != source_db) or (target_schema and schema != target_schema):
             continue
         checkpoint = load_checkpoint(store, db, schema)
-        written = written_by[(db, schema)]
+        tables = kept[(db, schema)]
         notes = _notes(store, db, schema)
         applied = summaries.get(schema, {})
         lag = None
         if checkpoint is not None and checkpoint.last_event_ts is not None:
             lag = (now_utc() - checkpoint.last_event_ts).total_seconds()
         status = PipelineStatus(db, schema, checkpoint, lag)
-        for table in sorted(set(written) | set(applied) | set(notes)):
+        for table in sorted(set(tables) | set(applied) | set(notes)):
             summary = applied.get(table)
+            objects = tables[table].objects if table in tables else {}
             done = applied_keys.get((schema, table), set())
             status.tables.append(
                 TableStatus(
                     table,
-                    len(written[table]),
-                    len(written[table] - done),  # the loader's own rule: an object whose key the ledger lacks
+                    len(objects),
+                    len(waiting[(db, schema)].get(table, set()) - done),  # the loader's own rule
                     summary.last_applied_at if summary else None,
                     notes.get(table, ""),
+                    sum(o.size for o in objects.values()),
+                    min((o.modified for o in objects.values()), default=None),
+                    summary.max_seq if summary else None,
                 )
             )
         pipelines.append(status)
@@ -113,42 +134,65 @@ def _source_position(settings: Settings, problems: list[str]) -> BinlogPosition 
         return None
 
 
-def _written(
-    store: ObjectStore, keys: list[str], found: list[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, set[str]]]:
-    """Per pipeline and table, the batch objects in the store (each key once, however often written)."""
-    written: dict[tuple[str, str], dict[str, set[str]]] = {}
+def _kept(
+    store: ObjectStore, entries: list[StoredObject], found: list[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Kept]]:
+    """Per pipeline and table, the batch objects in the store and those with a pending note."""
+    kept: dict[tuple[str, str], dict[str, Kept]] = {}
     for db, schema in found:
         base = pipeline_prefix(store.prefix, db, schema) + "/"
-        tables: dict[str, set[str]] = defaultdict(set)
-        for ref in (parse_batch_key(k) for k in keys if k.startswith(base)):
+        tables: dict[str, Kept] = defaultdict(Kept)
+        for entry in entries:
+            if not entry.key.startswith(base):
+                continue
+            ref = parse_batch_key(entry.key)
             if ref is not None:
-                tables[ref.table].add(ref.key)
-        written[(db, schema)] = tables
-    return written
+                tables[ref.table].objects[entry.key] = entry
+            elif (noted := batch_of_pending(entry.key)) is not None and (ref := parse_batch_key(noted)) is not None:
+                tables[ref.table].noted.add(noted)
+        kept[(db, schema)] = tables
+    return kept
+
+
+def _candidates(store: ObjectStore, pipeline: tuple[str, str], kept: Kept) -> set[str]:
+    """The batches that may wait: those with a note, or, before the pipeline's batches were indexed
+    (a store written by an older version), every one kept."""
+    if notes_since(store, *pipeline) is not None:
+        return kept.noted & set(kept.objects)
+    return set(kept.objects)
 
 
 Applied = tuple[dict[str, dict[str, AppliedSummary]], dict[tuple[str, str], set[str]]]
 
 
-def _applied(settings: Settings, problems: list[str], written: dict[tuple[str, str], dict[str, set[str]]]) -> Applied:
-    """Per target schema the ledger's summary, and per table the keys it records as applied."""
+def _applied(settings: Settings, problems: list[str], waiting: dict[tuple[str, str], dict[str, set[str]]]) -> Applied:
+    """Per target schema the ledger's summary, and per table which of the batches that may wait
+    it records as applied (asked about those alone)."""
     try:
         warehouse = open_warehouse(settings, read_only=True)
     except S3rbError as exc:
         problems.append(f"warehouse: {exc}")
         return {}, {}
     try:
-        summaries = {schema: warehouse.load_summary(schema) for _, schema in written}
+        summaries = {schema: warehouse.load_summary(schema) for _, schema in waiting}
         keys = {
-            (schema, table): warehouse.applied(schema, table)
-            for (_, schema), tables in written.items()
-            for table in tables
-            if table in summaries.get(schema, {})
+            (schema, table): warehouse.applied_among(schema, table, sorted(candidates))
+            for (_, schema), tables in waiting.items()
+            for table, candidates in tables.items()
+            if table in summaries.get(schema, {}) and candidates
         }
         return summaries, keys
     finally:
         warehouse.close()
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
 
 
 def render(status: Status) -> list[str]:
@@ -169,9 +213,17 @@ def render(status: Status) -> list[str]:
             lines.append(f"\n{p.source_db} → {p.target_schema}: checkpoint {p.checkpoint.position}{behind}; {lag}")
         else:
             lines.append(f"\n{p.source_db} → {p.target_schema}: no binlog checkpoint yet")
-        lines.append(f"  {'table':30} {'written':>8} {'pending':>8}  {'last load (UTC)':19}  state")
+        lines.append(
+            f"  {'table':30} {'kept':>8} {'size':>9} {'oldest kept':>11} {'pending':>8} {'watermark':>20}"
+            f"  {'last load (UTC)':19}  state"
+        )
         for t in p.tables:
             last = t.last_load.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if t.last_load else "-"
-            lines.append(f"  {t.table:30} {t.batches_written:8d} {t.batches_pending:8d}  {last:19}  {t.note}".rstrip())
+            oldest = t.oldest_kept.astimezone(UTC).strftime("%Y-%m-%d") if t.oldest_kept else "-"
+            mark = str(t.watermark) if t.watermark is not None else "-"
+            lines.append(
+                f"  {t.table:30} {t.batches_written:8d} {_size(t.bytes_kept):>9} {oldest:>11} {t.batches_pending:8d}"
+                f" {mark:>20}  {last:19}  {t.note}".rstrip()
+            )
     lines.extend(f"warning: {problem}" for problem in status.problems)
     return lines

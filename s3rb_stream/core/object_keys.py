@@ -28,6 +28,7 @@ from datetime import datetime
 from urllib.parse import quote, unquote
 
 STATE_DIR = "_s3rb_state"
+PENDING_DIR, FITTED_DIR, MANIFESTS_DIR = "_pending", "_fitted", "_manifests"
 _BATCH = re.compile(
     r"/(?P<table>[^/]+)/year=\d{4}/month=\d{2}/day=\d{2}/(?P=table)_(?P<first>\d+)_(?P<last>\d+)"
     r"(?:_(?:r(?P<run>\d+)_)?(?P<part>\d+))?\.parquet$"
@@ -131,6 +132,11 @@ def pipeline_of_state_key(prefix: str, key: str) -> tuple[str, str] | None:
     return unquote(parts[0]), unquote(parts[1])
 
 
+def layout_key(prefix: str, source_db: str, target_schema: str) -> str:
+    """Since when every batch of the pipeline has a pending note (the one-time index of older batches)."""
+    return state_key(prefix, source_db, target_schema, "layout.json")
+
+
 def write_check_key(prefix: str) -> str:
     """The object a store writes to show it can be written (outside every pipeline)."""
     return join(prefix, STATE_DIR, ".write-check")
@@ -153,13 +159,40 @@ def aside_key(batch: str) -> str:
 def fitted_key(batch: str) -> str:
     """A batch's copy with values fitted to Redshift's limits: ``{table}/_fitted/{name}``."""
     folder, name = _table_dir(batch)
-    return f"{folder}/_fitted/{name}"
+    return f"{folder}/{FITTED_DIR}/{name}"
+
+
+def pending_key(batch: str) -> str:
+    """The note that a batch waits to be loaded: ``{table}/_pending/{the batch's path below the
+    table}.json``. The load lists these, not the table's history (docs/ARCHITECTURE.md, "Finding
+    new batches")."""
+    folder, _ = _table_dir(batch)
+    return f"{folder}/{PENDING_DIR}/{batch[len(folder) + 1 :]}.json"
+
+
+def batch_of_pending(key: str) -> str | None:
+    """The batch key a pending note stands for, or None for anything else."""
+    head, sep, rest = key.partition(f"/{PENDING_DIR}/")
+    if not sep or not rest.endswith(".json"):
+        return None
+    batch = f"{head}/{rest.removesuffix('.json')}"
+    return batch if _BATCH.search(batch) else None
+
+
+def pending_prefix(prefix: str, source_db: str, target_schema: str, table: str) -> str:
+    """Where a table's pending notes are: listing it costs what waits to be loaded, not the history."""
+    return table_prefix(prefix, source_db, target_schema, table) + PENDING_DIR + "/"
+
+
+def beside_batches(prefix: str, source_db: str, target_schema: str, table: str, folder: str) -> str:
+    """A folder kept beside a table's batches (``_fitted``, ``_manifests``), which cleanup lists."""
+    return table_prefix(prefix, source_db, target_schema, table) + folder + "/"
 
 
 def manifest_key(first_batch: str, first_seq: int, last_seq: int) -> str:
     """The COPY manifest of one load of a table: ``{table}/_manifests/{first}_{last}.manifest``."""
     folder, _ = _table_dir(first_batch)
-    return f"{folder}/_manifests/{first_seq}_{last_seq}.manifest"
+    return f"{folder}/{MANIFESTS_DIR}/{first_seq}_{last_seq}.manifest"
 
 
 @dataclass(frozen=True)

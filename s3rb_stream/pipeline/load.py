@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import pyarrow.compute as pc
 
 from s3rb_stream import faultpoints, metrics
 from s3rb_stream.core.column_types import same_definition
-from s3rb_stream.core.object_keys import BatchRef, aside_key, in_load_order, parse_batch_key, table_prefix
+from s3rb_stream.core.object_keys import BatchRef, aside_key, in_load_order, parse_batch_key
 from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.quarantine import Quarantine
 from s3rb_stream.core.query_state import ExtractState
@@ -28,6 +29,7 @@ from s3rb_stream.core.scd2 import Scd2Spec, make_spec
 from s3rb_stream.core.schema import SourceTable, definition_of
 from s3rb_stream.errors import CorruptStateError, S3rbError
 from s3rb_stream.log import get_logger
+from s3rb_stream.pipeline.pending_index import ensure_indexed
 from s3rb_stream.pipeline.shared import CaptureProgress, TableRegistry
 from s3rb_stream.retry import transient
 from s3rb_stream.settings import Settings, TableConfig
@@ -35,6 +37,9 @@ from s3rb_stream.state.extracts import load_extract
 from s3rb_stream.state.quarantines import active_quarantines, save_quarantine
 from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
+from s3rb_stream.store.batches import pending as pending_batches
+from s3rb_stream.store.batches import settle
+from s3rb_stream.store.requests import counted
 from s3rb_stream.targets import Fence, Sweep, Warehouse, name_rules
 from s3rb_stream.threads import leave_signals_to_main
 
@@ -53,6 +58,7 @@ class LoadStats:
     rows_per_table: dict[str, int] = field(default_factory=dict)  # rows staged, by table
     held_back: list[str] = field(default_factory=list)
     pending: int = 0  # batch objects left unapplied after the pass (held back tables)
+    requests: Counter[str] = field(default_factory=Counter)  # object store requests of the pass, by kind
 
 
 def add_stats(total: LoadStats, more: LoadStats) -> None:
@@ -119,11 +125,18 @@ class Loader:
         self.helpers = list(helpers)
         self.progress = progress or CaptureProgress()
         self._not_captured: set[str] = set()  # quarantined: their changes stopped reaching objects
+        self._indexed = False  # whether this run has seen the pipeline's batches all have notes
 
     def pending(self, table: SourceTable, warehouse: Warehouse | None = None) -> list[BatchRef]:
-        prefix = table_prefix(self.store.prefix, self.source_db, self.target_schema, table.name)
-        refs = [r for r in (parse_batch_key(k) for k in self.store.list(prefix)) if r and r.table == table.name]
-        applied = (warehouse or self.warehouse).applied(self.target_schema, table.name)
+        """The table's batches waiting to be applied, in load order: found by their notes, and
+        checked against the ledger for those alone, so a pass costs what waits, not the history."""
+        keys = pending_batches(self.store, self.source_db, self.target_schema, table.name)
+        refs = [r for r in map(parse_batch_key, keys) if r is not None and r.table == table.name]
+        if not refs:
+            return []
+        applied = (warehouse or self.warehouse).applied_among(self.target_schema, table.name, [r.key for r in refs])
+        if applied:  # applied by a run that stopped before it removed their notes
+            settle(self.store, sorted(applied))
         return in_load_order([r for r in refs if r.key not in applied])
 
     def load_all(self, idle: bool = True) -> LoadStats:
@@ -133,7 +146,18 @@ class Loader:
         ``idle``: let the warehouse go after the pass (a DuckDB file's lock); False when another
         pass follows at once (the load worker, while capture writes faster than it loads: closing
         a DuckDB file checkpoints it, a cost paid then once instead of at every pass)."""
+        with counted() as requests:
+            stats = self._pass(idle, requests)
+        for kind in ("list", "get", "put", "delete", "head"):
+            metrics.LOAD_PASS_REQUESTS.labels(self.source_db, self.target_schema, kind).set(requests[kind])
+        stats.requests = requests
+        return stats
+
+    def _pass(self, idle: bool, requests: Counter[str]) -> LoadStats:
         try:
+            if not self._indexed:  # once per run: the batches written before pending notes
+                ensure_indexed(self.store, self.warehouse, self.source_db, self.target_schema)
+                self._indexed = True
             stats = LoadStats()
             durable = self.progress.durable_ts  # before listing: every change up to it is in an object listed below
             # Whether a table with nothing to load may be created (or evolved) from its configured
@@ -159,7 +183,7 @@ class Loader:
                         evolve=False,
                         soft_delete=config.soft_delete,
                     )
-                for done in self._in_parallel(work, durable, create):
+                for done in self._in_parallel(work, durable, create, requests):
                     add_stats(stats, done)
         finally:
             if idle:
@@ -175,7 +199,11 @@ class Loader:
             warehouse.idle()
 
     def _in_parallel(
-        self, work: list[tuple[TableConfig, SourceTable]], durable: datetime | None, create: bool
+        self,
+        work: list[tuple[TableConfig, SourceTable]],
+        durable: datetime | None,
+        create: bool,
+        requests: Counter[str],
     ) -> list[LoadStats]:
         free: queue.SimpleQueue[Warehouse] = queue.SimpleQueue()
         for warehouse in (self.warehouse, *self.helpers):
@@ -184,7 +212,8 @@ class Loader:
         def load(config: TableConfig, table: SourceTable) -> LoadStats:
             warehouse = free.get()
             try:
-                return self._load_one(warehouse, config, table, durable, create)
+                with counted(requests):  # this worker's requests are the pass's too
+                    return self._load_one(warehouse, config, table, durable, create)
             finally:
                 free.put(warehouse)
 
@@ -255,6 +284,7 @@ class Loader:
             nonlocal chunk, rows, size, top
             if chunk:
                 staged = self._apply(warehouse, config, definition, chunk, sweep)
+                settle(self.store, [ref.key for ref, _ in chunk])
                 stats.rows += staged
                 stats.rows_per_table[table.name] = stats.rows_per_table.get(table.name, 0) + staged
                 stats.batches += len(chunk)
@@ -262,8 +292,10 @@ class Loader:
 
         for ref in refs:
             data = self.store.get(ref.key)
-            if data is None:
-                continue  # listed but gone: nothing to apply, it is not recorded as applied
+            if data is None:  # a note whose batch was removed by hand: nothing to apply
+                log.warning("a pending batch object is gone; its note is removed", key=ref.key, table=table.name)
+                settle(self.store, [ref.key])
+                continue
             try:
                 decoded = parquet.decode(data, ref.key)
             except CorruptStateError as exc:
@@ -301,6 +333,7 @@ class Loader:
         aside = aside_key(ref.key)
         self.store.put(aside, data)
         self.store.delete(ref.key)
+        settle(self.store, [ref.key])
         metrics.ERRORS.labels(self.source_db, self.target_schema, table.name, "load").inc()
         reason = f"batch object {ref.key} is unreadable ({exc}); it was moved to {aside}"
         quarantine = Quarantine(table.name, reason, None, hold_loads_below=ref.last_seq)

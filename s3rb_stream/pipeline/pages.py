@@ -20,6 +20,7 @@ from s3rb_stream.state.extracts import load_extract, save_extract
 from s3rb_stream.state.hybrid import load_hybrid, save_hybrid
 from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
+from s3rb_stream.store.batches import put_batch
 
 log = get_logger(__name__)
 
@@ -63,7 +64,7 @@ class TableStore:
             part,
             run,
         )
-        self.store.put(key, parquet.encode(data, self.store.parquet_codec))
+        put_batch(self.store, key, parquet.encode(data, self.store.parquet_codec), data.num_rows)
         return key
 
     # The table's records, kept by s3rb_stream.state (docs/ARCHITECTURE.md, "Records").

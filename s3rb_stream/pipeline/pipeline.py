@@ -290,6 +290,9 @@ class Pipeline:
         last = self.loader.load_all()
         parts.backlog.settle(mark, last.pending)
         add_stats(loaded, last)
+        if self.until_caught_up:  # a run from a timer cleans up as the daemon does
+            parts.cleanup.run(t.name for _, t in self.registry.entries())
+            self.loader.idle()
         return loaded
 
     def _queries_only(self, parts: Parts) -> RunResult:

@@ -22,6 +22,7 @@ from s3rb_stream import metrics
 from s3rb_stream.errors import S3rbError
 from s3rb_stream.log import get_logger, in_this_context
 from s3rb_stream.metrics import PartState
+from s3rb_stream.pipeline.cleanup import Cleanup
 from s3rb_stream.pipeline.load import Loader, LoadStats, add_stats
 from s3rb_stream.pipeline.shared import CaptureProgress
 from s3rb_stream.pipeline.sync import QueryScheduler
@@ -90,8 +91,12 @@ class LoadWorker:
         backlog: Backlog,
         labels: tuple[str, str],
         progress: CaptureProgress | None = None,
+        cleanup: Cleanup | None = None,
+        cleanup_every: float = 600.0,
     ) -> None:
-        """After a pass the warehouse is let go (a DuckDB file's lock, for a shell or ``status``)
+        """``cleanup``: run after a pass, every ``cleanup_every`` seconds.
+
+        After a pass the warehouse is let go (a DuckDB file's lock, for a shell or ``status``)
         unless a batch was written meanwhile or ``progress`` says capture is still behind: the
         next pass then follows soon, and closing a DuckDB file checkpoints it, each time."""
         self.loader = loader
@@ -102,6 +107,9 @@ class LoadWorker:
         self.stats = LoadStats()
         self.error: S3rbError | None = None  # fatal: the run must end with it
         self.last_success: float | None = None  # wall clock
+        self.cleanup = cleanup
+        self.cleanup_every = cleanup_every
+        self._next_cleanup = 0.0  # monotonic: the first pass is followed by a round
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=in_this_context(self._loop), name=f"s3rb-load-{labels[0]}", daemon=True)
@@ -132,6 +140,7 @@ class LoadWorker:
             metrics.part(*self.labels, "load", PartState.BUSY)  # however long it takes, a load is not a stall
             try:
                 stats = self.loader.load_all(idle=False)
+                self._clean_up_if_due()
                 if not self._wake.is_set() and self.progress.caught_up:  # nothing to load right away
                     self.loader.idle()
             except S3rbError as exc:
@@ -151,6 +160,11 @@ class LoadWorker:
             self.backlog.settle(mark, stats.pending)
             self.last_success = time.time()
             metrics.part(*self.labels, "load", PartState.WAITING)
+
+    def _clean_up_if_due(self) -> None:
+        if self.cleanup is not None and time.monotonic() >= self._next_cleanup:
+            self.cleanup.run(t.name for _, t in self.loader.tables.entries())
+            self._next_cleanup = time.monotonic() + self.cleanup_every
 
 
 class Ticker:
@@ -218,7 +232,18 @@ class Parts:
         self.tickers: list[Ticker] = []
         if lease is not None:
             self.tickers.append(lease_renewal(lease, labels))
-        self.load = LoadWorker(loader, settings.load_interval_seconds, self.backlog, labels, progress)
+        self.cleanup = Cleanup(
+            loader.store, loader.warehouse, *labels, retention=settings.retention(), fence=loader.fence
+        )
+        self.load = LoadWorker(
+            loader,
+            settings.load_interval_seconds,
+            self.backlog,
+            labels,
+            progress,
+            self.cleanup if daemon else None,
+            settings.cleanup_interval_seconds,
+        )
         if daemon and scheduler.tables:
             self.tickers.append(Ticker("sync", 1.0, lambda: self._sync(scheduler), labels))
         if daemon and settings.heartbeat_table:

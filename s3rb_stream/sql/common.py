@@ -114,9 +114,9 @@ def create_schema(schema: SchemaName) -> str:
 
 
 def load_summary(schema: SchemaName) -> str:
-    """Per table: batches applied, the newest apply and the highest sequence in effect."""
+    """Per table: the newest apply and the highest sequence in effect (the folded row included)."""
     return (
-        f"SELECT table_name, COUNT(*), MAX(applied_at), MAX(last_seq) FROM {table_name(schema, CONTROL_TABLE)}"
+        f"SELECT table_name, MAX(applied_at), MAX(last_seq) FROM {table_name(schema, CONTROL_TABLE)}"
         " GROUP BY table_name ORDER BY table_name"
     )
 
@@ -181,6 +181,64 @@ def control_table_exists(d: ControlDialect) -> str:
 
 def applied_keys(schema: SchemaName, d: ControlDialect) -> str:
     return f"SELECT object_key FROM {table_name(schema, CONTROL_TABLE)} WHERE table_name = {d.param}"
+
+
+# The one row per table that stands for every batch folded out of the ledger (docs/ARCHITECTURE.md,
+# "Finding new batches"): their lowest first and highest last sequence and their rows. No batch key
+# looks like it (a batch key is a path).
+FOLDED_KEY = "_s3rb_folded"
+
+
+def applied_among(schema: SchemaName, d: ControlDialect, count: int) -> str:
+    """Which of ``count`` object keys the ledger records for a table. Parameters: the table name,
+    then the keys. What a load pass reads is what it found waiting, not the table's history."""
+    keys = ", ".join([d.param] * count)
+    return (
+        f"SELECT object_key FROM {table_name(schema, CONTROL_TABLE)}"
+        f" WHERE table_name = {d.param} AND object_key IN ({keys})"
+    )
+
+
+def applied_before(schema: SchemaName, d: ControlDialect, limit: int) -> str:
+    """The oldest batches applied to a table before a time, at most ``limit``. Parameters: the table
+    name, the time. Columns: key, first and last sequence, rows."""
+    return (
+        f"SELECT object_key, first_seq, last_seq, row_count FROM {table_name(schema, CONTROL_TABLE)}"
+        f" WHERE table_name = {d.param} AND object_key <> '{FOLDED_KEY}' AND applied_at < {d.param}"
+        f" ORDER BY applied_at, object_key LIMIT {int(limit)}"
+    )
+
+
+def folded_row(schema: SchemaName, d: ControlDialect) -> str:
+    """A table's folded row: first and last sequence, rows, applied at. Parameter: the table name."""
+    return (
+        f"SELECT first_seq, last_seq, row_count, applied_at FROM {table_name(schema, CONTROL_TABLE)}"
+        f" WHERE table_name = {d.param} AND object_key = '{FOLDED_KEY}'"
+    )
+
+
+def fold(
+    schema: SchemaName,
+    d: ControlDialect,
+    table: str,
+    keys: Sequence[str],
+    row: tuple[int, int, int, datetime],
+) -> list[Step]:
+    """Replace a table's ledger rows of ``keys`` and its folded row by one folded row ``row``
+    (first and last sequence, rows, applied at): run in one transaction, after reading the folded
+    row, so the ledger is either as before or folded. The watermark (the highest last sequence) is
+    kept, which is what makes a batch applied again after its row was folded a no-op."""
+    ledger = table_name(schema, CONTROL_TABLE)
+    p = d.param
+    gone = ", ".join([p] * (len(keys) + 1))
+    return [
+        (f"DELETE FROM {ledger} WHERE table_name = {p} AND object_key IN ({gone})", (table, FOLDED_KEY, *keys)),
+        (
+            f"INSERT INTO {ledger} (table_name, object_key, first_seq, last_seq, row_count, applied_at)"
+            f" VALUES ({p}, {p}, {p}, {p}, {p}, {p})",
+            (table, FOLDED_KEY, *row),
+        ),
+    ]
 
 
 def watermark(schema: SchemaName, d: ControlDialect) -> str:

@@ -51,6 +51,20 @@ class TargetStatements:
     def watermark(self, schema: SchemaName) -> str:
         return common.watermark(schema, self.control)
 
+    def applied_among(self, schema: SchemaName, count: int) -> str:
+        return common.applied_among(schema, self.control, count)
+
+    def applied_before(self, schema: SchemaName, limit: int) -> str:
+        return common.applied_before(schema, self.control, limit)
+
+    def folded_row(self, schema: SchemaName) -> str:
+        return common.folded_row(schema, self.control)
+
+    def fold(
+        self, schema: SchemaName, table: str, keys: Sequence[str], row: tuple[int, int, int, datetime]
+    ) -> list[common.Step]:
+        return common.fold(schema, self.control, table, keys, row)
+
     def create_fence_table(self, schema: SchemaName) -> str:
         return common.create_fence_table(schema, self.control)
 

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import builtins
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from s3rb_stream.settings import ParquetCodec
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    modified: datetime  # UTC
 
 
 class ObjectStore(Protocol):
@@ -28,6 +38,12 @@ class ObjectStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the object; nothing happens when it does not exist."""
+
+    def delete_many(self, keys: builtins.list[str]) -> None:
+        """Remove the objects (S3: up to 1,000 per request); those that do not exist are skipped."""
+
+    def entries(self, prefix: str) -> builtins.list[StoredObject]:
+        """Like :meth:`list`, with each object's size and time of writing."""
 
     def check(self) -> None:
         """Raise a clear error when the store cannot be written."""

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import builtins
 import errno
 import fcntl
 import hashlib
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from s3rb_stream import faultpoints
 from s3rb_stream.core.object_keys import write_check_key
 from s3rb_stream.errors import StoreError, StoreUnavailable
 from s3rb_stream.settings import DEFAULT_CODEC, ParquetCodec
+from s3rb_stream.store.base import StoredObject
+from s3rb_stream.store.requests import count
 
 
 class LocalStore:
@@ -33,6 +37,7 @@ class LocalStore:
 
     def put(self, key: str, data: bytes) -> None:
         """Write to a temporary file, fsync, rename: never a half-written object under ``key``."""
+        count("put")
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +73,7 @@ class LocalStore:
             ) from None
 
     def get(self, key: str) -> bytes | None:
+        count("get")
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError:
@@ -76,12 +82,28 @@ class LocalStore:
             raise StoreError(f"cannot read {key} from {self.describe()}: {exc.strerror}") from None
 
     def delete(self, key: str) -> None:
-        try:
-            self._path(key).unlink(missing_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot delete {key} from {self.describe()}: {exc.strerror}") from None
+        self.delete_many([key])
+
+    def delete_many(self, keys: builtins.list[str]) -> None:
+        count("delete")
+        for key in keys:
+            try:
+                self._path(key).unlink(missing_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot delete {key} from {self.describe()}: {exc.strerror}") from None
+
+    def entries(self, prefix: str) -> builtins.list[StoredObject]:
+        found = []
+        for key in self.list(prefix):
+            try:
+                stat = self._path(key).stat()
+            except FileNotFoundError:
+                continue  # removed meanwhile
+            found.append(StoredObject(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC)))
+        return found
 
     def list(self, prefix: str) -> list[str]:
+        count("list")
         base = self.root / prefix
         start = base if base.is_dir() else base.parent
         if not start.is_relative_to(self.root):  # no prefix, and no store yet: nothing outside it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import boto3
@@ -18,6 +19,8 @@ from botocore.exceptions import (
 from s3rb_stream.core.object_keys import join, write_check_key
 from s3rb_stream.errors import ConfigError, StoreError, StoreUnavailable
 from s3rb_stream.settings import DEFAULT_CODEC, ParquetCodec
+from s3rb_stream.store.base import StoredObject
+from s3rb_stream.store.requests import count
 
 # S3's answers that mean "try again later"; any other error code is about the request or the
 # credentials, and retrying cannot fix it.
@@ -89,6 +92,7 @@ class S3Store:
         return StoreUnavailable(f"{what}: {type(exc).__name__}", "is the endpoint reachable?")
 
     def put(self, key: str, data: bytes) -> None:
+        count("put")
         try:
             self._client.put_object(Bucket=self.bucket, Key=key, Body=data)
         except (ClientError, BotoCoreError) as exc:
@@ -99,12 +103,29 @@ class S3Store:
         return found[0] if found is not None else None
 
     def delete(self, key: str) -> None:
+        count("delete")
         try:
             self._client.delete_object(Bucket=self.bucket, Key=key)
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("delete", key, exc) from None
 
+    def delete_many(self, keys: builtins.list[str]) -> None:
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes up to 1,000 keys
+            chunk = keys[start : start + 1000]
+            count("delete")
+            try:
+                done = self._client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True}
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise self._fail("delete", chunk[0], exc) from None
+            for error in done.get("Errors", []):  # per key: the request itself succeeded
+                code = str(error.get("Code", "?"))
+                failure = ClientError({"Error": {"Code": code}}, "DeleteObjects")
+                raise self._fail("delete", str(error.get("Key", chunk[0])), failure)
+
     def size(self, key: str) -> int:
+        count("head")
         try:
             return int(self._client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
         except (ClientError, BotoCoreError) as exc:
@@ -114,18 +135,25 @@ class S3Store:
         return f"s3://{self.bucket}/{key}"
 
     def list(self, prefix: str) -> list[str]:
-        keys: list[str] = []
+        return [entry.key for entry in self.entries(prefix)]
+
+    def entries(self, prefix: str) -> builtins.list[StoredObject]:
+        found: builtins.list[StoredObject] = []
         try:
             for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-                keys.extend(obj["Key"] for obj in page.get("Contents", []))
+                count("list")
+                found.extend(
+                    StoredObject(obj["Key"], int(obj["Size"]), obj["LastModified"]) for obj in page.get("Contents", [])
+                )
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("list", prefix, exc) from None
-        return sorted(keys)
+        return sorted(found, key=lambda entry: entry.key)
 
     def check(self) -> None:
         self.put(write_check_key(self.prefix), b"ok")
 
     def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        count("get")
         try:
             found = self._client.get_object(Bucket=self.bucket, Key=key)
             body: bytes = found["Body"].read()
@@ -139,6 +167,7 @@ class S3Store:
 
     def put_if(self, key: str, data: bytes, token: str | None) -> str | None:
         """S3 conditional writes: If-None-Match for a new object, If-Match for this version."""
+        count("put")
         try:
             if token is None:
                 done = self._client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")

@@ -22,9 +22,35 @@ from s3rb_stream.settings import Mode
 
 @dataclass(frozen=True)
 class AppliedSummary:
-    batches: int
     last_applied_at: datetime | None
-    max_seq: int
+    max_seq: int  # the table's load watermark: every change at or below it is in effect
+
+
+LEDGER_KEYS_PER_QUERY = 500  # keys asked about in one ledger query (each a bound parameter)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One applied batch as the ledger records it."""
+
+    key: str
+    first_seq: int
+    last_seq: int
+    rows: int
+
+
+def folded(
+    entries: Sequence[LedgerEntry], previous: tuple[int, int, int, datetime] | None, at: datetime
+) -> tuple[int, int, int, datetime]:
+    """The folded row that stands for ``entries`` and the ``previous`` folded row: lowest first
+    sequence, highest last, rows summed; applied at the newest of the previous and ``at``."""
+    first = min(e.first_seq for e in entries)
+    last = max(e.last_seq for e in entries)
+    rows = sum(e.rows for e in entries)
+    if previous is not None:
+        first, last, rows = min(first, previous[0]), max(last, previous[1]), rows + previous[2]
+        at = max(at, previous[3])
+    return first, last, rows, at
 
 
 @dataclass(frozen=True)
@@ -90,7 +116,19 @@ class Warehouse(Protocol):
         left as it is."""
 
     def applied(self, target_schema: str, table: str) -> set[str]:
-        """Object keys of the batches already applied to ``table``."""
+        """Object keys of every batch the ledger records for ``table`` (the one-time index of
+        batches written before pending notes; a load pass asks :meth:`applied_among`)."""
+
+    def applied_among(self, target_schema: str, table: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` the ledger records as applied to ``table``: what a pass reads is what
+        it found waiting, however long the ledger's history."""
+
+    def applied_before(self, target_schema: str, table: str, before: datetime, limit: int) -> list[LedgerEntry]:
+        """The oldest batches applied to ``table`` before ``before`` (at most ``limit``), not yet folded."""
+
+    def fold(self, target_schema: str, table: str, entries: Sequence[LedgerEntry], fence: Fence | None) -> None:
+        """Replace the ledger rows of ``entries`` by the table's one folded row, in one transaction
+        (under ``fence`` like a load): the ledger keeps its watermark and stays small."""
 
     def apply(
         self,

@@ -4,6 +4,7 @@ so no DuckDB extension is needed for S3."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -22,7 +23,7 @@ from s3rb_stream.sql import duckdb as sql
 from s3rb_stream.sql import scd2 as scd2_sql
 from s3rb_stream.sql.common import Deletes
 from s3rb_stream.sql.identifiers import quote_ansi
-from s3rb_stream.targets.base import AppliedSummary, Fence, Sweep
+from s3rb_stream.targets.base import LEDGER_KEYS_PER_QUERY, AppliedSummary, Fence, LedgerEntry, Sweep, folded
 
 log = get_logger(__name__)
 
@@ -193,12 +194,49 @@ class DuckDBWarehouse:
         rows = self._con.execute(sql.applied_keys(self._in(target_schema)), [table]).fetchall()
         return {str(r[0]) for r in rows}
 
+    def applied_among(self, target_schema: str, table: str, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        schema = self._in(target_schema)
+        for start in range(0, len(keys), LEDGER_KEYS_PER_QUERY):
+            chunk = list(keys[start : start + LEDGER_KEYS_PER_QUERY])
+            rows = self._con.execute(sql.applied_among(schema, len(chunk)), [table, *chunk]).fetchall()
+            found.update(str(r[0]) for r in rows)
+        return found
+
+    def applied_before(self, target_schema: str, table: str, before: datetime, limit: int) -> list[LedgerEntry]:
+        rows = self._con.execute(sql.applied_before(self._in(target_schema), limit), [table, before]).fetchall()
+        return [LedgerEntry(str(k), int(f), int(la), int(n)) for k, f, la, n in rows]
+
+    def fold(self, target_schema: str, table: str, entries: Sequence[LedgerEntry], fence: Fence | None) -> None:
+        if not entries:
+            return
+        con, schema = self._con, self._in(target_schema)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            now = con.execute("SELECT now()").fetchone()
+            previous = con.execute(sql.folded_row(schema), [table]).fetchone()
+            row = folded(entries, tuple(previous) if previous else None, now[0] if now else datetime.now(UTC))
+            for statement, params in sql.fold(schema, table, [e.key for e in entries], row):
+                con.execute(statement, list(params))
+            if fence is not None:
+                self._hold_fence(target_schema, fence, table)
+            con.execute("COMMIT")
+        except (FencedOut, WarehouseUnavailable):
+            con.execute("ROLLBACK")
+            raise
+        except duckdb.Error as exc:
+            con.execute("ROLLBACK")
+            raise WarehouseError(
+                f"folding {len(entries)} ledger row(s) of {target_schema}.{table} failed: {exc}",
+                "nothing was changed; cleanup tries again at its next round",
+            ) from None
+
     def load_summary(self, target_schema: str) -> dict[str, AppliedSummary]:
         found = self._con.execute(sql.control_table_exists(), [target_schema, sql.CONTROL_TABLE]).fetchone()
         if not found or not found[0]:
             return {}
         rows = self._con.execute(sql.load_summary(self._in(target_schema))).fetchall()
-        return {str(t): AppliedSummary(int(n), last, int(seq)) for t, n, last, seq in rows}
+        return {str(t): AppliedSummary(last, int(seq)) for t, last, seq in rows}
 
     def apply(
         self,

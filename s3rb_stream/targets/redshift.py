@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -25,7 +25,7 @@ from s3rb_stream.core.overflow import Overflow, fit_table
 from s3rb_stream.core.scd2 import Scd2Spec
 from s3rb_stream.core.schema import DELETED_AT, SourceTable, table_to_json
 from s3rb_stream.core.target_names import redshift_rules
-from s3rb_stream.errors import ConfigError, WarehouseError, WarehouseUnavailable
+from s3rb_stream.errors import ConfigError, S3rbError, WarehouseError, WarehouseUnavailable
 from s3rb_stream.log import get_logger
 from s3rb_stream.retry import Policy, Retry
 from s3rb_stream.settings import Mode, OptionTypes, WarehouseLocation, typed_options
@@ -36,7 +36,7 @@ from s3rb_stream.sql.identifiers import quote_ansi as q
 from s3rb_stream.store import parquet
 from s3rb_stream.store.manifest import ManifestEntry, manifest_json
 from s3rb_stream.store.s3 import S3Store
-from s3rb_stream.targets.base import AppliedSummary, Fence, Sweep
+from s3rb_stream.targets.base import LEDGER_KEYS_PER_QUERY, AppliedSummary, Fence, LedgerEntry, Sweep, folded
 from s3rb_stream.targets.redshift_errors import (
     Failure,
     classify,
@@ -281,6 +281,52 @@ class RedshiftWarehouse:
             self._conn.commit()
         return keys
 
+    def applied_among(self, target_schema: str, table: str, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        schema = self.names.name(target_schema)
+        with self._reachable(f"reading which batches of {target_schema}.{table} are applied"):
+            cur = self._conn.cursor()
+            for start in range(0, len(keys), LEDGER_KEYS_PER_QUERY):
+                chunk = list(keys[start : start + LEDGER_KEYS_PER_QUERY])
+                self._run(cur, sql.applied_among(schema, len(chunk)), (table, *chunk))
+                found.update(str(r[0]) for r in cur.fetchall())
+            self._conn.commit()
+        return found
+
+    def applied_before(self, target_schema: str, table: str, before: datetime, limit: int) -> list[LedgerEntry]:
+        with self._reachable(f"reading the oldest batches applied to {target_schema}.{table}"):
+            cur = self._conn.cursor()
+            self._run(cur, sql.applied_before(self.names.name(target_schema), limit), (table, before))
+            rows = cur.fetchall()
+            self._conn.commit()
+        return [LedgerEntry(str(k), int(f), int(la), int(n)) for k, f, la, n in rows]
+
+    def fold(self, target_schema: str, table: str, entries: Sequence[LedgerEntry], fence: Fence | None) -> None:
+        if entries:
+            schema = self.names.name(target_schema)
+            self._attempts(
+                f"folding {len(entries)} ledger row(s) of {target_schema}.{table}",
+                lambda: self._fold_once(schema, table, entries, fence),
+            )
+
+    def _fold_once(self, schema: str, table: str, entries: Sequence[LedgerEntry], fence: Fence | None) -> None:
+        cur = self._conn.cursor()
+        self._run(cur, "SELECT GETDATE()")
+        now = cur.fetchall()[0][0]
+        self._run(cur, sql.folded_row(schema), (table,))
+        previous = cur.fetchall()
+        at = now.replace(tzinfo=UTC) if isinstance(now, datetime) and now.tzinfo is None else now
+        row = folded(entries, tuple(previous[0]) if previous else None, at)
+        for statement, params in sql.fold(schema, table, [e.key for e in entries], row):
+            self._run(cur, statement, params)
+        if fence is not None:
+            for statement, params in sql.hold_fence(schema, fence.source_db, fence.generation, table):
+                self._run(cur, statement, params)
+            newest = self._fence_generation(cur, schema, fence)
+            if newest != fence.generation:
+                raise fence.refused(schema, newest)
+        self._conn.commit()
+
     def load_summary(self, target_schema: str) -> dict[str, AppliedSummary]:
         with self._reachable(f"reading the load summary of {target_schema}"):
             cur = self._conn.cursor()
@@ -293,9 +339,9 @@ class RedshiftWarehouse:
             rows = cur.fetchall()
             self._conn.commit()
         out = {}
-        for name, count, last, seq in rows:
+        for name, last, seq in rows:
             applied_at = last if isinstance(last, datetime) else None
-            out[str(name)] = AppliedSummary(int(count), applied_at, int(seq))
+            out[str(name)] = AppliedSummary(applied_at, int(seq))
         return out
 
     def apply(
@@ -335,7 +381,16 @@ class RedshiftWarehouse:
             lambda: self._apply_once(schema, target, table.name, mode, batches, manifest, sweep, spec, fence, deletes),
             hint,
         )
+        # Only COPY reads the manifest and the fitted copies; what a crash leaves here, cleanup removes.
+        fitted = [entry.key for entry, ref in zip(entries, refs, strict=True) if entry.key != ref.key]
+        self._forget([manifest_key, *fitted])
         return rows
+
+    def _forget(self, keys: list[str]) -> None:
+        try:
+            self.store.delete_many(keys)
+        except S3rbError as exc:  # the load is committed: a leftover only costs space until cleanup
+            log.warning("could not remove a load's manifest or fitted copies; cleanup will", error=str(exc))
 
     def _attempts(self, what: str, step: Callable[[], T], hint: Callable[[Exception, str], str] | None = None) -> T:
         """``step``, one transaction, tried again with backoff after an isolation conflict or a

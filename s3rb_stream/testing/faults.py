@@ -43,7 +43,7 @@ ROLE = "arn:aws:iam::123456789012:role/s3rb-copy"
 OUTAGES = ("mariadb restart", "binlog connection cuts", "S3 down", "warehouse down")
 # How many visits of each point before the kill: spread over a run's first seconds.
 VISITS = {"capture.commit": (1, 300), "store.write": (1, 8), "checkpoint.write": (1, 6), "load.begin": (1, 4),
-          "load.copy": (1, 4), "load.merge": (1, 4)}  # fmt: skip
+          "load.copy": (1, 4), "load.merge": (1, 4), "cleanup.removed": (1, 3)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,10 @@ def base_env(tables_file: Path) -> dict[str, str]:
         "S3RB_LOAD_INTERVAL_SECONDS": "1",
         "S3RB_LEASE_SECONDS": "5",
         "S3RB_LOG_FORMAT": "json",
+        # Applied batches removed a few seconds after their load, every two seconds: every trial
+        # cleans up under its kills, and none may lose a batch not yet applied.
+        "S3RB_RETAIN_APPLIED_HOURS": "0.001",
+        "S3RB_CLEANUP_INTERVAL_SECONDS": "2",
     }
 
 

@@ -261,7 +261,7 @@ def test_a_schema_named_like_a_catalog_loads_every_mode(tmp_path: Path, file: st
     assert [r[2] for r in wh.query(select.format(wh.table_sql(schema, "log")))] == ["c", "c", "u", "d"]
     current = f"SELECT id, name FROM {wh.table_sql(schema, 'hist')} WHERE is_current ORDER BY id"
     assert wh.query(current) == [(1, "new")]
-    assert {t: s.batches for t, s in wh.load_summary(schema).items()} == {"items": 2, "log": 2, "hist": 2}
+    assert {t: s.max_seq for t, s in wh.load_summary(schema).items()} == {"items": 21, "log": 21, "hist": 21}
     added = SourceTable(TABLE.database, "items", (*TABLE.columns, SourceColumn("extra", "int", "int")), ("id",))
     wh.prepare(schema, added)  # evolution reads the table's columns from information_schema, in its catalog
     assert wh.query(f"SELECT extra FROM {wh.table_sql(schema, 'items')}") == [(None,)]

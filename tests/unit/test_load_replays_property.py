@@ -20,6 +20,7 @@ from s3rb_stream.core.changes import Change, Op
 from s3rb_stream.core.object_keys import batch_key
 from s3rb_stream.pipeline.load import Loader
 from s3rb_stream.settings import Mode, TableConfig
+from s3rb_stream.store.batches import put_batch
 from s3rb_stream.store.local import LocalStore
 from s3rb_stream.store.parquet import changes_to_table, encode
 from s3rb_stream.targets.duckdb import DuckDBWarehouse
@@ -55,9 +56,10 @@ def config(kind: Kind) -> TableConfig:
     return TableConfig(name="src.items", mode=mode, soft_delete=kind == "soft")
 
 
-def put(store: LocalStore, batch: list[Change]) -> None:
-    store.put(batch_key(store.prefix, "src", "t", "items", batch[0].seq, batch[-1].seq, TS),
-              encode(changes_to_table(TABLE, batch), "zstd"))  # fmt: skip
+def put(store: LocalStore, batch: list[Change], last: int | None = None) -> None:
+    """A batch object as capture writes it, note and all; ``last``: another last sequence (a replay's name)."""
+    key = batch_key(store.prefix, "src", "t", "items", batch[0].seq, batch[-1].seq if last is None else last, TS)
+    put_batch(store, key, encode(changes_to_table(TABLE, batch), "zstd"), len(batch))
 
 
 def final_table(warehouse: DuckDBWarehouse, kind: Kind) -> list[tuple[object, ...]]:
@@ -132,8 +134,7 @@ def test_batches_delivered_again_in_any_order_change_nothing(
             end = data.draw(st.integers(start + 1, len(changes)), label="to")
             again = changes[start:end]
             # the same changes under another object name, as a replay writes them
-            store.put(batch_key(store.prefix, "src", "t", "items", again[0].seq, again[-1].seq + 1, TS),
-                      encode(changes_to_table(TABLE, again), "zstd"))  # fmt: skip
+            put(store, again, last=again[-1].seq + 1)
             loader.load_all()
             assert final_table(warehouse, kind) == once
         warehouse.close()

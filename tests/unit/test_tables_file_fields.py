@@ -29,6 +29,7 @@ from s3rb_stream.settings import Settings, TableConfig, TablesFile
 from s3rb_stream.sources.mysql_meta import configured_table
 from s3rb_stream.sql import duckdb as duckdb_sql
 from s3rb_stream.sql import redshift as redshift_sql
+from s3rb_stream.store.batches import put_batch
 from s3rb_stream.store.local import LocalStore
 from s3rb_stream.store.parquet import changes_to_table, encode
 from s3rb_stream.targets.duckdb import DuckDBWarehouse
@@ -75,7 +76,7 @@ def load(tmp: Path, config: TableConfig, *changes: Change) -> DuckDBWarehouse:
     store = LocalStore(str(tmp / "objects"))
     for c in changes:
         key = batch_key(store.prefix, "src", "t", "items", c.seq, c.seq, c.source_ts)
-        store.put(key, encode(changes_to_table(ITEMS, [c]), "zstd"))
+        put_batch(store, key, encode(changes_to_table(ITEMS, [c]), "zstd"), 1)
     warehouse = DuckDBWarehouse(str(tmp / "w.duckdb"))
     Loader(store, warehouse, "src", "t", [(config, ITEMS)]).load_all(idle=False)
     return warehouse
