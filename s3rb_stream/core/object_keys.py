@@ -156,10 +156,11 @@ def aside_key(batch: str) -> str:
     return f"{folder}/_corrupt/{name}"
 
 
-def fitted_key(batch: str) -> str:
-    """A batch's copy with values fitted to Redshift's limits: ``{table}/_fitted/{name}``."""
+def fitted_key(batch: str, load: str) -> str:
+    """A batch's copy with values fitted to Redshift's limits, for one load (``load``: its own
+    token, so that a load removing its copies never takes another's): ``{table}/_fitted/{load}/{name}``."""
     folder, name = _table_dir(batch)
-    return f"{folder}/{FITTED_DIR}/{name}"
+    return f"{folder}/{FITTED_DIR}/{load}/{name}"
 
 
 def pending_key(batch: str) -> str:
@@ -189,10 +190,12 @@ def beside_batches(prefix: str, source_db: str, target_schema: str, table: str, 
     return table_prefix(prefix, source_db, target_schema, table) + folder + "/"
 
 
-def manifest_key(first_batch: str, first_seq: int, last_seq: int) -> str:
-    """The COPY manifest of one load of a table: ``{table}/_manifests/{first}_{last}.manifest``."""
+def manifest_key(first_batch: str, first_seq: int, last_seq: int, load: str) -> str:
+    """The COPY manifest of one load of a table: ``{table}/_manifests/{first}_{last}_{load}.manifest``.
+    ``load``: the load's own token. Two instances may load the same batches (a frozen holder and
+    the standby that took over): each removes only its own manifest once it commits."""
     folder, _ = _table_dir(first_batch)
-    return f"{folder}/{MANIFESTS_DIR}/{first_seq}_{last_seq}.manifest"
+    return f"{folder}/{MANIFESTS_DIR}/{first_seq}_{last_seq}_{load}.manifest"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from s3rb_stream import faultpoints, metrics
 from s3rb_stream.core.checkpoint import now_utc
-from s3rb_stream.core.object_keys import FITTED_DIR, MANIFESTS_DIR, beside_batches, fitted_key
+from s3rb_stream.core.object_keys import FITTED_DIR, MANIFESTS_DIR, beside_batches
 from s3rb_stream.errors import FencedOut, S3rbError
 from s3rb_stream.log import get_logger
 from s3rb_stream.store.base import ObjectStore
@@ -89,7 +89,7 @@ class Cleanup:
                 break
             if self.retention is not None:
                 keys = [e.key for e in entries]
-                self.store.delete_many([*keys, *(fitted_key(k) for k in keys)])
+                self.store.delete_many(keys)
                 stats.batches_removed += len(keys)
                 metrics.OBJECTS_REMOVED.labels(*labels, "batch").inc(len(keys))
                 faultpoints.reached("cleanup.removed")  # objects gone, rows not yet folded

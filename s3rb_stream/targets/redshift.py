@@ -11,6 +11,7 @@ statement that ran out of time is an outage the daemon retries later (docs/ARCHI
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -359,9 +360,10 @@ class RedshiftWarehouse:
         if not batches:
             return 0
         refs = [ref for ref, _ in batches]
-        manifest_key = manifest_key_of(refs[0].key, refs[0].first_seq, refs[-1].last_seq)
+        load = uuid.uuid4().hex[:12]  # this load's manifest and fitted copies are its own
+        manifest_key = manifest_key_of(refs[0].key, refs[0].first_seq, refs[-1].last_seq, load)
         entries = [
-            self._fitted_object(target_schema, table, ref, data, overflow or Overflow()) for ref, data in batches
+            self._fitted_object(target_schema, table, ref, data, overflow or Overflow(), load) for ref, data in batches
         ]
         self.store.put(manifest_key, manifest_json(self.store.bucket, entries))
         rows = int(sum(data.num_rows for _, data in batches))
@@ -425,7 +427,7 @@ class RedshiftWarehouse:
             raise
 
     def _fitted_object(
-        self, schema: str, table: SourceTable, ref: BatchRef, data: pa.Table, overflow: Overflow
+        self, schema: str, table: SourceTable, ref: BatchRef, data: pa.Table, overflow: Overflow, load: str
     ) -> ManifestEntry:
         """The object COPY reads for a batch: the batch itself, or a fitted copy of it when values
         exceed their VARCHAR and the overflow policy allows changing them."""
@@ -451,7 +453,7 @@ class RedshiftWarehouse:
                 longest_bytes=report.longest,
                 batch=ref.key,
             )
-        key = fitted_key(ref.key)
+        key = fitted_key(ref.key, load)
         body = parquet.encode(fitted, self.store.parquet_codec)
         self.store.put(key, body)
         return ManifestEntry(key, len(body))

@@ -15,6 +15,8 @@ from pydantic import SecretStr
 from s3rb_stream.pipeline.runner import run
 from s3rb_stream.settings import Settings, load_settings
 from s3rb_stream.sql.redshift_lint import lint
+from s3rb_stream.store import open_store
+from s3rb_stream.store.batches import put_batch
 from s3rb_stream.targets import redshift as redshift_target
 from s3rb_stream.testing.mariadb import MariaDBServer
 from s3rb_stream.testing.s3server import TEST_CREDENTIALS, MotoS3Server
@@ -219,7 +221,7 @@ def test_replayed_and_older_batches_change_nothing_on_redshift(
     head, _, tail = first[0].rpartition("/")
     table, lo, hi = tail.removesuffix(".parquet").rsplit("_", 2)
     replay_key = f"{head}/{table}_{lo}_{int(hi) + 1}.parquet"
-    s3.put_object(Bucket="rs-replay", Key=replay_key, Body=old)
+    put_batch(open_store(settings), replay_key, old, 1)  # as capture writes it: the object, then its note
     result = run(settings, db, schema, until_caught_up=True)
     assert result.loaded.batches == 1  # the replay was loaded ...
     assert target_rows(emulator_port, schema, "items", "id, name", "id") == expected  # ... and changed nothing

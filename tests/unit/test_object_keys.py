@@ -49,10 +49,22 @@ def test_the_objects_kept_for_a_batch_live_beside_it_in_its_table_folder() -> No
     key = batch_key("cdc", "shop db", "an", "o'rders", 10, 20, datetime(2026, 1, 2, tzinfo=UTC))
     table = "cdc/shop%20db/an/o%27rders"
     assert aside_key(key) == f"{table}/_corrupt/o%27rders_10_20.parquet"
-    assert fitted_key(key) == f"{table}/_fitted/o%27rders_10_20.parquet"
-    assert manifest_key(key, 10, 35) == f"{table}/_manifests/10_35.manifest"
-    for built in (aside_key(key), fitted_key(key), manifest_key(key, 10, 35)):
+    assert fitted_key(key, "a1") == f"{table}/_fitted/a1/o%27rders_10_20.parquet"
+    assert manifest_key(key, 10, 35, "a1") == f"{table}/_manifests/10_35_a1.manifest"
+    for built in (aside_key(key), fitted_key(key, "a1"), manifest_key(key, 10, 35, "a1")):
         assert parse_batch_key(built) is None  # never listed as a batch to load
+
+
+def test_a_pending_note_names_its_batch_and_nothing_else() -> None:
+    from s3rb_stream.core.object_keys import aside_key, batch_of_pending, pending_key, pending_prefix
+
+    key = batch_key("cdc", "shop db", "an", "o'rders", 10, 20, datetime(2026, 1, 2, tzinfo=UTC), part=3, run=2)
+    note = pending_key(key)
+    assert note.startswith(pending_prefix("cdc", "shop db", "an", "o'rders")) and note.endswith(".json")
+    assert batch_of_pending(note) == key
+    assert parse_batch_key(note) is None  # a note is never taken for a batch
+    assert batch_of_pending(key) is None and batch_of_pending(aside_key(key)) is None
+    assert batch_of_pending("cdc/shop%20db/an/o%27rders/_pending/not-a-batch.json") is None
 
 
 def test_only_a_batch_key_has_objects_beside_it() -> None:
