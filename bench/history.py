@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pyarrow as pa
 
 from s3rb_stream import log as logging_setup
 from s3rb_stream.core.changes import Change, Op
@@ -99,9 +100,12 @@ def reset_peak_rss() -> None:
     Path("/proc/self/clear_refs").write_text("5")
 
 
+def rows(seq: int) -> pa.Table:
+    return changes_to_table(TABLE, [Change(Op.INSERT, seq, TS, (seq, f"row {seq}"))])
+
+
 def encoded(seq: int) -> bytes:
-    change = Change(Op.INSERT, seq, TS, (seq, f"row {seq}"))
-    return encode(changes_to_table(TABLE, [change]), "snappy")
+    return encode(rows(seq), "snappy")
 
 
 def key_of(store: S3Store, seq: int) -> str:
@@ -140,7 +144,7 @@ def measure(store: S3Store, warehouse: Warehouse, history: int) -> PassCost:
 
     warehouse.applied_among = applied_among  # type: ignore[method-assign]
     new = history + 1
-    put_batch(store, key_of(store, new), encoded(new), 1)
+    put_batch(store, key_of(store, new), rows(new))
     counting.counts.clear()
     reset_peak_rss()
     started = time.perf_counter()

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from s3rb_stream import speedups
+from s3rb_stream.core.object_keys import write_check_key
 from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.errors import S3rbError
 from s3rb_stream.pipeline.load import check_target_names
@@ -96,6 +97,7 @@ def check_pipeline(settings: Settings, source_db: str, target_schema: str, echo:
         return _end(report)
     if store is not None and report.passes("store", store.check):
         report.ok(f"store: {settings.store().describe()} can be written and read")
+        _check_removal(report, settings, store)
     warehouse = report.attempt("warehouse", lambda: open_warehouse(settings))
     if warehouse is not None:
         warehouse.close()
@@ -109,6 +111,23 @@ def check_pipeline(settings: Settings, source_db: str, target_schema: str, echo:
             resumed = ", from its checkpoint" if prepared.resumed and prepared.start is not None else ""
             report.ok(f"capture: {start}{resumed}")
     return _end(report)
+
+
+def _check_removal(report: CheckReport, settings: Settings, store: ObjectStore) -> None:
+    """Cleanup removes applied batches (unless kept for good): the store must let it delete. A
+    refusal is a warning: loads go on, only the objects stay."""
+    if settings.retention() is None:
+        report.ok("store: applied batches are kept for good (S3RB_RETAIN_APPLIED_HOURS=forever)")
+        return
+    try:
+        store.delete_many([write_check_key(store.prefix)])
+    except S3rbError as exc:
+        report.warn(
+            f"cleanup cannot remove applied batches ({exc}); they stay in the store: allow s3:DeleteObject,"
+            " or set S3RB_RETAIN_APPLIED_HOURS=forever"
+        )
+        return
+    report.ok(f"store: applied batches can be removed, {settings.retain_applied_hours:g} hours after their load")
 
 
 def _end(report: CheckReport) -> CheckReport:

@@ -90,8 +90,7 @@ class BatchWriter:
         key = batch_key(
             self.store.prefix, self.source_db, self.target_schema, name, first.seq, changes[-1].seq, first.source_ts
         )
-        encoded = parquet.encode(parquet.changes_to_table(self.definitions[name], changes), self.store.parquet_codec)
-        put_batch(self.store, key, encoded, len(changes))
+        put_batch(self.store, key, parquet.changes_to_table(self.definitions[name], changes))
         self.batches_written += 1
         self.on_written()
         metrics.BATCHES_WRITTEN.labels(self.source_db, self.target_schema, name).inc()
@@ -106,7 +105,7 @@ class BatchWriter:
         read_at = ts or self.last_event_ts or now_utc()
         key = batch_key(self.store.prefix, self.source_db, self.target_schema, table, seq, seq, read_at, 0)
         empty = parquet.changes_to_table(self.definitions[table], [])
-        put_batch(self.store, key, parquet.encode(empty, self.store.parquet_codec), 0)
+        put_batch(self.store, key, empty)
         state = ExtractState("truncate", "complete", seq, seq, read_at, position, parts=1, final_key=key)
         save_extract(self.store, self.source_db, self.target_schema, table, state)
         log.info(

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,8 +27,8 @@ from s3rb_stream.core.overflow import Overflow
 from s3rb_stream.core.quarantine import Quarantine
 from s3rb_stream.core.query_state import ExtractState
 from s3rb_stream.core.scd2 import Scd2Spec, make_spec
-from s3rb_stream.core.schema import SourceTable, definition_of
-from s3rb_stream.errors import CorruptStateError, S3rbError
+from s3rb_stream.core.schema import SourceTable, definition_of, table_from_json
+from s3rb_stream.errors import CorruptStateError, S3rbError, WarehouseError
 from s3rb_stream.log import get_logger
 from s3rb_stream.pipeline.pending_index import ensure_indexed
 from s3rb_stream.pipeline.shared import CaptureProgress, TableRegistry
@@ -38,9 +39,10 @@ from s3rb_stream.state.quarantines import active_quarantines, save_quarantine
 from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
 from s3rb_stream.store.batches import pending as pending_batches
-from s3rb_stream.store.batches import settle
+from s3rb_stream.store.batches import read_note, settle
 from s3rb_stream.store.requests import counted
 from s3rb_stream.targets import Fence, Sweep, Warehouse, name_rules
+from s3rb_stream.targets.base import Rows, Unread, rows_in
 from s3rb_stream.threads import leave_signals_to_main
 
 log = get_logger(__name__)
@@ -48,6 +50,15 @@ log = get_logger(__name__)
 # One apply holds its batches decoded in memory: these bound it (the warehouse works on a copy).
 MAX_ROWS_PER_LOAD = 100_000
 MAX_BYTES_PER_LOAD = 64 * 1024 * 1024
+
+
+class Unreadable(Exception):
+    """A batch object that is not readable Parquet, found while a table loads: it is set aside."""
+
+    def __init__(self, ref: BatchRef, error: CorruptStateError) -> None:
+        super().__init__(str(error))
+        self.ref = ref
+        self.error = error
 
 
 @dataclass
@@ -59,6 +70,14 @@ class LoadStats:
     held_back: list[str] = field(default_factory=list)
     pending: int = 0  # batch objects left unapplied after the pass (held back tables)
     requests: Counter[str] = field(default_factory=Counter)  # object store requests of the pass, by kind
+
+
+def newest_change(data: Rows) -> datetime | None:
+    """The newest source commit time of a batch's changes, read or as its note says."""
+    if isinstance(data, Unread):
+        return data.newest
+    newest: datetime | None = pc.max(data.column("_s3rb_source_ts")).as_py()
+    return newest
 
 
 def add_stats(total: LoadStats, more: LoadStats) -> None:
@@ -275,7 +294,7 @@ class Loader:
         stats: LoadStats,
     ) -> bool:
         """Apply a table's pending batches in bounded chunks; False when one had to be set aside."""
-        chunk: list[tuple[BatchRef, pa.Table]] = []
+        chunk: list[tuple[BatchRef, Rows]] = []
         definition = table
         rows = size = 0
         top = -1  # the highest last_seq of the binlog batches in the chunk
@@ -283,56 +302,108 @@ class Loader:
         def apply_chunk() -> None:
             nonlocal chunk, rows, size, top
             if chunk:
-                staged = self._apply(warehouse, config, definition, chunk, sweep)
+                staged = self._apply_or_set_aside(warehouse, config, definition, chunk, sweep)
                 settle(self.store, [ref.key for ref, _ in chunk])
                 stats.rows += staged
                 stats.rows_per_table[table.name] = stats.rows_per_table.get(table.name, 0) + staged
                 stats.batches += len(chunk)
             chunk, rows, size, top = [], 0, 0, -1
 
-        for ref in refs:
-            data = self.store.get(ref.key)
-            if data is None:  # a note whose batch was removed by hand: nothing to apply
-                log.warning("a pending batch object is gone; its note is removed", key=ref.key, table=table.name)
-                settle(self.store, [ref.key])
-                continue
-            try:
-                decoded = parquet.decode(data, ref.key)
-            except CorruptStateError as exc:
-                self._set_aside(table, ref, data, exc)
-                return False  # nothing more of this table until a snapshot replaces what was lost
-            written_with = definition_of(decoded, ref.key) or table
-            # One definition per load (the target evolves between), and no two binlog batches
-            # whose ranges overlap: a replay after a crash may cut the same changes into other
-            # batches, and only separate loads let the watermark drop the copies (append mode).
-            overlaps = ref.part is None and ref.first_seq <= top
-            # Two snapshot runs at one position: the later run's rows must win, and within one
-            # apply rows of equal sequence have no order, so each run applies on its own.
-            rerun = ref.part is not None and any(
-                r.part is not None and r.first_seq == ref.first_seq and r.run != ref.run for r, _ in chunk
-            )
-            if not same_definition(written_with, definition) or overlaps or rerun:
-                apply_chunk()
-                definition = written_with  # the chunk's first: it carries the renames to the columns
-            chunk.append((ref, decoded))
-            rows += decoded.num_rows
-            size += decoded.nbytes
-            if ref.part is None:
-                top = max(top, ref.last_seq)
-            full = rows >= MAX_ROWS_PER_LOAD or size >= MAX_BYTES_PER_LOAD
-            if full or (sweep is not None and ref.key == sweep.final_key):
-                apply_chunk()
-        apply_chunk()
+        try:
+            for ref in refs:
+                found = self._rows(warehouse, table, ref)
+                if found is None:  # a note whose batch was removed by hand: nothing to apply
+                    log.warning("a pending batch object is gone; its note is removed", key=ref.key, table=table.name)
+                    settle(self.store, [ref.key])
+                    continue
+                data, written_with = found
+                # One definition per load (the target evolves between), and no two binlog batches
+                # whose ranges overlap: a replay after a crash may cut the same changes into other
+                # batches, and only separate loads let the watermark drop the copies (append mode).
+                overlaps = ref.part is None and ref.first_seq <= top
+                # Two snapshot runs at one position: the later run's rows must win, and within one
+                # apply rows of equal sequence have no order, so each run applies on its own.
+                rerun = ref.part is not None and any(
+                    r.part is not None and r.first_seq == ref.first_seq and r.run != ref.run for r, _ in chunk
+                )
+                if not same_definition(written_with, definition) or overlaps or rerun:
+                    apply_chunk()
+                    definition = written_with  # the chunk's first: it carries the renames to the columns
+                chunk.append((ref, data))
+                rows += rows_in(data)
+                size += data.nbytes if isinstance(data, pa.Table) else data.size
+                if ref.part is None:
+                    top = max(top, ref.last_seq)
+                full = rows >= MAX_ROWS_PER_LOAD or size >= MAX_BYTES_PER_LOAD
+                if full or (sweep is not None and ref.key == sweep.final_key):
+                    apply_chunk()
+            apply_chunk()
+        except Unreadable as bad:
+            self._set_aside(table, bad.ref, bad.error)
+            return False  # nothing more of this table until a snapshot replaces what was lost
         return True
 
-    def _set_aside(self, table: SourceTable, ref: BatchRef, data: bytes, exc: CorruptStateError) -> None:
+    def _rows(self, warehouse: Warehouse, table: SourceTable, ref: BatchRef) -> tuple[Rows, SourceTable] | None:
+        """A batch's rows and the definition it was written with; None when the object is gone. A
+        warehouse whose COPY reads the store gets what the batch's note says, the object unread,
+        unless the note says too little (a batch indexed after an upgrade)."""
+        if warehouse.copies_from_store:
+            note = read_note(self.store, ref.key)
+            if note is not None and note.rows is not None and note.longest is not None:
+                where = f"the pending note of {ref.key}"
+                written = table_from_json(note.definition, where) if note.definition else None
+                unread = Unread(note.rows, note.size, note.longest, note.newest, partial(self._read, ref))
+                return unread, written or table
+        data = self.store.get(ref.key)
+        if data is None:
+            return None
+        try:
+            decoded = parquet.decode(data, ref.key)
+        except CorruptStateError as exc:
+            raise Unreadable(ref, exc) from None
+        return decoded, definition_of(decoded, ref.key) or table
+
+    def _read(self, ref: BatchRef) -> pa.Table:
+        """An unread batch, read after all (a value to fit, or COPY refused the chunk)."""
+        data = self.store.get(ref.key)
+        if data is None:
+            raise CorruptStateError(f"batch object {ref.key} is gone while it was being loaded")
+        try:
+            return parquet.decode(data, ref.key)
+        except CorruptStateError as exc:
+            raise Unreadable(ref, exc) from None
+
+    def _apply_or_set_aside(
+        self,
+        warehouse: Warehouse,
+        config: TableConfig,
+        table: SourceTable,
+        chunk: list[tuple[BatchRef, Rows]],
+        sweep: ExtractState | None,
+    ) -> int:
+        """Apply a chunk. When the warehouse refuses one of unread batches, each is read: an
+        unreadable object is set aside as the load of a read one would have (Unreadable); if all
+        read well, the warehouse's error stands."""
+        try:
+            return self._apply(warehouse, config, table, chunk, sweep)
+        except WarehouseError as exc:
+            if transient(exc) or not any(isinstance(data, Unread) for _, data in chunk):
+                raise
+            for _, data in chunk:
+                if isinstance(data, Unread):
+                    data.read()  # raises Unreadable for the first object that is not Parquet
+            raise
+
+    def _set_aside(self, table: SourceTable, ref: BatchRef, exc: CorruptStateError) -> None:
         """A batch object that cannot be read is never loaded as if good: it is moved aside (kept
         for inspection, docs/ARCHITECTURE.md, "Object layout"), and the table is quarantined with
         its loads held until a snapshot taken after the object's changes lifts it. The other
         tables go on."""
         aside = aside_key(ref.key)
-        self.store.put(aside, data)
-        self.store.delete(ref.key)
+        data = self.store.get(ref.key)
+        if data is not None:
+            self.store.put(aside, data)
+            self.store.delete(ref.key)
         settle(self.store, [ref.key])
         metrics.ERRORS.labels(self.source_db, self.target_schema, table.name, "load").inc()
         reason = f"batch object {ref.key} is unreadable ({exc}); it was moved to {aside}"
@@ -344,7 +415,7 @@ class Loader:
         warehouse: Warehouse,
         config: TableConfig,
         table: SourceTable,
-        chunk: list[tuple[BatchRef, pa.Table]],
+        chunk: list[tuple[BatchRef, Rows]],
         extract: ExtractState | None,
     ) -> int:
         """Apply one chunk; when it holds the extract's final part, sweep what the extract did not see."""
@@ -379,6 +450,7 @@ class Loader:
             raise
         metrics.LOAD_SECONDS.labels(*labels).observe(time.monotonic() - started)
         metrics.LOADED_ROWS.labels(*labels).inc(rows)
-        newest = [pc.max(data.column("_s3rb_source_ts")).as_py() for _, data in chunk if data.num_rows]
-        metrics.applied(*labels, max(newest) if newest else None)
+        newest = [newest_change(data) for _, data in chunk if rows_in(data)]
+        known = [ts for ts in newest if ts is not None]
+        metrics.applied(*labels, max(known) if known else None)
         return rows

@@ -18,7 +18,6 @@ from s3rb_stream.core.text_values import TextValue, rows_to_arrays
 from s3rb_stream.log import get_logger
 from s3rb_stream.state.extracts import load_extract, save_extract
 from s3rb_stream.state.hybrid import load_hybrid, save_hybrid
-from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
 from s3rb_stream.store.batches import put_batch
 
@@ -64,7 +63,7 @@ class TableStore:
             part,
             run,
         )
-        put_batch(self.store, key, parquet.encode(data, self.store.parquet_codec), data.num_rows)
+        put_batch(self.store, key, data)
         return key
 
     # The table's records, kept by s3rb_stream.state (docs/ARCHITECTURE.md, "Records").

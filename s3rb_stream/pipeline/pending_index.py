@@ -35,7 +35,7 @@ def ensure_indexed(store: ObjectStore, warehouse: Warehouse, source_db: str, tar
         noted = set(pending(store, source_db, target_schema, table))
         for entry in entries:
             if entry.key not in applied and entry.key not in noted:
-                note_pending(store, entry.key, None, entry.size)
+                note_pending(store, entry.key, entry.size)
                 written += 1
     save_notes_since(store, source_db, target_schema, started)
     if by_table:

@@ -4,10 +4,10 @@ package's face (``targets/__init__.py``) picks an adapter."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import pyarrow as pa
 
@@ -18,6 +18,30 @@ from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.core.target_names import NameRules
 from s3rb_stream.errors import FencedOut
 from s3rb_stream.settings import Mode
+
+
+@dataclass(frozen=True)
+class Unread:
+    """A batch the load did not read, as its pending note describes it: a warehouse whose COPY reads
+    the objects from the store itself gets this, and reads the object (``read``) only when a value
+    must be fitted to its limits (docs/ARCHITECTURE.md, "Finding new batches")."""
+
+    rows: int
+    size: int  # bytes of the object
+    longest: Mapping[str, int]  # bytes of the longest value of each text or binary column
+    newest: datetime | None  # the newest source commit time of its changes
+    read: Callable[[], pa.Table] = field(compare=False)
+
+
+Rows: TypeAlias = pa.Table | Unread  # a batch's rows as a load hands them to the warehouse
+
+
+def rows_in(data: Rows) -> int:
+    return data.num_rows if isinstance(data, pa.Table) else data.rows
+
+
+def table_of(data: Rows) -> pa.Table:
+    return data if isinstance(data, pa.Table) else data.read()
 
 
 @dataclass(frozen=True)
@@ -80,6 +104,9 @@ class Sweep:
 
 class Warehouse(Protocol):
     names: NameRules  # how this warehouse spells source names
+    # Whether COPY reads the batch objects from the store itself (Redshift): the load then hands it
+    # what the objects' notes say (Unread) instead of reading them.
+    copies_from_store: bool
 
     def describe(self) -> str: ...
 
@@ -135,7 +162,7 @@ class Warehouse(Protocol):
         target_schema: str,
         table: SourceTable,
         mode: Mode,
-        batches: list[tuple[BatchRef, pa.Table]],
+        batches: list[tuple[BatchRef, Rows]],
         sweep: Sweep | None = None,
         scd2: Scd2Spec | None = None,
         overflow: Overflow | None = None,

@@ -23,7 +23,17 @@ from s3rb_stream.sql import duckdb as sql
 from s3rb_stream.sql import scd2 as scd2_sql
 from s3rb_stream.sql.common import Deletes
 from s3rb_stream.sql.identifiers import quote_ansi
-from s3rb_stream.targets.base import LEDGER_KEYS_PER_QUERY, AppliedSummary, Fence, LedgerEntry, Sweep, folded
+from s3rb_stream.targets.base import (
+    LEDGER_KEYS_PER_QUERY,
+    AppliedSummary,
+    Fence,
+    LedgerEntry,
+    Rows,
+    Sweep,
+    folded,
+    rows_in,
+    table_of,
+)
 
 log = get_logger(__name__)
 
@@ -49,6 +59,8 @@ def open_error(path: str, message: str) -> WarehouseError:
 
 
 class DuckDBWarehouse:
+    copies_from_store = False  # the load reads each batch and hands DuckDB its rows
+
     def __init__(self, path: str, read_only: bool = False, memory_limit: str | None = None) -> None:
         """``memory_limit``: DuckDB's buffer pool, e.g. "256MB" (None: DuckDB's default, 80% of RAM)."""
         self.path = path
@@ -243,7 +255,7 @@ class DuckDBWarehouse:
         target_schema: str,
         table: SourceTable,
         mode: Mode,
-        batches: list[tuple[BatchRef, pa.Table]],
+        batches: list[tuple[BatchRef, Rows]],
         sweep: Sweep | None = None,
         scd2: Scd2Spec | None = None,
         overflow: Overflow | None = None,
@@ -253,7 +265,7 @@ class DuckDBWarehouse:
         if not batches:
             return 0
         deletes = Deletes(soft_delete, self._deleted_at.get((target_schema, table.name), False))
-        staged = pa.concat_tables([data for _, data in batches])
+        staged = pa.concat_tables([table_of(data) for _, data in batches])
         con, schema = self._con, self._in(target_schema)
         con.execute("BEGIN TRANSACTION")
         try:
@@ -278,7 +290,7 @@ class DuckDBWarehouse:
             for ref, data in batches:
                 con.execute(
                     sql.record_batch(schema),
-                    [table.name, ref.key, ref.first_seq, ref.last_seq, data.num_rows],
+                    [table.name, ref.key, ref.first_seq, ref.last_seq, rows_in(data)],
                 )
             faultpoints.reached("load.merge")
             if fence is not None:

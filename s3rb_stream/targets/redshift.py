@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import pyarrow as pa
 import redshift_connector
 
 from s3rb_stream import faultpoints, metrics
@@ -37,7 +36,17 @@ from s3rb_stream.sql.identifiers import quote_ansi as q
 from s3rb_stream.store import parquet
 from s3rb_stream.store.manifest import ManifestEntry, manifest_json
 from s3rb_stream.store.s3 import S3Store
-from s3rb_stream.targets.base import LEDGER_KEYS_PER_QUERY, AppliedSummary, Fence, LedgerEntry, Sweep, folded
+from s3rb_stream.targets.base import (
+    LEDGER_KEYS_PER_QUERY,
+    AppliedSummary,
+    Fence,
+    LedgerEntry,
+    Rows,
+    Sweep,
+    Unread,
+    folded,
+    rows_in,
+)
 from s3rb_stream.targets.redshift_errors import (
     Failure,
     classify,
@@ -123,6 +132,8 @@ def _declared_bytes(column_type: str) -> int:
 
 
 class RedshiftWarehouse:
+    copies_from_store = True  # COPY reads the objects: the load reads none unless it must fit a value
+
     def __init__(
         self, location: WarehouseLocation, iam_role: str | None, store: Any, statement_timeout: int = 3600
     ) -> None:
@@ -350,7 +361,7 @@ class RedshiftWarehouse:
         target_schema: str,
         table: SourceTable,
         mode: Mode,
-        batches: list[tuple[BatchRef, pa.Table]],
+        batches: list[tuple[BatchRef, Rows]],
         sweep: Sweep | None = None,
         scd2: Scd2Spec | None = None,
         overflow: Overflow | None = None,
@@ -366,7 +377,7 @@ class RedshiftWarehouse:
             self._fitted_object(target_schema, table, ref, data, overflow or Overflow(), load) for ref, data in batches
         ]
         self.store.put(manifest_key, manifest_json(self.store.bucket, entries))
-        rows = int(sum(data.num_rows for _, data in batches))
+        rows = int(sum(rows_in(data) for _, data in batches))
         schema, target, spec = self.names.name(target_schema), self.names.table(table), self.names.spec(scd2)
         where = f"loading {len(batches)} batch(es) into {target_schema}.{table.name}"
 
@@ -427,11 +438,16 @@ class RedshiftWarehouse:
             raise
 
     def _fitted_object(
-        self, schema: str, table: SourceTable, ref: BatchRef, data: pa.Table, overflow: Overflow, load: str
+        self, schema: str, table: SourceTable, ref: BatchRef, data: Rows, overflow: Overflow, load: str
     ) -> ManifestEntry:
         """The object COPY reads for a batch: the batch itself, or a fitted copy of it when values
-        exceed their VARCHAR and the overflow policy allows changing them."""
+        exceed their VARCHAR and the overflow policy allows changing them. A batch the load did not
+        read is read here only when its note says a value is over a limit."""
         limits = sql.byte_limits(table)
+        if isinstance(data, Unread):
+            if all(data.longest.get(column, limit + 1) <= limit for column, limit in limits.items()):
+                return ManifestEntry(ref.key, data.size)
+            data = data.read()
         if not limits:
             return ManifestEntry(ref.key, self.store.size(ref.key))
         json_columns = {c.name for c in table.columns if c.data_type.lower() == "json"}
@@ -464,7 +480,7 @@ class RedshiftWarehouse:
         table: SourceTable,
         ledger_name: str,
         mode: Mode,
-        batches: list[tuple[BatchRef, pa.Table]],
+        batches: list[tuple[BatchRef, Rows]],
         manifest: str,
         sweep: Sweep | None,
         scd2: Scd2Spec | None,
@@ -496,7 +512,7 @@ class RedshiftWarehouse:
         elif sweep is not None:
             self._run(cur, sql.sweep(schema, table), (sweep.below_seq,))
         for ref, data in batches:
-            self._run(cur, sql.record_batch(schema), (ledger_name, ref.key, ref.first_seq, ref.last_seq, data.num_rows))
+            self._run(cur, sql.record_batch(schema), (ledger_name, ref.key, ref.first_seq, ref.last_seq, rows_in(data)))
         faultpoints.reached("load.merge")
         if fence is not None:  # last: lock the table's fence row while it is ours, or see that it is not
             for statement, params in sql.hold_fence(schema, fence.source_db, fence.generation, ledger_name):

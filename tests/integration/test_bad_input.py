@@ -168,6 +168,7 @@ def test_check_reports_the_ready_tables(tmp_path: Path, spare_server: MariaDBSer
     assert lines[-1] == "ok: shop is ready to stream into t" and "FAIL" not in result.stdout
     assert "key=(id) deletes=soft" in result.stdout and result.stdout.count("deletes=soft") == 1
     assert "mode=append" in result.stdout
+    assert "ok    store: applied batches can be removed, 168 hours after their load" in lines
     assert "speed-ups" not in result.stdout  # built here: nothing to warn about
 
 

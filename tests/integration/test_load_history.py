@@ -15,7 +15,7 @@ from s3rb_stream.core.object_keys import batch_key
 from s3rb_stream.pipeline.load import Loader
 from s3rb_stream.settings import TableConfig
 from s3rb_stream.store.batches import put_batch
-from s3rb_stream.store.parquet import changes_to_table, encode
+from s3rb_stream.store.parquet import changes_to_table
 from s3rb_stream.store.s3 import S3Store
 from s3rb_stream.targets.duckdb import DuckDBWarehouse
 from s3rb_stream.testing.s3server import MotoS3Server
@@ -46,7 +46,7 @@ class CountingWarehouse(DuckDBWarehouse):
 def write(store: S3Store, seq: int) -> None:
     change = Change(Op.INSERT, seq, TS, (seq, f"row {seq}"))
     key = batch_key(store.prefix, "src", "t", "items", seq, seq, TS)
-    put_batch(store, key, encode(changes_to_table(TABLE, [change]), "zstd"), 1)
+    put_batch(store, key, changes_to_table(TABLE, [change]))
 
 
 def pass_after(s3_server: MotoS3Server, tmp_path_name: str, history: int) -> tuple[dict[str, int], int, int]:

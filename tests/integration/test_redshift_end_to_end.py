@@ -12,11 +12,15 @@ import pytest
 import redshift_connector
 from pydantic import SecretStr
 
+from s3rb_stream.commands.snapshot import snapshot
+from s3rb_stream.core.object_keys import parse_batch_key
 from s3rb_stream.pipeline.runner import run
 from s3rb_stream.settings import Settings, load_settings
 from s3rb_stream.sql.redshift_lint import lint
-from s3rb_stream.store import open_store
+from s3rb_stream.state.quarantines import active_quarantines
+from s3rb_stream.store import open_store, parquet
 from s3rb_stream.store.batches import put_batch
+from s3rb_stream.store.s3 import S3Store
 from s3rb_stream.targets import redshift as redshift_target
 from s3rb_stream.testing.mariadb import MariaDBServer
 from s3rb_stream.testing.s3server import TEST_CREDENTIALS, MotoS3Server
@@ -221,7 +225,7 @@ def test_replayed_and_older_batches_change_nothing_on_redshift(
     head, _, tail = first[0].rpartition("/")
     table, lo, hi = tail.removesuffix(".parquet").rsplit("_", 2)
     replay_key = f"{head}/{table}_{lo}_{int(hi) + 1}.parquet"
-    put_batch(open_store(settings), replay_key, old, 1)  # as capture writes it: the object, then its note
+    put_batch(open_store(settings), replay_key, parquet.decode(old, first[0]))  # as capture writes: object, note
     result = run(settings, db, schema, until_caught_up=True)
     assert result.loaded.batches == 1  # the replay was loaded ...
     assert target_rows(emulator_port, schema, "items", "id, name", "id") == expected  # ... and changed nothing
@@ -316,6 +320,65 @@ def test_values_over_the_varchar_byte_limit_follow_the_overflow_policy(
     rows = target_rows(emulator_port, schema, "t", "id, body, note", "id")
     assert rows[0] == (1, "fits", "short")
     assert rows[1] == (2, "😀" * 16383, None)  # 65,532 bytes: the next character would not fit
+
+
+def reads_of_batches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The batch objects this process reads from S3 from now on (COPY's reads are the emulator's)."""
+    read: list[str] = []
+    real = S3Store.get_versioned
+
+    def recording(self: S3Store, key: str) -> tuple[bytes, str] | None:
+        if parse_batch_key(key) is not None:
+            read.append(key)
+        return real(self, key)
+
+    monkeypatch.setattr(S3Store, "get_versioned", recording)
+    return read
+
+
+def test_a_redshift_load_reads_only_the_batches_whose_values_it_must_fit(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """COPY is the only full read of a batch: the load knows rows, sizes and the longest values
+    from each batch's note, and reads a batch itself only when a value is over a limit."""
+    db, schema = "rs_unread", "rs_unread_target"
+    settings = redshift_source(
+        mariadb, s3_server, emulator_port, tmp_path, db,
+        f'tables:\n  - name: "{db}.t"\n    overflow: truncate\n  - name: "{db}.other"\n',
+        f"CREATE TABLE {db}.t (id INT PRIMARY KEY, body MEDIUMTEXT)",
+        f"CREATE TABLE {db}.other (id INT PRIMARY KEY, body MEDIUMTEXT)",
+        f"INSERT INTO {db}.other VALUES (1, REPEAT('x', 60000))",  # long, but within 65535 bytes
+    )  # fmt: skip
+    read = reads_of_batches(monkeypatch)
+    run(settings, db, schema, until_caught_up=True)
+    assert target_rows(emulator_port, schema, "other", "id, LENGTH(body)", "id") == [(1, 60000)]
+    assert read == []
+    mariadb.execute(f"INSERT INTO {db}.t VALUES (1, REPEAT('y', 70000))", f"INSERT INTO {db}.other VALUES (2, 'b')")
+    run(settings, db, schema, until_caught_up=True)
+    assert target_rows(emulator_port, schema, "t", "id, LENGTH(body)", "id") == [(1, 65535)]
+    assert target_rows(emulator_port, schema, "other", "id", "id") == [(1,), (2,)]
+    assert [parse_batch_key(k).table for k in read] == ["t"]  # type: ignore[union-attr]
+
+
+def test_an_unreadable_batch_copy_refuses_is_set_aside_and_its_table_held(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
+) -> None:
+    """The load does not read a batch before COPY; when COPY refuses one, the load reads them and
+    sets the unreadable one aside, as it would have before (docs/ARCHITECTURE.md, "Object layout")."""
+    db, schema = "rs_corrupt", "rs_corrupt_target"
+    settings = two_items(mariadb, s3_server, emulator_port, tmp_path, db)
+    store = open_store(settings)
+    snapshot(settings, db, schema, load=False)  # the snapshot's page is written, not loaded
+    [key] = [k for k in store.list(store.prefix) if parse_batch_key(k) is not None]
+    whole = store.get(key)
+    assert whole is not None
+    store.put(key, whole[: len(whole) // 2])  # torn, or bytes lost at rest; its note as written
+    result = run(settings, db, schema, until_caught_up=True)
+    assert "items" in result.loaded.held_back
+    reason = active_quarantines(store, db, schema)["items"].describe()
+    assert f"batch object {key} is unreadable" in reason
+    assert store.get(key) is None and store.get(key.split("/year=")[0] + "/_corrupt/" + key.rsplit("/", 1)[1])
+    assert target_rows(emulator_port, schema, "_s3rb_batches", "object_key", "object_key") == []
 
 
 def test_cli_run_until_caught_up_mirrors_a_table_through_the_emulator(

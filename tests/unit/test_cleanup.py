@@ -35,11 +35,11 @@ def write(store: LocalStore, seq: int, note: bool = True, name: str = "") -> str
     before pending notes wrote it."""
     change = Change(Op.INSERT, seq, TS, (seq, name or f"row {seq}"))
     key = batch_key(store.prefix, "src", "t", "items", seq, seq, TS)
-    data = encode(changes_to_table(TABLE, [change]), "zstd")
+    rows = changes_to_table(TABLE, [change])
     if note:
-        put_batch(store, key, data, 1)
+        put_batch(store, key, rows)
     else:
-        store.put(key, data)
+        store.put(key, encode(rows, "zstd"))
     return key
 
 

@@ -14,7 +14,7 @@ from s3rb_stream.pipeline.load import Loader
 from s3rb_stream.settings import Mode, TableConfig
 from s3rb_stream.store import batches
 from s3rb_stream.store.local import LocalStore
-from s3rb_stream.store.parquet import changes_to_table, encode
+from s3rb_stream.store.parquet import changes_to_table
 from s3rb_stream.targets.duckdb import DuckDBWarehouse
 from tests.unit.test_duckdb_apply import TABLE
 
@@ -24,7 +24,7 @@ TS = datetime(2026, 1, 1, tzinfo=UTC)
 def put_batch(store: LocalStore, seqs: range) -> None:
     changes = [Change(Op.INSERT, seq, TS, (seq, f"row {seq}")) for seq in seqs]
     key = batch_key(store.prefix, "src", "t", "items", seqs[0], seqs[-1], TS)
-    batches.put_batch(store, key, encode(changes_to_table(TABLE, changes), "zstd"), len(changes))
+    batches.put_batch(store, key, changes_to_table(TABLE, changes))
 
 
 @pytest.mark.parametrize("mode", ["append", "merge"])

@@ -22,7 +22,7 @@ from s3rb_stream.pipeline.load import Loader
 from s3rb_stream.settings import Mode, TableConfig
 from s3rb_stream.store.batches import put_batch
 from s3rb_stream.store.local import LocalStore
-from s3rb_stream.store.parquet import changes_to_table, encode
+from s3rb_stream.store.parquet import changes_to_table
 from s3rb_stream.targets.duckdb import DuckDBWarehouse
 from tests.unit.test_duckdb_apply import TABLE
 
@@ -59,7 +59,7 @@ def config(kind: Kind) -> TableConfig:
 def put(store: LocalStore, batch: list[Change], last: int | None = None) -> None:
     """A batch object as capture writes it, note and all; ``last``: another last sequence (a replay's name)."""
     key = batch_key(store.prefix, "src", "t", "items", batch[0].seq, batch[-1].seq if last is None else last, TS)
-    put_batch(store, key, encode(changes_to_table(TABLE, batch), "zstd"), len(batch))
+    put_batch(store, key, changes_to_table(TABLE, batch))
 
 
 def final_table(warehouse: DuckDBWarehouse, kind: Kind) -> list[tuple[object, ...]]:

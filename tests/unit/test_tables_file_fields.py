@@ -31,7 +31,7 @@ from s3rb_stream.sql import duckdb as duckdb_sql
 from s3rb_stream.sql import redshift as redshift_sql
 from s3rb_stream.store.batches import put_batch
 from s3rb_stream.store.local import LocalStore
-from s3rb_stream.store.parquet import changes_to_table, encode
+from s3rb_stream.store.parquet import changes_to_table
 from s3rb_stream.targets.duckdb import DuckDBWarehouse
 
 TS = datetime(2026, 1, 1, tzinfo=UTC)
@@ -76,7 +76,7 @@ def load(tmp: Path, config: TableConfig, *changes: Change) -> DuckDBWarehouse:
     store = LocalStore(str(tmp / "objects"))
     for c in changes:
         key = batch_key(store.prefix, "src", "t", "items", c.seq, c.seq, c.source_ts)
-        put_batch(store, key, encode(changes_to_table(ITEMS, [c]), "zstd"), 1)
+        put_batch(store, key, changes_to_table(ITEMS, [c]))
     warehouse = DuckDBWarehouse(str(tmp / "w.duckdb"))
     Loader(store, warehouse, "src", "t", [(config, ITEMS)]).load_all(idle=False)
     return warehouse
