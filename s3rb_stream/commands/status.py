@@ -70,10 +70,7 @@ def collect(settings: Settings, source_db: str | None = None, target_schema: str
     found = stored_pipelines(store, [e.key for e in entries])  # every pipeline that keeps state in the store
     position = _source_position(settings, problems)
     kept = _kept(store, entries, found)
-    waiting = {
-        pipeline: {table: _candidates(store, pipeline, k) for table, k in tables.items()}
-        for pipeline, tables in kept.items()
-    }
+    waiting = {pipeline: _candidates(store, pipeline, tables) for pipeline, tables in kept.items()}
     summaries, applied_keys = _applied(settings, problems, waiting)
     pipelines = []
     for db, schema in found:
@@ -154,12 +151,11 @@ def _kept(
     return kept
 
 
-def _candidates(store: ObjectStore, pipeline: tuple[str, str], kept: Kept) -> set[str]:
-    """The batches that may wait: those with a note, or, before the pipeline's batches were indexed
-    (a store written by an older version), every one kept."""
-    if notes_since(store, *pipeline) is not None:
-        return kept.noted & set(kept.objects)
-    return set(kept.objects)
+def _candidates(store: ObjectStore, pipeline: tuple[str, str], tables: dict[str, Kept]) -> dict[str, set[str]]:
+    """Per table, the batches that may wait: those with a note, or, before the pipeline's batches
+    were indexed (a store written by an older version), every one kept."""
+    indexed = notes_since(store, *pipeline) is not None
+    return {table: kept.noted & set(kept.objects) if indexed else set(kept.objects) for table, kept in tables.items()}
 
 
 Applied = tuple[dict[str, dict[str, AppliedSummary]], dict[tuple[str, str], set[str]]]

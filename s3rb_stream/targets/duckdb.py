@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -211,13 +212,20 @@ class DuckDBWarehouse:
         schema = self._in(target_schema)
         for start in range(0, len(keys), LEDGER_KEYS_PER_QUERY):
             chunk = list(keys[start : start + LEDGER_KEYS_PER_QUERY])
-            rows = self._con.execute(sql.applied_among(schema, len(chunk)), [table, *chunk]).fetchall()
+            rows = self._ledger_rows(f"{target_schema}.{table}", sql.applied_among(schema, len(chunk)), [table, *chunk])
             found.update(str(r[0]) for r in rows)
         return found
 
     def applied_before(self, target_schema: str, table: str, before: datetime, limit: int) -> list[LedgerEntry]:
-        rows = self._con.execute(sql.applied_before(self._in(target_schema), limit), [table, before]).fetchall()
+        statement = sql.applied_before(self._in(target_schema), limit)
+        rows = self._ledger_rows(f"{target_schema}.{table}", statement, [table, before])
         return [LedgerEntry(str(k), int(f), int(la), int(n)) for k, f, la, n in rows]
+
+    def _ledger_rows(self, what: str, statement: str, params: list[object]) -> list[tuple[Any, ...]]:
+        try:
+            return self._con.execute(statement, params).fetchall()
+        except duckdb.Error as exc:
+            raise WarehouseError(f"reading the ledger of {what} failed: {exc}", "nothing was changed") from None
 
     def fold(self, target_schema: str, table: str, entries: Sequence[LedgerEntry], fence: Fence | None) -> None:
         if not entries:

@@ -381,6 +381,36 @@ def test_an_unreadable_batch_copy_refuses_is_set_aside_and_its_table_held(
     assert target_rows(emulator_port, schema, "_s3rb_batches", "object_key", "object_key") == []
 
 
+def test_cleanup_removes_applied_batches_and_folds_the_ledger_on_redshift(
+    mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from s3rb_stream.pipeline.cleanup import Cleanup
+    from s3rb_stream.targets import open_warehouse
+
+    db, schema = "rs_cleanup", "rs_cleanup_target"
+    settings = two_items(mariadb, s3_server, emulator_port, tmp_path, db)
+    run(settings, db, schema, until_caught_up=True)
+    mariadb.execute(f"UPDATE {db}.items SET name = 'uno' WHERE id = 1")
+    run(settings, db, schema, until_caught_up=True)
+    store = open_store(settings)
+    batches = [k for k in store.list(store.prefix) if parse_batch_key(k) is not None]
+    assert len(batches) == 2
+    warehouse = open_warehouse(settings)
+    try:
+        stats = Cleanup(store, warehouse, db, schema, retention=timedelta(0)).run(["items"])
+    finally:
+        warehouse.close()
+    assert (stats.batches_removed, stats.rows_folded) == (2, 2)
+    assert [k for k in store.list(store.prefix) if parse_batch_key(k) is not None] == []
+    ledger = target_rows(emulator_port, schema, "_s3rb_batches", "object_key, row_count", "object_key")
+    assert ledger == [("_s3rb_folded", 3)]
+    mariadb.execute(f"DELETE FROM {db}.items WHERE id = 2")
+    run(settings, db, schema, until_caught_up=True)
+    assert target_rows(emulator_port, schema, "items", "id, name", "id") == source_rows(mariadb, db, "items")
+
+
 def test_cli_run_until_caught_up_mirrors_a_table_through_the_emulator(
     mariadb: MariaDBServer, s3_server: MotoS3Server, emulator_port: int, tmp_path: Path
 ) -> None:
