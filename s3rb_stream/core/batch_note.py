@@ -28,11 +28,6 @@ class BatchNote:
     longest: dict[str, int] | None = None  # bytes of the longest value of each text or binary column
     newest: datetime | None = None  # the newest source commit time of its changes (freshness)
 
-    @property
-    def describes(self) -> bool:
-        """Whether the note says all a load needs to know without reading the object."""
-        return self.rows is not None and self.longest is not None
-
     def to_json(self) -> bytes:
         raw = {
             "rows": self.rows,

@@ -349,29 +349,30 @@ class Loader:
         unless the note says too little (a batch indexed after an upgrade)."""
         if warehouse.copies_from_store:
             note = read_note(self.store, ref.key)
-            if note is not None and note.rows is not None and note.longest is not None:
+            if note is not None and note.rows is not None and note.longest is not None:  # says enough
                 where = f"the pending note of {ref.key}"
                 written = table_from_json(note.definition, where) if note.definition else None
                 unread = Unread(note.rows, note.size, note.longest, note.newest, partial(self._read, ref))
                 return unread, written or table
+        decoded = self._decoded(ref)
+        return (decoded, definition_of(decoded, ref.key) or table) if decoded is not None else None
+
+    def _decoded(self, ref: BatchRef) -> pa.Table | None:
+        """A batch object's rows; None when it is gone; Unreadable when it is not Parquet."""
         data = self.store.get(ref.key)
         if data is None:
             return None
         try:
-            decoded = parquet.decode(data, ref.key)
-        except CorruptStateError as exc:
-            raise Unreadable(ref, exc) from None
-        return decoded, definition_of(decoded, ref.key) or table
-
-    def _read(self, ref: BatchRef) -> pa.Table:
-        """An unread batch, read after all (a value to fit, or COPY refused the chunk)."""
-        data = self.store.get(ref.key)
-        if data is None:
-            raise CorruptStateError(f"batch object {ref.key} is gone while it was being loaded")
-        try:
             return parquet.decode(data, ref.key)
         except CorruptStateError as exc:
             raise Unreadable(ref, exc) from None
+
+    def _read(self, ref: BatchRef) -> pa.Table:
+        """An unread batch, read after all (a value to fit, or COPY refused the chunk)."""
+        decoded = self._decoded(ref)
+        if decoded is None:
+            raise CorruptStateError(f"batch object {ref.key} is gone while it was being loaded")
+        return decoded
 
     def _apply_or_set_aside(
         self,

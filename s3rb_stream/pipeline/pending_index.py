@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 from s3rb_stream.core.checkpoint import now_utc
-from s3rb_stream.core.object_keys import parse_batch_key, pipeline_prefix
+from s3rb_stream.core.object_keys import batch_of_pending, parse_batch_key, pipeline_prefix
 from s3rb_stream.log import get_logger
 from s3rb_stream.state.layout import notes_since, save_notes_since
 from s3rb_stream.store.base import ObjectStore, StoredObject
-from s3rb_stream.store.batches import note_pending, pending
+from s3rb_stream.store.batches import note_pending
 from s3rb_stream.targets import Warehouse
 
 log = get_logger(__name__)
@@ -24,15 +24,17 @@ def ensure_indexed(store: ObjectStore, warehouse: Warehouse, source_db: str, tar
         return 0
     started = now_utc()
     by_table: dict[str, list[StoredObject]] = defaultdict(list)
+    noted: set[str] = set()  # batches with a note already (written by this version before a crash)
     for entry in store.entries(pipeline_prefix(store.prefix, source_db, target_schema) + "/"):
         ref = parse_batch_key(entry.key)
         if ref is not None:
             by_table[ref.table].append(entry)
+        elif (batch := batch_of_pending(entry.key)) is not None:
+            noted.add(batch)
     in_ledger = warehouse.load_summary(target_schema)
     written = 0
     for table, entries in sorted(by_table.items()):
         applied = warehouse.applied(target_schema, table) if table in in_ledger else set()
-        noted = set(pending(store, source_db, target_schema, table))
         for entry in entries:
             if entry.key not in applied and entry.key not in noted:
                 note_pending(store, entry.key, entry.size)

@@ -3,7 +3,8 @@ so no DuckDB extension is needed for S3."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -231,8 +232,8 @@ class DuckDBWarehouse:
         if not entries:
             return
         con, schema = self._con, self._in(target_schema)
-        con.execute("BEGIN TRANSACTION")
-        try:
+        what = f"folding {len(entries)} ledger row(s) of {target_schema}.{table}"
+        with self._transaction(what, "nothing was changed; cleanup tries again at its next round"):
             now = con.execute("SELECT now()").fetchone()
             previous = con.execute(sql.folded_row(schema), [table]).fetchone()
             row = folded(entries, tuple(previous) if previous else None, now[0] if now else datetime.now(UTC))
@@ -240,16 +241,22 @@ class DuckDBWarehouse:
                 con.execute(statement, list(params))
             if fence is not None:
                 self._hold_fence(target_schema, fence, table)
+
+    @contextmanager
+    def _transaction(self, what: str, hint: str) -> Iterator[None]:
+        """One transaction: committed when the block ends; rolled back on any error, a DuckDB
+        error raised as a WarehouseError saying ``what`` failed (a fence refusal as it is)."""
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield
             con.execute("COMMIT")
-        except (FencedOut, WarehouseUnavailable):
+        except (FencedOut, WarehouseUnavailable):  # from the fence: rolled back and begun again
             con.execute("ROLLBACK")
             raise
         except duckdb.Error as exc:
             con.execute("ROLLBACK")
-            raise WarehouseError(
-                f"folding {len(entries)} ledger row(s) of {target_schema}.{table} failed: {exc}",
-                "nothing was changed; cleanup tries again at its next round",
-            ) from None
+            raise WarehouseError(f"{what} failed: {exc}", hint) from None
 
     def load_summary(self, target_schema: str) -> dict[str, AppliedSummary]:
         found = self._con.execute(sql.control_table_exists(), [target_schema, sql.CONTROL_TABLE]).fetchone()
@@ -275,44 +282,35 @@ class DuckDBWarehouse:
         deletes = Deletes(soft_delete, self._deleted_at.get((target_schema, table.name), False))
         staged = pa.concat_tables([table_of(data) for _, data in batches])
         con, schema = self._con, self._in(target_schema)
-        con.execute("BEGIN TRANSACTION")
+        what = f"loading {len(batches)} batch(es) into {target_schema}.{table.name}"
         try:
-            con.register(STAGING, staged)
-            faultpoints.reached("load.copy")
-            row = con.execute(sql.watermark(schema), [table.name]).fetchone()
-            mark = int(row[0]) if row else -1
-            if mode == "append":
-                con.execute(sql.append(schema, table, STAGING), [mark])
-            elif scd2 is not None:
-                for statement in scd2_sql.apply(schema, table, scd2, STAGING, mark, sql.SCD2):
-                    con.execute(statement)
-            else:
-                con.execute(sql.merge(schema, table, STAGING, deletes), [mark])
-            if sweep is not None and scd2 is not None:
-                con.execute(scd2_sql.expire_unseen(schema, table, scd2, sql.SCD2), [sweep.at, sweep.below_seq])
-            elif sweep is not None and deletes.soft:
-                statement, params = sql.soft_sweep(schema, table, sweep.below_seq, sweep.at)
-                con.execute(statement, list(params))
-            elif sweep is not None:
-                con.execute(sql.sweep(schema, table), [sweep.below_seq])
-            for ref, data in batches:
-                con.execute(
-                    sql.record_batch(schema),
-                    [table.name, ref.key, ref.first_seq, ref.last_seq, rows_in(data)],
-                )
-            faultpoints.reached("load.merge")
-            if fence is not None:
-                self._hold_fence(target_schema, fence, table.name)
-            con.execute("COMMIT")
-        except (FencedOut, WarehouseUnavailable):  # from the fence: rolled back and begun again
-            con.execute("ROLLBACK")
-            raise
-        except duckdb.Error as exc:
-            con.execute("ROLLBACK")
-            raise WarehouseError(
-                f"loading {len(batches)} batch(es) into {target_schema}.{table.name} failed: {exc}",
-                "nothing was applied; the batches stay pending",
-            ) from None
+            with self._transaction(what, "nothing was applied; the batches stay pending"):
+                con.register(STAGING, staged)
+                faultpoints.reached("load.copy")
+                row = con.execute(sql.watermark(schema), [table.name]).fetchone()
+                mark = int(row[0]) if row else -1
+                if mode == "append":
+                    con.execute(sql.append(schema, table, STAGING), [mark])
+                elif scd2 is not None:
+                    for statement in scd2_sql.apply(schema, table, scd2, STAGING, mark, sql.SCD2):
+                        con.execute(statement)
+                else:
+                    con.execute(sql.merge(schema, table, STAGING, deletes), [mark])
+                if sweep is not None and scd2 is not None:
+                    con.execute(scd2_sql.expire_unseen(schema, table, scd2, sql.SCD2), [sweep.at, sweep.below_seq])
+                elif sweep is not None and deletes.soft:
+                    statement, params = sql.soft_sweep(schema, table, sweep.below_seq, sweep.at)
+                    con.execute(statement, list(params))
+                elif sweep is not None:
+                    con.execute(sql.sweep(schema, table), [sweep.below_seq])
+                for ref, data in batches:
+                    con.execute(
+                        sql.record_batch(schema),
+                        [table.name, ref.key, ref.first_seq, ref.last_seq, rows_in(data)],
+                    )
+                faultpoints.reached("load.merge")
+                if fence is not None:
+                    self._hold_fence(target_schema, fence, table.name)
         finally:
             con.unregister(STAGING)
         return int(staged.num_rows)

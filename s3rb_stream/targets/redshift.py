@@ -332,11 +332,7 @@ class RedshiftWarehouse:
         for statement, params in sql.fold(schema, table, [e.key for e in entries], row):
             self._run(cur, statement, params)
         if fence is not None:
-            for statement, params in sql.hold_fence(schema, fence.source_db, fence.generation, table):
-                self._run(cur, statement, params)
-            newest = self._fence_generation(cur, schema, fence)
-            if newest != fence.generation:
-                raise fence.refused(schema, newest)
+            self._hold_fence(cur, schema, fence, table)
         self._conn.commit()
 
     def load_summary(self, target_schema: str) -> dict[str, AppliedSummary]:
@@ -515,12 +511,17 @@ class RedshiftWarehouse:
             self._run(cur, sql.record_batch(schema), (ledger_name, ref.key, ref.first_seq, ref.last_seq, rows_in(data)))
         faultpoints.reached("load.merge")
         if fence is not None:  # last: lock the table's fence row while it is ours, or see that it is not
-            for statement, params in sql.hold_fence(schema, fence.source_db, fence.generation, ledger_name):
-                self._run(cur, statement, params)
-            newest = self._fence_generation(cur, schema, fence)
-            if newest != fence.generation:
-                raise fence.refused(schema, newest)
+            self._hold_fence(cur, schema, fence, ledger_name)
         self._conn.commit()
+
+    def _hold_fence(self, cur: Any, schema: str, fence: Fence, table: str) -> None:
+        """Lock ``table``'s fence row in the open transaction, or raise FencedOut when a newer
+        generation holds the target (docs/ARCHITECTURE.md, "Fencing")."""
+        for statement, params in sql.hold_fence(schema, fence.source_db, fence.generation, table):
+            self._run(cur, statement, params)
+        newest = self._fence_generation(cur, schema, fence)
+        if newest != fence.generation:
+            raise fence.refused(schema, newest)
 
     def _last_step(self) -> str:
         return _step(self.last_statement) if self.last_statement else "connect"
