@@ -234,6 +234,68 @@ def sync(source_db: str, target_schema: str, tables: tuple[str, ...], no_load: b
 
 
 @main.command()
+@click.option("--source-db", required=True, help="Source database (MySQL schema).")
+@click.option("--target-schema", required=True, help="Schema in the warehouse it loads into.")
+@click.option("-t", "--table", "tables", multiple=True, help="Only this table (repeatable); default: every table.")
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Re-read the differing rows from the source and write them through the normal path"
+    " (beside a running daemon, which loads them), then verify them again.",
+)
+@click.option("--report", "report_file", type=click.Path(dir_okay=False), help="Also write a JSON report here.")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for the target to be complete up to the source's position.",
+)
+@friendly_errors
+def verify(
+    source_db: str,
+    target_schema: str,
+    tables: tuple[str, ...],
+    repair: bool,
+    report_file: str | None,
+    wait_seconds: float,
+) -> None:
+    """Compare the target with the source by key ranges, correct while writes go on; exit code 1
+    if they differ (with --repair: if they still differ after it)."""
+    import json
+
+    from s3rb_stream.commands.verify import verify as run_verify
+
+    settings = _settings()
+    result = run_verify(settings, source_db, target_schema, tables, repair=repair, wait_seconds=wait_seconds)
+    click.echo(f"verify {source_db} → {target_schema}")
+    click.echo(f"  {'table':30} {'rows':>12} {'ranges':>8} {'missing':>8} {'extra':>8} {'differ':>8}")
+    for t in result.tables:
+        kinds = t.by_kind()
+        if t.skipped:
+            click.echo(f"  {t.table:30} not verified: {t.skipped}")
+            continue
+        counts = " ".join(f"{len(kinds[k]):>8,}" for k in ("missing", "extra", "differs"))
+        repaired = f"  ({t.repaired:,} rows repaired)" if t.repaired is not None else ""
+        click.echo(f"  {t.table:30} {t.rows_source:>12,} {t.ranges:>8,} {counts}{repaired}")
+    for t in result.tables:
+        if t.differences:
+            click.echo(f"{t.table}: {len(t.differences):,} difference(s) at binlog position {t.position}")
+            for line in t.lines():
+                click.echo(line)
+    if report_file:
+        document = {"source_db": source_db, "target_schema": target_schema, "equal": result.equal}
+        document["tables"] = [t.to_json() for t in result.tables]
+        with open(report_file, "w", encoding="utf-8") as out:
+            json.dump(document, out, indent=2)
+    if not result.equal:
+        hint = "" if repair else "; run the same command with --repair to repair exactly those rows"
+        click.echo(f"error: {target_schema} differs from {source_db}{hint}", err=True)
+        sys.exit(EXIT_CHECK_FAILED)
+    click.echo(f"ok: {target_schema} equals {source_db}")
+
+
+@main.command()
 @click.option("--source-db", default=None, help="Source database (MySQL schema) to check.")
 @click.option("--target-schema", default=None, help="Schema in the warehouse it loads into.")
 @click.option(

@@ -75,6 +75,15 @@ OBJECTS_REMOVED = Counter(
     [*TABLE, "kind"],
     registry=REGISTRY,
 )
+VERIFY_ROWS_CHECKED = Counter(
+    "s3rb_verify_rows_checked", "Source rows verify compared with the target.", TABLE, registry=REGISTRY
+)
+VERIFY_DIFFERENCES = Gauge(
+    "s3rb_verify_differences",
+    "Differences the last verify of a table found, by kind (missing, extra, differs).",
+    [*TABLE, "kind"],
+    registry=REGISTRY,
+)
 LOAD_SECONDS = Histogram(
     "s3rb_load_duration_seconds", "Duration of one load of a table.", TABLE, buckets=LOAD_BUCKETS, registry=REGISTRY
 )

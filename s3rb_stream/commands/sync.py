@@ -63,7 +63,7 @@ def sync(
         if renewal.error is not None:
             raise renewal.error
         if load:
-            result.loaded = _load(settings, store, source_db, target_schema, selected, lease, warehouse)
+            result.loaded = load_fenced(settings, store, source_db, target_schema, selected, lease, warehouse)
     finally:
         renewal.stop()
         metrics.forget_part(source_db, target_schema, "lease")
@@ -73,7 +73,7 @@ def sync(
     return result
 
 
-def _load(
+def load_fenced(
     settings: Settings,
     store: ObjectStore,
     source_db: str,
@@ -82,7 +82,7 @@ def _load(
     lease: Lease,
     warehouse: Warehouse | None,
 ) -> LoadStats:
-    """Load what the sync wrote, fenced by the lease as a daemon's loads are."""
+    """Load what a one-off command wrote (a sync, a repair), fenced by the lease as a daemon's loads are."""
     own = warehouse is None
     wh = warehouse or open_warehouse(settings)
     try:

@@ -89,7 +89,7 @@ def lease_key(prefix: str, source_db: str, target_schema: str) -> str:
 
 
 # The per-table records, one folder each: a table's record is ``{folder}/{table}.json``.
-EXTRACTS, QUARANTINE, HYBRID = "extracts", "quarantine", "hybrid"
+EXTRACTS, QUARANTINE, HYBRID, REPAIRS = "extracts", "quarantine", "hybrid", "repairs"
 
 
 def table_state_prefix(prefix: str, source_db: str, target_schema: str, folder: str) -> str:
@@ -110,6 +110,11 @@ def quarantine_key(prefix: str, source_db: str, target_schema: str, table: str) 
 def hybrid_state_key(prefix: str, source_db: str, target_schema: str, table: str) -> str:
     """A hybrid table's watermark: the last (timestamp, id) read."""
     return state_key(prefix, source_db, target_schema, HYBRID, f"{segment(table)}.json")
+
+
+def repair_hold_key(prefix: str, source_db: str, target_schema: str, table: str) -> str:
+    """A repair under way (``verify --repair``): the table's loads wait while it is there."""
+    return state_key(prefix, source_db, target_schema, REPAIRS, f"{segment(table)}.json")
 
 
 def table_of_state_key(key: str) -> str | None:

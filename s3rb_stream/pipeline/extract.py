@@ -99,11 +99,13 @@ def read_extract(
     key = list(table.key_columns)
     key_positions = [table.position(k) for k in key]
     same_seq = state.kind == "snapshot"
+    floats = [c.name for c in table.columns if c.data_type.lower() == "float"]
 
     def fetch(after: Key | None) -> list[TextRow]:
         params = q.after_params(bound_values(table, key, after)) if after is not None else None
         return reader.execute(
-            q.keyset_chunk(table.database, table.name, table.column_names, key, after is not None, chunk_rows), params
+            q.keyset_chunk(table.database, table.name, table.column_names, key, after is not None, chunk_rows, floats),
+            params,
         )
 
     # While one page is converted and written, the next is already being read: the server and the

@@ -36,6 +36,7 @@ from s3rb_stream.retry import transient
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.state.extracts import load_extract
 from s3rb_stream.state.quarantines import active_quarantines, save_quarantine
+from s3rb_stream.state.repairs import repair_held_since
 from s3rb_stream.store import parquet
 from s3rb_stream.store.base import ObjectStore
 from s3rb_stream.store.batches import pending as pending_batches
@@ -271,6 +272,12 @@ class Loader:
             stats.held_back.append(table.name)
             stats.pending += len(refs)
             metrics.BATCHES_PENDING.labels(self.source_db, self.target_schema, table.name).set(len(refs))
+            return stats
+        held = repair_held_since(self.store, self.source_db, self.target_schema, table.name) if refs else None
+        if held is not None:  # its rows must apply before any change read after its position
+            log.info("load held back: a repair of the table is being written", table=table.name, since=str(held))
+            stats.held_back.append(table.name)
+            stats.pending += len(refs)
             return stats
         sweep = extract if extract is not None and config.mode != "append" else None
         if not self._load_table(warehouse, config, table, refs, sweep, stats):

@@ -56,7 +56,8 @@ def hybrid_start(config: TableConfig, state: HybridState | None) -> tuple[str, l
 def hybrid_query(table: SourceTable, config: TableConfig, mode: str, chunk_rows: int) -> str:
     """A page of a hybrid table in (``cdc_timestamp_column``, ``cdc_id_column``) order."""
     ts_col, id_col = config.cdc_timestamp_column or "", config.cdc_id_column or ""
-    return q.hybrid_chunk(table.database, table.name, table.column_names, ts_col, id_col, mode, chunk_rows)
+    floats = [c.name for c in table.columns if c.data_type.lower() == "float"]
+    return q.hybrid_chunk(table.database, table.name, table.column_names, ts_col, id_col, mode, chunk_rows, floats)
 
 
 @dataclass(frozen=True)

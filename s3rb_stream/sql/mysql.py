@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from s3rb_stream.sql.identifiers import quote_mysql
@@ -95,24 +95,45 @@ def after_params(values: Sequence[Any]) -> list[Any]:
     return params
 
 
+def select_list(columns: Sequence[str], floats: Collection[str] = ()) -> str:
+    """The columns a query-based read selects. The text protocol prints a FLOAT to 6 significant
+    digits, which loses most float32 values; as DOUBLE it prints the float's exact value."""
+    return ", ".join(f"CAST({quote_mysql(c)} AS DOUBLE)" if c in floats else quote_mysql(c) for c in columns)
+
+
 def keyset_chunk(
-    database: str, table: str, columns: Sequence[str], key: Sequence[str], resume: bool, limit: int
+    database: str,
+    table: str,
+    columns: Sequence[str],
+    key: Sequence[str],
+    resume: bool,
+    limit: int,
+    floats: Collection[str] = (),
 ) -> str:
     """The next ``limit`` rows in key order, after the bound key values when ``resume``."""
-    cols = ", ".join(quote_mysql(c) for c in columns)
+    cols = select_list(columns, floats)
     order = ", ".join(quote_mysql(k) for k in key)
     where = f" WHERE {_after(key)}" if resume else ""
     return f"SELECT {cols} FROM {quote_mysql(database)}.{quote_mysql(table)}{where} ORDER BY {order} LIMIT {int(limit)}"
 
 
-def hybrid_chunk(database: str, table: str, columns: Sequence[str], ts: str, id_: str, mode: str, limit: int) -> str:
+def hybrid_chunk(
+    database: str,
+    table: str,
+    columns: Sequence[str],
+    ts: str,
+    id_: str,
+    mode: str,
+    limit: int,
+    floats: Collection[str] = (),
+) -> str:
     """Rows in (timestamp, id) order.
 
     ``mode`` "all": every row (the first run); "from": ``ts >= %s`` (the first page of later runs,
     at the watermark minus the look-back); "after": ``(ts, id) > (%s, %s)`` (the following pages).
     Rows whose timestamp is NULL are never read.
     """
-    cols = ", ".join(quote_mysql(c) for c in columns)
+    cols = select_list(columns, floats)
     t, i = quote_mysql(ts), quote_mysql(id_)
     where = {"all": "", "from": f" AND {t} >= %s", "after": f" AND {_after([ts, id_])}"}[mode]
     return (

@@ -24,7 +24,8 @@ MAX_SCALE = 37
 MAX_FIXED_ROW_WIDTH = 65535  # "CREATE TABLE", usage notes: wide tables (error 8001)
 
 _REDSHIFT_ONLY = re.compile(
-    r"\b(GETDATE|SYSDATE|IDENTITY|DISTKEY|SORTKEY|DISTSTYLE|ENCODE|SUPER|VARBYTE|MAX|JSON_PARSE)\b", re.IGNORECASE
+    r"\b(GETDATE|SYSDATE|IDENTITY|DISTKEY|SORTKEY|DISTSTYLE|ENCODE|SUPER|VARBYTE|MAX|JSON_PARSE|STRTOL|FROM_VARBYTE)\b",
+    re.IGNORECASE,
 )
 _TYPED = re.compile(r"\b(DECIMAL|NUMERIC|VARCHAR|CHAR|CHARACTER|NCHAR|NVARCHAR|TEXT|VARBYTE|BPCHAR)\b", re.IGNORECASE)
 _DDL = re.compile(r"^\s*(CREATE|ALTER|MERGE)\b", re.IGNORECASE)
@@ -261,6 +262,10 @@ def _rewrite(node: exp.Expression) -> exp.Expression | None:
         return None
     if isinstance(node, exp.ParseJSON):
         return exp.cast(node.this, exp.DataType.build("JSONB"))
+    if isinstance(node, exp.FromBase) and node.expression.name == "16":  # "STRTOL function": hex text → BIGINT
+        padded = exp.func("LPAD", node.this, exp.Literal.number(16), exp.Literal.string("0"))
+        bits = exp.cast(exp.DPipe(this=exp.Literal.string("x"), expression=padded), exp.DataType.build("BIT(64)"))
+        return exp.cast(bits, exp.DataType.build("BIGINT"))
     if isinstance(node, exp.DataType):
         if node.this == exp.DataType.Type.SUPER:
             return exp.DataType.build("JSONB")
@@ -271,9 +276,22 @@ def _rewrite(node: exp.Expression) -> exp.Expression | None:
     return node
 
 
+def _from_varbyte(node: exp.Expression) -> exp.Expression:
+    """ "FROM_VARBYTE function", in the one format the emulator knows: hex, in lower case."""
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "FROM_VARBYTE":
+        value, form = node.expressions
+        if form.name.lower() != "hex":
+            raise Refused(f"FROM_VARBYTE format {form.name!r}: the emulator knows 'hex' only")
+        return exp.Anonymous(this="ENCODE", expressions=[value, exp.Literal.string("hex")])
+    return node
+
+
 def _translated(tree: exp.Expr) -> str:
     for select in tree.find_all(exp.Select):
         _named_like_redshift(select)
+    # Functions inside functions first: a node _rewrite replaces is not visited again.
+    for call in list(tree.find_all(exp.Anonymous)):
+        call.replace(_from_varbyte(call))
     translated = tree.transform(_rewrite)
     return translated.sql(dialect="postgres") if translated is not None else ""
 

@@ -1,0 +1,445 @@
+"""``verify``: prove the target equals the source, under live writes; ``--repair`` what differs.
+
+Per table and round (docs/ARCHITECTURE.md, "Verify"):
+
+1. A consistent-snapshot transaction opens on the source at binlog position P (as ``snapshot``
+   opens one: the server's own position, or a short lock on MySQL).
+2. Wait until the target is complete up to P: the checkpoint is past P and no batch of the table
+   holding a change at or before P waits to be applied.
+3. Count and digest sum per key range, on each side in its own database; a range that differs is
+   split, down to ranges small enough to compare row by row. A target row whose ``_s3rb_seq`` is
+   above P came from a later change: in flight, not a difference.
+4. What still differs is read again in later rounds, each at a new position: a delete after P
+   leaves the source there; a persistent difference differs in every round.
+
+``--repair`` holds the table's loads, reads the differing keys at a new position P', writes them as
+one part of a snapshot at P' (keys gone at the source as deletes), lifts the hold, has it loaded
+(itself when it can take the lease, else by the running daemon) and verifies those keys again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from s3rb_stream import metrics, process
+from s3rb_stream.commands.snapshot import SnapshotPlan, plan_snapshot, resolve_for_query, with_gtid_state
+from s3rb_stream.core.checkpoint import now_utc
+from s3rb_stream.core.object_keys import parse_batch_key
+from s3rb_stream.core.positions import BinlogPosition
+from s3rb_stream.core.query_state import next_run
+from s3rb_stream.core.schema import DELETED_AT, SourceTable, arrow_schema, arrow_type
+from s3rb_stream.core.snapshot_lock import SnapshotLock
+from s3rb_stream.core.verify import (
+    LEAF_ROWS,
+    Compared,
+    Difference,
+    Level,
+    RangeSum,
+    Row,
+    Sums,
+    TableReport,
+    as_int,
+    canonical,
+    compare_rows,
+    differing,
+    digest,
+    first_level,
+    rows_bytes,
+    sums_of,
+    text,
+)
+from s3rb_stream.errors import S3rbError, SourceError
+from s3rb_stream.log import get_logger, per_pipeline
+from s3rb_stream.pipeline.extract import select_tables
+from s3rb_stream.pipeline.load import check_target_names, scd2_spec
+from s3rb_stream.pipeline.pages import Progress, TableStore, page_table
+from s3rb_stream.settings import Settings, TableConfig
+from s3rb_stream.sources.query_reader import QueryReader
+from s3rb_stream.sql.identifiers import quote_mysql
+from s3rb_stream.sql.verify import HASHED_KEY_SPAN, Side, VerifyPlan
+from s3rb_stream.state.checkpoint import load_checkpoint
+from s3rb_stream.state.quarantines import active_quarantines
+from s3rb_stream.state.repairs import hold_repair, release_repair
+from s3rb_stream.store import open_store
+from s3rb_stream.store.base import ObjectStore
+from s3rb_stream.store.batches import pending as pending_batches
+from s3rb_stream.targets import open_warehouse
+from s3rb_stream.targets.base import Warehouse
+
+log = get_logger(__name__)
+
+RECHECKS = 3  # rounds that read again what differs, each at a later position
+SPANS_PER_QUERY = 400  # ranges named in one statement
+FIRST_LEVEL_SEGMENT = 64  # first-level ranges per statement for integer keys (a progress step)
+
+
+class TargetBehind(S3rbError):
+    """The target did not become complete up to the source's position in time."""
+
+
+@dataclass
+class VerifyResult:
+    tables: list[TableReport] = field(default_factory=list)
+
+    @property
+    def equal(self) -> bool:
+        return all(not t.differences and not t.skipped for t in self.tables)
+
+
+@dataclass
+class Context:
+    settings: Settings
+    source_db: str
+    target_schema: str
+    store: ObjectStore
+    warehouse: Warehouse
+    reader: QueryReader
+    lock_plan: SnapshotPlan
+    wait_seconds: float
+
+
+@per_pipeline
+def verify(
+    settings: Settings,
+    source_db: str,
+    target_schema: str,
+    table_names: Sequence[str] = (),
+    repair: bool = False,
+    wait_seconds: float = 120.0,
+) -> VerifyResult:
+    """Verify the selected tables (default: every binlog table); with ``repair``, repair them."""
+    process.configure(settings)
+    resolved = resolve_for_query(settings, source_db, need_binlog=True)
+    check_target_names(settings, target_schema, resolved)
+    selected = select_tables(resolved, table_names, {"binlog", "hybrid", "full_sync"}, "verify")
+    lock_plan = plan_snapshot(settings, source_db)
+    store = open_store(settings)
+    quarantined = active_quarantines(store, source_db, target_schema)
+    result = VerifyResult()
+    warehouse = open_warehouse(settings)
+    reader = QueryReader(settings.mysql())
+    try:
+        ctx = Context(settings, source_db, target_schema, store, warehouse, reader, lock_plan, wait_seconds)
+        for config, table in selected:
+            report = TableReport(table.name, table.key_columns)
+            why = _not_verified(config, table, quarantined.get(table.name) is not None)
+            if why:
+                report.skipped = why
+            else:
+                TableVerify(ctx, config, table, report).run(repair)
+            _record_metrics(source_db, target_schema, report)
+            result.tables.append(report)
+    finally:
+        reader.close()
+        warehouse.close()
+    return result
+
+
+def _not_verified(config: TableConfig, table: SourceTable, quarantined: bool) -> str:
+    """Why a table is left out, said in the report (never a silent pass)."""
+    if quarantined:
+        return "quarantined: not captured, so not comparable (see `s3rb-stream status`)"
+    if config.cdc_strategy != "binlog":
+        return f"cdc_strategy {config.cdc_strategy}: verify compares binlog tables only, so far"
+    if config.mode != "merge":
+        return f"mode {config.mode}: verify compares merge tables only, so far"
+    if not table.key_columns:
+        return "no key: rows cannot be matched"
+    from s3rb_stream.sql.verify import fetched
+
+    floats = [k for k in table.key_columns if fetched(table.columns[table.position(k)], "duckdb")]
+    if floats:
+        return f"key column(s) {', '.join(floats)} are FLOAT/DOUBLE: not rendered alike on both sides"
+    return ""
+
+
+def _record_metrics(source_db: str, target_schema: str, report: TableReport) -> None:
+    labels = (source_db, target_schema, report.table)
+    metrics.VERIFY_ROWS_CHECKED.labels(*labels).inc(report.rows_source)
+    for kind, found in report.by_kind().items():
+        metrics.VERIFY_DIFFERENCES.labels(*labels, kind).set(len(found))
+
+
+class TableVerify:
+    """One table's verify: rounds at positions, ranges and rows on both sides, the repair."""
+
+    def __init__(self, ctx: Context, config: TableConfig, table: SourceTable, report: TableReport) -> None:
+        self.ctx, self.config, self.table, self.report = ctx, config, table, report
+        target = ctx.settings.warehouse().kind
+        self.plan = VerifyPlan(table, target)
+        wh = ctx.warehouse
+        names: Callable[[str], str] = wh.names.name
+        live = []
+        if config.soft_delete:
+            live.append(f'"{names(DELETED_AT)}" IS NULL')
+        spec = scd2_spec(config, table)
+        if spec is not None:
+            live.append(f'"{names(spec.is_current)}"')
+        self.source = Side(
+            "mysql", f"{quote_mysql(table.database)}.{quote_mysql(table.name)}", {c: c for c in table.column_names}
+        )
+        self.target = Side(
+            target,
+            wh.table_sql(ctx.target_schema, table.name),
+            {c: names(c) for c in table.column_names},
+            " AND ".join(live),
+        )
+        self.seq_column = names("_s3rb_seq")
+        self.columns = [c.name for c in self.plan.digested] + [c.name for c in self.plan.fetched]
+        self.key_indexes = [self.columns.index(k) for k in table.key_columns]
+        self.seq_limit = 0
+
+    # ----------------------------------------------------------------------------- the rounds
+    def run(self, repair: bool) -> None:
+        started = time.monotonic()
+        position = self._open_round()
+        self.report.position = str(position)
+        try:
+            found = self._walk()
+        finally:
+            self.ctx.reader.commit()
+        for _ in range(RECHECKS):
+            if not found.differences:
+                break
+            found = self._recheck(found.differences)
+        self.report.differences = found.differences
+        if repair and found.differences:
+            self._repair(found.differences)
+        self.report.seconds = time.monotonic() - started
+
+    def _open_round(self, wait: bool = True) -> BinlogPosition:
+        """A consistent snapshot on the source at a position P, and the target complete up to P."""
+        ctx = self.ctx
+        lock = SnapshotLock(
+            ctx.lock_plan.method, ctx.source_db, [self.table.name], ctx.settings.snapshot_lock_wait_seconds
+        )
+        opened = ctx.reader.begin_snapshot(lock)
+        position = with_gtid_state(ctx.settings, ctx.lock_plan, opened)
+        if position is None:
+            raise SourceError("verify needs the binary log: the server reports no binlog position", "enable log_bin")
+        self.seq_limit = position.seq
+        if wait:
+            wait_complete(ctx.store, ctx.source_db, ctx.target_schema, self.table.name, position, ctx.wait_seconds)
+        return position
+
+    def _recheck(self, differences: list[Difference]) -> Compared:
+        """What differed, read again at a new position: only what differs in every round is kept."""
+        self.report.rounds += 1
+        self._open_round()
+        try:
+            keys = {d.key for d in differences}
+            spans = sorted({(d.range_key, d.range_key + 1) for d in differences})
+            return self._compare(spans, only=keys)
+        finally:
+            self.ctx.reader.commit()
+
+    # ----------------------------------------------------------------------------- the walk
+    def _walk(self) -> Compared:
+        level, segments = self._first_level()
+        progress = Progress(
+            "verify", self.table.name, self.ctx.reader.estimated_rows(self.table.database, self.table.name)
+        )
+        source: Sums = {}
+        target: Sums = {}
+        for spans in segments:
+            s, t = self._sums(self.source, level, spans), self._sums(self.target, level, spans)
+            source.update(s)
+            target.update(t)
+            progress.add(sum(v.count for v in s.values()))
+        progress.finish()
+        self.report.rows_source = sum(v.count for v in source.values())
+        self.report.rows_target = sum(v.count for v in target.values())
+        self.report.ranges += len(source.keys() | target.keys())
+        leaves: list[tuple[int, int]] = []
+        while True:
+            split: list[tuple[int, int]] = []
+            for r in differing(source, target):
+                a, b = source.get(r, RangeSum(0, 0)), target.get(r, RangeSum(0, 0))
+                small = max(a.count, b.count) <= LEAF_ROWS or level.width == 1
+                (leaves if small else split).append(level.span(r))
+            if not split:
+                break
+            level = level.finer()
+            source, target = {}, {}
+            for spans in _chunks(split, SPANS_PER_QUERY):
+                source.update(self._sums(self.source, level, spans))
+                target.update(self._sums(self.target, level, spans))
+            self.report.ranges += len(source.keys() | target.keys())
+        return self._compare(leaves)
+
+    def _first_level(self) -> tuple[Level, list[list[tuple[int, int]]]]:
+        estimate = self.ctx.reader.estimated_rows(self.table.database, self.table.name) or 0
+        if not self.plan.integer_key:
+            return first_level(0, HASHED_KEY_SPAN - 1, estimate), [[]]  # one scan: no index to range over
+        bounds = [self._source(self.plan.bounds(self.source))[0], self._target(self.plan.bounds(self.target))[0]]
+        lows = [as_int(b[0]) for b in bounds if b[0] is not None]
+        highs = [as_int(b[1]) for b in bounds if b[1] is not None]
+        if not lows:
+            return Level(0, 1), []  # both empty
+        level = first_level(min(lows), max(highs), max(estimate, 1))
+        count = (max(highs) - level.low) // level.width + 1
+        spans = [level.span(r) for r in range(count)]
+        segments = [[(c[0][0], c[-1][1])] for c in _chunks(spans, FIRST_LEVEL_SEGMENT)]
+        return level, segments
+
+    def _sums(self, side: Side, level: Level, spans: Sequence[tuple[int, int]]) -> Sums:
+        run = self._source if side is self.source else self._target
+        if not self.plan.fetched:
+            return sums_of(run(self.plan.sums(side, spans, level.low, level.width)))
+        # Fetched columns are digested here, with the row's key text and digest of the others.
+        out: dict[int, list[int]] = {}
+        for rk, key_text, row_digest, *values in run(self.plan.digests(side, spans)):
+            canon = [canonical(c, v) for c, v in zip(self.plan.fetched, values, strict=True)]
+            bucket = (as_int(rk) - level.low) // level.width
+            entry = out.setdefault(bucket, [0, 0])
+            entry[0] += 1
+            entry[1] += as_int(row_digest) + digest(text(key_text), *canon)
+        return {r: RangeSum(c, t) for r, (c, t) in out.items()}
+
+    def _compare(self, spans: Sequence[tuple[int, int]], only: set[tuple[str | None, ...]] | None = None) -> Compared:
+        result = Compared()
+        for chunk in _chunks(sorted(spans), SPANS_PER_QUERY):
+            source = self._rows(self.source, chunk)
+            target = self._rows(self.target, chunk)
+            self.report.rows_compared += len(source) + len(target)
+            found = compare_rows(self.columns, self.key_indexes, source, target, self.seq_limit, only)
+            result.differences += found.differences
+            result.in_flight += found.in_flight
+        self.report.in_flight += result.in_flight
+        return result
+
+    def _rows(self, side: Side, spans: Sequence[tuple[int, int]]) -> list[Row]:
+        on_target = side is self.target
+        run = self._target if on_target else self._source
+        digested = len(self.plan.digested)
+        out = []
+        for rk, *values in run(self.plan.rows(side, spans, self.seq_column if on_target else None)):
+            seq = as_int(values.pop()) if on_target else None
+            shown = [text(v) for v in values[:digested]]
+            shown += [canonical(c, v) for c, v in zip(self.plan.fetched, values[digested:], strict=True)]
+            out.append(Row(as_int(rk), tuple(shown), seq))
+        return out
+
+    def _source(self, statement: str) -> list[Any]:
+        rows = self.ctx.reader.execute(statement)
+        self.report.bytes_source += rows_bytes(rows)
+        return rows
+
+    def _target(self, statement: str) -> list[Any]:
+        rows = self.ctx.warehouse.query(statement)
+        self.report.bytes_target += rows_bytes(rows)
+        return rows
+
+    # ----------------------------------------------------------------------------- the repair
+    def _repair(self, differences: list[Difference]) -> None:
+        """Write the differing keys' rows at a new position as one snapshot part, loads held
+        meanwhile; have it loaded; verify those keys again."""
+        ctx, table = self.ctx, self.table
+        keys = {d.key for d in differences}
+        spans = sorted({(d.range_key, d.range_key + 1) for d in differences})
+        hold_repair(ctx.store, ctx.source_db, ctx.target_schema, table.name, now_utc())
+        try:
+            position = self._open_round(wait=False)  # after the hold: the watermark is below P
+            try:
+                rows, gone = self._repair_rows(spans, keys)
+            finally:
+                ctx.reader.commit()
+            read_at = now_utc()
+            parts = [page_table(table, rows, position.seq, True, read_at)]
+            if gone:
+                parts.append(_deletes(table, gone, position.seq, read_at))
+            data = pa.concat_tables(parts)
+            out = TableStore(ctx.store, ctx.source_db, ctx.target_schema, table)
+            key = out.put_page(data, position.seq, position.seq, read_at, part=0, run=next_run(out.extract_state()))
+            log.info("repair written", table=table.name, rows=len(rows), deletes=len(gone), key=key)
+        finally:
+            release_repair(ctx.store, ctx.source_db, ctx.target_schema, table.name)
+        self.report.repaired = data.num_rows
+        _load_repair(ctx, self.config, table, position)
+        found = self._recheck(differences)
+        self.report.differences = found.differences
+
+    def _repair_rows(
+        self, spans: list[tuple[int, int]], keys: set[tuple[str | None, ...]]
+    ) -> tuple[list[Any], list[tuple[Any, ...]]]:
+        """The source's rows of the differing keys, and the target key values gone at the source."""
+        rows: list[Any] = []
+        present: set[tuple[str | None, ...]] = set()
+        gone: list[tuple[Any, ...]] = []
+        width = len(self.table.key_columns)
+        for chunk in _chunks(spans, SPANS_PER_QUERY):
+            rows += self._source(self.plan.source_rows(self.source, chunk))
+            present |= {tuple(r.values[i] for i in self.key_indexes) for r in self._rows(self.source, chunk)}
+            for _rk, *values in self._target(self.plan.target_keys(self.target, chunk)):
+                shown, raw = tuple(text(v) for v in values[:width]), tuple(values[width:])
+                if shown in keys and shown not in present:
+                    gone.append(raw)
+        return rows, gone
+
+
+def _deletes(table: SourceTable, keys: list[tuple[Any, ...]], seq: int, at: Any) -> pa.Table:
+    """Delete changes for ``keys`` (values as the target holds them), the other columns NULL."""
+    schema = arrow_schema(table)
+    by_key = {k: i for i, k in enumerate(table.key_columns)}
+    arrays = []
+    for col in table.columns:
+        i = by_key.get(col.name)
+        values = [k[i] for k in keys] if i is not None else [None] * len(keys)
+        arrays.append(pa.array(values, type=arrow_type(col)))
+    arrays.append(pa.array([seq] * len(keys), pa.int64()))
+    arrays.append(pa.array(["d"] * len(keys), pa.string()))
+    arrays.append(pa.array([at] * len(keys), pa.timestamp("us", tz="UTC")))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _load_repair(ctx: Context, config: TableConfig, table: SourceTable, position: BinlogPosition) -> None:
+    """Load the repair: here, under the lease, when no daemon holds it; else wait for the daemon's load."""
+    from s3rb_stream.commands.sync import load_fenced
+    from s3rb_stream.state.lease import Lease, LeaseHeld
+
+    lease = Lease(ctx.store, ctx.source_db, ctx.target_schema, ctx.settings.lease_seconds)
+    try:
+        lease.acquire(standby=False)
+    except LeaseHeld:
+        log.info("repair written; the running daemon loads it", table=table.name)
+        wait_complete(ctx.store, ctx.source_db, ctx.target_schema, table.name, position, ctx.wait_seconds)
+        return
+    try:
+        load_fenced(ctx.settings, ctx.store, ctx.source_db, ctx.target_schema, [(config, table)], lease, ctx.warehouse)
+    finally:
+        lease.release()
+
+
+def wait_complete(
+    store: ObjectStore, source_db: str, target_schema: str, table: str, position: BinlogPosition, wait_seconds: float
+) -> None:
+    """Return once every change of ``table`` at or before ``position`` is applied to the target:
+    the checkpoint is past it (every such change is in an object), and no pending note of the table
+    names a batch that begins at or before it (invariant 7: every batch not applied has one)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        checkpoint = load_checkpoint(store, source_db, target_schema)
+        captured = checkpoint is not None and checkpoint.position.seq >= position.seq
+        refs = [parse_batch_key(k) for k in pending_batches(store, source_db, target_schema, table)] if captured else []
+        waiting = [r for r in refs if r is not None and r.first_seq <= position.seq]
+        if captured and not waiting:
+            return
+        if time.monotonic() >= deadline:
+            where = f"the checkpoint is at {checkpoint.position}" if checkpoint else "nothing has been captured yet"
+            what = f"{len(waiting)} batch(es) of {table} wait to be loaded" if captured else where
+            raise TargetBehind(
+                f"verify: the target is not complete up to the source's binlog position {position}"
+                f" after {wait_seconds:.0f}s: {what}",
+                "start the daemon (s3rb-stream run), or run `s3rb-stream run --until-caught-up`, then verify"
+                " again; --wait gives a slow pipeline longer",
+            )
+        time.sleep(0.25)
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[list[Any]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
