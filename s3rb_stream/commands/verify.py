@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -63,6 +65,7 @@ from s3rb_stream.sources.query_reader import QueryReader
 from s3rb_stream.sql.identifiers import quote_mysql
 from s3rb_stream.sql.verify import HASHED_KEY_SPAN, Side, VerifyPlan
 from s3rb_stream.state.checkpoint import load_checkpoint
+from s3rb_stream.state.extracts import load_extract
 from s3rb_stream.state.quarantines import active_quarantines
 from s3rb_stream.state.repairs import hold_repair, release_repair
 from s3rb_stream.store import open_store
@@ -70,8 +73,10 @@ from s3rb_stream.store.base import ObjectStore
 from s3rb_stream.store.batches import pending as pending_batches
 from s3rb_stream.targets import open_warehouse
 from s3rb_stream.targets.base import Warehouse
+from s3rb_stream.threads import leave_signals_to_main
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 RECHECKS = 3  # rounds that read again what differs, each at a later position
 SPANS_PER_QUERY = 400  # ranges named in one statement
@@ -101,6 +106,7 @@ class Context:
     reader: QueryReader
     lock_plan: SnapshotPlan
     wait_seconds: float
+    target_thread: ThreadPoolExecutor
 
 
 @per_pipeline
@@ -123,8 +129,9 @@ def verify(
     result = VerifyResult()
     warehouse = open_warehouse(settings)
     reader = QueryReader(settings.mysql())
+    pool = ThreadPoolExecutor(1, "s3rb-verify-target", leave_signals_to_main)
     try:
-        ctx = Context(settings, source_db, target_schema, store, warehouse, reader, lock_plan, wait_seconds)
+        ctx = Context(settings, source_db, target_schema, store, warehouse, reader, lock_plan, wait_seconds, pool)
         for config, table in selected:
             report = TableReport(table.name, table.key_columns)
             why = _not_verified(config, table, quarantined.get(table.name) is not None)
@@ -135,6 +142,7 @@ def verify(
             _record_metrics(source_db, target_schema, report)
             result.tables.append(report)
     finally:
+        pool.shutdown()
         reader.close()
         warehouse.close()
     return result
@@ -247,7 +255,7 @@ class TableVerify:
         source: Sums = {}
         target: Sums = {}
         for spans in segments:
-            s, t = self._sums(self.source, level, spans), self._sums(self.target, level, spans)
+            s, t = self._both(partial(self._sums, level=level, spans=spans))
             source.update(s)
             target.update(t)
             progress.add(sum(v.count for v in s.values()))
@@ -256,19 +264,21 @@ class TableVerify:
         self.report.rows_target = sum(v.count for v in target.values())
         self.report.ranges += len(source.keys() | target.keys())
         leaves: list[tuple[int, int]] = []
+        leaf_rows = LEAF_ROWS["integer" if self.plan.integer_key else "hashed"]
         while True:
             split: list[tuple[int, int]] = []
             for r in differing(source, target):
                 a, b = source.get(r, RangeSum(0, 0)), target.get(r, RangeSum(0, 0))
-                small = max(a.count, b.count) <= LEAF_ROWS or level.width == 1
+                small = max(a.count, b.count) <= leaf_rows or level.width == 1
                 (leaves if small else split).append(level.span(r))
             if not split:
                 break
             level = level.finer()
             source, target = {}, {}
             for spans in _chunks(split, SPANS_PER_QUERY):
-                source.update(self._sums(self.source, level, spans))
-                target.update(self._sums(self.target, level, spans))
+                s, t = self._both(partial(self._sums, level=level, spans=spans))
+                source.update(s)
+                target.update(t)
             self.report.ranges += len(source.keys() | target.keys())
         return self._compare(leaves)
 
@@ -287,6 +297,16 @@ class TableVerify:
         segments = [[(c[0][0], c[-1][1])] for c in _chunks(spans, FIRST_LEVEL_SEGMENT)]
         return level, segments
 
+    def _both(self, read: Callable[[Side], T]) -> tuple[T, T]:
+        """``read`` of the source here and of the target on the target's thread, at once: each
+        database works on its own side (the source's server, the warehouse or DuckDB here)."""
+        target = self.ctx.target_thread.submit(read, self.target)
+        try:
+            source = read(self.source)
+        finally:
+            done = target.result()
+        return source, done
+
     def _sums(self, side: Side, level: Level, spans: Sequence[tuple[int, int]]) -> Sums:
         run = self._source if side is self.source else self._target
         if not self.plan.fetched:
@@ -304,8 +324,7 @@ class TableVerify:
     def _compare(self, spans: Sequence[tuple[int, int]], only: set[tuple[str | None, ...]] | None = None) -> Compared:
         result = Compared()
         for chunk in _chunks(sorted(spans), SPANS_PER_QUERY):
-            source = self._rows(self.source, chunk)
-            target = self._rows(self.target, chunk)
+            source, target = self._both(partial(self._rows, spans=chunk))
             self.report.rows_compared += len(source) + len(target)
             found = compare_rows(self.columns, self.key_indexes, source, target, self.seq_limit, only)
             result.differences += found.differences
@@ -424,7 +443,15 @@ def wait_complete(
     deadline = time.monotonic() + wait_seconds
     while True:
         checkpoint = load_checkpoint(store, source_db, target_schema)
-        captured = checkpoint is not None and checkpoint.position.seq >= position.seq
+        extract = load_extract(store, source_db, target_schema, table)
+        snapshotted = extract is not None and extract.kind == "snapshot" and extract.status == "complete"
+        # Up to a complete snapshot's position too: a table snapshotted and not captured since.
+        captured = (checkpoint is not None and checkpoint.position.seq >= position.seq) or (
+            snapshotted
+            and extract is not None
+            and extract.position is not None
+            and extract.position.seq >= position.seq
+        )
         refs = [parse_batch_key(k) for k in pending_batches(store, source_db, target_schema, table)] if captured else []
         waiting = [r for r in refs if r is not None and r.first_seq <= position.seq]
         if captured and not waiting:

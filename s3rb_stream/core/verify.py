@@ -20,7 +20,9 @@ from s3rb_stream.core.schema import SourceColumn, column_converter
 
 RANGE_ROWS = 8_192  # rows per range of the first level, about
 FANOUT = 64  # a differing range splits into this many
-LEAF_ROWS = 256  # a range this small (on both sides) is compared row by row
+# A range this small (on both sides) is compared row by row. Smaller for an integer key: one more
+# level is an index range read there, where for a hashed key it is a scan of the table.
+LEAF_ROWS = {"integer": 16, "hashed": 256}
 SHOWN = 10  # keys shown per kind of difference
 
 Kind = Literal["missing", "extra", "differs"]

@@ -1,9 +1,9 @@
 """SQL for ``verify``: per-row digests and per-range sums, computed inside each database.
 
-A value is rendered as the same text on both sides (docs/ARCHITECTURE.md, "Verify"), each piece
-prefixed with its length in bytes so that no two rows' texts can run together; a row's digest is
-the first 15 hex digits of the MD5 of its pieces, read as an integer; a range's checksum is the
-exact sum of its rows' digests, with their count. A column whose values no expression renders
+A value is rendered as the same text on both sides (docs/ARCHITECTURE.md, "Verify"); a row's text
+is a NULL flag per nullable column, then its values joined by the unit separator; its digest is the
+first 15 hex digits of that text's MD5, read as an integer; a range's checksum is the exact sum of
+its rows' digests, with their count. A column whose values no expression renders
 alike on both sides (FLOAT and DOUBLE everywhere, JSON in Redshift's SUPER) is *fetched*: its
 values cross the network and are digested here (:mod:`s3rb_stream.core.verify`).
 
@@ -63,6 +63,11 @@ def _name(dialect: Dialect, column: str) -> str:
     return quote_mysql(column) if dialect == "mysql" else quote_ansi(column)
 
 
+def _fsp(col: SourceColumn) -> int:
+    """A temporal column's fractional digits (a DATE's: none)."""
+    return 0 if col.data_type.lower() == "date" else col.datetime_precision or 0
+
+
 def rendered(col: SourceColumn, dialect: Dialect, column: str | None = None) -> str:
     """An expression of the column's value as text, alike in every dialect (NULL stays NULL)."""
     c = _name(dialect, column or col.name)
@@ -75,17 +80,19 @@ def rendered(col: SourceColumn, dialect: Dialect, column: str | None = None) -> 
         if dt in _BINARY:
             return f"LOWER(HEX({c}))"
         if dt in ("date", "datetime", "timestamp"):  # a zero date (or a zero part) is NULL in the target
-            fmt = "%Y-%m-%d" if dt == "date" else "%Y-%m-%d %H:%i:%s.%f"
-            return f"IF(MONTH({c}) = 0 OR DAYOFMONTH({c}) = 0, NULL, DATE_FORMAT({c}, '{fmt}'))"
+            # CAST prints the column's own fractional digits: alike where the targets print them too.
+            value = f"CAST({c} AS CHAR)" if _fsp(col) in (0, 6) else f"DATE_FORMAT({c}, '%Y-%m-%d %H:%i:%s.%f')"
+            return f"IF(MONTH({c}) = 0 OR DAYOFMONTH({c}) = 0, NULL, {value})"
         return f"CONVERT({c} USING utf8mb4)"  # text, ENUM, SET, TIME, JSON
     if dt in _BINARY:
         return f"lower(hex({c}))" if dialect == "duckdb" else f"FROM_VARBYTE({c}, 'hex')"
     if dt in ("date", "datetime", "timestamp"):
+        whole = dt != "date" and _fsp(col) == 0  # no fraction, as MySQL prints it
         if dialect == "duckdb":
-            fmt = "%Y-%m-%d" if dt == "date" else "%Y-%m-%d %H:%M:%S.%f"
+            fmt = "%Y-%m-%d" if dt == "date" else "%Y-%m-%d %H:%M:%S" if whole else "%Y-%m-%d %H:%M:%S.%f"
             value = f"timezone('UTC', {c})" if dt == "timestamp" else c
             return f"strftime({value}, '{fmt}')"
-        fmt = "YYYY-MM-DD" if dt == "date" else "YYYY-MM-DD HH24:MI:SS.US"
+        fmt = "YYYY-MM-DD" if dt == "date" else "YYYY-MM-DD HH24:MI:SS" if whole else "YYYY-MM-DD HH24:MI:SS.US"
         return f"TO_CHAR({c}, '{fmt}')"  # TIMESTAMPTZ in the session's zone: UTC unless set otherwise
     if dt in _TEXT or dt == "json":
         return c
@@ -99,20 +106,35 @@ def as_fetched(col: SourceColumn, dialect: Dialect, column: str | None = None) -
     return f"CAST({c} AS DOUBLE)" if dialect == "mysql" and col.data_type.lower() == "float" else c
 
 
-def _piece(dialect: Dialect, expr: str) -> str:
-    """The value's text with its length in bytes before it; NULL as ``N`` (no length has an N)."""
-    if dialect == "mysql":
-        return f"COALESCE(CONCAT(LENGTH({expr}), ':', {expr}), 'N')"
-    length = "strlen" if dialect == "duckdb" else "OCTET_LENGTH"
-    return f"COALESCE(CAST({length}({expr}) AS VARCHAR) || ':' || {expr}, 'N')"
+SEPARATOR = "\x1f"  # between values: the unit separator
 
 
-def _concat(dialect: Dialect, parts: Sequence[str]) -> str:
-    if not parts:
-        return "''"
+def _joined(dialect: Dialect, exprs: Sequence[str], flags: Sequence[str]) -> str:
+    """The values' texts joined by :data:`SEPARATOR`, after a flag per ``flags`` expression (``1``
+    where it is NULL), so that a NULL and an empty text differ. No length before each value: MySQL
+    evaluates an expression each time it is written, and that would double the work."""
     if dialect == "mysql":
-        return f"CONCAT({', '.join(parts)})"
-    return " || ".join(f"({p})" for p in parts)
+        head = f"CONCAT({', '.join(f'ISNULL({f})' for f in flags)})" if flags else "''"
+        values = ", ".join(f"IFNULL({e}, '')" for e in exprs)
+        return f"CONCAT_WS(CHAR(31 USING utf8mb4), {head}, {values})"
+    head = " || ".join(f"(CASE WHEN {f} IS NULL THEN '1' ELSE '0' END)" for f in flags) if flags else "''"
+    return f"({head})" + "".join(f" || CHR(31) || COALESCE({e}, '')" for e in exprs)
+
+
+def _flag(col: SourceColumn, dialect: Dialect, column: str) -> str | None:
+    """What says the column's value is NULL: the column itself, or on MySQL a date's rendering (a
+    zero date is NULL in the target); None for a NOT NULL column that cannot be NULL there."""
+    dated = col.data_type.lower() in ("date", "datetime", "timestamp")
+    if dialect == "mysql" and dated:
+        c = _name(dialect, column)
+        return f"NULLIF(MONTH({c}) * DAYOFMONTH({c}), 0)"
+    return _name(dialect, column) if col.nullable or dated else None
+
+
+def _row_text(dialect: Dialect, cols: Sequence[SourceColumn], names: dict[str, str]) -> str:
+    exprs = [rendered(c, dialect, names[c.name]) for c in cols]
+    flags = [f for f in (_flag(c, dialect, names[c.name]) for c in cols) if f is not None]
+    return _joined(dialect, exprs, flags)
 
 
 def _hex_int(dialect: Dialect, text: str, digits: int) -> str:
@@ -155,9 +177,7 @@ class VerifyPlan:
 
     def key_text(self, side: Side) -> str:
         cols = [self.table.columns[self.table.position(k)] for k in self.table.key_columns]
-        return _concat(
-            side.dialect, [_piece(side.dialect, rendered(c, side.dialect, side.columns[c.name])) for c in cols]
-        )
+        return _row_text(side.dialect, cols, side.columns)
 
     def range_key(self, side: Side) -> str:
         if self.integer_key:
@@ -167,11 +187,16 @@ class VerifyPlan:
 
     def digest(self, side: Side) -> str:
         """The row's digest over the digested columns, the key always among them."""
-        pieces = [_piece(side.dialect, rendered(c, side.dialect, side.columns[c.name])) for c in self.digested]
-        return _hex_int(side.dialect, _concat(side.dialect, pieces), DIGEST_HEX)
+        return _hex_int(side.dialect, _row_text(side.dialect, self.digested, side.columns), DIGEST_HEX)
+
+    def _ranged(self, side: Side) -> str:
+        """What a range condition compares: an integer key as it is (its index serves the range)."""
+        if self.integer_key:
+            return _name(side.dialect, side.columns[self.table.key_columns[0]])
+        return self.range_key(side)
 
     def _where(self, side: Side, ranges: Sequence[tuple[int, int]]) -> str:
-        rk = self.range_key(side)
+        rk = self._ranged(side)
         spans = [f"({rk} >= {int(lo)} AND {rk} < {int(hi)})" for lo, hi in ranges]
         conditions = [f"({' OR '.join(spans)})"] if spans else []
         if side.live:
@@ -185,7 +210,7 @@ class VerifyPlan:
 
     def sums(self, side: Side, ranges: Sequence[tuple[int, int]], low: int, width: int) -> str:
         """Per range of ``width`` from ``low``, within ``ranges``: its number, count and digest sum."""
-        rk = self.range_key(side)
+        rk = self._ranged(side)  # an integer key as it is: from the table's lowest, never negative
         if side.dialect == "mysql":
             bucket = f"({rk} - {int(low)}) DIV {int(width)}"
         elif side.dialect == "duckdb":
