@@ -127,7 +127,7 @@ def main() -> None:
         def check(key: str) -> int:
             result = verify(loaded, "bench", "analytics")
             table = result.tables[0]
-            found[key] = (len(table.differences), table.ranges, table.rows_compared)
+            found[key] = table
             return table.bytes_target
 
         s, v, d = Measure("(s) snapshot --no-load"), Measure("(v) verify, equal"), Measure("(d) verify, differing")
@@ -157,8 +157,12 @@ def main() -> None:
                 f" {statistics.median(m.target_bytes):15,.0f} {max(m.peak):8.0f}M   ({each})"
             )
         for key, label in (("v", "equal"), ("d", "differing")):
-            differences, ranges, rows = found[key]
-            print(f"verify, {label}: {differences} differences, {ranges} ranges compared, {rows} rows compared")
+            t = found[key]
+            print(
+                f"verify, {label} (last run): {len(t.differences)} differences, {t.ranges} ranges and"
+                f" {t.rows_compared} rows compared; seconds in the source's queries {t.seconds_source:.2f},"
+                f" the target's {t.seconds_target:.2f} (beside them), waiting {t.seconds_waiting:.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -232,7 +232,9 @@ class TableVerify:
             raise SourceError("verify needs the binary log: the server reports no binlog position", "enable log_bin")
         self.seq_limit = position.seq
         if wait:
+            started = time.monotonic()
             wait_complete(ctx.store, ctx.source_db, ctx.target_schema, self.table.name, position, ctx.wait_seconds)
+            self.report.seconds_waiting += time.monotonic() - started
         return position
 
     def _recheck(self, differences: list[Difference]) -> Compared:
@@ -345,12 +347,16 @@ class TableVerify:
         return out
 
     def _source(self, statement: str) -> list[Any]:
+        started = time.monotonic()
         rows = self.ctx.reader.execute(statement)
+        self.report.seconds_source += time.monotonic() - started
         self.report.bytes_source += rows_bytes(rows)
         return rows
 
     def _target(self, statement: str) -> list[Any]:
+        started = time.monotonic()
         rows = self.ctx.warehouse.query(statement)
+        self.report.seconds_target += time.monotonic() - started
         self.report.bytes_target += rows_bytes(rows)
         return rows
 

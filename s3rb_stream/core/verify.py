@@ -11,14 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal
 
-from s3rb_stream.core.schema import SourceColumn, column_converter
+from s3rb_stream.core.schema import SourceColumn, column_converter, narrowed_scale
 
-RANGE_ROWS = 8_192  # rows per range of the first level, about
+# Rows per range of the first level, about: a thousand ranges for a million rows cost ~40 KB a side,
+# and a few differences spread over the table then mean re-reading few rows, not most of them.
+RANGE_ROWS = 1_024
 FANOUT = 64  # a differing range splits into this many
 # A range this small (on both sides) is compared row by row. Smaller for an integer key: one more
 # level is an index range read there, where for a hashed key it is a scan of the table.
@@ -104,9 +107,18 @@ def canonical(col: SourceColumn, value: Any) -> str | None:
         document = json.loads(value) if isinstance(value, str) else value
         return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     if dt == "decimal":
-        fitted = column_converter(col)(value if isinstance(value, Decimal) else Decimal(str(value)))
-        return None if fitted is None else str(Decimal(fitted).normalize())
+        fitted = _fitter(col)(value if isinstance(value, Decimal) else Decimal(str(value)))
+        if fitted is None:
+            return None
+        scale = narrowed_scale(col.precision or 10, col.scale or 0)  # every digit, no sign on zero
+        return f"{fitted if fitted else fitted.copy_abs():.{scale}f}"
     return str(value)
+
+
+@lru_cache(maxsize=256)
+def _fitter(col: SourceColumn) -> Callable[[Any], Any]:
+    """The column's own converter, once per column (it warns once of what its policy did)."""
+    return column_converter(col)
 
 
 def digest(*parts: str | None) -> int:
@@ -201,6 +213,9 @@ class TableReport:
     bytes_source: int = 0
     bytes_target: int = 0
     seconds: float = 0.0
+    seconds_source: float = 0.0  # in the source's queries
+    seconds_target: float = 0.0  # in the target's queries (beside the source's)
+    seconds_waiting: float = 0.0  # for the target to be complete up to each round's position
     position: str = ""
     skipped: str = ""  # why the table was not verified
 
@@ -225,7 +240,12 @@ class TableReport:
             "rechecks": self.rounds,
             "repaired": self.repaired,
             "bytes_read": {"source": self.bytes_source, "target": self.bytes_target},
-            "seconds": round(self.seconds, 3),
+            "seconds": {
+                "total": round(self.seconds, 3),
+                "source_queries": round(self.seconds_source, 3),
+                "target_queries": round(self.seconds_target, 3),
+                "waiting_for_the_target": round(self.seconds_waiting, 3),
+            },
             "differences": {
                 kind: {
                     "count": len(found),
