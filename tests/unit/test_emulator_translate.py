@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from s3rb_stream.core.schema import SourceColumn, SourceTable
+from s3rb_stream.sql.verify import Side, VerifyPlan
 from s3rb_stream.testing.redshift_emulator.translate import Refused, Session, translate
 
 
@@ -124,3 +126,68 @@ def test_an_expression_in_create_table_as_takes_its_default_name() -> None:
     assert translate('CREATE TEMP TABLE "c" AS SELECT JSON_PARSE(s."doc"), s."id" FROM s') == (
         'CREATE TEMPORARY TABLE "c" AS SELECT CAST(s."doc" AS JSONB) AS json_parse, s."id" FROM s'
     )
+
+
+@pytest.mark.parametrize(
+    ("redshift", "postgres"),
+    [
+        (
+            'SELECT STRTOL(SUBSTRING(MD5("k"), 1, 15), 16) FROM "s"."t"',
+            "SELECT CAST(CAST('x' || LPAD(SUBSTRING(MD5(\"k\") FROM 1 FOR 15), 16, '0') AS BIT(64)) AS BIGINT)"
+            ' FROM "s"."t"',
+        ),
+        ('SELECT strtol("h", 16) FROM t', "SELECT CAST(CAST('x' || LPAD(\"h\", 16, '0') AS BIT(64)) AS BIGINT) FROM t"),
+        ("SELECT FROM_VARBYTE(\"b\", 'hex') FROM t", "SELECT ENCODE(\"b\", 'hex') FROM t"),
+        ("SELECT from_varbyte(\"b\", 'HEX') FROM t", "SELECT ENCODE(\"b\", 'hex') FROM t"),
+    ],
+)
+def test_verify_functions_become_postgres(redshift: str, postgres: str) -> None:
+    assert translate(redshift) == postgres
+
+
+def test_from_varbyte_inside_other_functions_is_translated_too() -> None:
+    piece = (
+        "COALESCE(CAST(OCTET_LENGTH(FROM_VARBYTE(\"b\", 'hex')) AS VARCHAR) || ':' || FROM_VARBYTE(\"b\", 'hex'), 'N')"
+    )
+    assert translate(f"SELECT MD5({piece}) FROM t") == (
+        "SELECT MD5(COALESCE(CAST(OCTET_LENGTH(ENCODE(\"b\", 'hex')) AS VARCHAR) || ':' || ENCODE(\"b\", 'hex'),"
+        " 'N')) FROM t"
+    )
+    assert translate(f"SELECT STRTOL(SUBSTRING(MD5({piece}), 1, 15), 16) FROM t") == (
+        "SELECT CAST(CAST('x' || LPAD(SUBSTRING(MD5(COALESCE(CAST(OCTET_LENGTH(ENCODE(\"b\", 'hex')) AS VARCHAR)"
+        " || ':' || ENCODE(\"b\", 'hex'), 'N')) FROM 1 FOR 15), 16, '0') AS BIT(64)) AS BIGINT) FROM t"
+    )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT FROM_VARBYTE(\"b\", 'base64') FROM t",
+        "SELECT MD5(COALESCE(FROM_VARBYTE(\"b\", 'base64'), 'N')) FROM t",
+    ],
+)
+def test_from_varbyte_formats_other_than_hex_are_refused(sql: str) -> None:
+    with pytest.raises(Refused, match="FROM_VARBYTE format 'base64'"):
+        translate(sql)
+
+
+def test_a_whole_verify_statement_leaves_no_redshift_function_behind() -> None:
+    table = SourceTable(
+        "s",
+        "t",
+        (
+            SourceColumn("k", "varchar", "varchar(8)", nullable=False),
+            SourceColumn("b", "blob", "blob"),
+            SourceColumn("at", "timestamp", "timestamp(6)"),
+        ),
+        ("k",),
+    )
+    sums = VerifyPlan(table, "redshift").sums(
+        Side("redshift", '"s"."t"', {"k": "k", "b": "b", "at": "at"}), [(0, 64)], 0, 16
+    )
+    postgres = translate(sums)
+    assert not re.search(r"STRTOL|FROM_VARBYTE|FROM_BASE", postgres, re.IGNORECASE)
+    range_key = "FROM 1 FOR 12), 16, '0') AS BIT(64)) AS BIGINT)"
+    assert postgres.count(range_key) == 4  # in SELECT, WHERE (twice), GROUP BY
+    assert postgres.count("FROM 1 FOR 15), 16, '0') AS BIT(64)) AS BIGINT) AS DECIMAL(38, 0))") == 1  # the digest
+    assert "ENCODE(\"b\", 'hex')" in postgres and "TO_CHAR(\"at\", 'YYYY-MM-DD HH24:MI:SS.US')" in postgres
