@@ -178,7 +178,7 @@ def test_a_whole_verify_statement_leaves_no_redshift_function_behind() -> None:
         (
             SourceColumn("k", "varchar", "varchar(8)", nullable=False),
             SourceColumn("b", "blob", "blob"),
-            SourceColumn("at", "timestamp", "timestamp(6)"),
+            SourceColumn("at", "timestamp", "timestamp(6)", datetime_precision=6),
         ),
         ("k",),
     )

@@ -73,11 +73,11 @@ def test_first_level_is_a_power_of_two_covering_low_to_high_in_about_rows_over_r
 @pytest.mark.parametrize(
     ("low", "high", "rows", "width", "ranges"),
     [
-        (1, 1_000_000, 1_000_000, 16_384, 62),  # 122 ranges wanted: 8,197 keys each, rounded up to 2^14
+        (1, 1_000_000, 1_000_000, 2_048, 489),  # 976 ranges wanted: 1,025 keys each, rounded up to 2^11
         (1, 100, 100, 128, 1),  # fewer rows than one range holds: one range over everything
         (0, 0, 0, 1, 1),
         (-5, 5, 10 * RANGE_ROWS, 2, 6),  # 11 keys in about 10 ranges: width 2
-        (0, 2**48 - 1, 10**9, 2**32, 2**16),  # hashed keys: a fixed span of 48 bits
+        (0, 2**48 - 1, 10**9, 2**29, 2**19),  # hashed keys: a fixed span of 48 bits
     ],
 )
 def test_first_level_examples(low: int, high: int, rows: int, width: int, ranges: int) -> None:
@@ -375,14 +375,10 @@ def test_a_fitted_decimal_from_the_source_equals_the_value_the_target_holds() ->
     assert canonical(BIG_NULL, b"1" + b"0" * 40) is canonical(BIG_NULL, None) is None  # too wide: NULL
 
 
-@pytest.mark.xfail(
-    reason="bug: a negative value truncated to zero canonicalizes as '-0' from the source, '0' from the target"
-)
 def test_a_negative_decimal_truncated_to_zero_equals_the_zero_the_target_holds() -> None:
     assert canonical(BIG_TRUNCATE, b"-0.000000000000000000000000000001") == canonical(BIG_TRUNCATE, Decimal("0.000"))
 
 
-@pytest.mark.xfail(reason="bug: Decimal.normalize() rounds to the default 28-digit context, hiding later digits")
 def test_fitted_decimals_that_differ_in_their_38th_digit_stay_different() -> None:
     a = Decimal("12345678901234567890123456789012345.678")
     assert canonical(BIG_TRUNCATE, a) != canonical(BIG_TRUNCATE, a + Decimal("0.001"))

@@ -1,7 +1,7 @@
 """verify's SQL. The DuckDB dialect runs here, in an embedded DuckDB: each type renders as the text
 MySQL's side prints (DATE_FORMAT, CAST AS CHAR, LOWER(HEX())), a row's digest is the first 15 hex
-digits of the MD5 of its length-prefixed pieces, the same number Python computes from those texts,
-and the per-range statements return one row per range with its count and digest sum. The MySQL and
+digits of the MD5 of its text (NULL flags, then unit-separated values), the number Python computes
+from those texts, and the per-range statements return one row per range with its count and digest sum. The MySQL and
 Redshift texts are checked for their functions and quoting only (no server here)."""
 
 from __future__ import annotations
@@ -106,21 +106,29 @@ MYSQL_TEXT: list[tuple[str | None, ...]] = [
 ]
 
 
-def piece(value: str | None) -> str:
-    """A value's piece as documented: its length in bytes, a colon, the text; NULL as ``N``."""
-    return "N" if value is None else f"{len(value.encode())}:{value}"
+def flagged(col: SourceColumn) -> bool:
+    """Whether a row's text starts with a NULL flag for the column: nullable, or a date (a zero
+    date is NULL in the target)."""
+    return col.nullable or col.data_type in ("date", "datetime", "timestamp")
+
+
+def row_text(columns: Sequence[SourceColumn], values: Sequence[str | None]) -> str:
+    """A row's text as documented: a flag per flagged column (1: NULL), then each value after the
+    unit separator, a NULL as nothing."""
+    flags = "".join("1" if v is None else "0" for c, v in zip(columns, values, strict=True) if flagged(c))
+    return flags + "".join("\x1f" + (v or "") for v in values)
 
 
 def md5_int(text: str, digits: int) -> int:
     return int(hashlib.md5(text.encode()).hexdigest()[:digits], 16)
 
 
-def row_digest(values: Sequence[str | None]) -> int:
-    return md5_int("".join(piece(v) for v in values), DIGEST_HEX)
+def row_digest(columns: Sequence[SourceColumn], values: Sequence[str | None]) -> int:
+    return md5_int(row_text(columns, values), DIGEST_HEX)
 
 
-def hashed_range_key(key: Sequence[str | None]) -> int:
-    return md5_int("".join(piece(v) for v in key), RANGE_KEY_HEX)
+def hashed_range_key(columns: Sequence[SourceColumn], key: Sequence[str | None]) -> int:
+    return md5_int(row_text(columns, key), RANGE_KEY_HEX)
 
 
 def create(con: duckdb.DuckDBPyConnection, name: str, table: SourceTable, extra: str = "") -> None:
@@ -171,21 +179,22 @@ def test_duckdb_renders_each_type_as_the_mysql_side_prints_it(kinds: duckdb.Duck
     assert [v for (v,) in got] == [row[position] for row in MYSQL_TEXT]  # NULL stays NULL
 
 
-def test_duckdb_row_digest_is_the_md5_of_the_length_prefixed_pieces(kinds: duckdb.DuckDBPyConnection) -> None:
+def test_duckdb_row_digest_is_the_md5_of_the_documented_row_text(kinds: duckdb.DuckDBPyConnection) -> None:
     plan = VerifyPlan(KINDS, "duckdb")
     assert plan.digested == list(KINDS.columns) and plan.fetched == []
     got = kinds.execute(f'SELECT {plan.digest(kinds_side())} FROM "kinds" ORDER BY abs("id")').fetchall()
-    assert [d for (d,) in got] == [row_digest(texts) for texts in MYSQL_TEXT]
+    assert [d for (d,) in got] == [row_digest(KINDS.columns, texts) for texts in MYSQL_TEXT]
     assert all(0 <= d < 2 ** (4 * DIGEST_HEX) for (d,) in got)
 
 
-def test_duckdb_key_text_and_hashed_range_key_follow_the_same_pieces(kinds: duckdb.DuckDBPyConnection) -> None:
+def test_duckdb_key_text_and_hashed_range_key_follow_the_same_row_text(kinds: duckdb.DuckDBPyConnection) -> None:
     table = SourceTable(KINDS.database, KINDS.name, KINDS.columns, ("v", "dt", "b"))
     plan, side = VerifyPlan(table, "duckdb"), kinds_side()
     assert not plan.integer_key
     got = kinds.execute(f'SELECT {plan.range_key(side)}, {plan.key_text(side)} FROM "kinds" ORDER BY abs("id")')
     keys = [(t[3], t[4], t[7]) for t in MYSQL_TEXT]
-    assert got.fetchall() == [(hashed_range_key(k), "".join(piece(v) for v in k)) for k in keys]
+    cols = [KINDS.columns[3], KINDS.columns[4], KINDS.columns[7]]
+    assert got.fetchall() == [(hashed_range_key(cols, k), row_text(cols, k)) for k in keys]
 
 
 ITEMS = SourceTable(
@@ -233,7 +242,7 @@ def expected_sums(ids: Sequence[int], low: int, width: int) -> dict[int, tuple[i
     for i in ids:
         r = (i - low) // width
         count, total = out.get(r, (0, 0))
-        out[r] = (count + 1, total + row_digest(item_texts(i)))
+        out[r] = (count + 1, total + row_digest(ITEMS.columns, item_texts(i)))
     return out
 
 
@@ -304,9 +313,9 @@ def test_hashed_range_keys_partition_rows_as_python_computes(con: duckdb.DuckDBP
     expected: dict[int, tuple[int, int]] = {}
     for name, n, note in rows:
         texts = (name, str(n), note)
-        r = hashed_range_key(texts[:2]) // width
+        r = hashed_range_key(TAGS.columns[:2], texts[:2]) // width
         count, total = expected.get(r, (0, 0))
-        expected[r] = (count + 1, total + row_digest(texts))
+        expected[r] = (count + 1, total + row_digest(TAGS.columns, texts))
     got = con.execute(plan.sums(side, [], 0, width)).fetchall()
     assert {r: (c, t) for r, c, t in got} == expected
     assert sum(c for c, _ in expected.values()) == 300 and len(expected) == 8
@@ -334,9 +343,10 @@ def test_fetched_columns_come_after_the_digested_ones_as_stored(con: duckdb.Duck
     rows = con.execute(plan.rows(side, [(1, 3)]) + " ORDER BY 1").fetchall()
     assert rows == [(1, "1", "a", pytest.approx(3 / 7, rel=1e-7), 1e20), (2, "2", None, None, None)]
     digests = con.execute(plan.digests(side, [(1, 3)]) + " ORDER BY 1").fetchall()
+    digested = plan.digested
     assert [d[:3] for d in digests] == [
-        (1, "1:1", row_digest(["1", "a"])),
-        (2, "1:2", row_digest(["2", None])),
+        (1, row_text(digested[:1], ["1"]), row_digest(digested, ["1", "a"])),
+        (2, row_text(digested[:1], ["2"]), row_digest(digested, ["2", None])),
     ]
     assert digests[0][4] == 1e20
 
@@ -376,10 +386,14 @@ def redshift_side() -> Side:
         (SourceColumn("c", "blob", "blob"), "LOWER(HEX(`c`))"),
         (
             SourceColumn("c", "date", "date"),
-            "IF(MONTH(`c`) = 0 OR DAYOFMONTH(`c`) = 0, NULL, DATE_FORMAT(`c`, '%Y-%m-%d'))",
+            "IF(MONTH(`c`) = 0 OR DAYOFMONTH(`c`) = 0, NULL, CAST(`c` AS CHAR))",
+        ),
+        (  # CAST prints the column's own fractional digits: 0 and 6 the targets print alike
+            SourceColumn("c", "datetime", "datetime(6)", datetime_precision=6),
+            "IF(MONTH(`c`) = 0 OR DAYOFMONTH(`c`) = 0, NULL, CAST(`c` AS CHAR))",
         ),
         (
-            SourceColumn("c", "datetime", "datetime(6)"),
+            SourceColumn("c", "datetime", "datetime(3)", datetime_precision=3),
             "IF(MONTH(`c`) = 0 OR DAYOFMONTH(`c`) = 0, NULL, DATE_FORMAT(`c`, '%Y-%m-%d %H:%i:%s.%f'))",
         ),
         (SourceColumn("c", "varchar", "varchar(5)"), "CONVERT(`c` USING utf8mb4)"),
@@ -396,7 +410,11 @@ def test_mysql_renderings(col: SourceColumn, expected: str) -> None:
         (SourceColumn("c", "int", "int"), 'CAST("c" AS VARCHAR)'),
         (SourceColumn("c", "blob", "blob"), "FROM_VARBYTE(\"c\", 'hex')"),
         (SourceColumn("c", "date", "date"), "TO_CHAR(\"c\", 'YYYY-MM-DD')"),
-        (SourceColumn("c", "timestamp", "timestamp"), "TO_CHAR(\"c\", 'YYYY-MM-DD HH24:MI:SS.US')"),
+        (SourceColumn("c", "timestamp", "timestamp"), "TO_CHAR(\"c\", 'YYYY-MM-DD HH24:MI:SS')"),
+        (
+            SourceColumn("c", "timestamp", "timestamp(6)", datetime_precision=6),
+            "TO_CHAR(\"c\", 'YYYY-MM-DD HH24:MI:SS.US')",
+        ),
         (SourceColumn("c", "varchar", "varchar(5)"), '"c"'),
     ],
 )
@@ -408,12 +426,12 @@ def test_mysql_statements_use_its_functions_and_quote_every_name_with_backticks(
     plan = VerifyPlan(HOSTILE, "redshift")
     side = mysql_side()
     sums = plan.sums(side, [(0, 16)], 0, 4)
-    for word in ("CONV(SUBSTRING(MD5(", "AS UNSIGNED", "DATE_FORMAT(", "LOWER(HEX(", "CONCAT(", "LENGTH(", " DIV 4"):
+    for word in ("CONV(SUBSTRING(MD5(", "AS UNSIGNED", 'CAST(`t``s"` AS CHAR)', "LOWER(HEX(", "CONCAT_WS(", " DIV 4"):
         assert word in sums
     for name in ('`i``d"`', '`t``s"`', '`b``"`', "`k```"):  # a backtick inside a name is doubled
         assert name in sums
     assert "`shop`.`hostile`" in sums
-    assert "FROM `shop`.`hostile` WHERE ((CAST(CONV(SUBSTRING(MD5(CONCAT(" in sums  # hashed range key
+    assert "FROM `shop`.`hostile` WHERE ((CAST(CONV(SUBSTRING(MD5(CONCAT_WS(" in sums  # hashed range key
     assert ", 1, 12), 16, 10) AS UNSIGNED) >= 0 AND " in sums  # of 48 bits
     assert ", 1, 15), 16, 10) AS UNSIGNED)" in sums  # the row digest: 60 bits
     assert "STRTOL" not in sums and "TO_CHAR" not in sums
@@ -431,7 +449,7 @@ def test_redshift_statements_use_its_functions_and_quote_every_name_with_double_
         ", 16)",
         "TO_CHAR(",
         "FROM_VARBYTE(",
-        "OCTET_LENGTH(",
+        "CHR(31)",
         "DECIMAL(38,0)",
         " / 4",
     ):
