@@ -34,6 +34,7 @@ from s3rb_stream.core.checkpoint import now_utc
 from s3rb_stream.core.object_keys import parse_batch_key
 from s3rb_stream.core.positions import BinlogPosition
 from s3rb_stream.core.query_state import next_run
+from s3rb_stream.core.scd2 import LAST_SEQ
 from s3rb_stream.core.schema import DELETED_AT, SourceTable, arrow_schema, arrow_type
 from s3rb_stream.core.snapshot_lock import SnapshotLock
 from s3rb_stream.core.verify import (
@@ -62,7 +63,7 @@ from s3rb_stream.pipeline.load import check_target_names, scd2_spec
 from s3rb_stream.pipeline.pages import Progress, TableStore, page_table
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.sources.query_reader import QueryReader
-from s3rb_stream.sql.identifiers import quote_mysql
+from s3rb_stream.sql.identifiers import quote_ansi, quote_mysql
 from s3rb_stream.sql.verify import HASHED_KEY_SPAN, Side, VerifyPlan
 from s3rb_stream.state.checkpoint import load_checkpoint
 from s3rb_stream.state.extracts import load_extract
@@ -154,8 +155,6 @@ def _not_verified(config: TableConfig, table: SourceTable, quarantined: bool) ->
         return "quarantined: not captured, so not comparable (see `s3rb-stream status`)"
     if config.cdc_strategy != "binlog":
         return f"cdc_strategy {config.cdc_strategy}: verify compares binlog tables only, so far"
-    if config.mode != "merge":
-        return f"mode {config.mode}: verify compares merge tables only, so far"
     if not table.key_columns:
         return "no key: rows cannot be matched"
     from s3rb_stream.sql.verify import fetched
@@ -164,6 +163,26 @@ def _not_verified(config: TableConfig, table: SourceTable, quarantined: bool) ->
     if floats:
         return f"key column(s) {', '.join(floats)} are FLOAT/DOUBLE: not rendered alike on both sides"
     return ""
+
+
+def compared_table(config: TableConfig, table: SourceTable) -> SourceTable:
+    """The columns compared: every one, but for an SCD2 table that ignores untracked changes the
+    key and the tracked columns (its current version keeps the others as they were)."""
+    spec = scd2_spec(config, table)
+    if spec is None or spec.untracked != "ignore":
+        return table
+    kept = set(table.key_columns) | set(spec.tracked)
+    return SourceTable(table.database, table.name, tuple(c for c in table.columns if c.name in kept), table.key_columns)
+
+
+def newest_per_key(table_sql: str, keys: Sequence[str], seq: str) -> str:
+    """An append table as its rows are now: the newest change per key, unless it is a delete."""
+    partition = ", ".join(quote_ansi(k) for k in keys)
+    return (
+        f"(SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {quote_ansi(seq)} DESC)"
+        f' AS "_s3rb_newest" FROM {table_sql}) AS "_s3rb_changes"'
+        ' WHERE "_s3rb_newest" = 1 AND "_s3rb_op" <> \'d\') AS "_s3rb_now"'
+    )
 
 
 def _record_metrics(source_db: str, target_schema: str, report: TableReport) -> None:
@@ -179,25 +198,26 @@ class TableVerify:
     def __init__(self, ctx: Context, config: TableConfig, table: SourceTable, report: TableReport) -> None:
         self.ctx, self.config, self.table, self.report = ctx, config, table, report
         target = ctx.settings.warehouse().kind
-        self.plan = VerifyPlan(table, target)
         wh = ctx.warehouse
         names: Callable[[str], str] = wh.names.name
+        compared = compared_table(config, table)
+        self.plan = VerifyPlan(compared, target)
+        self.whole = VerifyPlan(table, target)  # what a repair reads: every column
+        self.seq_column = names("_s3rb_seq")
         live = []
         if config.soft_delete:
-            live.append(f'"{names(DELETED_AT)}" IS NULL')
+            live.append(f"{quote_ansi(names(DELETED_AT))} IS NULL")
         spec = scd2_spec(config, table)
-        if spec is not None:
-            live.append(f'"{names(spec.is_current)}"')
+        if spec is not None:  # the current versions; a version's newest change is its last sequence
+            live.append(quote_ansi(names(spec.is_current)))
+            self.seq_column = names(LAST_SEQ)
+        table_sql = wh.table_sql(ctx.target_schema, table.name)
+        if config.mode == "append":  # every change kept: the newest per key is the row as it is now
+            table_sql = newest_per_key(table_sql, [names(k) for k in table.key_columns], self.seq_column)
         self.source = Side(
             "mysql", f"{quote_mysql(table.database)}.{quote_mysql(table.name)}", {c: c for c in table.column_names}
         )
-        self.target = Side(
-            target,
-            wh.table_sql(ctx.target_schema, table.name),
-            {c: names(c) for c in table.column_names},
-            " AND ".join(live),
-        )
-        self.seq_column = names("_s3rb_seq")
+        self.target = Side(target, table_sql, {c: names(c) for c in table.column_names}, " AND ".join(live))
         self.columns = [c.name for c in self.plan.digested] + [c.name for c in self.plan.fetched]
         self.key_indexes = [self.columns.index(k) for k in table.key_columns]
         self.seq_limit = 0
@@ -216,7 +236,12 @@ class TableVerify:
                 break
             found = self._recheck(found.differences)
         self.report.differences = found.differences
-        if repair and found.differences:
+        if repair and found.differences and self.config.mode == "append":
+            self.report.not_repaired = (
+                "mode append keeps every change: a repair would add changes that never happened;"
+                " snapshot the rows into a merge table, or fix them at the source"
+            )
+        elif repair and found.differences:
             self._repair(found.differences)
         self.report.seconds = time.monotonic() - started
 
@@ -398,7 +423,7 @@ class TableVerify:
         gone: list[tuple[Any, ...]] = []
         width = len(self.table.key_columns)
         for chunk in _chunks(spans, SPANS_PER_QUERY):
-            rows += self._source(self.plan.source_rows(self.source, chunk))
+            rows += self._source(self.whole.source_rows(self.source, chunk))
             present |= {tuple(r.values[i] for i in self.key_indexes) for r in self._rows(self.source, chunk)}
             for _rk, *values in self._target(self.plan.target_keys(self.target, chunk)):
                 shown, raw = tuple(text(v) for v in values[:width]), tuple(values[width:])

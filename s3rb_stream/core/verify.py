@@ -167,16 +167,20 @@ def compare_rows(
     sequence is above ``seq_limit`` (the source's position) came from a later change: it is in
     flight, not a difference. ``only``: compare these keys alone (a re-check)."""
 
+    result = Compared()
+
     def keyed(rows: Iterable[Row]) -> dict[tuple[str | None, ...], Row]:
-        out = {}
+        out: dict[tuple[str | None, ...], Row] = {}
         for row in rows:
             key = tuple(row.values[i] for i in key_indexes)
-            if only is None or key in only:
-                out[key] = row
+            if only is not None and key not in only:
+                continue
+            if key in out:  # a second row of one key (two current versions): one too many
+                result.differences.append(Difference("extra", key, row.range_key))
+            out[key] = row
         return out
 
     src, tgt = keyed(source), keyed(target)
-    result = Compared()
 
     def order(key: tuple[str | None, ...]) -> tuple[int, tuple[str, ...]]:  # by range: an integer key by value
         row = src.get(key) or tgt[key]
@@ -210,6 +214,7 @@ class TableReport:
     rounds: int = 0  # re-checks of what differed at a later position
     differences: list[Difference] = field(default_factory=list)
     repaired: int | None = None  # keys written by --repair
+    not_repaired: str = ""  # why --repair left the differences
     bytes_source: int = 0
     bytes_target: int = 0
     seconds: float = 0.0
@@ -239,6 +244,7 @@ class TableReport:
             "in_flight": self.in_flight,
             "rechecks": self.rounds,
             "repaired": self.repaired,
+            "not_repaired": self.not_repaired or None,
             "bytes_read": {"source": self.bytes_source, "target": self.bytes_target},
             "seconds": {
                 "total": round(self.seconds, 3),
@@ -261,7 +267,7 @@ class TableReport:
     def lines(self) -> list[str]:
         if self.skipped:
             return [f"{self.table}: not verified: {self.skipped}"]
-        out = []
+        out = [f"  not repaired: {self.not_repaired}"] if self.not_repaired else []
         for kind, found in self.by_kind().items():
             if found:
                 out.append(f"  {KIND_WORDS[kind]}: {len(found):,}")

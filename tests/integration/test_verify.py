@@ -236,3 +236,51 @@ def test_nothing_is_reported_while_writers_write_at_full_speed(env: Env) -> None
         daemon.join(60)
     env.run()
     assert env.verify().equal
+
+
+@pytest.fixture(params=["duckdb", "redshift"])
+def kept_env(request: pytest.FixtureRequest, mariadb: MariaDBServer, tmp_path: Path) -> Env:
+    """An SCD2 table and an append table, each with a history of updates and deletes."""
+    n = next(_n)
+    db, schema = f"kept{n}", f"kept_target{n}"
+    tables = tmp_path / "tables.yml"
+    tables.write_text(f'tables:\n  - name: "{db}.people"\n    mode: scd2\n  - name: "{db}.events"\n    mode: append\n')
+    settings, port = settings_for_target(request, mariadb, tmp_path, tables, f"kept-{n}")
+    mariadb.execute(f"CREATE DATABASE {db}")
+    mariadb.execute(
+        "CREATE TABLE people (id INT PRIMARY KEY, name VARCHAR(20), city VARCHAR(20))",
+        "CREATE TABLE events (id INT PRIMARY KEY, kind VARCHAR(10), n INT)",
+        "INSERT INTO people VALUES " + ", ".join(f"({i}, 'p{i}', 'c{i}')" for i in range(1, 101)),
+        "INSERT INTO events VALUES " + ", ".join(f"({i}, 'k{i % 3}', {i})" for i in range(1, 101)),
+        database=db,
+    )
+    environment = Env(settings, port, db, schema, mariadb)
+    environment.run()
+    mariadb.execute(
+        "UPDATE people SET city = 'moved' WHERE id <= 10",  # new versions
+        "DELETE FROM people WHERE id = 20",  # its current version closed
+        "UPDATE events SET n = n + 1000 WHERE id <= 10",  # more changes kept
+        "DELETE FROM events WHERE id = 20",
+        database=db,
+    )
+    environment.run()
+    return environment
+
+
+def test_scd2_tables_verify_on_current_versions_and_append_tables_on_their_newest_changes(kept_env: Env) -> None:
+    env = kept_env
+    result = env.verify()
+    assert result.equal, [t.lines() for t in result.tables]
+    assert (report(result, "people").rows_target, report(result, "events").rows_target) == (99, 99)
+
+    env.target("UPDATE {t}.people SET city = 'wrong' WHERE id = 5 AND is_current")
+    env.target("DELETE FROM {t}.events WHERE id = 7 AND n = 1007")  # the newest change lost: the older shows
+    found = env.verify()
+    assert kinds(report(found, "people")) == {"differs": [(("5",), ("city",))]}
+    assert kinds(report(found, "events")) == {"differs": [(("7",), ("n",))]}
+
+    repaired = env.verify(repair=True)
+    assert report(repaired, "people").differences == []  # a new current version, from the source
+    events = report(repaired, "events")
+    assert kinds(events) == {"differs": [(("7",), ("n",))]} and "mode append" in events.not_repaired
+    assert not repaired.equal
