@@ -292,7 +292,8 @@ def verify(
         hint = "" if repair else "; run the same command with --repair to repair exactly those rows"
         click.echo(f"error: {target_schema} differs from {source_db}{hint}", err=True)
         sys.exit(EXIT_CHECK_FAILED)
-    click.echo(f"ok: {target_schema} equals {source_db}")
+    left = [t.table for t in result.tables if t.skipped]
+    click.echo(f"ok: {target_schema} equals {source_db}" + (f" (not verified: {', '.join(left)})" if left else ""))
 
 
 @main.command()

@@ -61,12 +61,14 @@ from s3rb_stream.log import get_logger, per_pipeline
 from s3rb_stream.pipeline.extract import select_tables
 from s3rb_stream.pipeline.load import check_target_names, scd2_spec
 from s3rb_stream.pipeline.pages import Progress, TableStore, page_table
+from s3rb_stream.pipeline.sync import lookback_start
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.sources.query_reader import QueryReader
-from s3rb_stream.sql.identifiers import quote_ansi, quote_mysql
+from s3rb_stream.sql.identifiers import literal, quote_ansi, quote_mysql
 from s3rb_stream.sql.verify import HASHED_KEY_SPAN, Side, VerifyPlan
 from s3rb_stream.state.checkpoint import load_checkpoint
 from s3rb_stream.state.extracts import load_extract
+from s3rb_stream.state.hybrid import load_hybrid
 from s3rb_stream.state.quarantines import active_quarantines
 from s3rb_stream.state.repairs import hold_repair, release_repair
 from s3rb_stream.store import open_store
@@ -79,6 +81,7 @@ from s3rb_stream.threads import leave_signals_to_main
 log = get_logger(__name__)
 T = TypeVar("T")
 
+NO_SEQ_LIMIT = (1 << 63) - 1
 RECHECKS = 3  # rounds that read again what differs, each at a later position
 SPANS_PER_QUERY = 400  # ranges named in one statement
 FIRST_LEVEL_SEGMENT = 64  # first-level ranges per statement for integer keys (a progress step)
@@ -88,13 +91,18 @@ class TargetBehind(S3rbError):
     """The target did not become complete up to the source's position in time."""
 
 
+class NotSynced(S3rbError):
+    """A hybrid table has no watermark yet: nothing says what the target should hold."""
+
+
 @dataclass
 class VerifyResult:
     tables: list[TableReport] = field(default_factory=list)
 
     @property
     def equal(self) -> bool:
-        return all(not t.differences and not t.skipped for t in self.tables)
+        """No table verified differs (a table not verified says why in its report, and in the output)."""
+        return all(not t.differences for t in self.tables)
 
 
 @dataclass
@@ -105,7 +113,7 @@ class Context:
     store: ObjectStore
     warehouse: Warehouse
     reader: QueryReader
-    lock_plan: SnapshotPlan
+    lock_plan: SnapshotPlan | None  # None: no binlog table selected
     wait_seconds: float
     target_thread: ThreadPoolExecutor
 
@@ -121,10 +129,11 @@ def verify(
 ) -> VerifyResult:
     """Verify the selected tables (default: every binlog table); with ``repair``, repair them."""
     process.configure(settings)
-    resolved = resolve_for_query(settings, source_db, need_binlog=True)
+    resolved = resolve_for_query(settings, source_db, need_binlog=False)
     check_target_names(settings, target_schema, resolved)
     selected = select_tables(resolved, table_names, {"binlog", "hybrid", "full_sync"}, "verify")
-    lock_plan = plan_snapshot(settings, source_db)
+    on_binlog = any(config.cdc_strategy == "binlog" for config, _ in selected)
+    lock_plan = plan_snapshot(settings, source_db) if on_binlog else None
     store = open_store(settings)
     quarantined = active_quarantines(store, source_db, target_schema)
     result = VerifyResult()
@@ -136,10 +145,12 @@ def verify(
         for config, table in selected:
             report = TableReport(table.name, table.key_columns)
             why = _not_verified(config, table, quarantined.get(table.name) is not None)
-            if why:
-                report.skipped = why
-            else:
+            try:
+                if why:
+                    raise NotSynced(why)
                 TableVerify(ctx, config, table, report).run(repair)
+            except NotSynced as exc:
+                report.skipped = exc.message
             _record_metrics(source_db, target_schema, report)
             result.tables.append(report)
     finally:
@@ -153,8 +164,11 @@ def _not_verified(config: TableConfig, table: SourceTable, quarantined: bool) ->
     """Why a table is left out, said in the report (never a silent pass)."""
     if quarantined:
         return "quarantined: not captured, so not comparable (see `s3rb-stream status`)"
-    if config.cdc_strategy != "binlog":
-        return f"cdc_strategy {config.cdc_strategy}: verify compares binlog tables only, so far"
+    if config.cdc_strategy == "full_sync":
+        return (
+            "cdc_strategy full_sync: it is as its last sync read the table, and verify cannot yet tell a row"
+            " changed since that read from a lost one"
+        )
     if not table.key_columns:
         return "no key: rows cannot be matched"
     from s3rb_stream.sql.verify import fetched
@@ -221,12 +235,13 @@ class TableVerify:
         self.columns = [c.name for c in self.plan.digested] + [c.name for c in self.plan.fetched]
         self.key_indexes = [self.columns.index(k) for k in table.key_columns]
         self.seq_limit = 0
+        self.recent: str | None = None  # hybrid: the source's rows not yet synced (a condition)
 
     # ----------------------------------------------------------------------------- the rounds
     def run(self, repair: bool) -> None:
         started = time.monotonic()
         position = self._open_round()
-        self.report.position = str(position)
+        self.report.position = str(position) if position is not None else ""
         try:
             found = self._walk()
         finally:
@@ -235,8 +250,16 @@ class TableVerify:
             if not found.differences:
                 break
             found = self._recheck(found.differences)
+        if self.config.cdc_strategy == "hybrid":  # it cannot see a delete: the row stays, by design
+            self.report.kept_deleted = sum(1 for d in found.differences if d.kind == "extra")
+            found.differences = [d for d in found.differences if d.kind != "extra"]
         self.report.differences = found.differences
-        if repair and found.differences and self.config.mode == "append":
+        if repair and found.differences and self.config.cdc_strategy == "hybrid":
+            self.report.not_repaired = (
+                "cdc_strategy hybrid: its next sync re-reads a row whose timestamp moves; touch the"
+                " timestamp of these rows at the source, or snapshot the table into a binlog table"
+            )
+        elif repair and found.differences and self.config.mode == "append":
             self.report.not_repaired = (
                 "mode append keeps every change: a repair would add changes that never happened;"
                 " snapshot the rows into a merge table, or fix them at the source"
@@ -245,9 +268,17 @@ class TableVerify:
             self._repair(found.differences)
         self.report.seconds = time.monotonic() - started
 
-    def _open_round(self, wait: bool = True) -> BinlogPosition:
-        """A consistent snapshot on the source at a position P, and the target complete up to P."""
+    def _open_round(self, wait: bool = True) -> BinlogPosition | None:
+        """A consistent snapshot on the source at a position P, and the target complete up to P
+        (a hybrid table: a consistent read, and the target holding what its last sync wrote)."""
         ctx = self.ctx
+        if ctx.lock_plan is None or self.config.cdc_strategy != "binlog":
+            ctx.reader.begin_read()
+            started = time.monotonic()
+            self.seq_limit = NO_SEQ_LIMIT  # query sequences: no binlog position orders them
+            self.recent = self._hybrid_cutoff(wait)
+            self.report.seconds_waiting += time.monotonic() - started
+            return None
         lock = SnapshotLock(
             ctx.lock_plan.method, ctx.source_db, [self.table.name], ctx.settings.snapshot_lock_wait_seconds
         )
@@ -261,6 +292,19 @@ class TableVerify:
             wait_complete(ctx.store, ctx.source_db, ctx.target_schema, self.table.name, position, ctx.wait_seconds)
             self.report.seconds_waiting += time.monotonic() - started
         return position
+
+    def _hybrid_cutoff(self, wait: bool) -> str:
+        """A hybrid table's rows not yet synced, as a condition on the source: a timestamp in the
+        look-back window of the last sync or after it (read again by the next sync), or none at all
+        (never read). Waits until the target holds what the last sync wrote."""
+        ctx, config = self.ctx, self.config
+        state = load_hybrid(ctx.store, ctx.source_db, ctx.target_schema, self.table.name)
+        if state is None:
+            raise NotSynced(f"{self.table.name} has not been synced yet: run `s3rb-stream sync` or the daemon first")
+        if wait:
+            wait_loaded(ctx.store, ctx.source_db, ctx.target_schema, self.table.name, state.last_seq, ctx.wait_seconds)
+        ts = quote_mysql(config.cdc_timestamp_column or "")
+        return f"({ts} IS NULL OR {ts} >= {literal(lookback_start(state.last_ts, config.cdc_lookback))})"
 
     def _recheck(self, differences: list[Difference]) -> Compared:
         """What differed, read again at a new position: only what differs in every round is kept."""
@@ -364,11 +408,13 @@ class TableVerify:
         run = self._target if on_target else self._source
         digested = len(self.plan.digested)
         out = []
-        for rk, *values in run(self.plan.rows(side, spans, self.seq_column if on_target else None)):
+        flag = None if on_target else self.recent
+        for rk, *values in run(self.plan.rows(side, spans, self.seq_column if on_target else None, flag)):
             seq = as_int(values.pop()) if on_target else None
+            recent = bool(as_int(values.pop())) if flag is not None else False
             shown = [text(v) for v in values[:digested]]
             shown += [canonical(c, v) for c, v in zip(self.plan.fetched, values[digested:], strict=True)]
-            out.append(Row(as_int(rk), tuple(shown), seq))
+            out.append(Row(as_int(rk), tuple(shown), seq, recent))
         return out
 
     def _source(self, statement: str) -> list[Any]:
@@ -395,6 +441,8 @@ class TableVerify:
         hold_repair(ctx.store, ctx.source_db, ctx.target_schema, table.name, now_utc())
         try:
             position = self._open_round(wait=False)  # after the hold: the watermark is below P
+            if position is None:  # only binlog tables are repaired (see run)
+                raise SourceError(f"repair of {table.name}: the source reported no binlog position")
             try:
                 rows, gone = self._repair_rows(spans, keys)
             finally:
@@ -495,6 +543,25 @@ def wait_complete(
                 f" after {wait_seconds:.0f}s: {what}",
                 "start the daemon (s3rb-stream run), or run `s3rb-stream run --until-caught-up`, then verify"
                 " again; --wait gives a slow pipeline longer",
+            )
+        time.sleep(0.25)
+
+
+def wait_loaded(
+    store: ObjectStore, source_db: str, target_schema: str, table: str, last_seq: int, wait_seconds: float
+) -> None:
+    """Return once no batch of ``table`` that begins at or before ``last_seq`` waits to be applied."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        refs = [parse_batch_key(k) for k in pending_batches(store, source_db, target_schema, table)]
+        waiting = [r for r in refs if r is not None and r.first_seq <= last_seq]
+        if not waiting:
+            return
+        if time.monotonic() >= deadline:
+            raise TargetBehind(
+                f"verify: {len(waiting)} batch(es) of {table} that its last sync wrote are not loaded"
+                f" after {wait_seconds:.0f}s",
+                "start the daemon, or run `s3rb-stream run --until-caught-up`, then verify again",
             )
         time.sleep(0.25)
 

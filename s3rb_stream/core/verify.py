@@ -135,6 +135,7 @@ class Row:
     range_key: int
     values: tuple[str | None, ...]
     seq: int | None = None
+    recent: bool = False  # a source row not yet synced (hybrid): in flight
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ def compare_rows(
 
     for key in sorted(src.keys() | tgt.keys(), key=order):
         s, t = src.get(key), tgt.get(key)
-        if t is not None and t.seq is not None and t.seq > seq_limit:
+        if (t is not None and t.seq is not None and t.seq > seq_limit) or (s is not None and s.recent):
             result.in_flight += 1
         elif t is None and s is not None:
             result.differences.append(Difference("missing", key, s.range_key))
@@ -215,6 +216,7 @@ class TableReport:
     differences: list[Difference] = field(default_factory=list)
     repaired: int | None = None  # keys written by --repair
     not_repaired: str = ""  # why --repair left the differences
+    kept_deleted: int = 0  # hybrid: rows deleted at the source, which it cannot see, still in the target
     bytes_source: int = 0
     bytes_target: int = 0
     seconds: float = 0.0
@@ -242,6 +244,7 @@ class TableReport:
             "ranges_compared": self.ranges,
             "rows_compared": self.rows_compared,
             "in_flight": self.in_flight,
+            "kept_after_delete_at_source": self.kept_deleted,
             "rechecks": self.rounds,
             "repaired": self.repaired,
             "not_repaired": self.not_repaired or None,

@@ -225,11 +225,15 @@ class VerifyPlan:
             f" GROUP BY {bucket}"
         )
 
-    def rows(self, side: Side, ranges: Sequence[tuple[int, int]], seq: str | None = None) -> str:
+    def rows(
+        self, side: Side, ranges: Sequence[tuple[int, int]], seq: str | None = None, flag: str | None = None
+    ) -> str:
         """The rows within ``ranges``: range key, each column rendered (digested ones) or as it is
-        (fetched ones), and on the target its ``_s3rb_seq``."""
+        (fetched ones), then ``flag`` (a condition, as 1 or 0) and on the target its ``_s3rb_seq``."""
         values = [rendered(c, side.dialect, side.columns[c.name]) for c in self.digested]
         values += [as_fetched(c, side.dialect, side.columns[c.name]) for c in self.fetched]
+        if flag is not None:
+            values.append(f"CASE WHEN {flag} THEN 1 ELSE 0 END")
         if seq is not None:
             values.append(_name(side.dialect, seq))
         return f"SELECT {self.range_key(side)}, {', '.join(values)} FROM {side.table_sql}{self._where(side, ranges)}"

@@ -284,3 +284,40 @@ def test_scd2_tables_verify_on_current_versions_and_append_tables_on_their_newes
     events = report(repaired, "events")
     assert kinds(events) == {"differs": [(("7",), ("n",))]} and "mode append" in events.not_repaired
     assert not repaired.equal
+
+
+def test_hybrid_tables_leave_out_rows_not_yet_synced_and_full_sync_tables_say_why(file_pipeline: Any) -> None:
+    pipeline = file_pipeline
+    pipeline.tables(
+        'tables:\n  - name: "{db}.leads"\n    cdc_strategy: hybrid\n'
+        "    cdc_timestamp_column: modified_time\n    cdc_id_column: lead_id\n    cdc_lookback: 60\n"
+        '  - name: "{db}.products"\n    cdc_strategy: full_sync\n'
+    )
+    pipeline.sql(
+        "CREATE TABLE leads (lead_id INT PRIMARY KEY, name VARCHAR(40), modified_time DATETIME(6) NOT NULL)",
+        "CREATE TABLE products (sku VARCHAR(20) PRIMARY KEY, price DECIMAL(10,2))",
+        # The last two a day later: the others are out of the look-back window of the last sync.
+        "INSERT INTO leads VALUES "
+        + ", ".join(f"({i}, 'lead {i}', '2026-01-0{1 + i // 49} 00:00:00')" for i in range(1, 51)),
+        "INSERT INTO products VALUES ('a', 1.00)",
+    )
+    pipeline.sync()
+
+    def check() -> TableReport:
+        result = verify(pipeline.settings, pipeline.source_db, pipeline.target_schema, wait_seconds=30)
+        products = report(result, "products")
+        assert "full_sync" in products.skipped and products.differences == []
+        return report(result, "leads")
+
+    assert check().differences == [] and check().rows_source == 50
+    pipeline.sql(
+        "UPDATE leads SET name = 'moved on', modified_time = NOW(6) WHERE lead_id = 3",  # the next sync reads it
+        "DELETE FROM leads WHERE lead_id = 4",  # hybrid cannot see a delete: the row stays, by design
+    )
+    leads = check()
+    assert (leads.differences, leads.in_flight, leads.kept_deleted) == ([], 1, 1)
+    pipeline.sql("UPDATE leads SET name = 'unseen' WHERE lead_id = 5")  # the timestamp not moved: never synced
+    pipeline.target_query(f'DELETE FROM "{pipeline.target_schema}"."leads" WHERE lead_id = 6')
+    assert kinds(check()) == {"missing": [(("6",), ())], "differs": [(("5",), ("name",))]}
+    repaired = verify(pipeline.settings, pipeline.source_db, pipeline.target_schema, ["leads"], repair=True)
+    assert "cdc_strategy hybrid" in report(repaired, "leads").not_repaired and not repaired.equal
