@@ -62,6 +62,7 @@ from s3rb_stream.pipeline.extract import select_tables
 from s3rb_stream.pipeline.load import check_target_names, scd2_spec
 from s3rb_stream.pipeline.pages import Progress, TableStore, page_table
 from s3rb_stream.pipeline.sync import lookback_start
+from s3rb_stream.retry import Policy, Retry
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.sources.query_reader import QueryReader
 from s3rb_stream.sql.identifiers import literal, quote_ansi, quote_mysql
@@ -82,6 +83,7 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 NO_SEQ_LIMIT = (1 << 63) - 1
+TARGET_RETRY = Policy(first=0.2, cap=5.0, tries=30)  # about two minutes
 RECHECKS = 3  # rounds that read again what differs, each at a later position
 SPANS_PER_QUERY = 400  # ranges named in one statement
 FIRST_LEVEL_SEGMENT = 64  # first-level ranges per statement for integer keys (a progress step)
@@ -272,6 +274,7 @@ class TableVerify:
         """A consistent snapshot on the source at a position P, and the target complete up to P
         (a hybrid table: a consistent read, and the target holding what its last sync wrote)."""
         ctx = self.ctx
+        ctx.warehouse.idle()  # a DuckDB file: a daemon's loads may take it meanwhile
         if ctx.lock_plan is None or self.config.cdc_strategy != "binlog":
             ctx.reader.begin_read()
             started = time.monotonic()
@@ -417,6 +420,9 @@ class TableVerify:
             out.append(Row(as_int(rk), tuple(shown), seq, recent))
         return out
 
+    def _target_busy(self, exc: Exception, failures: int) -> None:
+        log.info("the target is busy; verify tries again", table=self.table.name, error=str(exc), tries=failures)
+
     def _source(self, statement: str) -> list[Any]:
         started = time.monotonic()
         rows = self.ctx.reader.execute(statement)
@@ -426,7 +432,8 @@ class TableVerify:
 
     def _target(self, statement: str) -> list[Any]:
         started = time.monotonic()
-        rows = self.ctx.warehouse.query(statement)
+        # A DuckDB file a daemon's load holds is let go when the load ends: worth waiting for.
+        rows = Retry(TARGET_RETRY).call(lambda: self.ctx.warehouse.query(statement), self._target_busy)
         self.report.seconds_target += time.monotonic() - started
         self.report.bytes_target += rows_bytes(rows)
         return rows
