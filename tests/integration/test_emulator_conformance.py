@@ -368,3 +368,15 @@ def test_version_names_the_cluster_version(emulator_port: int, rs: Any) -> None:
         assert run(rs, "SELECT version() AS older")[0][0].endswith("Redshift 1.0.72000")
     finally:
         run(rs, "SET s3rb_emulator.cluster_version TO '1.0.121010'")
+
+
+def test_strtol_reads_hex_and_from_varbyte_prints_lower_case_hex(rs: Any) -> None:
+    """ "STRTOL function": the text's digits in the base, as a BIGINT; "FROM_VARBYTE function":
+    'hex' prints the bytes as lower-case hex digits. What verify digests with."""
+    run(rs, "CREATE TABLE bytes (b VARBYTE(8))")
+    run(rs, "INSERT INTO bytes VALUES (CAST('Hi' AS VARBYTE))")
+    assert run(rs, "SELECT STRTOL('ff', 16), STRTOL(SUBSTRING(MD5('a'), 1, 15), 16)") == [
+        (255, int("0cc175b9c0f1b6a"[:15], 16))
+    ]
+    assert run(rs, "SELECT FROM_VARBYTE(b, 'hex') FROM bytes") == [("4869",)]
+    fails(rs, "SELECT FROM_VARBYTE(b, 'base64') FROM bytes", "FROM_VARBYTE format")
