@@ -139,6 +139,7 @@ PARTS: dict[str, frozenset[PartState]] = {
     "load": frozenset({PartState.WAITING, PartState.BUSY, PartState.FAILED}),
     "sync": frozenset({PartState.RUNNING, PartState.BUSY, PartState.FAILED}),
     "heartbeat": frozenset({PartState.RUNNING, PartState.BUSY, PartState.FAILED}),
+    "verify": frozenset({PartState.RUNNING, PartState.BUSY, PartState.FAILED}),
 }
 
 

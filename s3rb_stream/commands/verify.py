@@ -19,6 +19,7 @@ one part of a snapshot at P' (keys gone at the source as deletes), lifts the hol
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -128,8 +129,11 @@ def verify(
     table_names: Sequence[str] = (),
     repair: bool = False,
     wait_seconds: float = 120.0,
+    sample: int | None = None,
 ) -> VerifyResult:
-    """Verify the selected tables (default: every binlog table); with ``repair``, repair them."""
+    """Verify the selected tables (default: every table); with ``repair``, repair them.
+    ``sample``: only so many first-level ranges per table, a contiguous stretch chosen at random
+    (the daemon's scheduled verify)."""
     process.configure(settings)
     resolved = resolve_for_query(settings, source_db, need_binlog=False)
     check_target_names(settings, target_schema, resolved)
@@ -150,7 +154,7 @@ def verify(
             try:
                 if why:
                     raise NotSynced(why)
-                TableVerify(ctx, config, table, report).run(repair)
+                TableVerify(ctx, config, table, report, sample).run(repair)
             except NotSynced as exc:
                 report.skipped = exc.message
             _record_metrics(source_db, target_schema, report)
@@ -211,8 +215,11 @@ def _record_metrics(source_db: str, target_schema: str, report: TableReport) -> 
 class TableVerify:
     """One table's verify: rounds at positions, ranges and rows on both sides, the repair."""
 
-    def __init__(self, ctx: Context, config: TableConfig, table: SourceTable, report: TableReport) -> None:
+    def __init__(
+        self, ctx: Context, config: TableConfig, table: SourceTable, report: TableReport, sample: int | None = None
+    ) -> None:
         self.ctx, self.config, self.table, self.report = ctx, config, table, report
+        self.sample = sample
         target = ctx.settings.warehouse().kind
         wh = ctx.warehouse
         names: Callable[[str], str] = wh.names.name
@@ -359,7 +366,10 @@ class TableVerify:
     def _first_level(self) -> tuple[Level, list[list[tuple[int, int]]]]:
         estimate = self.ctx.reader.estimated_rows(self.table.database, self.table.name) or 0
         if not self.plan.integer_key:
-            return first_level(0, HASHED_KEY_SPAN - 1, estimate), [[]]  # one scan: no index to range over
+            level = first_level(0, HASHED_KEY_SPAN - 1, estimate)
+            if self.sample is not None:
+                return level, [[self._sampled(level, HASHED_KEY_SPAN // level.width)]]
+            return level, [[]]  # one scan: no index to range over
         bounds = [self._source(self.plan.bounds(self.source))[0], self._target(self.plan.bounds(self.target))[0]]
         lows = [as_int(b[0]) for b in bounds if b[0] is not None]
         highs = [as_int(b[1]) for b in bounds if b[1] is not None]
@@ -367,9 +377,19 @@ class TableVerify:
             return Level(0, 1), []  # both empty
         level = first_level(min(lows), max(highs), max(estimate, 1))
         count = (max(highs) - level.low) // level.width + 1
+        if self.sample is not None:
+            return level, [[self._sampled(level, count)]]
         spans = [level.span(r) for r in range(count)]
         segments = [[(c[0][0], c[-1][1])] for c in _chunks(spans, FIRST_LEVEL_SEGMENT)]
         return level, segments
+
+    def _sampled(self, level: Level, count: int) -> tuple[int, int]:
+        """A stretch of :attr:`sample` first-level ranges out of ``count``, chosen at random: the
+        daemon's verifies cover the table over time, a little each time."""
+        size = min(self.sample or count, count)
+        first = random.randrange(count - size + 1)  # noqa: S311 (a sample, not a secret)
+        self.report.sampled = f"{size:,} of {count:,} ranges"
+        return level.span(first)[0], level.span(first + size - 1)[1]
 
     def _both(self, read: Callable[[Side], T]) -> tuple[T, T]:
         """``read`` of the source here and of the target on the target's thread, at once: each
@@ -552,6 +572,34 @@ def wait_complete(
                 " again; --wait gives a slow pipeline longer",
             )
         time.sleep(0.25)
+
+
+SAMPLE_RANGES = 64  # first-level ranges per table a scheduled verify compares: ~64k rows
+
+
+def scheduled_verify(settings: Settings, source_db: str, target_schema: str) -> None:
+    """The daemon's verify (``S3RB_VERIFY_INTERVAL_HOURS``): a sample of each table's ranges;
+    differences are logged and set ``s3rb_verify_differences``, nothing is repaired. A verify that
+    could not run is logged and counted, and the daemon goes on."""
+    try:
+        result = verify(settings, source_db, target_schema, sample=SAMPLE_RANGES)
+    except S3rbError as exc:
+        metrics.ERRORS.labels(source_db, target_schema, "", "verify").inc()
+        log.warning("scheduled verify could not run", error=exc.message, hint=exc.hint)
+        return
+    for t in result.tables:
+        if t.differences:
+            log.warning(
+                "verify found differences",
+                table=t.table,
+                sampled=t.sampled,
+                differences={kind: len(found) for kind, found in t.by_kind().items() if found},
+                first=[d.describe(t.key_columns) for d in t.differences[:5]],
+                hint=f"s3rb-stream verify --source-db {source_db} --target-schema {target_schema}"
+                f" -t {t.table} --repair",
+            )
+        elif not t.skipped:
+            log.info("verify found the table equal", table=t.table, sampled=t.sampled, rows=t.rows_source)
 
 
 def wait_loaded(

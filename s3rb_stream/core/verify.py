@@ -225,6 +225,7 @@ class TableReport:
     seconds_waiting: float = 0.0  # for the target to be complete up to each round's position
     position: str = ""
     skipped: str = ""  # why the table was not verified
+    sampled: str = ""  # a scheduled verify's share of the ranges ("" : all of them)
 
     def by_kind(self) -> dict[str, list[Difference]]:
         out: dict[str, list[Difference]] = {k: [] for k in KIND_WORDS}
@@ -246,6 +247,7 @@ class TableReport:
             "in_flight": self.in_flight,
             "kept_after_delete_at_source": self.kept_deleted,
             "rechecks": self.rounds,
+            "sampled": self.sampled or None,
             "repaired": self.repaired,
             "not_repaired": self.not_repaired or None,
             "bytes_read": {"source": self.bytes_source, "target": self.bytes_target},

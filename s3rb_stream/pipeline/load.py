@@ -14,13 +14,14 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from s3rb_stream import faultpoints, metrics
+from s3rb_stream.core.checkpoint import now_utc
 from s3rb_stream.core.column_types import same_definition
 from s3rb_stream.core.object_keys import BatchRef, aside_key, in_load_order, parse_batch_key
 from s3rb_stream.core.overflow import Overflow
@@ -47,6 +48,9 @@ from s3rb_stream.targets.base import Rows, Unread, rows_in
 from s3rb_stream.threads import leave_signals_to_main
 
 log = get_logger(__name__)
+# A repair writes the rows of the keys that differ, seconds of work; a hold older than this was
+# left by a repair that died (verify --repair), and loads go on (docs/ARCHITECTURE.md, "Verify").
+REPAIR_HOLD_EXPIRES = timedelta(minutes=10)
 
 # One apply holds its batches decoded in memory: these bound it (the warehouse works on a copy).
 MAX_ROWS_PER_LOAD = 100_000
@@ -274,11 +278,18 @@ class Loader:
             metrics.BATCHES_PENDING.labels(self.source_db, self.target_schema, table.name).set(len(refs))
             return stats
         held = repair_held_since(self.store, self.source_db, self.target_schema, table.name) if refs else None
-        if held is not None:  # its rows must apply before any change read after its position
+        if held is not None and now_utc() - held < REPAIR_HOLD_EXPIRES:  # its rows apply before later changes
             log.info("load held back: a repair of the table is being written", table=table.name, since=str(held))
             stats.held_back.append(table.name)
             stats.pending += len(refs)
             return stats
+        if held is not None:  # a repair that died while it held the loads: they go on
+            log.warning(
+                "a repair's hold on the table's loads is older than it may be: ignored",
+                table=table.name,
+                since=str(held),
+                hint="a `verify --repair` stopped while it wrote; run it again",
+            )
         sweep = extract if extract is not None and config.mode != "append" else None
         if not self._load_table(warehouse, config, table, refs, sweep, stats):
             stats.held_back.append(table.name)

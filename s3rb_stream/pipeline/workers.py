@@ -210,6 +210,12 @@ def lease_renewal(lease: Lease, labels: tuple[str, str]) -> Ticker:
     return Ticker("lease", min(1.0, lease.ttl / 6), lease.renew, labels)
 
 
+def _scheduled_verify(settings: Settings, labels: tuple[str, str]) -> None:
+    from s3rb_stream.commands.verify import scheduled_verify  # a command's module: it imports the pipeline's
+
+    scheduled_verify(settings, *labels)
+
+
 class Parts:
     """The parts of a run besides capture, each on its own clock (pipeline/workers.py): the lease's
     renewal and the loads always (a batch run loads while it captures, too); in a daemon, the query
@@ -246,6 +252,9 @@ class Parts:
         )
         if daemon and scheduler.tables:
             self.tickers.append(Ticker("sync", 1.0, lambda: self._sync(scheduler), labels))
+        if daemon and settings.verify_interval_hours:
+            every = settings.verify_interval_hours * 3600
+            self.tickers.append(Ticker("verify", every, lambda: _scheduled_verify(settings, labels), labels))
         if daemon and settings.heartbeat_table:
             beats = HeartbeatWriter(settings.mysql(), settings.heartbeat_table, labels)
             self.tickers.append(Ticker("heartbeat", settings.heartbeat_table_seconds, beats.beat, labels))

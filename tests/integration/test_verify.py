@@ -7,7 +7,9 @@ import itertools
 import json
 import random
 import threading
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,10 +19,14 @@ from click.testing import CliRunner
 
 from s3rb_stream.cli import main
 from s3rb_stream.commands.verify import VerifyResult, verify
+from s3rb_stream.core.checkpoint import now_utc
 from s3rb_stream.core.verify import TableReport
+from s3rb_stream.metrics import REGISTRY
 from s3rb_stream.pipeline.runner import run
 from s3rb_stream.pipeline.types import StopFlag
 from s3rb_stream.settings import Settings
+from s3rb_stream.state.repairs import hold_repair, release_repair
+from s3rb_stream.store import open_store
 from s3rb_stream.testing.mariadb import MariaDBServer
 from tests.integration.conftest import source_rows
 from tests.integration.test_redshift_end_to_end import query_target, settings_for_target
@@ -321,3 +327,41 @@ def test_hybrid_tables_leave_out_rows_not_yet_synced_and_full_sync_tables_say_wh
     assert kinds(check()) == {"missing": [(("6",), ())], "differs": [(("5",), ("name",))]}
     repaired = verify(pipeline.settings, pipeline.source_db, pipeline.target_schema, ["leads"], repair=True)
     assert "cdc_strategy hybrid" in report(repaired, "leads").not_repaired and not repaired.equal
+
+
+def test_the_daemon_verifies_a_sample_of_each_table_on_its_interval(duckdb_env: Env) -> None:
+    """S3RB_VERIFY_INTERVAL_HOURS: drift is found without anyone asking, in the metrics and the log."""
+    env = duckdb_env
+    env.target("UPDATE {t}.orders SET note = 'drift' WHERE id = 42")
+    env.settings = env.settings.model_copy(update={"verify_interval_hours": 1 / 3600})  # every second
+    stop = StopFlag()
+    daemon = threading.Thread(target=run, args=(env.settings, env.db, env.schema), kwargs={"stop": stop})
+    daemon.start()
+    labels = {"source_db": env.db, "target_schema": env.schema, "table": "orders"}
+    try:
+        deadline, found = time.monotonic() + 60, None
+        while time.monotonic() < deadline and not found:
+            time.sleep(0.5)
+            found = REGISTRY.get_sample_value("s3rb_verify_differences", {**labels, "kind": "differs"})
+        assert found == 1
+        assert REGISTRY.get_sample_value("s3rb_verify_differences", {**labels, "kind": "missing"}) == 0
+        assert (REGISTRY.get_sample_value("s3rb_verify_rows_checked_total", labels) or 0) >= 600
+    finally:
+        stop.stopping = True
+        daemon.join(60)
+    assert not daemon.is_alive()
+
+
+def test_a_repair_hold_holds_the_tables_loads_until_it_goes_or_grows_old(file_pipeline: Any) -> None:
+    pipeline = file_pipeline
+    pipeline.tables('tables:\n  - name: "{db}.items"\n')
+    pipeline.sql("CREATE TABLE items (id INT PRIMARY KEY)", "INSERT INTO items VALUES (1), (2)")
+    store = open_store(pipeline.settings)
+    hold_repair(store, pipeline.source_db, pipeline.target_schema, "items", now_utc())
+    held = pipeline.run()
+    assert "items" in held.loaded.held_back and held.loaded.rows == 0
+    # A repair that died while it held the loads: ten minutes on, they go on.
+    hold_repair(store, pipeline.source_db, pipeline.target_schema, "items", now_utc() - timedelta(minutes=11))
+    assert pipeline.run().loaded.rows == 2
+    release_repair(store, pipeline.source_db, pipeline.target_schema, "items")
+    assert pipeline.target_rows("items") == [(1,), (2,)]
