@@ -57,7 +57,7 @@ from s3rb_stream.core.verify import (
     sums_of,
     text,
 )
-from s3rb_stream.errors import S3rbError, SourceError
+from s3rb_stream.errors import S3rbError, SourceError, WarehouseError
 from s3rb_stream.log import get_logger, per_pipeline
 from s3rb_stream.pipeline.extract import select_tables
 from s3rb_stream.pipeline.load import check_target_names, scd2_spec
@@ -67,7 +67,7 @@ from s3rb_stream.retry import Policy, Retry
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.sources.query_reader import QueryReader
 from s3rb_stream.sql.identifiers import literal, quote_ansi, quote_mysql
-from s3rb_stream.sql.verify import HASHED_KEY_SPAN, Side, VerifyPlan
+from s3rb_stream.sql.verify import HASHED_KEY_SPAN, Side, VerifyPlan, fetched
 from s3rb_stream.state.checkpoint import load_checkpoint
 from s3rb_stream.state.extracts import load_extract
 from s3rb_stream.state.hybrid import load_hybrid
@@ -94,8 +94,9 @@ class TargetBehind(S3rbError):
     """The target did not become complete up to the source's position in time."""
 
 
-class NotSynced(S3rbError):
-    """A hybrid table has no watermark yet: nothing says what the target should hold."""
+class NotVerified(S3rbError):
+    """A table verify cannot compare (not synced yet, quarantined, full_sync, no key): the report
+    says why, and the other tables are verified."""
 
 
 @dataclass
@@ -153,9 +154,9 @@ def verify(
             why = _not_verified(config, table, quarantined.get(table.name) is not None)
             try:
                 if why:
-                    raise NotSynced(why)
+                    raise NotVerified(why)
                 TableVerify(ctx, config, table, report, sample).run(repair)
-            except NotSynced as exc:
+            except NotVerified as exc:
                 report.skipped = exc.message
             _record_metrics(source_db, target_schema, report)
             result.tables.append(report)
@@ -177,8 +178,6 @@ def _not_verified(config: TableConfig, table: SourceTable, quarantined: bool) ->
         )
     if not table.key_columns:
         return "no key: rows cannot be matched"
-    from s3rb_stream.sql.verify import fetched
-
     floats = [k for k in table.key_columns if fetched(table.columns[table.position(k)], "duckdb")]
     if floats:
         return f"key column(s) {', '.join(floats)} are FLOAT/DOUBLE: not rendered alike on both sides"
@@ -310,7 +309,7 @@ class TableVerify:
         ctx, config = self.ctx, self.config
         state = load_hybrid(ctx.store, ctx.source_db, ctx.target_schema, self.table.name)
         if state is None:
-            raise NotSynced(f"{self.table.name} has not been synced yet: run `s3rb-stream sync` or the daemon first")
+            raise NotVerified(f"{self.table.name} has not been synced yet: run `s3rb-stream sync` or the daemon first")
         if wait:
             wait_loaded(ctx.store, ctx.source_db, ctx.target_schema, self.table.name, state.last_seq, ctx.wait_seconds)
         ts = quote_mysql(config.cdc_timestamp_column or "")
@@ -440,6 +439,18 @@ class TableVerify:
             out.append(Row(as_int(rk), tuple(shown), seq, recent))
         return out
 
+    def _query_target(self, statement: str) -> list[Any]:
+        try:
+            return self.ctx.warehouse.query(statement)
+        except S3rbError:
+            raise
+        except Exception as exc:  # the driver's own: a table not there, a function refused
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise WarehouseError(
+                f"verify: reading {self.table.name} in the target failed: {first}",
+                "has the pipeline loaded the table? `s3rb-stream status` shows its last load",
+            ) from None
+
     def _target_busy(self, exc: Exception, failures: int) -> None:
         log.info("the target is busy; verify tries again", table=self.table.name, error=str(exc), tries=failures)
 
@@ -453,7 +464,7 @@ class TableVerify:
     def _target(self, statement: str) -> list[Any]:
         started = time.monotonic()
         # A DuckDB file a daemon's load holds is let go when the load ends: worth waiting for.
-        rows = Retry(TARGET_RETRY).call(lambda: self.ctx.warehouse.query(statement), self._target_busy)
+        rows = Retry(TARGET_RETRY).call(lambda: self._query_target(statement), self._target_busy)
         self.report.seconds_target += time.monotonic() - started
         self.report.bytes_target += rows_bytes(rows)
         return rows
@@ -552,6 +563,11 @@ def wait_complete(
         extract = load_extract(store, source_db, target_schema, table)
         snapshotted = extract is not None and extract.kind == "snapshot" and extract.status == "complete"
         # Up to a complete snapshot's position too: a table snapshotted and not captured since.
+        if checkpoint is None and extract is None:
+            raise TargetBehind(
+                f"verify: nothing of {source_db} has been captured into {target_schema} yet",
+                "run the pipeline first (s3rb-stream run, or snapshot then run)",
+            )
         captured = (checkpoint is not None and checkpoint.position.seq >= position.seq) or (
             snapshotted
             and extract is not None

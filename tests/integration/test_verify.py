@@ -18,9 +18,10 @@ import pytest
 from click.testing import CliRunner
 
 from s3rb_stream.cli import main
-from s3rb_stream.commands.verify import VerifyResult, verify
+from s3rb_stream.commands.verify import TargetBehind, VerifyResult, verify
 from s3rb_stream.core.checkpoint import now_utc
 from s3rb_stream.core.verify import TableReport
+from s3rb_stream.errors import ConfigError
 from s3rb_stream.metrics import REGISTRY
 from s3rb_stream.pipeline.runner import run
 from s3rb_stream.pipeline.types import StopFlag
@@ -365,3 +366,16 @@ def test_a_repair_hold_holds_the_tables_loads_until_it_goes_or_grows_old(file_pi
     assert pipeline.run().loaded.rows == 2
     release_repair(store, pipeline.source_db, pipeline.target_schema, "items")
     assert pipeline.target_rows("items") == [(1,), (2,)]
+
+
+def test_verify_says_what_is_wrong_before_any_run_and_for_an_unknown_table(file_pipeline: Any) -> None:
+    pipeline = file_pipeline
+    pipeline.tables('tables:\n  - name: "{db}.items"\n')
+    pipeline.sql("CREATE TABLE items (id INT PRIMARY KEY)", "INSERT INTO items VALUES (1)")
+    with pytest.raises(TargetBehind, match=r"nothing of \w+ has been captured") as behind:  # at once, no wait
+        verify(pipeline.settings, pipeline.source_db, pipeline.target_schema, wait_seconds=60)
+    assert "run the pipeline first" in (behind.value.hint or "")
+    with pytest.raises(ConfigError, match=r"table\(s\) nope are not in the tables file"):
+        verify(pipeline.settings, pipeline.source_db, pipeline.target_schema, ["nope"])
+    pipeline.run()
+    assert verify(pipeline.settings, pipeline.source_db, pipeline.target_schema).equal
