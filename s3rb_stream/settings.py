@@ -341,7 +341,7 @@ class Settings(BaseSettings):
     # "forever" keeps them all, as a lake; a load pass costs the same either way.
     retain_applied_hours: float | Literal["forever"] = 168.0
     cleanup_interval_seconds: float = Field(default=600.0, gt=0)  # how often the daemon cleans up
-    # The daemon verifies a sample of each table's key ranges this often (commands/verify.py); off
+    # The daemon verifies a sample of each table's key ranges this often (pipeline/verify.py); off
     # when unset. Differences go to the log and s3rb_verify_differences; nothing is repaired.
     verify_interval_hours: float | None = Field(default=None, gt=0)
     lease_seconds: float = Field(default=60.0, ge=5)  # one writer per source schema; a dead holder's expires

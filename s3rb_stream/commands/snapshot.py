@@ -23,19 +23,17 @@ from dataclasses import dataclass, field
 
 from s3rb_stream import process
 from s3rb_stream.core.checkpoint import now_utc
-from s3rb_stream.core.gtid import Flavor, GtidState
 from s3rb_stream.core.positions import BinlogPosition
-from s3rb_stream.core.preflight import server_flavor
 from s3rb_stream.core.query_state import ExtractState, next_run
-from s3rb_stream.core.schema import SourceTable, arrow_schema
-from s3rb_stream.core.snapshot_lock import Method, OpenedSnapshot, SnapshotLock, choose_method
+from s3rb_stream.core.schema import arrow_schema
+from s3rb_stream.core.snapshot_lock import Method, SnapshotLock
 from s3rb_stream.errors import ConfigError, SourceError, Stopped
 from s3rb_stream.log import get_logger, per_pipeline
 from s3rb_stream.pipeline.extract import read_extract, require_extractable, select_tables
 from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names
 from s3rb_stream.pipeline.pages import Progress, TableStore
-from s3rb_stream.settings import Settings, TableConfig, load_tables_file
-from s3rb_stream.sources import mysql_meta
+from s3rb_stream.pipeline.source_reads import plan_snapshot, resolve_for_query, with_gtid_state
+from s3rb_stream.settings import Settings
 from s3rb_stream.sources.query_reader import QueryReader
 from s3rb_stream.store import open_store
 from s3rb_stream.targets import open_warehouse
@@ -55,71 +53,6 @@ class SnapshotResult:
 
 
 APPEND_SKIPPED = "mode append keeps every change, and a snapshot is not a change: captured from the binlog only"
-
-
-def resolve_for_query(settings: Settings, source_db: str, need_binlog: bool) -> list[tuple[TableConfig, SourceTable]]:
-    tables_file = load_tables_file(settings.tables_file)
-    mysql = settings.mysql()
-    conn = mysql_meta.connect(mysql)
-    try:
-        named = [e.table_pattern for e in tables_file.for_source(source_db) if not e.is_pattern]
-        mysql_meta.check_access(conn, mysql, source_db, named, replication=False)
-        if need_binlog:
-            variables = mysql_meta.check_binlog(conn, mysql)
-            # A snapshot that outlasts the binlogs kept cannot be followed by capture (docs/source.md).
-            for note in mysql_meta.check_retention(conn, mysql, variables, settings.min_binlog_retention_hours)[1]:
-                log.warning(note)
-        return mysql_meta.resolve_tables(conn, source_db, tables_file)
-    finally:
-        conn.close()
-
-
-@dataclass(frozen=True)
-class SnapshotPlan:
-    method: Method
-    flavor: Flavor
-
-
-def plan_snapshot(settings: Settings, source_db: str) -> SnapshotPlan:
-    """How the snapshot is made consistent with its position, settled before anything is written:
-    the server's own position, else the configured lock, whose privilege is checked here. Without
-    a lock (``none``), a warning that says what can be lost."""
-    mysql = settings.mysql()
-    conn = mysql_meta.connect(mysql)
-    try:
-        flavor = server_flavor(mysql_meta.server_variables(conn))
-        gtid_flavor = flavor if settings.positioning == "gtid" else None
-        method = choose_method(mysql_meta.snapshot_status(conn), settings.snapshot_locking, gtid_flavor)
-        mysql_meta.check_lock_access(conn, mysql, source_db, method)
-    finally:
-        conn.close()
-    if method == "none":
-        log.warning(
-            "snapshot without a lock (S3RB_SNAPSHOT_LOCKING=none): a transaction that commits while the"
-            " position is read can be missing from the target until its rows change again",
-            source=mysql.describe(),
-        )
-    return SnapshotPlan(method, flavor)
-
-
-def with_gtid_state(settings: Settings, plan: SnapshotPlan, opened: OpenedSnapshot) -> BinlogPosition | None:
-    """With GTID positioning, the snapshot's position with the GTID state there: MariaDB tells it
-    for any position; MySQL's is the executed set read with the position (under the lock)."""
-    position = opened.position
-    if settings.positioning != "gtid" or position is None:
-        return position
-    if plan.flavor == "mysql":
-        if opened.gtid_executed is None:
-            raise SourceError(
-                "MySQL reported no executed GTID set with the snapshot's position",
-                "is gtid_mode=ON on the source? Otherwise use S3RB_POSITIONING=file",
-            )
-        return mysql_meta.with_gtid(position, GtidState.parse(opened.gtid_executed, "mysql"))
-    conn = mysql_meta.connect(settings.mysql())
-    try:
-        return mysql_meta.gtid_position(conn, position, "mariadb")
-    finally:
-        conn.close()
 
 
 @per_pipeline

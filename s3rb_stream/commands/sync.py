@@ -9,17 +9,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from s3rb_stream import metrics, process
-from s3rb_stream.commands.snapshot import resolve_for_query
-from s3rb_stream.core.schema import SourceTable
 from s3rb_stream.log import per_pipeline
-from s3rb_stream.pipeline.load import Loader, LoadStats, check_target_names
+from s3rb_stream.pipeline.load import LoadStats, check_target_names, load_fenced
+from s3rb_stream.pipeline.source_reads import resolve_for_query
 from s3rb_stream.pipeline.sync import prepare_query_tables, sync_tables
 from s3rb_stream.pipeline.workers import lease_renewal
-from s3rb_stream.settings import Settings, TableConfig
+from s3rb_stream.settings import Settings
 from s3rb_stream.state.lease import Lease, LeaseHeld
 from s3rb_stream.store import open_store
-from s3rb_stream.store.base import ObjectStore
-from s3rb_stream.targets import Fence, Warehouse, open_warehouse
+from s3rb_stream.targets import Warehouse
 
 
 @dataclass
@@ -71,24 +69,3 @@ def sync(
     if renewal.error is not None:
         raise renewal.error
     return result
-
-
-def load_fenced(
-    settings: Settings,
-    store: ObjectStore,
-    source_db: str,
-    target_schema: str,
-    selected: list[tuple[TableConfig, SourceTable]],
-    lease: Lease,
-    warehouse: Warehouse | None,
-) -> LoadStats:
-    """Load what a one-off command wrote (a sync, a repair), fenced by the lease as a daemon's loads are."""
-    own = warehouse is None
-    wh = warehouse or open_warehouse(settings)
-    try:
-        fence = Fence(source_db, lease.generation)
-        wh.claim(target_schema, fence, [t.name for _, t in selected])
-        return Loader(store, wh, source_db, target_schema, selected, fence).load_all()
-    finally:
-        if own:
-            wh.close()

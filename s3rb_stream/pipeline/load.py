@@ -36,6 +36,7 @@ from s3rb_stream.pipeline.shared import CaptureProgress, TableRegistry
 from s3rb_stream.retry import transient
 from s3rb_stream.settings import Settings, TableConfig
 from s3rb_stream.state.extracts import load_extract
+from s3rb_stream.state.lease import Lease
 from s3rb_stream.state.quarantines import active_quarantines, save_quarantine
 from s3rb_stream.state.repairs import repair_held_since
 from s3rb_stream.store import parquet
@@ -43,7 +44,7 @@ from s3rb_stream.store.base import ObjectStore
 from s3rb_stream.store.batches import pending as pending_batches
 from s3rb_stream.store.batches import read_note, settle
 from s3rb_stream.store.requests import counted
-from s3rb_stream.targets import Fence, Sweep, Warehouse, name_rules
+from s3rb_stream.targets import Fence, Sweep, Warehouse, name_rules, open_warehouse
 from s3rb_stream.targets.base import Rows, Unread, rows_in
 from s3rb_stream.threads import leave_signals_to_main
 
@@ -473,3 +474,24 @@ class Loader:
         known = [ts for ts in newest if ts is not None]
         metrics.applied(*labels, max(known) if known else None)
         return rows
+
+
+def load_fenced(
+    settings: Settings,
+    store: ObjectStore,
+    source_db: str,
+    target_schema: str,
+    selected: list[tuple[TableConfig, SourceTable]],
+    lease: Lease,
+    warehouse: Warehouse | None,
+) -> LoadStats:
+    """Load what a one-off command wrote (a sync, a repair), fenced by the lease as a daemon's loads are."""
+    own = warehouse is None
+    wh = warehouse or open_warehouse(settings)
+    try:
+        fence = Fence(source_db, lease.generation)
+        wh.claim(target_schema, fence, [t.name for _, t in selected])
+        return Loader(store, wh, source_db, target_schema, selected, fence).load_all()
+    finally:
+        if own:
+            wh.close()

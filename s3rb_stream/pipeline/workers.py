@@ -27,6 +27,7 @@ from s3rb_stream.pipeline.load import Loader, LoadStats, add_stats
 from s3rb_stream.pipeline.shared import CaptureProgress
 from s3rb_stream.pipeline.sync import QueryScheduler
 from s3rb_stream.pipeline.types import StopFlag
+from s3rb_stream.pipeline.verify import scheduled_verify
 from s3rb_stream.retry import Policy, Retry
 from s3rb_stream.settings import Settings
 from s3rb_stream.sources.heartbeat import HeartbeatWriter
@@ -210,12 +211,6 @@ def lease_renewal(lease: Lease, labels: tuple[str, str]) -> Ticker:
     return Ticker("lease", min(1.0, lease.ttl / 6), lease.renew, labels)
 
 
-def _scheduled_verify(settings: Settings, labels: tuple[str, str]) -> None:
-    from s3rb_stream.commands.verify import scheduled_verify  # a command's module: it imports the pipeline's
-
-    scheduled_verify(settings, *labels)
-
-
 class Parts:
     """The parts of a run besides capture, each on its own clock (pipeline/workers.py): the lease's
     renewal and the loads always (a batch run loads while it captures, too); in a daemon, the query
@@ -254,7 +249,7 @@ class Parts:
             self.tickers.append(Ticker("sync", 1.0, lambda: self._sync(scheduler), labels))
         if daemon and settings.verify_interval_hours:
             every = settings.verify_interval_hours * 3600
-            self.tickers.append(Ticker("verify", every, lambda: _scheduled_verify(settings, labels), labels))
+            self.tickers.append(Ticker("verify", every, lambda: scheduled_verify(settings, *labels), labels))
         if daemon and settings.heartbeat_table:
             beats = HeartbeatWriter(settings.mysql(), settings.heartbeat_table, labels)
             self.tickers.append(Ticker("heartbeat", settings.heartbeat_table_seconds, beats.beat, labels))

@@ -18,13 +18,14 @@ import pytest
 from click.testing import CliRunner
 
 from s3rb_stream.cli import main
-from s3rb_stream.commands.verify import TargetBehind, VerifyResult, verify
+from s3rb_stream.commands.verify import verify
 from s3rb_stream.core.checkpoint import now_utc
 from s3rb_stream.core.verify import TableReport
 from s3rb_stream.errors import ConfigError
 from s3rb_stream.metrics import REGISTRY
 from s3rb_stream.pipeline.runner import run
 from s3rb_stream.pipeline.types import StopFlag
+from s3rb_stream.pipeline.verify import TargetBehind, VerifyResult
 from s3rb_stream.settings import Settings
 from s3rb_stream.state.repairs import hold_repair, release_repair
 from s3rb_stream.store import open_store
